@@ -1,0 +1,3 @@
+"""aiw: the AI workbench for the terminal."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,321 @@
+"""The chat service: one turn from prompt to saved answer.
+
+input ▶ save user message ▶ assemble context (persona, plugins, files, stdin, history within
+the model's window) ▶ redact ▶ stream ▶ save the answer as it streams (at least once per
+``chat.save_interval``) ▶ mark it complete, or partial on cancel or error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ai_workbench.config import LoadedConfig
+from ai_workbench.core.context import (
+    AttachedFile,
+    build_user_content,
+    collect_files,
+    fit_messages,
+)
+from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError
+from ai_workbench.core.llm import StreamResult, stream_chat
+from ai_workbench.core.providers import ResolvedProvider, check_allowed, resolve_chain
+from ai_workbench.core.redact import redact
+from ai_workbench.core.store import Session, Store
+
+Notice = Callable[[str], None]
+
+
+@dataclass
+class AskOptions:
+    prompt: str
+    files: Sequence[str] = ()
+    stdin_text: str | None = None
+    persona: str | None = None
+    contexts: Sequence[str] = ()
+    session: str | None = None  # id or unique prefix
+    continue_last: bool = False
+    model: str | None = None
+    api_base: str | None = None
+    provider: str | None = None
+    temperature: float | None = None
+    cwd: Path | None = None
+
+
+@dataclass
+class PreparedTurn:
+    session: Session
+    created_session: bool
+    user_message_id: int
+    messages: list[dict[str, str]]
+    chain: list[ResolvedProvider]
+    temperature: float | None
+    files: list[AttachedFile]
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AskResult:
+    session: Session
+    created_session: bool
+    message_id: int
+    text: str
+    status: str  # complete | partial | error
+    provider: ResolvedProvider | None
+    stream: StreamResult
+    latency_ms: int
+    error: ProviderError | None = None
+
+
+class ChatService:
+    """Runs chat turns against the store and providers; no terminal, no Textual."""
+
+    def __init__(self, loaded: LoadedConfig, store: Store) -> None:
+        self.loaded = loaded
+        self.settings = loaded.settings
+        self.store = store
+
+    async def prepare(self, opts: AskOptions, notice: Notice | None = None) -> PreparedTurn:
+        """Everything before the request: resolve, assemble, redact and save the user's turn."""
+        from ai_workbench.core.personas import load_personas
+        from ai_workbench.core.plugins import discover_plugins, run_plugins
+
+        notices: list[str] = []
+        say = notice or notices.append
+        cwd = (opts.cwd or Path.cwd()).resolve()
+        chat = self.settings.chat
+
+        session = await self._existing_session(opts)
+        persona_name = opts.persona or (session.persona if session else None) or chat.persona
+        persona = None
+        if persona_name:
+            catalog = load_personas(self.loaded.project_root)
+            try:
+                persona = catalog.get(persona_name)
+            except Exception as exc:
+                raise InputError(str(exc).strip("'\"")) from None
+
+        model = opts.model
+        if model is None and opts.provider is None and persona and persona.model:
+            model = persona.model
+        if model is None and opts.provider is None and opts.api_base is None and session:
+            model = session.model if session.model else None
+        chain = resolve_chain(
+            self.settings, model=model, api_base=opts.api_base, provider=opts.provider
+        )
+
+        files = collect_files(
+            opts.files, cwd, max_files=chat.max_context_files, max_bytes=chat.max_file_bytes
+        )
+        if not opts.prompt.strip() and not files and not (opts.stdin_text or "").strip():
+            raise InputError("nothing to ask: give a prompt, -f FILE or text on stdin")
+
+        contexts = list(opts.contexts) or (session.context if session else []) or chat.context
+        system = persona.prompt if persona else ""
+        if contexts:
+            registry = discover_plugins(self.loaded.project_root)
+            for problem in registry.errors:
+                say(str(problem))
+            try:
+                plugin_run = run_plugins(
+                    registry, list(contexts), opts.prompt, [f.path for f in files]
+                )
+            except Exception as exc:  # unknown plugin name
+                raise InputError(str(exc).strip("'\"")) from None
+            for problem in plugin_run.errors:
+                say(problem)
+            for name, text in plugin_run.sections:
+                system += f"\n\n## Context from the {name} plugin\n\n{text}"
+        system = system.strip()
+
+        redaction = redact(build_user_content(opts.prompt, files, opts.stdin_text))
+        if redaction.total:
+            kinds = ", ".join(f"{n} {k}" for k, n in sorted(redaction.counts.items()))
+            say(f"redacted {redaction.total} secret(s) before sending: {kinds}")
+        user_text = redaction.text
+
+        history = await self._history(session) if session else []
+        fitted = fit_messages(
+            system,
+            history,
+            user_text,
+            context_window=min(p.context_window for p in chain),
+            model=chain[0].model,
+        )
+        if fitted.dropped:
+            say(
+                f"left out the {fitted.dropped} oldest message(s) of this session to fit "
+                f"{chain[0].model}'s context window"
+            )
+
+        created = session is None
+        if session is None:
+            session = await self.store.create_session(
+                title=_title_from(opts.prompt, files, opts.stdin_text),
+                persona=persona.id if persona else None,
+                model=chain[0].model,
+                context=list(contexts),
+            )
+        else:
+            await self.store.update_session(
+                session.id,
+                persona=persona.id if persona else session.persona,
+                context=list(contexts),
+            )
+        # The user's message is saved before anything is sent.
+        user_id = await self.store.add_message(session.id, "user", user_text)
+        for item in files:
+            await self.store.add_attachment(
+                user_id, str(item.path), sha256=item.sha256, size=item.size
+            )
+        temperature = opts.temperature
+        if temperature is None:
+            temperature = chat.temperature if chat.temperature is not None else None
+        if temperature is None and persona is not None:
+            temperature = persona.temperature
+        return PreparedTurn(
+            session=session,
+            created_session=created,
+            user_message_id=user_id,
+            messages=fitted.messages,
+            chain=chain,
+            temperature=temperature,
+            files=files,
+            notices=notices,
+        )
+
+    async def _existing_session(self, opts: AskOptions) -> Session | None:
+        if opts.session:
+            return await self.store.get_session(opts.session)
+        if opts.continue_last:
+            recent = await self.store.list_sessions(limit=1)
+            if not recent:
+                raise InputError("no session to continue yet; ask without --continue first")
+            return recent[0]
+        return None
+
+    async def _history(self, session: Session) -> list[dict[str, str]]:
+        history: list[dict[str, str]] = []
+        for message in await self.store.get_messages(session.id):
+            if message.role in ("user", "assistant") and message.content.strip():
+                history.append({"role": message.role, "content": message.content})
+        return history
+
+    async def run(
+        self,
+        turn: PreparedTurn,
+        on_text: Callable[[str], None],
+        notice: Notice | None = None,
+    ) -> AskResult:
+        """Stream the answer, trying the chain in order; save as it streams."""
+        say = notice or turn.notices.append
+        settings = self.settings
+        started = time.perf_counter()
+        answer_id = await self.store.add_message(
+            turn.session.id, "assistant", "", status="partial", model=turn.chain[0].model,
+            provider=turn.chain[0].name,
+        )  # fmt: skip
+        result = StreamResult()
+        last_error: ProviderError | None = None
+        used: ResolvedProvider | None = None
+        last_save = time.monotonic()
+        try:
+            for index, provider in enumerate(turn.chain):
+                result = StreamResult()
+                used = provider
+                try:
+                    check_allowed(provider, settings)
+                    if index > 0:
+                        await self.store.update_message(
+                            answer_id, model=provider.model, provider=provider.name
+                        )
+                    stream = stream_chat(
+                        provider,
+                        turn.messages,
+                        result,
+                        engine=settings.engine,
+                        timeout=settings.request_timeout,
+                        max_retries=settings.max_retries,
+                        temperature=turn.temperature
+                        if turn.temperature is not None
+                        else provider.temperature,
+                        max_tokens=settings.chat.max_output_tokens,
+                    )
+                    async for text in stream:
+                        on_text(text)
+                        now = time.monotonic()
+                        if now - last_save >= settings.chat.save_interval:
+                            await self.store.update_message(answer_id, content=result.text)
+                            last_save = now
+                    for line in result.notices:
+                        say(line)
+                    last_error = None
+                    break
+                except ProviderError as exc:
+                    for line in result.notices:
+                        say(line)
+                    last_error = exc
+                    more = index + 1 < len(turn.chain)
+                    if result.text or exc.kind not in FALL_THROUGH or not more:
+                        break
+                    nxt = turn.chain[index + 1]
+                    say(f"{exc}; trying {nxt.label()}")
+        except asyncio.CancelledError:
+            await asyncio.shield(self._finish(answer_id, result, "partial", started, "interrupted"))
+            raise
+        latency = int((time.perf_counter() - started) * 1000)
+        if last_error is not None:
+            status = "partial" if result.text else "error"
+            await self._finish(answer_id, result, status, started, str(last_error))
+        else:
+            await self._finish(answer_id, result, "complete", started, None)
+        session = await self.store.get_session(turn.session.id)
+        return AskResult(
+            session=session,
+            created_session=turn.created_session,
+            message_id=answer_id,
+            text=result.text,
+            status="complete" if last_error is None else ("partial" if result.text else "error"),
+            provider=used,
+            stream=result,
+            latency_ms=latency,
+            error=last_error,
+        )
+
+    async def _finish(
+        self,
+        answer_id: int,
+        result: StreamResult,
+        status: str,
+        started: float,
+        error: str | None,
+    ) -> None:
+        from ai_workbench.core.context import estimate_tokens
+
+        tokens_out = result.tokens_out
+        if tokens_out is None and result.text:
+            tokens_out = estimate_tokens(result.text)
+        await self.store.update_message(
+            answer_id,
+            content=result.text,
+            status=status,
+            tokens_in=result.tokens_in,
+            tokens_out=tokens_out,
+            latency_ms=int((time.perf_counter() - started) * 1000),
+            error=error,
+        )
+
+
+def _title_from(prompt: str, files: Sequence[AttachedFile], stdin_text: str | None) -> str:
+    for line in prompt.splitlines():
+        if line.strip():
+            title = " ".join(line.split())
+            return title if len(title) <= 60 else title[:59].rstrip() + "…"
+    if files:
+        return "About " + ", ".join(f.display for f in files[:3])
+    if stdin_text:
+        return "About standard input"
+    return "Untitled"

@@ -1,0 +1,122 @@
+"""Numbered schema migrations for the aiw SQLite database.
+
+``MIGRATIONS[i]`` is a plain SQL script that brings the schema from ``PRAGMA user_version = i`` to
+``user_version = i + 1``. The store runs each pending script statement by statement inside one
+``BEGIN IMMEDIATE`` transaction together with the ``user_version`` bump, so a migration is applied
+entirely or not at all.
+
+Rules (see docs/storage.md):
+
+- Append only. Never edit or reorder a script that has shipped; fix mistakes with a new one.
+- No ``BEGIN``/``COMMIT`` and no ``PRAGMA user_version`` in a script: the store adds them.
+- No statements that cannot run inside a transaction (``VACUUM``, ``PRAGMA journal_mode``, ...).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "split_statements"]
+
+_V1 = """
+CREATE TABLE sessions (
+    id       TEXT PRIMARY KEY,            -- uuid4 hex, 32 chars
+    title    TEXT NOT NULL DEFAULT '',
+    persona  TEXT,
+    model    TEXT,
+    context  TEXT,                        -- JSON list of context plugin names
+    created  REAL NOT NULL,               -- unix time
+    updated  REAL NOT NULL
+);
+CREATE INDEX sessions_updated ON sessions(updated);
+
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    role        TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+    content     TEXT NOT NULL DEFAULT '',
+    status      TEXT NOT NULL DEFAULT 'complete'
+                CHECK (status IN ('complete', 'partial', 'error')),
+    model       TEXT,
+    provider    TEXT,
+    tokens_in   INTEGER,
+    tokens_out  INTEGER,
+    latency_ms  INTEGER,
+    cost        REAL,
+    error       TEXT,
+    created     REAL NOT NULL,
+    updated     REAL NOT NULL
+);
+CREATE INDEX messages_session ON messages(session_id, id);
+
+CREATE TABLE attachments (
+    id          INTEGER PRIMARY KEY,
+    message_id  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    path        TEXT NOT NULL,
+    sha256      TEXT,
+    size        INTEGER,
+    created     REAL NOT NULL
+);
+CREATE INDEX attachments_message ON attachments(message_id);
+
+CREATE TABLE feedback (
+    id           INTEGER PRIMARY KEY,
+    target_kind  TEXT NOT NULL,           -- 'message', 'finding', 'chunk', 'suggestion', ...
+    target_id    TEXT NOT NULL,
+    rating       INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+    comment      TEXT,
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL,
+    UNIQUE (target_kind, target_id)
+);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content,
+    content = 'messages',
+    content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+
+CREATE TABLE audit (
+    id       INTEGER PRIMARY KEY,
+    action   TEXT NOT NULL,
+    detail   TEXT,
+    created  REAL NOT NULL
+);
+"""
+
+MIGRATIONS: list[str] = [_V1]
+"""Index ``i`` brings the schema to ``user_version = i + 1``."""
+
+SCHEMA_VERSION: int = len(MIGRATIONS)
+"""The schema version this code writes and understands."""
+
+
+def split_statements(script: str) -> list[str]:
+    """Split a SQL script into complete statements (keeps trigger bodies and literals whole)."""
+    statements: list[str] = []
+    buf = ""
+    for piece in script.split(";"):
+        buf += piece + ";"
+        if sqlite3.complete_statement(buf):
+            stmt = buf.strip()
+            if stmt.strip(";").strip():
+                statements.append(stmt)
+            buf = ""
+    rest = buf.rstrip(";").strip()
+    if rest:
+        raise ValueError(f"incomplete SQL statement at end of migration: {rest[:60]!r}")
+    return statements

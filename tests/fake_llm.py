@@ -1,0 +1,636 @@
+"""A loopback OpenAI-compatible HTTP server for tests and benchmarks (stdlib only).
+
+The server speaks enough of the OpenAI REST API for litellm, the ``openai`` SDK, simonw's
+``llm`` and plain httpx clients: ``POST /v1/chat/completions`` (streamed as SSE with chunked
+transfer encoding, byte-for-byte in OpenAI's shape, or as one JSON object),
+``GET /v1/models``, ``GET /v1/models/{id}`` and ``POST /v1/embeddings``. Every path also
+works without the ``/v1`` prefix.
+
+What a chat request does is chosen by its ``model`` field (an ``openai/`` prefix is
+stripped), so a subprocess test picks the behaviour from the command line:
+
+``echo`` (and any unknown name)
+    answers ``FakeLLM.reply`` or ``"You said: <last user message>"``.
+``slow``
+    a long answer (``reply`` or :func:`long_answer`) with 0.05 s (or ``chunk_delay``)
+    between chunks; for kill -9 / Ctrl-C mid-stream tests.
+``fail-401`` ``fail-403`` ``fail-404`` ``fail-429`` ``fail-500`` ``fail-503``
+    that HTTP status with an OpenAI-style JSON error body.
+``flaky-429-N`` / ``flaky-500-N``
+    the first N requests for that model name fail (counted in ``FakeLLM.script``), then echo.
+``hang``
+    reads the request, then never answers (until the server stops, 600 s at most).
+``cut``
+    sends the headers and 2 content chunks, then closes the socket mid-body.
+
+Run ``python -m tests.fake_llm [--port N]`` to serve in the foreground; the first stdout
+line is the server's URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import json
+import re
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = [
+    "EMBEDDING_DIMS",
+    "FAIL_STATUSES",
+    "MODEL_NAMES",
+    "FakeLLM",
+    "chunk_text",
+    "fake_embedding",
+    "long_answer",
+]
+
+#: Model names listed by ``GET /v1/models`` (``flaky-…-N`` accepts any N).
+MODEL_NAMES: tuple[str, ...] = (
+    "echo",
+    "slow",
+    "hang",
+    "cut",
+    "fail-401",
+    "fail-403",
+    "fail-404",
+    "fail-429",
+    "fail-500",
+    "fail-503",
+    "flaky-429-1",
+    "flaky-500-1",
+    "embed",
+)
+FAIL_STATUSES: tuple[int, ...] = (401, 403, 404, 429, 500, 503)
+EMBEDDING_DIMS = 8
+WORDS_PER_CHUNK = 3
+SLOW_CHUNK_DELAY = 0.05
+HANG_SECONDS = 600.0
+_FLAKY_RE = re.compile(r"^flaky-(429|500)-(\d+)$")
+_FAIL_RE = re.compile(r"^fail-(\d{3})$")
+_CREATED = 1_700_000_000
+
+
+def long_answer(words: int = 200) -> str:
+    """The ``slow`` model's default answer: ``"word1 word2 … wordN"``."""
+    return " ".join(f"word{i}" for i in range(1, words + 1))
+
+
+def chunk_text(text: str, words_per_chunk: int = WORDS_PER_CHUNK) -> list[str]:
+    """Split ``text`` into pieces of about ``words_per_chunk`` words; ``"".join`` gives it back."""
+    pieces = re.findall(r"\S+\s*|\s+", text)
+    step = max(1, words_per_chunk)
+    return ["".join(pieces[i : i + step]) for i in range(0, len(pieces), step)]
+
+
+def count_tokens(text: str) -> int:
+    """A crude token count: whitespace-separated words."""
+    return len(text.split())
+
+
+def fake_embedding(text: str, dims: int = EMBEDDING_DIMS) -> list[float]:
+    """A deterministic unit vector of ``dims`` floats derived from a hash of ``text``."""
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    while len(digest) < dims * 2:
+        digest += hashlib.sha256(digest).digest()
+    raw = [(int.from_bytes(digest[2 * i : 2 * i + 2], "big") / 32767.5) - 1.0 for i in range(dims)]
+    norm = sum(x * x for x in raw) ** 0.5 or 1.0
+    return [round(x / norm, 6) for x in raw]
+
+
+def _content_text(content: Any) -> str:
+    """The text of a message ``content``: a string or a list of ``{"type": "text"}`` parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts: list[str] = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+        return "".join(parts)
+    return ""
+
+
+def _last_user_message(body: dict[str, Any]) -> str:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return ""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return _content_text(message.get("content"))
+    return ""
+
+
+def _prompt_tokens(body: dict[str, Any]) -> int:
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return 0
+    return sum(
+        count_tokens(_content_text(m.get("content"))) for m in messages if isinstance(m, dict)
+    )
+
+
+def _dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _error_body(status: int, model: str) -> dict[str, Any]:
+    message: str
+    err_type: str
+    code: str | None
+    if status == 401:
+        message = (
+            "Incorrect API key provided: sk-****. You can find your API key at "
+            "https://platform.openai.com/account/api-keys."
+        )
+        err_type, code = "invalid_request_error", "invalid_api_key"
+    elif status == 403:
+        message = f"You are not allowed to sample from the model `{model}`."
+        err_type, code = "permission_error", "permission_denied"
+    elif status == 404:
+        message = f"The model `{model}` does not exist or you do not have access to it."
+        err_type, code = "invalid_request_error", "model_not_found"
+    elif status == 429:
+        message = (
+            f"Rate limit reached for {model} on requests per min (RPM): Limit 3, Used 3, "
+            "Requested 1. Please try again in 0s."
+        )
+        err_type, code = "requests", "rate_limit_exceeded"
+    elif status == 503:
+        message = "The engine is currently overloaded, please try again later."
+        err_type, code = "server_error", None
+    else:
+        message = "The server had an error while processing your request. Sorry about that!"
+        err_type, code = "server_error", None
+    return {"error": {"message": message, "type": err_type, "param": None, "code": code}}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, fake: FakeLLM, address: tuple[str, int]) -> None:
+        self.fake = fake
+        self.connections: set[socket.socket] = set()
+        self.conn_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
+            return  # a client went away mid-request: normal in kill/cut tests
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.conn_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.conn_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def version_string(self) -> str:
+        return "FakeLLM/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.fake.verbose:
+            sys.stderr.write(f"fake_llm: {format % args}\n")
+
+    @property
+    def fake(self) -> FakeLLM:
+        return self.server.fake
+
+    def _route(self) -> str:
+        path = urlsplit(self.path).path.rstrip("/") or "/"
+        if path == "/v1" or path.startswith("/v1/"):
+            path = path[3:] or "/"
+        return path
+
+    def _read_body(self) -> tuple[bytes, Any]:
+        length = int(self.headers.get("content-length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = None
+        return raw, parsed
+
+    def _record(self, body: Any) -> None:
+        self.fake._record(
+            {
+                "method": self.command,
+                "path": urlsplit(self.path).path,
+                "headers": {k.lower(): v for k, v in self.headers.items()},
+                "json": body,
+            }
+        )
+
+    def _send_json(
+        self, status: int, obj: Any, extra_headers: dict[str, str] | None = None
+    ) -> None:
+        payload = _dumps(obj)
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
+        for key, value in (extra_headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+
+    def _send_error(self, status: int, model: str) -> None:
+        extra = {"retry-after": "0"} if status == 429 else None
+        self._send_json(status, _error_body(status, model), extra)
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        self.wfile.flush()
+
+    # -- verbs -----------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        self._record(None)
+        route = self._route()
+        if route == "/models":
+            data = [
+                {"id": name, "object": "model", "created": _CREATED, "owned_by": "fake-llm"}
+                for name in MODEL_NAMES
+            ]
+            self._send_json(200, {"object": "list", "data": data})
+        elif route.startswith("/models/"):
+            name = route[len("/models/") :]
+            self._send_json(
+                200, {"id": name, "object": "model", "created": _CREATED, "owned_by": "fake-llm"}
+            )
+        elif route in ("/", "/health"):
+            self._send_json(200, {"status": "ok"})
+        else:
+            self._not_found()
+
+    def do_POST(self) -> None:
+        _, body = self._read_body()
+        self._record(body)
+        route = self._route()
+        if not isinstance(body, dict):
+            body = {}
+        if route == "/chat/completions":
+            self._chat(body)
+        elif route == "/embeddings":
+            self._embeddings(body)
+        else:
+            self._not_found()
+
+    def _not_found(self) -> None:
+        err = {
+            "message": f"Invalid URL ({self.command} {urlsplit(self.path).path})",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+        self._send_json(404, {"error": err})
+
+    # -- embeddings ------------------------------------------------------------------------
+
+    def _embeddings(self, body: dict[str, Any]) -> None:
+        model = str(body.get("model") or "embed").removeprefix("openai/")
+        inputs = body.get("input")
+        if isinstance(inputs, str) or (
+            isinstance(inputs, list) and inputs and isinstance(inputs[0], int)
+        ):
+            inputs = [inputs]
+        if not isinstance(inputs, list):
+            inputs = []
+        as_base64 = body.get("encoding_format") == "base64"
+        dims = body.get("dimensions")
+        dims = dims if isinstance(dims, int) and 0 < dims <= 4096 else EMBEDDING_DIMS
+        data: list[dict[str, Any]] = []
+        tokens = 0
+        for index, item in enumerate(inputs):
+            text = item if isinstance(item, str) else " ".join(str(t) for t in item)
+            tokens += count_tokens(text)
+            vector = fake_embedding(text, dims)
+            embedding: Any = vector
+            if as_base64:
+                packed = struct.pack(f"<{len(vector)}f", *vector)
+                embedding = base64.b64encode(packed).decode("ascii")
+            data.append({"object": "embedding", "index": index, "embedding": embedding})
+        self._send_json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )
+
+    # -- chat ------------------------------------------------------------------------------
+
+    def _chat(self, body: dict[str, Any]) -> None:
+        raw_model = str(body.get("model") or "echo")
+        model = raw_model.removeprefix("openai/")
+        fake = self.fake
+
+        fail = _FAIL_RE.match(model)
+        if fail and int(fail.group(1)) in FAIL_STATUSES:
+            self._send_error(int(fail.group(1)), model)
+            return
+        flaky = _FLAKY_RE.match(model)
+        if flaky:
+            count = fake._bump(model)
+            if count <= int(flaky.group(2)):
+                self._send_error(int(flaky.group(1)), model)
+                return
+        if model == "hang":
+            self._hang()
+            return
+
+        delay = fake.chunk_delay
+        if model == "slow":
+            answer = fake.reply if fake.reply is not None else long_answer()
+            delay = delay or SLOW_CHUNK_DELAY
+        elif model == "cut":
+            answer = fake.reply if fake.reply is not None else long_answer(30)
+        else:
+            user = _last_user_message(body)
+            answer = fake.reply if fake.reply is not None else f"You said: {user}"
+
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        created = int(time.time())
+        prompt_tokens = _prompt_tokens(body)
+        completion_tokens = count_tokens(answer)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if not body.get("stream"):
+            self._send_json(
+                200,
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {
+                                "role": "assistant",
+                                "content": answer,
+                                "refusal": None,
+                                "annotations": [],
+                            },
+                            "logprobs": None,
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": usage,
+                    "service_tier": "default",
+                    "system_fingerprint": None,
+                },
+            )
+            return
+
+        stream_options = body.get("stream_options")
+        include_usage = isinstance(stream_options, dict) and bool(
+            stream_options.get("include_usage")
+        )
+
+        def event(delta: dict[str, Any], finish: str | None) -> bytes:
+            chunk: dict[str, Any] = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "service_tier": "default",
+                "system_fingerprint": None,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
+            if include_usage:
+                chunk["usage"] = None
+            return b"data: " + _dumps(chunk) + b"\n\n"
+
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("cache-control", "no-cache")
+        self.send_header("transfer-encoding", "chunked")
+        self.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
+        self.end_headers()
+
+        self._write_chunk(event({"role": "assistant", "content": "", "refusal": None}, None))
+        for index, piece in enumerate(chunk_text(answer)):
+            if model == "cut" and index >= 2:
+                self._cut()
+                return
+            if delay > 0 and fake._stopping.wait(delay):
+                self._cut()  # the server is stopping
+                return
+            self._write_chunk(event({"content": piece}, None))
+        if model == "cut":
+            self._cut()
+            return
+        self._write_chunk(event({}, "stop"))
+        if include_usage:
+            final = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "service_tier": "default",
+                "system_fingerprint": None,
+                "choices": [],
+                "usage": usage,
+            }
+            self._write_chunk(b"data: " + _dumps(final) + b"\n\n")
+        self._write_chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _hang(self) -> None:
+        """Send nothing until the server stops, the client goes away or ``HANG_SECONDS`` pass."""
+        self.close_connection = True
+        deadline = time.monotonic() + HANG_SECONDS
+        while time.monotonic() < deadline and not self.fake._stopping.wait(0.1):
+            try:
+                readable, _, _ = select.select([self.connection], [], [], 0)
+                if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                    return  # the client closed its end
+            except (OSError, ValueError):
+                return
+
+    def _cut(self) -> None:
+        """Drop the connection mid-body: no finish_reason, no ``[DONE]``, no last chunk."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.wfile.flush()
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class FakeLLM:
+    """A loopback OpenAI-compatible server on 127.0.0.1 in a daemon thread.
+
+    ``reply`` fixes the answer text (``None`` echoes the last user message), ``chunk_delay``
+    sleeps between streamed chunks, ``requests`` records every request (method, path,
+    lowercased headers, JSON body) and ``script`` counts the ``flaky-…`` requests per model.
+    """
+
+    def __init__(self, port: int = 0, *, host: str = "127.0.0.1", verbose: bool = False) -> None:
+        self.host = host
+        self.port = port
+        self.verbose = verbose
+        self.reply: str | None = None
+        self.chunk_delay: float = 0.0
+        self.requests: list[dict[str, Any]] = []
+        self.script: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> FakeLLM:
+        if self._server is not None:
+            return self
+        self._stopping.clear()
+        self._server = _Server(self, (self.host, self.port))
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"fake-llm-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        if server is None:
+            return
+        self._stopping.set()
+        server.shutdown()
+        server.server_close()
+        with server.conn_lock:
+            connections = list(server.connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        if thread is not None:
+            thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeLLM:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget recorded requests and flaky counters; back to echo mode without delay."""
+        with self._lock:
+            self.requests.clear()
+            self.script.clear()
+        self.reply = None
+        self.chunk_delay = 0.0
+
+    # -- addresses -------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeLLM is not started")
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.url}/v1"
+
+    # -- used by the handler ---------------------------------------------------------------
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self.requests.append(entry)
+
+    def _bump(self, model: str) -> int:
+        with self._lock:
+            self.script[model] = self.script.get(model, 0) + 1
+            return self.script[model]
+
+    @property
+    def chat_requests(self) -> list[dict[str, Any]]:
+        """The recorded ``POST …/chat/completions`` requests."""
+        with self._lock:
+            return [r for r in self.requests if r["path"].endswith("/chat/completions")]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fake_llm",
+        description="Serve a fake OpenAI-compatible API on 127.0.0.1 until interrupted.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port to bind (default: any free)")
+    parser.add_argument("--reply", default=None, help="fixed answer text instead of echo")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between chunks")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log requests to stderr")
+    args = parser.parse_args(argv)
+
+    fake = FakeLLM(args.port, verbose=args.verbose)
+    fake.reply = args.reply
+    fake.chunk_delay = args.chunk_delay
+    fake.start()
+    print(fake.url, flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    return 0
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    import signal
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    sys.exit(main())
