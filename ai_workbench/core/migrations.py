@@ -98,7 +98,27 @@ CREATE TABLE audit (
 );
 """
 
-MIGRATIONS: list[str] = [_V1]
+_V2 = """
+CREATE TABLE suggestions (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL,           -- 'review', 'shell', 'watch', 'info', ...
+    title        TEXT NOT NULL,
+    body         TEXT NOT NULL DEFAULT '',  -- Markdown
+    actions      TEXT NOT NULL DEFAULT '[]',  -- JSON list of {"id", "label"}
+    payload      TEXT,                    -- JSON for the producer
+    source       TEXT,                    -- e.g. a file path or a command
+    fingerprint  TEXT,                    -- the producer's dedupe key
+    status       TEXT NOT NULL DEFAULT 'new'
+                 CHECK (status IN ('new', 'seen', 'applied', 'dismissed', 'failed')),
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL
+);
+CREATE INDEX suggestions_status_created ON suggestions(status, created);
+CREATE UNIQUE INDEX suggestions_fingerprint ON suggestions(fingerprint)
+    WHERE fingerprint IS NOT NULL;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2]
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 
 SCHEMA_VERSION: int = len(MIGRATIONS)

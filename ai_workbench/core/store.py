@@ -261,7 +261,7 @@ class Store:
             db.row_factory = sqlite3.Row
             with self._translate():
                 await db.execute(f"PRAGMA busy_timeout = {max(0, int(self.timeout * 1000))}")
-                await db.execute("PRAGMA journal_mode = WAL")
+                await self._enable_wal(db)
                 await db.execute("PRAGMA foreign_keys = ON")
                 await db.execute("PRAGMA synchronous = NORMAL")
                 await self._migrate(db)
@@ -270,6 +270,21 @@ class Store:
                 await db.close()
             raise
         self._db = db
+
+    async def _enable_wal(self, db: aiosqlite.Connection) -> None:
+        """Switch to WAL. Changing the journal mode can report SQLITE_BUSY at once, without
+        the busy handler, while another process opens the same new file: retry it."""
+        deadline = time.monotonic() + max(self.timeout, 0.5)
+        while True:
+            try:
+                await db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+                await asyncio.sleep(0.02)
 
     async def close(self) -> None:
         """Close the connection (idempotent)."""
