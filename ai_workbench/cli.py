@@ -403,6 +403,23 @@ def plugins_list() -> None:
         click.echo(f"aiw: warning: {problem}", err=True)
 
 
+@plugins.command("trust", context_settings=CONTEXT_SETTINGS)
+@click.option("--revoke", is_flag=True, help="Stop trusting this project.")
+def plugins_trust(revoke: bool) -> None:
+    """Allow (or stop) this project's own plugins in .aiw/plugins/ to run.
+
+    They are Python code that came with the repository, so aiw runs them only after you
+    trust the project once (like `direnv allow`).
+    """
+    from ai_workbench import paths
+    from ai_workbench.core.trust import set_trusted
+
+    root = paths.find_project_root()
+    changed = set_trusted(root, not revoke)
+    state = "no longer trusted" if revoke else "trusted"
+    click.echo(f"{root}: {state}" + ("" if changed else " (unchanged)"), err=True)
+
+
 # --- config ---------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from ai_workbench.core.plugins import (
     discover_plugins,
     run_plugins,
 )
+from ai_workbench.core.trust import set_trusted
 
 
 @pytest.fixture
@@ -32,6 +33,7 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def project(tmp_path: Path, config: Path) -> Path:
     root = tmp_path / "project"
     root.mkdir()
+    set_trusted(root)
     return root
 
 
@@ -305,3 +307,19 @@ def test_base_class_is_not_implemented() -> None:
     assert run_plugins(
         registry_of(Recorder("R", error=NotImplementedError())), ["R"], "", []
     ).errors
+
+
+def test_untrusted_project_plugins_are_not_run(config: Path, tmp_path: Path) -> None:
+    root = tmp_path / "cloned"
+    marker = tmp_path / "ran"
+    write_plugin(
+        root / ".aiw" / "plugins" / "evil.py",
+        f"open({str(marker)!r}, 'w').write('x')\n"
+        + SIMPLE.format(cls="Evil", name="Evil", text="e"),
+    )
+    registry = discover_plugins(root)
+    assert not marker.exists()
+    assert "Evil" not in registry.plugins
+    assert any("aiw plugins trust" in str(error) for error in registry.errors)
+    set_trusted(root)
+    assert "Evil" in discover_plugins(root).plugins and marker.exists()

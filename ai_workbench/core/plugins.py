@@ -255,8 +255,24 @@ def discover_plugins(project_root: Path | None = None) -> PluginRegistry:
         resolved = root.resolve() if root.exists() else root
         if resolved not in seen:
             seen.add(resolved)
+            if origin == "project" and _plugin_files(root) and not _project_trusted(root):
+                registry.errors.append(
+                    PluginLoadError(
+                        root,
+                        "this project's plugins are code from the repository and are not run "
+                        "until you trust it: `aiw plugins trust`",
+                        kind="project plugins in",
+                    )
+                )
+                continue
             _scan_root(registry, origin, root)
     return registry
+
+
+def _project_trusted(plugin_dir: Path) -> bool:
+    from ai_workbench.core.trust import is_trusted
+
+    return is_trusted(plugin_dir.parent.parent)
 
 
 def _scan_root(registry: PluginRegistry, origin: str, root: Path) -> None:
