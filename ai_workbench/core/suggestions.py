@@ -49,9 +49,7 @@ SuggestionStatus = Literal["new", "seen", "applied", "dismissed", "failed"]
 SUGGESTION_STATUSES: Final[tuple[str, ...]] = ("new", "seen", "applied", "dismissed", "failed")
 OPEN_STATUSES: Final[tuple[str, ...]] = ("new", "seen")
 
-_COLUMNS = (
-    "id, kind, title, body, actions, payload, source, fingerprint, status, created, updated"
-)
+_COLUMNS = "id, kind, title, body, actions, payload, source, fingerprint, status, created, updated"
 
 
 class SuggestionNotFound(StoreError):
@@ -171,7 +169,10 @@ class SuggestionQueue:
         kind: str | None = None,
         limit: int | None = 200,
     ) -> builtins.list[Suggestion]:
-        """Suggestions in ``statuses`` (``None``: every status), newest first (``limit=None``: all)."""
+        """Suggestions in ``statuses`` (``None``: every status), newest first.
+
+        ``limit=None`` returns them all.
+        """
         where: builtins.list[str] = []
         params: builtins.list[Any] = []
         if statuses is not None:
@@ -209,9 +210,7 @@ class SuggestionQueue:
         """How many suggestions are in each status (every status is present, 0 when none)."""
         store = self.store
         async with store._read() as db:
-            rows = await store._all(
-                db, "SELECT status, COUNT(*) FROM suggestions GROUP BY status"
-            )
+            rows = await store._all(db, "SELECT status, COUNT(*) FROM suggestions GROUP BY status")
         result = dict.fromkeys(SUGGESTION_STATUSES, 0)
         for status, n in rows:
             result[status] = int(n)
@@ -249,12 +248,13 @@ class SuggestionQueue:
         Returns a function that unsubscribes (calling it again does nothing).
         """
         self._subscribers.append(callback)
+        subscribed = True
 
         def unsubscribe() -> None:
-            try:
+            nonlocal subscribed
+            if subscribed:
+                subscribed = False
                 self._subscribers.remove(callback)
-            except ValueError:
-                pass
 
         return unsubscribe
 
@@ -271,9 +271,7 @@ class SuggestionQueue:
 
 def _check_status(status: object) -> None:
     if status not in SUGGESTION_STATUSES:
-        raise ValueError(
-            f"status must be one of {', '.join(SUGGESTION_STATUSES)}; got {status!r}"
-        )
+        raise ValueError(f"status must be one of {', '.join(SUGGESTION_STATUSES)}; got {status!r}")
 
 
 def _action(value: ActionLike) -> SuggestionAction:
@@ -284,7 +282,9 @@ def _action(value: ActionLike) -> SuggestionAction:
     elif isinstance(value, tuple) and len(value) == 2:
         action = SuggestionAction(id=str(value[0]), label=str(value[1]))
     else:
-        raise TypeError(f"an action must be a SuggestionAction, mapping or (id, label); got {value!r}")
+        raise TypeError(
+            f"an action must be a SuggestionAction, mapping or (id, label); got {value!r}"
+        )
     if not action.id:
         raise ValueError("an action id must not be empty")
     return SuggestionAction(id=action.id, label=action.label or action.id)

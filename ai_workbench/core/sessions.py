@@ -1,0 +1,87 @@
+"""Session management for the UI's session list: list, open, rename, delete, search, export.
+
+A thin service over :class:`~ai_workbench.core.store.Store` so the UI never touches SQLite.
+Unknown ids raise :class:`~ai_workbench.core.store.SessionNotFound`; :meth:`SessionService.open`
+and :meth:`SessionService.export` also accept a unique id prefix (an ambiguous one raises
+:class:`~ai_workbench.core.store.AmbiguousSession`).
+
+Usage::
+
+    sessions = SessionService(store)
+    for s in await sessions.titles():
+        print(s.id[:8], s.title, s.message_count)
+    session, messages = await sessions.open(some_id)
+    markdown = await sessions.export(session.id, "md")
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ai_workbench.core.store import Message, SearchHit, Session, Store
+from ai_workbench.output import session_json, session_markdown
+
+__all__ = ["ExportFormat", "SearchHit", "Session", "SessionService"]
+
+ExportFormat = Literal["md", "json"]
+EXPORT_FORMATS: tuple[str, ...] = ("md", "json")
+
+
+class SessionService:
+    """Session operations on top of a :class:`Store`."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def titles(self, limit: int = 500) -> list[Session]:
+        """Sessions for the list, most recently updated first: metadata and message counts only."""
+        return await self.store.list_sessions(limit=limit)
+
+    async def open(self, session_id: str) -> tuple[Session, list[Message]]:
+        """The session (by id or unique prefix) and its messages in order, with attachments."""
+        session = await self.store.get_session(session_id)
+        messages = await self.store.get_messages(session.id)
+        return session, messages
+
+    async def new(
+        self, *, persona: str | None = None, model: str | None = None, title: str = ""
+    ) -> Session:
+        """Create an empty session."""
+        return await self.store.create_session(title=title, persona=persona, model=model)
+
+    async def rename(self, session_id: str, title: str) -> Session:
+        """Set the session's title (surrounding whitespace removed); return the session."""
+        return await self.store.update_session(session_id, title=title.strip())
+
+    async def delete(self, session_id: str) -> None:
+        """Delete the session with its messages and attachments (ratings are kept)."""
+        await self.store.delete_session(session_id)
+
+    async def set_persona(self, session_id: str, persona: str | None) -> Session:
+        """Use ``persona`` for the session's next turns (``None``: the default persona)."""
+        return await self.store.update_session(session_id, persona=persona)
+
+    async def set_model(self, session_id: str, model: str | None) -> Session:
+        """Use ``model`` for the session's next turns (``None``: the configured default)."""
+        return await self.store.update_session(session_id, model=model)
+
+    async def search(
+        self, query: str, limit: int = 50, *, highlight: tuple[str, str] = ("[", "]")
+    ) -> list[SearchHit]:
+        """Full-text search over every message, best first; all words must occur, ``word*`` is a
+        prefix, and FTS5 syntax is treated as plain text. An empty query returns ``[]``.
+        Matched words in each hit's ``snippet`` are wrapped in ``highlight``."""
+        if not query or not query.strip():
+            return []
+        return await self.store.search_messages(query, limit, highlight=highlight)
+
+    async def export(self, session_id: str, fmt: ExportFormat | str = "md") -> str:
+        """The whole session as Markdown (``"md"``) or JSON (``"json"``) text."""
+        if fmt not in EXPORT_FORMATS:
+            raise ValueError(
+                f"export format must be one of {', '.join(EXPORT_FORMATS)}; got {fmt!r}"
+            )
+        session, messages = await self.open(session_id)
+        if fmt == "json":
+            return session_json(session, messages)
+        return session_markdown(session, messages)
