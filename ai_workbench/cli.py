@@ -76,7 +76,7 @@ async def _open_store() -> Any:
 @click.group(
     invoke_without_command=True,
     context_settings=CONTEXT_SETTINGS,
-    epilog=EXIT_CODES_HELP.replace("\n", "\n\b\n", 1),
+    epilog="\b\n" + EXIT_CODES_HELP,
 )
 @click.version_option(__version__, "-V", "--version", prog_name="aiw")
 @click.option("--offline", is_flag=True, default=None, help="Refuse providers off this machine.")
@@ -103,7 +103,8 @@ def main(ctx: click.Context, offline: bool | None) -> None:
     '  aiw ask --new-session --persona core/SA-1 "design an auth service"\n'
     '  aiw ask --session 3f2a "now add rate limiting"\n'
     '  aiw ask --model openai/NAME --api-base http://127.0.0.1:8080/v1 "hello"\n\n'
-    + EXIT_CODES_HELP.replace("\n", "\n\b\n", 1),
+    + "\b\n"
+    + EXIT_CODES_HELP,
 )
 @click.argument("prompt", nargs=-1)
 @click.option(
@@ -237,6 +238,12 @@ def sessions() -> None:
     """List, show, export and delete chat sessions (ids accept unique prefixes)."""
 
 
+async def _message_feedback(store: Any, messages: list[Any]) -> dict[str, Any]:
+    from ai_workbench.core.feedback import FeedbackService
+
+    return await FeedbackService(store).for_targets("message", [m.id for m in messages])
+
+
 @sessions.command("list", context_settings=CONTEXT_SETTINGS)
 @click.option("-l", "--limit", type=int, default=50, show_default=True, help="How many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -264,7 +271,9 @@ def sessions_show(session_id: str) -> None:
         store = await _open_store()
         try:
             found = await store.get_session(session_id)
-            print_markdown(session_markdown(found, await store.get_messages(found.id)))
+            messages = await store.get_messages(found.id)
+            feedback = await _message_feedback(store, messages)
+            print_markdown(session_markdown(found, messages, feedback))
         finally:
             await store.close()
 
@@ -289,9 +298,9 @@ def sessions_export(session_id: str, fmt: str, output: Path | None) -> None:
         try:
             found = await store.get_session(session_id)
             messages = await store.get_messages(found.id)
-            text = (
-                session_markdown(found, messages) if fmt == "md" else session_json(found, messages)
-            )
+            feedback = await _message_feedback(store, messages)
+            render = session_markdown if fmt == "md" else session_json
+            text = render(found, messages, feedback)
         finally:
             await store.close()
         if output:

@@ -6,13 +6,13 @@ import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ai_workbench.core.chat import AskResult
-    from ai_workbench.core.store import Message, Session
+    from ai_workbench.core.store import Feedback, Message, Session
 
 CODE_BLOCK = re.compile(
     r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
@@ -214,7 +214,18 @@ def _session_dict(session: Session) -> dict[str, Any]:
     }
 
 
-def session_markdown(session: Session, messages: Sequence[Message]) -> str:
+def _rating_text(feedback: Feedback | None) -> str | None:
+    if feedback is None:
+        return None
+    verdict = "liked" if feedback.rating > 0 else "disliked"
+    return f"{verdict}: {feedback.comment}" if feedback.comment else verdict
+
+
+def session_markdown(
+    session: Session,
+    messages: Sequence[Message],
+    feedback: Mapping[str, Feedback] | None = None,
+) -> str:
     lines = [f"# {session.title or 'Untitled'}", ""]
     meta = [f"session `{session.id}`", f"created {_when(session.created)}"]
     if session.persona:
@@ -233,10 +244,17 @@ def session_markdown(session: Session, messages: Sequence[Message]) -> str:
         lines += [heading, "", message.content.rstrip() or "_(no text)_", ""]
         if message.error:
             lines += [f"> {message.error}", ""]
+        rating = _rating_text((feedback or {}).get(str(message.id)))
+        if rating:
+            lines += [f"_Feedback: {rating}_", ""]
     return "\n".join(lines)
 
 
-def session_json(session: Session, messages: Sequence[Message]) -> str:
+def session_json(
+    session: Session,
+    messages: Sequence[Message],
+    feedback: Mapping[str, Feedback] | None = None,
+) -> str:
     data = _session_dict(session)
     data["messages"] = [
         {
@@ -251,6 +269,7 @@ def session_json(session: Session, messages: Sequence[Message]) -> str:
             "latency_ms": m.latency_ms,
             "error": m.error,
             "created": m.created,
+            "feedback": _feedback_dict((feedback or {}).get(str(m.id))),
             "attachments": [
                 {"path": a.path, "sha256": a.sha256, "size": a.size} for a in m.attachments
             ],
@@ -258,6 +277,12 @@ def session_json(session: Session, messages: Sequence[Message]) -> str:
         for m in messages
     ]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _feedback_dict(feedback: Feedback | None) -> dict[str, Any] | None:
+    if feedback is None:
+        return None
+    return {"rating": feedback.rating, "comment": feedback.comment, "updated": feedback.updated}
 
 
 def print_config(

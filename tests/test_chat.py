@@ -145,3 +145,22 @@ async def test_empty_prompt_is_refused_before_anything_is_saved(isolated_env, fa
         assert await store.list_sessions() == []
     finally:
         await store.close()
+
+
+async def test_export_shows_feedback_on_answers(isolated_env, fake_llm) -> None:
+    import json
+
+    from ai_workbench.core.feedback import FeedbackService
+    from ai_workbench.core.sessions import SessionService
+
+    result, _, _, _ = await _ask(isolated_env, fake_llm, prompt="hello")
+    store = await Store.open(isolated_env.root / "chat.db")
+    try:
+        await FeedbackService(store).rate("message", result.message_id, 1, "spot on")
+        sessions = SessionService(store)
+        markdown = await sessions.export(result.session.id, "md")
+        data = json.loads(await sessions.export(result.session.id, "json"))
+    finally:
+        await store.close()
+    assert "_Feedback: liked: spot on_" in markdown
+    assert data["messages"][1]["feedback"]["rating"] == 1

@@ -81,7 +81,12 @@ class SessionService:
             raise ValueError(
                 f"export format must be one of {', '.join(EXPORT_FORMATS)}; got {fmt!r}"
             )
+        from ai_workbench.core.feedback import FeedbackService
+
         session, messages = await self.open(session_id)
+        feedback = await FeedbackService(self.store).for_targets(
+            "message", [m.id for m in messages]
+        )
         if fmt == "json":
-            return session_json(session, messages)
-        return session_markdown(session, messages)
+            return session_json(session, messages, feedback)
+        return session_markdown(session, messages, feedback)
