@@ -4,14 +4,18 @@ aiw runs every chat prompt, attached file, piece of stdin, shell command output 
 entry through :func:`redact` first.  Secrets are replaced by ``[REDACTED:<kind>]``; for
 assignment-style secrets the key (and any quotes) is kept and only the value replaced::
 
-    >>> redact_text("password=hunter2 key=AKIAQWERTYUIOPASDFGH")
-    'password=[REDACTED:password] key=[REDACTED:aws-access-key-id]'
+    >>> redact_text("password=hunter2 id=AKIAIOSFODNN7EXAMPLE")
+    'password=[REDACTED:password] id=[REDACTED:aws-access-key-id]'
 
 Detection is pattern based (see docs/redaction.md): known token formats, PEM private-key
 blocks, JWTs, bearer/basic credentials, passwords in URLs, ``password=``-style assignments of
-literal values, and every value of a ``.env`` file.  All patterns are compiled once at import,
-each is skipped unless a cheap literal trigger occurs in the text, and redacting already
-redacted text changes nothing.
+literal values (not of code such as ``password = request.form["pw"]``), and every value of a
+``.env`` file.  Redacting already redacted text changes nothing.
+
+Speed: every pattern is compiled once and starts with a literal, so a scan costs about as
+much as a ``str.find`` (case-insensitive ones run over an ASCII-lower-cased copy).  Non-ASCII
+text is scanned as its UTF-8 bytes seen through Latin-1 (one character per byte); all
+patterns are ASCII, so no match can start or end inside a multi-byte character.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import pairwise
+from typing import NamedTuple
 
 __all__ = [
     "Redaction",
@@ -48,26 +55,34 @@ class Redaction:
         return sum(self.counts.values())
 
 
-# --- helpers -----------------------------------------------------------------------------
+# --- helpers -------------------------------------------------------------------------------
 
+_A = re.ASCII
 _PLACEHOLDER_MARK = "[REDACTED:"
-_PLACEHOLDER_RE = re.compile(r"\[REDACTED:[a-z0-9-]+\]")
+_PLACEHOLDER_RE = re.compile(r"(?:\[REDACTED:[a-z0-9-]+\])+", _A)
+_WS = " \t\r\n\f\v"  # ASCII only: U+0085 and U+00A0 are UTF-8 continuation bytes here
 
-# Values that stand for a secret rather than being one: template references, elisions.
+# Values that stand for a secret rather than being one: references, templates, elisions.
 _STAND_IN_RE = re.compile(
     r"""
     \$\{\{.*\}\} | \{\{.*\}\}                      # ${{ secrets.X }}, {{ token }}
-    | \$\{[^}]*\} | \$\(.*\) | \$[A-Za-z_]\w*        # ${X}, $(cmd), $X
-    | <[^<>]*> | %\(\w+\)[sr] | %s | \{\w*\}          # <your-token>, %(pw)s, {pw}
-    | \*+ | [xX]{3,} | \.{3,} | …                   # ****, xxxx, ...
-    | (?:\[REDACTED:[a-z0-9-]+\])+
+    | \$\{[^}]*\} | \$\(.*\) | \$\w+                # ${X}, $(cmd), $X, $1
+    | <[^<>]*> | \{\w*\}                            # <your-token>, {pw}
+    | \*+ | [xX]{3,} | \.{3,} | \xe2\x80\xa6        # ****, xxxx, ..., an ellipsis (UTF-8)
     """,
-    re.VERBOSE,
+    re.VERBOSE | _A,
 )
+# printf/format placeholders: '%s:%s' % (user, pw), "{}:{}".format(...)
+_FORMAT_RE = re.compile(r"%(?:\(\w+\))?[-#0 +]?\d*(?:\.\d+)?[sdrif]|\{[\w.\[\]]*(?:![rsa])?\}", _A)
 
 
 def _is_stand_in(value: str) -> bool:
-    return _PLACEHOLDER_MARK in value or _STAND_IN_RE.fullmatch(value) is not None
+    if _PLACEHOLDER_MARK in value or _STAND_IN_RE.fullmatch(value):
+        return True
+    if "%" in value or "{" in value:
+        rest = _FORMAT_RE.sub("", value)
+        return rest != value and not any(c.isalnum() for c in rest)
+    return False
 
 
 class _Counter:
@@ -83,206 +98,251 @@ class _Counter:
             self.counts[kind] = self.counts.get(kind, 0) + n
 
 
-# --- token formats -----------------------------------------------------------------------
+def _ascii_lower(text: str) -> str:
+    """Lower-case ASCII letters only; the length and every other character are kept."""
+    return text.encode("latin-1").lower().decode("latin-1")
+
+
+# --- token formats -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class _Rule:
-    """One pattern.  With a group named ``v`` only that group is replaced, else the match.
+    """One token pattern.
 
-    ``triggers``: literal substrings of which at least one must occur for the (comparatively
-    slow) regex to run; looked up in the lower-cased text when ``lower`` is true.
-    ``check``: an extra test of the value; a match it refuses is left alone.
+    With a group named ``v`` only that group is replaced, else the whole match plus ``back``
+    characters before it (for secrets whose literal anchor is not their first character).
+    Every pattern starts with a literal, which ``re`` finds about as fast as ``str.find``;
+    with ``lower`` the (lower-case) pattern runs over the ASCII-lower-cased text, which is
+    how a case-insensitive match keeps that speed.  ``check``: an extra test of the value
+    (taken from the original text); a match it refuses is left alone.  ``where``: a test of
+    the (lower-cased) text around the match's start.
     """
 
     kind: str
     pattern: re.Pattern[str]
-    triggers: tuple[str, ...]
     lower: bool = False
     check: Callable[[str], bool] | None = None
+    back: int = 0
+    where: Callable[[str, int], bool] | None = None
 
 
-_B = r"(?<![A-Za-z0-9_-])"  # no token character before
-_E = r"(?![A-Za-z0-9_-])"  # no token character after
-_BODY = r"[A-Za-z0-9+/=\s\\:,._-]"  # PEM body: base64, headers, literal \n escapes in JSON
+_T = "A-Za-z0-9_-"  # token characters
+# A PEM body without its END line (cut short): base64, headers, literal \n escapes in JSON.
+_BODY = r"[A-Za-z0-9+/=\s\\:,._-]"
+
+
+_KEY_MATERIAL_RE = re.compile(r"[A-Za-z0-9+/]{40}")
+_COOKIE_VALUE_RE = re.compile(r"=\"?([A-Za-z0-9%._~+/-]{16,})")
 
 
 def _has_key_material(match: str) -> bool:
     """A PEM block with a base64 body, not just a BEGIN marker mentioned in code or prose."""
-    return re.search(r"[A-Za-z0-9+/]{40}", match) is not None
+    return _KEY_MATERIAL_RE.search(match) is not None
 
 
 def _looks_random(value: str) -> bool:
-    """Opaque tokens mix digits or cases; prose words after "Bearer" do not."""
-    return any(c.isdigit() for c in value) or (value.lower() != value and value.upper() != value)
+    """Opaque tokens switch between digits, lower and upper case; words and IDs do not."""
+    kinds = [0 if c.isdigit() else 1 if c.islower() else 2 for c in value if c.isalnum()]
+    return sum(a != b for a, b in pairwise(kinds)) >= 3
 
 
 def _not_stand_in(value: str) -> bool:
     return not _is_stand_in(value)
 
 
+def _has_session_value(value: str) -> bool:
+    """A cookie header carrying some long random value (not ``lang=en; path=/``)."""
+    return any(_looks_random(v) for v in _COOKIE_VALUE_RE.findall(value))
+
+
+_CURL_RE = re.compile(r"(?<![\w-])curl\b", re.A)
+
+
+def _in_curl_command(lowered: str, pos: int) -> bool:
+    """Whether ``pos`` is on a line that runs curl (``-u user:password``)."""
+    lo = max(0, pos - 1024)
+    line_start = lowered.rfind("\n", lo, pos) + 1 or lo
+    return _CURL_RE.search(lowered, line_start, pos) is not None
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, _A)
+
+
 _RULES: tuple[_Rule, ...] = (
     _Rule(
         "private-key",
-        re.compile(
+        _rx(
             r"-----BEGIN[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----"
-            rf"(?:{_BODY}*?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----|{_BODY}*)"
+            r"(?:[^\"'`]{0,65536}?-----END[ A-Z0-9]*PRIVATE KEY(?: BLOCK)?-----"
+            rf"|{_BODY}*)"
         ),
-        ("PRIVATE KEY",),
         check=_has_key_material,
     ),
-    _Rule(
-        "aws-access-key-id",
-        re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])"),
-        ("AKIA", "ASIA"),
-    ),
-    _Rule("gcp-api-key", re.compile(rf"{_B}AIza[0-9A-Za-z_-]{{35}}{_E}"), ("AIza",)),
-    _Rule(
-        "gcp-private-key-id",
-        re.compile(r"\"private_key_id\"\s*:\s*\"(?P<v>[0-9a-f]{40})\""),
-        ("private_key_id",),
-    ),
+    _Rule("aws-access-key-id", _rx(r"A(?<![A-Za-z0-9]A)(?:KIA|SIA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
+    _Rule("gcp-api-key", _rx(rf"AIza(?<![{_T}]AIza)[{_T}]{{35}}(?![{_T}])")),
+    _Rule("gcp-private-key-id", _rx(r"\"private_key_id\"\s*:\s*\"(?P<v>[0-9a-f]{40})\"")),
     _Rule(
         "azure-storage-key",
-        re.compile(r"(?i)(?<![a-z])accountkey=(?P<v>[a-z0-9+/]{20,}={0,2})"),
-        ("accountkey=",),
+        _rx(r"accountkey=(?<![a-z]accountkey=)(?P<v>[a-z0-9+/]{20,}={0,2})"),
         lower=True,
     ),
     _Rule(
         "azure-shared-access-key",
-        re.compile(r"(?i)(?<![a-z])sharedaccesskey=(?P<v>[a-z0-9+/]{20,}={0,2})"),
-        ("sharedaccesskey=",),
+        _rx(r"sharedaccesskey=(?<![a-z]sharedaccesskey=)(?P<v>[a-z0-9+/]{20,}={0,2})"),
         lower=True,
     ),
-    _Rule("azure-sas-signature", re.compile(r"[?&;]sig=(?P<v>[A-Za-z0-9%+/=_-]{16,})"), ("sig=",)),
+    _Rule("azure-sas-signature", _rx(r"sig=(?<=[?&;]sig=)(?P<v>[A-Za-z0-9%+/=_-]{16,})")),
+    _Rule(
+        "azure-client-secret",
+        _rx(
+            r"Q~(?<=(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.]{3}\dQ~)"
+            r"[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])"
+        ),
+        back=4,
+    ),
     _Rule(
         "github-token",
-        re.compile(
-            r"(?<![A-Za-z0-9_])"
-            r"(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{40,255})"
-            r"(?![A-Za-z0-9_])"
-        ),
-        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        _rx(r"gh[pousr]_(?<![A-Za-z0-9_]gh[pousr]_)[A-Za-z0-9]{36,251}(?![A-Za-z0-9_])"),
+    ),
+    _Rule(
+        "github-token",
+        _rx(r"github_pat_(?<![A-Za-z0-9_]github_pat_)[A-Za-z0-9_]{40,255}(?![A-Za-z0-9_])"),
     ),
     _Rule(
         "gitlab-token",
-        re.compile(rf"{_B}gl(?:pat|dt|rt|ptt|ft|cbt|oas|soat|imt|agent)-[A-Za-z0-9_-]{{20,}}"),
-        ("glpat-", "gldt-", "glrt-", "glptt-", "glft-", "glcbt-", "gloas-", "glsoat-", "glimt-"),
+        _rx(rf"gl(?<![{_T}]gl)(?:pat|dt|rt|ptt|ft|cbt|oas|soat|imt|agent)-[{_T}]{{20,}}"),
     ),
-    _Rule(
-        "slack-token",
-        re.compile(rf"{_B}(?:xox[abeoprs]|xapp)-[A-Za-z0-9-]{{10,}}"),
-        ("xox", "xapp-"),
-    ),
+    _Rule("slack-token", _rx(rf"x(?<![{_T}]x)(?:ox[abeoprs]|app)-\d[A-Za-z0-9-]{{9,}}")),
     _Rule(
         "slack-webhook",
-        re.compile(r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<v>[A-Za-z0-9_/-]{20,})"),
-        ("hooks.slack.com/",),
+        _rx(r"hooks\.slack\.com/(?:services|workflows|triggers)/(?P<v>[A-Za-z0-9_/-]{20,})"),
     ),
-    _Rule("anthropic-api-key", re.compile(rf"{_B}sk-ant-[A-Za-z0-9_-]{{20,}}"), ("sk-ant-",)),
-    _Rule(
+    _Rule(  # one scan for every sk- key; the group that matched names the kind
         "openai-api-key",
-        re.compile(
-            rf"{_B}sk-(?:(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{{20,}}"
-            rf"|[A-Za-z0-9_-]*T3BlbkFJ[A-Za-z0-9_-]*|[A-Za-z0-9]{{32,}}{_E})"
+        _rx(
+            rf"sk-(?<![{_T}]sk-)(?:(?P<k_anthropic_api_key>ant-[{_T}]{{20,}})"
+            rf"|(?P<k_openrouter_api_key>or-v1-[0-9a-f]{{64}})(?![{_T}])"
+            rf"|(?:proj|svcacct|admin|None)-[{_T}]{{20,}}"
+            rf"|[{_T}]*T3BlbkFJ[{_T}]*|[A-Za-z0-9]{{32,}}(?![{_T}]))"
         ),
-        ("sk-",),
     ),
+    _Rule("huggingface-token", _rx(r"hf_(?<![A-Za-z0-9_]hf_)[A-Za-z0-9]{34,}(?![A-Za-z0-9_])")),
+    _Rule("groq-api-key", _rx(r"gsk_(?<![A-Za-z0-9_]gsk_)[A-Za-z0-9]{48,}(?![A-Za-z0-9_])")),
+    _Rule("npm-token", _rx(r"npm_(?<![A-Za-z0-9_]npm_)[A-Za-z0-9]{36}(?![A-Za-z0-9_])")),
+    _Rule("pypi-token", _rx(rf"pypi-(?<![{_T}]pypi-)AgE[{_T}]{{50,}}")),
     _Rule(
         "stripe-key",
-        re.compile(r"(?<![A-Za-z0-9_])[sr]k_(?:live|test)_[A-Za-z0-9]{16,}(?![A-Za-z0-9_])"),
-        ("k_live_", "k_test_"),
+        _rx(r"k_(?<=(?<![A-Za-z0-9_])[sr]k_)(?:live|test)_[A-Za-z0-9]{16,}(?![A-Za-z0-9_])"),
+        back=1,
     ),
-    _Rule(
-        "google-oauth-client-secret",
-        re.compile(rf"{_B}GOCSPX-[A-Za-z0-9_-]{{20,}}"),
-        ("GOCSPX-",),
-    ),
-    _Rule(
-        "azure-client-secret",
-        re.compile(
-            r"(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}\dQ~[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])"
-        ),
-        ("Q~",),
-    ),
-    _Rule(
-        "jwt",
-        re.compile(rf"{_B}eyJ[A-Za-z0-9_-]{{5,}}\.eyJ[A-Za-z0-9_-]{{5,}}\.[A-Za-z0-9_-]*"),
-        ("eyJ",),
-    ),
+    _Rule("google-oauth-client-secret", _rx(rf"GOCSPX-(?<![{_T}]GOCSPX-)[{_T}]{{20,}}")),
+    _Rule("jwt", _rx(rf"eyJ(?<![{_T}]eyJ)[{_T}]{{5,}}\.eyJ[{_T}]{{5,}}\.[{_T}]*")),
     _Rule(
         "bearer-token",
-        re.compile(r"(?i)\bbearer[ \t]+(?P<v>[a-z0-9._~+/-]{16,}=*)"),
-        ("bearer",),
+        _rx(r"bearer(?<!\wbearer)[ \t]+(?P<v>[a-z0-9._~+/-]{16,}=*)"),
         lower=True,
         check=_looks_random,
     ),
     _Rule(
         "basic-auth",
-        re.compile(
-            r"(?i)authorization[\"']?[ \t]*[:=][ \t]*[\"']?[ \t]*"
+        _rx(
+            r"authorization[\"']?[ \t]*[:=][ \t]*[\"']?[ \t]*"
             r"basic[ \t]+(?P<v>[a-z0-9+/]{6,}={0,2})"
         ),
-        ("basic",),
         lower=True,
     ),
     _Rule(
         "basic-auth",
-        re.compile(
-            r"(?i)\bcurl\b[^\n|;&]*?[ \t](?:-u|--user)[ \t]*[\"']?[^\s:\"']*:(?P<v>[^\s\"']+)"
+        _rx(r"-(?<=[ \t]-)(?:u|-user=?)[ \t]*[\"']?[^\s:\"']*:(?P<v>[^\s\"']+)"),
+        lower=True,
+        where=_in_curl_command,
+        check=_not_stand_in,
+    ),
+    _Rule(
+        "aws-secret-access-key",
+        _rx(
+            r"aws_secret_access_key(?<![\w-]aws_secret_access_key)[ \t]+"
+            r"(?P<v>[a-z0-9/+=]{40})(?![a-z0-9/+=])"
         ),
-        ("curl",),
+        lower=True,
+    ),
+    _Rule(  # SQL: CREATE USER .. PASSWORD '..'
+        "password",
+        _rx(r"password(?<![\w-]password)[ \t]+'(?P<v>[^'\n]{1,256})'"),
+        lower=True,
+        check=_not_stand_in,
+    ),
+    _Rule(  # SQL: .. IDENTIFIED BY '..'
+        "password",
+        _rx(r"identified(?<![\w-]identified)[ \t]+by[ \t]+'(?P<v>[^'\n]{1,256})'"),
+        lower=True,
+        check=_not_stand_in,
+    ),
+    _Rule(  # .netrc: machine host login bob password hunter2
+        "password",
+        _rx(r"login(?<![\w-]login)[ \t]+[^\s]+[ \t]+password[ \t]+(?P<v>[^\s]+)"),
         lower=True,
         check=_not_stand_in,
     ),
     _Rule(
         "url-password",
-        re.compile(r"://[^\s:/?#@'\"<>\[\]]{0,256}:(?P<v>[^\s/?#'\"<>]{1,256})@(?=[\w\[])"),
-        ("://",),
+        _rx(r"://[^\s:/?#@'\"<>\[\]]{0,256}:(?P<v>[^\s/?#'\"<>]{1,256})@(?=[\w\[])"),
         check=_not_stand_in,
     ),
     _Rule(
         "cookie",
-        re.compile(r"(?i)(?<![\w-])(?:set-)?cookie:[ \t]*(?P<v>[^\r\n=;\"']+=[^\r\n\"']*)"),
-        ("cookie:",),
+        _rx(
+            r"cookie:(?:(?<=set-cookie:)|(?<![\w-]cookie:))"
+            r"[ \t]*(?P<v>[^\r\n=;\"']{1,256}+=[^\r\n\"']*)"
+        ),
         lower=True,
+        check=_has_session_value,
     ),
 )
 
 
-def _apply_rule(rule: _Rule, text: str, counter: _Counter) -> str:
-    ph = placeholder(rule.kind)
-    if "v" not in rule.pattern.groupindex and rule.check is None:
-        text, n = rule.pattern.subn(ph, text)
-        counter.add(rule.kind, n)
-        return text
+def _group_kinds(pattern: re.Pattern[str]) -> dict[str, str]:
+    """Groups named ``k_<kind>`` give their match a more specific kind than the rule's."""
+    return {g: g[2:].replace("_", "-") for g in pattern.groupindex if g.startswith("k_")}
+
+
+def _apply_rule(rule: _Rule, text: str, lowered: str, counter: _Counter) -> str:
     has_value = "v" in rule.pattern.groupindex
-    check = rule.check
-    replaced = 0
-
-    def repl(m: re.Match[str]) -> str:
-        nonlocal replaced
+    group_kinds = _group_kinds(rule.pattern)
+    pieces: list[str] = []
+    done = 0
+    for m in rule.pattern.finditer(lowered if rule.lower else text):
         if has_value:
-            value = m.group("v")
-            if check is not None and not check(value):
-                return m.group(0)
-            replaced += 1
-            start, end = m.start(), m.end()
-            return m.string[start : m.start("v")] + ph + m.string[m.end("v") : end]
-        if check is not None and not check(m.group(0)):
-            return m.group(0)
-        replaced += 1
-        return ph
-
-    text = rule.pattern.sub(repl, text)
-    counter.add(rule.kind, replaced)
-    return text
+            start, end = m.span("v")
+            value = text[start:end]
+        else:
+            start, end = m.start() - rule.back, m.end()
+            value = text[start:end]
+        if start < done or (rule.check is not None and not rule.check(value)):
+            continue
+        if rule.where is not None and not rule.where(lowered, m.start()):
+            continue
+        kind = rule.kind
+        for group, specific in group_kinds.items():
+            if m.group(group) is not None:
+                kind = specific
+                break
+        pieces.append(text[done:start])
+        pieces.append(placeholder(kind))
+        done = end
+        counter.add(kind)
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 # --- secret names --------------------------------------------------------------------------
 
-_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
-_WORD_SPLIT_RE = re.compile(r"[^a-z0-9]+")
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", _A)
+_WORD_SPLIT_RE = re.compile(r"[^a-z0-9]+", _A)
 
 
 def _words(name: str) -> list[str]:
@@ -293,7 +353,8 @@ def _words(name: str) -> list[str]:
 _ENV_SECRET_RE = re.compile(
     r"_(?:[A-Z0-9]*(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|CREDENTIAL|APIKEY|ACCESSKEY"
     r"|PRIVATEKEY|SECRETKEY)S?|KEYS?|PWD|PASS|AUTH(?:ORIZATION|TOKEN)?|PRIVATE|SESSION|COOKIES?"
-    r"|DSN|SAS|CONN_?STR(?:ING)?|CONNECTION_?STR(?:ING)?)(?=_)"
+    r"|DSN|SAS|CONN_?STR(?:ING)?|CONNECTION_?STR(?:ING)?)(?=_)",
+    _A,
 )
 
 # Names that match the words above but hold nothing secret.
@@ -309,7 +370,6 @@ _ENV_NOT_SECRET = frozenset(
         "XDG_SESSION_DESKTOP",
         "XDG_SESSION_ID",
         "XDG_SESSION_TYPE",
-        "GNOME_KEYRING_CONTROL",
     }
 )
 
@@ -317,10 +377,10 @@ _ENV_NOT_SECRET = frozenset(
 def is_secret_name(name: str) -> bool:
     """Whether an environment variable (or config key) name looks like it holds a secret.
 
-    Whole-word, case-insensitive: ``GITHUB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``,
+    Whole words, any case: ``GITHUB_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, ``DB_PASSWORD``,
     ``apiKey``, ``SENTRY_DSN``, ``AZURE_STORAGE_CONNECTION_STRING`` are; ``PWD``, ``OLDPWD``,
-    ``KEYBOARD``, ``MAX_TOKENS_LIMIT`` and ``TOKENIZERS_PARALLELISM`` are not.  ``*_URL`` names
-    are not secret by name; :func:`redact_env` masks credentials inside their values.
+    ``SSH_AUTH_SOCK``, ``KEYBOARD_LAYOUT`` and ``TOKENIZERS_PARALLELISM`` are not.  ``*_URL``
+    names are not secret by name: :func:`redact_env` masks credentials inside their values.
     """
     if name.upper() in _ENV_NOT_SECRET:
         return False
@@ -328,23 +388,27 @@ def is_secret_name(name: str) -> bool:
     return _ENV_SECRET_RE.search(normal) is not None
 
 
-# --- assignments: password=..., "api_key": "...", --token ... -----------------------------
+# --- assignments: password=..., "api_key": "...", --token ..., <password>...</password> ----
 
-# A key ending in a secret word, the separator, then the value is parsed in Python.
-_ASSIGN_RE = re.compile(
-    r"(?i)(?:pass(?:word|wd|phrase)?|pwd|secret|token|key|credentials?)\d*(?![\w-])"
+# Each scan (over the ASCII-lower-cased text) finds a secret word ending a key, followed by
+# a separator; the key, its kind and the value are then worked out in Python.
+_ASSIGN_TAIL = (
+    r"\d*(?![\w-])"
     r"(?P<kq>[\"'`](?P<br>\])?)?"
-    r"(?P<sp>[ \t]*)(?P<sep>=>|:=|=(?!=)|:(?![:/\\]))?[ \t]*"
+    r"(?P<sp>[ \t]*)(?:(?P<sep>=>|:=|=(?!=)|:(?![:/\\])|>)[ \t]*|(?<=[ \t]))"
+)
+_ASSIGN_RES = tuple(
+    _rx(word + _ASSIGN_TAIL)
+    for word in (r"pass(?:word|wd|phrase)?", "pwd", "secret", "token", "key", r"credentials?")
 )
 _KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-")
-_QUOTED_RES = {
-    q: re.compile(rf"{q}((?:[^{q}\\\n]|\\.)*){q}") for q in ("'", '"', "`")
-}  # one-line string literal
-_BARE_RE = re.compile(r"[^\s\"'`,;&)\]}]+")
-_IDENT_RE = re.compile(r"[A-Za-z_]\w*")
-_DOTTED_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
-# `password: str = "..."`, `token: str | None = None`: a type annotation, then the value.
-_ANNOTATION_RE = re.compile(
+# Bounded, so that a long minified line costs no more than a short one.
+_QUOTED_RES = {q: _rx(rf"{q}((?:[^{q}\\\n]|\\.){{0,2048}}+){q}") for q in ("'", '"', "`")}
+_BARE_RE = _rx(r"[^\s\"'`,;&)\]}]{1,2048}+(?![^\s\"'`,;&)\]}])")
+_IDENT_RE = _rx(r"[A-Za-z_]\w*")
+_DOTTED_RE = _rx(r"[A-Za-z_]\w*(?:(?:\.|::|->)[A-Za-z_]\w*)+")
+# `password: str = "..."`, `token: str | None = None`: an annotation, then the value.
+_ANNOTATION_RE = _rx(
     r"[A-Za-z_][\w.]*(?:\[[\w., |\[\]]*\])?(?:[ \t]*\|[ \t]*[A-Za-z_][\w.]*(?:\[[\w., |\[\]]*\])?)*"
     r"[ \t]+=(?!=)[ \t]*"
 )
@@ -407,18 +471,22 @@ _SECRET_ENDINGS = (
 )
 
 
+@lru_cache(maxsize=4096)
 def _key_kind(key: str) -> str | None:
     """The kind of secret assigned to ``key``, or None when the name is not secret."""
     words = _words(key)
     if not words:
         return None
     last = words[-1].rstrip("0123456789") or words[-1]
-    if len(words) == 1 and last in ("pwd", "oldpwd"):
+    single = len(words) == 1
+    if single and last in ("pwd", "oldpwd"):
         return None  # the shell's working directory
-    if last in ("pass", "credential", "credentials"):
+    if last == "pass":
+        secret = not single or key.startswith("-")  # db_pass, --pass; not "First pass:"
+    elif last in ("credential", "credentials"):
         secret = True
     elif last == "key":
-        secret = len(words) > 1 and words[-2] in _KEY_QUALIFIERS
+        secret = not single and words[-2] in _KEY_QUALIFIERS
     else:
         secret = last.endswith(_SECRET_ENDINGS)
     if not secret:
@@ -435,18 +503,21 @@ def _key_kind(key: str) -> str | None:
 
 def _literal_ok(kind: str, value: str) -> bool:
     """Whether a literal value is worth redacting (not empty, a stand-in or a tiny word)."""
-    if not value or _is_stand_in(value) or value.lower() in _NOT_VALUES:
+    if not value or value.lower() in _NOT_VALUES or _is_stand_in(value):
         return False
     if kind == "password":
         return True
     # Tokens and keys are long and have no spaces; "string", "Bearer", "max 5" are not ones.
-    return len(value) >= 8 and not any(c.isspace() for c in value)
+    return len(value) >= 8 and not any(c in _WS for c in value) and not value.isdigit()
 
 
-def _bare_is_code(key: str, value: str, sep: str, spaced: bool, after: str) -> bool:
-    """Whether an unquoted value is code (a call, a variable, a type) rather than a literal."""
-    if value[0] in "$%{<@&*!-(":
-        return True  # $VAR, %(x)s, {x}, <x>, *ptr, -flag
+def _bare_is_code(key: str, value: str, sep: str, spaced: bool, after: str, rest: str) -> bool:
+    """Whether an unquoted value is code (a call, a variable, a type) or prose, not a literal.
+
+    ``after``: the character right after the value; ``rest``: the rest of its line.
+    """
+    if value[0] in "$%{<-(" or (spaced and value[0] in "@&*!"):
+        return True  # $VAR, %(x)s, {x}, <x>, -flag; `= *ptr`, `= @password`, `= !x`
     if "(" in value or "[" in value or _DOTTED_RE.fullmatch(value):
         return True  # get_token(), os.environ["X"], self.password, settings.KEY
     lower = value.lower()
@@ -454,6 +525,8 @@ def _bare_is_code(key: str, value: str, sep: str, spaced: bool, after: str) -> b
         return True
     if after and after in "\"'`":
         return True  # a string prefix: f"...", b'...'
+    if spaced and sep != " " and rest and not rest.startswith(("#", "//", ";")):
+        return True  # `token = a + b`, `password: The password to use.`
     if _IDENT_RE.fullmatch(value):
         words = _words(key)
         if lower == "".join(words) or lower in words or lower == key.lower().lstrip("-$"):
@@ -467,99 +540,170 @@ def _bare_is_code(key: str, value: str, sep: str, spaced: bool, after: str) -> b
     return False
 
 
-def _assignment_pass(text: str, counter: _Counter) -> str:
+def _xml_value(text: str, key: str, pos: int) -> tuple[int, int] | None:
+    """The span of ``value`` in ``<key>value</key>`` (pos is just after ``<key>``)."""
+    end = text.find("<", pos, pos + 4096)
+    if end < 0 or text[end : end + len(key) + 3].lower() != f"</{key.lower()}>":
+        return None
+    vs, ve = pos, end
+    while vs < ve and text[vs] in _WS:
+        vs += 1
+    while ve > vs and text[ve - 1] in _WS:
+        ve -= 1
+    return (vs, ve) if "\n" not in text[vs:ve] else None
+
+
+class _Candidate(NamedTuple):
+    """A secret-named key and where its value starts."""
+
+    key: str
+    kind: str
+    sep: str  # "=", ":", ":=", "=>", ">" (XML) or " " (command-line flag)
+    quoted_key: bool
+    spaced: bool  # blanks around the separator
+    pos: int  # the value's first character
+
+
+def _keyword_candidate(text: str, m: re.Match[str]) -> _Candidate | None:
+    sep = m.group("sep")
+    kq = m.group("kq")
+    if sep is None:
+        if kq:
+            return None
+        sep = " "
+    # the whole key: walk back over key characters
+    ks = m.start()
+    while ks > 0 and text[ks - 1] in _KEY_CHARS:
+        ks -= 1
+    key = text[ks : m.start("kq") if kq else m.start("sp")]
+    quote = kq[0] if kq else ""
+    if quote and (ks == 0 or text[ks - 1] != quote):
+        return None
+    if sep == " " and not key.startswith("--"):
+        return None  # only command-line flags take their value after a space
+    if sep == ">" and (quote or m.group("sp") or ks == 0 or text[ks - 1] != "<"):
+        return None  # not <key>
+    kind = _key_kind(key)
+    if kind is None:
+        return None
+    pos = m.end("sep") if sep == ">" else m.end()
+    spaced = bool(m.group("sp")) or (sep != " " and m.end() > m.end("sep"))
+    return _Candidate(key, kind, sep, bool(quote), spaced, pos)
+
+
+# {"name": "DB_PASSWORD", "value": "..."}, `- name: X_TOKEN` + `value: ...` (Kubernetes,
+# ECS), <add key="ApiKey" value="..."/> (.NET): the name comes before the value.
+_NAMED_VALUE_RE = _rx(r"value(?<![\w-]value)(?P<q>[\"']?)(?P<sp>[ \t]*)(?P<sep>[:=])[ \t]*")
+_VALUE_NAME_RE = _rx(
+    r"(?<![\w-])(?:name|key)[\"']?[ \t]*[:=][ \t]*[\"']?(?P<name>[\w.-]{1,100})[\"']?"
+    r"[ \t]*,?[ \t]*(?:\r?\n[ \t]*)?[\"']?$"
+)
+
+
+def _name_before(text: str, lowered: str, start: int) -> re.Match[str] | None:
+    """The ``name: X``/``key="X"`` right before a ``value`` at ``start``, if any."""
+    lo = max(0, start - 160)
+    for word in ("name", "key"):
+        end = start
+        while (at := lowered.rfind(word, lo, end)) >= 0:
+            named = _VALUE_NAME_RE.match(text, at, start)
+            if named is not None:
+                return named
+            end = at
+    return None
+
+
+def _named_value_candidate(text: str, m: re.Match[str]) -> _Candidate | None:
+    start = m.start()
+    quote = m.group("q")
+    if quote and (start == 0 or text[start - 1] != quote):
+        return None
+    named = _name_before(text, m.string, start)
+    if named is None:
+        return None
+    kind = _key_kind(named.group("name"))
+    if kind is None:
+        return None
+    spaced = bool(m.group("sp")) or m.end() > m.end("sep")
+    return _Candidate(named.group("name"), kind, m.group("sep"), bool(quote), spaced, m.end())
+
+
+def _value_span(text: str, c: _Candidate) -> tuple[int, int] | None:
+    """Where the literal value of a candidate is, or None when it is code or no secret."""
+    n = len(text)
+    pos = c.pos
+    if c.sep == ">":
+        span = _xml_value(text, c.key, pos)
+        if span is None or not _literal_ok(c.kind, text[span[0] : span[1]]):
+            return None
+        return span
+    if c.sep == ":" and not c.quoted_key:
+        ann = _ANNOTATION_RE.match(text, pos)
+        if ann is not None:  # `password: str = ...`: only a quoted literal counts
+            pos = ann.end()
+            if pos >= n or text[pos] not in "\"'`":
+                return None
+    if pos >= n:
+        return None
+    first = text[pos]
+    if first in "\"'`":
+        qm = _QUOTED_RES[first].match(text, pos)
+        if qm is None or not _literal_ok(c.kind, qm.group(1)):
+            return None
+        return qm.span(1)
+    if c.quoted_key:
+        return None  # {"password": password} is code; JSON would quote the value
+    bm = _BARE_RE.match(text, pos)
+    if bm is None:
+        return None
+    vs, ve = bm.span()
+    value = bm.group()
+    eol = text.find("\n", ve, ve + 200)
+    rest = text[ve : ve + 200 if eol < 0 else eol].strip(_WS)
+    after = text[ve] if ve < n else ""
+    if _bare_is_code(c.key, value, c.sep, c.spaced, after, rest):
+        return None
+    if not _literal_ok(c.kind, value):
+        return None
+    return vs, ve
+
+
+def _assignment_pass(text: str, lowered: str, counter: _Counter) -> str:
+    candidates = [
+        c for rx in _ASSIGN_RES for m in rx.finditer(lowered) if (c := _keyword_candidate(text, m))
+    ]
+    candidates += [
+        c for m in _NAMED_VALUE_RE.finditer(lowered) if (c := _named_value_candidate(text, m))
+    ]
+    if not candidates:
+        return text
+    candidates.sort(key=lambda c: c.pos)
     pieces: list[str] = []
     done = 0  # text[:done] is already in pieces
-    n = len(text)
-    for m in _ASSIGN_RE.finditer(text):
-        if m.start() < done:
+    for c in candidates:
+        if c.pos < done:
             continue  # inside a value replaced already
-        sep = m.group("sep")
-        kq = m.group("kq")
-        if sep is None:
-            if not m.group("sp") or kq:
-                continue
-            sep = " "
-        # the whole key: walk back over key characters
-        ks = m.start()
-        while ks > 0 and text[ks - 1] in _KEY_CHARS:
-            ks -= 1
-        key = text[ks : m.start("kq") if kq else m.start("sp")]
-        quote = kq[0] if kq else ""
-        if quote and (ks == 0 or text[ks - 1] != quote):
+        span = _value_span(text, c)
+        if span is None:
             continue
-        if sep == " " and not key.startswith("--"):
-            continue  # only command-line flags take their value after a space
-        kind = _key_kind(key)
-        if kind is None:
-            continue
-        pos = m.end()
-        spaced = bool(m.group("sp")) or (pos > m.end("sep") if m.group("sep") else False)
-        if sep == ":" and not quote:
-            ann = _ANNOTATION_RE.match(text, pos)
-            if ann is not None:  # `password: str = ...`: only a quoted literal counts
-                pos = ann.end()
-                if pos >= n or text[pos] not in "\"'`":
-                    continue
-        if pos >= n:
-            continue
-        first = text[pos]
-        if first in "\"'`":
-            qm = _QUOTED_RES[first].match(text, pos)
-            if qm is None:
-                continue
-            vs, ve = qm.span(1)
-            if not _literal_ok(kind, qm.group(1)):
-                continue
-        else:
-            if quote:
-                continue  # {"password": password} is code; JSON would quote the value
-            bm = _BARE_RE.match(text, pos)
-            if bm is None:
-                continue
-            vs, ve = bm.span()
-            value = bm.group()
-            after = text[ve] if ve < n else ""
-            if _bare_is_code(key, value, sep, spaced, after):
-                continue
-            if not _literal_ok(kind, value):
-                continue
-            if kind != "password" and value.isdigit():
-                continue
-        pieces.append(text[done:vs])
-        pieces.append(placeholder(kind))
-        done = ve
-        counter.add(kind)
+        pieces.append(text[done : span[0]])
+        pieces.append(placeholder(c.kind))
+        done = span[1]
+        counter.add(c.kind)
     if not pieces:
         return text
     pieces.append(text[done:])
     return "".join(pieces)
 
 
-_XML_RE = re.compile(
-    r"(?i)<(?P<tag>[\w.:-]*(?:password|passwd|passphrase|secret|token|key|credentials?))>"
-    r"(?P<v>[^<\n]{1,1024})</(?P=tag)>"
-)
-
-
-def _xml_pass(text: str, counter: _Counter) -> str:
-    def repl(m: re.Match[str]) -> str:
-        kind = _key_kind(m.group("tag"))
-        value = m.group("v").strip()
-        if kind is None or not _literal_ok(kind, value):
-            return m.group(0)
-        counter.add(kind)
-        return f"<{m.group('tag')}>{placeholder(kind)}</{m.group('tag')}>"
-
-    return _XML_RE.sub(repl, text)
-
-
 # --- .env files ----------------------------------------------------------------------------
 
 _ENV_FILE_RE = re.compile(r"(?:^|[/\\])(?:\.env(?:\.[^/\\]*)?|[^/\\]+\.env|\.envrc)$", re.I)
-_ENV_LINE_RE = re.compile(r"^[ \t]*(?:export[ \t]+)?[A-Za-z_][\w.-]*[ \t]*=[ \t]*", re.M)
-_ENV_QUOTED_RES = {q: re.compile(rf"{q}((?:[^{q}\\]|\\.)*){q}", re.S) for q in ("'", '"', "`")}
-_ENV_COMMENT_RE = re.compile(r"[ \t]+#")
+_ENV_LINE_RE = re.compile(r"^[ \t]*(?:export[ \t]+)?[A-Za-z_][\w.-]*[ \t]*=[ \t]*", re.M | _A)
+_ENV_QUOTED_RES = {
+    q: re.compile(rf"{q}((?:[^{q}\\]|\\.){{0,65536}}+){q}", re.S) for q in ("'", '"', "`")
+}
+_ENV_COMMENT_RE = _rx(r"[ \t]+#")
 _ENV_KIND = "env-value"
 
 
@@ -586,14 +730,12 @@ def _env_pass(text: str, counter: _Counter) -> str:
             vs, ve = qm.span(1)
         else:
             eol = text.find("\n", pos)
-            eol = n if eol < 0 else eol
-            line = text[pos:eol].rstrip("\r")
+            line = text[pos : n if eol < 0 else eol]
             comment = _ENV_COMMENT_RE.search(line)
             if comment is not None:
                 line = line[: comment.start()]
-            vs, ve = pos, pos + len(line.rstrip())
-        value = text[vs:ve]
-        if not value or _PLACEHOLDER_RE.fullmatch(value):
+            vs, ve = pos, pos + len(line.rstrip(_WS))
+        if vs == ve or _PLACEHOLDER_RE.fullmatch(text, vs, ve):
             continue
         pieces.append(text[done:vs])
         pieces.append(ph)
@@ -628,25 +770,31 @@ def _env_blocks_pass(text: str, counter: _Counter) -> str:
 def redact(text: str, *, filename: str | None = None) -> Redaction:
     """Replace every secret found in ``text`` by ``[REDACTED:<kind>]``.
 
-    ``filename`` (a path or a bare name) tells which kind of file the text is: every value of
-    a ``.env``/``.env.*``/``*.env``/``.envrc`` file is redacted.  Idempotent.
+    ``filename`` (a path or a bare name) says what the text is: every value of a ``.env``,
+    ``.env.*``, ``*.env`` or ``.envrc`` file is redacted.  Files attached to a prompt as
+    ``File `path`:`` + a fenced block are recognised too.  Idempotent.
     """
     counter = _Counter()
     if not text:
         return Redaction(text, counter.counts)
+    ascii_only = text.isascii()
+    # One character per UTF-8 byte: str.lower() and the scans stay on the fast 1-byte path.
+    work = text if ascii_only else text.encode("utf-8", "surrogatepass").decode("latin-1")
     if filename is not None and is_env_filename(filename):
-        text = _env_pass(text, counter)
-    elif "File `" in text and ".env" in text:
-        text = _env_blocks_pass(text, counter)
-    lowered = text.lower()
+        work = _env_pass(work, counter)
+    elif "File `" in work and ".env" in work:
+        work = _env_blocks_pass(work, counter)
+    lowered = _ascii_lower(work)
     for rule in _RULES:
-        haystack = lowered if rule.lower else text
-        if any(trigger in haystack for trigger in rule.triggers):
-            text = _apply_rule(rule, text, counter)
-    text = _assignment_pass(text, counter)
-    if "</" in text:
-        text = _xml_pass(text, counter)
-    return Redaction(text, counter.counts)
+        redacted = _apply_rule(rule, work, lowered, counter)
+        if redacted is not work:
+            work, lowered = redacted, _ascii_lower(redacted)
+    work = _assignment_pass(work, lowered, counter)
+    if not counter.counts:
+        return Redaction(text, counter.counts)
+    if not ascii_only:
+        work = work.encode("latin-1").decode("utf-8", "surrogatepass")
+    return Redaction(work, counter.counts)
 
 
 def redact_text(text: str, *, filename: str | None = None) -> str:
@@ -659,7 +807,7 @@ def redact_env(env: Mapping[str, str]) -> dict[str, str]:
 
     Values of secret-looking names (:func:`is_secret_name`) become ``[REDACTED:env-value]``;
     every other value goes through :func:`redact_text`, so ``DATABASE_URL`` keeps its host
-    but loses the password, and a token in an innocently named variable is still caught.
+    but loses its password, and a token in an innocently named variable is still caught.
     """
     masked: dict[str, str] = {}
     ph = placeholder(_ENV_KIND)
