@@ -23,7 +23,7 @@ from ai_workbench.core.context import (
 from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError
 from ai_workbench.core.llm import StreamResult, stream_chat
 from ai_workbench.core.providers import ResolvedProvider, check_allowed, resolve_chain
-from ai_workbench.core.redact import redact
+from ai_workbench.core.redact import redact, redact_text
 from ai_workbench.core.store import Session, Store
 
 Notice = Callable[[str], None]
@@ -101,11 +101,17 @@ class ChatService:
         model = opts.model
         if model is None and opts.provider is None and persona and persona.model:
             model = persona.model
+        api_base = opts.api_base
         if model is None and opts.provider is None and opts.api_base is None and session:
+            # Continue where the session left off: same model, same endpoint.
             model = session.model if session.model else None
-        chain = resolve_chain(
-            self.settings, model=model, api_base=opts.api_base, provider=opts.provider
-        )
+            api_base = session.api_base
+        provider_name = opts.provider
+        if provider_name is None and opts.model is None and session and model == session.model:
+            provider_name = self._profile_for(session.model, session.api_base)
+            if provider_name is not None:
+                model = api_base = None
+        chain = resolve_chain(self.settings, model=model, api_base=api_base, provider=provider_name)
 
         files = collect_files(
             opts.files, cwd, max_files=chat.max_context_files, max_bytes=chat.max_file_bytes
@@ -154,10 +160,11 @@ class ChatService:
         created = session is None
         if session is None:
             session = await self.store.create_session(
-                title=_title_from(opts.prompt, files, opts.stdin_text),
+                title=_title_from(redact_text(opts.prompt), files, opts.stdin_text),
                 persona=persona.id if persona else None,
                 model=chain[0].model,
                 context=list(contexts),
+                api_base=chain[0].api_base,
             )
         else:
             await self.store.update_session(
@@ -186,6 +193,13 @@ class ChatService:
             files=files,
             notices=notices,
         )
+
+    def _profile_for(self, model: str | None, api_base: str | None) -> str | None:
+        """The configured profile a session used (it carries the key's variable)."""
+        for name, profile in self.settings.providers.items():
+            if profile.model == model and profile.api_base == api_base:
+                return name
+        return None
 
     async def _existing_session(self, opts: AskOptions) -> Session | None:
         if opts.session:

@@ -301,6 +301,10 @@ def import_litellm() -> Any:
 
 
 def _litellm_kind(exc: BaseException) -> str:
+    text = str(exc).lower()
+    # litellm reports a refused connection on the openai route as a 500 "Connection error."
+    if "connection error" in text or "connection refused" in text or "cannot connect" in text:
+        return "connection"
     for cls in type(exc).__mro__:
         kind = _LITELLM_KINDS.get(cls.__name__)
         if kind:

@@ -118,7 +118,13 @@ CREATE UNIQUE INDEX suggestions_fingerprint ON suggestions(fingerprint)
     WHERE fingerprint IS NOT NULL;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2]
+_V3 = """
+-- The endpoint a session talks to, so `--session ID` reaches the same server
+-- (an ad-hoc `--model M --api-base URL` has no profile to remember it by).
+ALTER TABLE sessions ADD COLUMN api_base TEXT;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 
 SCHEMA_VERSION: int = len(MIGRATIONS)

@@ -150,6 +150,7 @@ class Session:
     created: float
     updated: float
     message_count: int = 0
+    api_base: str | None = None
 
 
 @dataclass(slots=True)
@@ -208,7 +209,7 @@ def default_db_path() -> Path:
 # ------------------------------------------------------------------------------------ store
 
 _SESSION_SELECT = (
-    "SELECT s.id, s.title, s.persona, s.model, s.context, s.created, s.updated,"
+    "SELECT s.id, s.title, s.persona, s.model, s.api_base, s.context, s.created, s.updated,"
     " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count"
     " FROM sessions s"
 )
@@ -459,6 +460,7 @@ class Store:
         persona: str | None = None,
         model: str | None = None,
         context: Iterable[str] | None = None,
+        api_base: str | None = None,
     ) -> Session:
         now = time.time()
         session = Session(
@@ -469,17 +471,19 @@ class Store:
             context=list(context or []),
             created=now,
             updated=now,
+            api_base=api_base,
         )
         async with self._write() as db:
             await self._run(
                 db,
-                "INSERT INTO sessions (id, title, persona, model, context, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO sessions (id, title, persona, model, api_base, context, created,"
+                " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.id,
                     title,
                     persona,
                     model,
+                    api_base,
                     json.dumps(session.context),
                     now,
                     now,
@@ -530,6 +534,7 @@ class Store:
         persona: str | _Unset | None = UNSET,
         model: str | _Unset | None = UNSET,
         context: Iterable[str] | _Unset | None = UNSET,
+        api_base: str | _Unset | None = UNSET,
     ) -> Session:
         """Change only the given fields (``None`` clears persona/model), bump ``updated``."""
         changes: dict[str, Any] = {}
@@ -541,6 +546,8 @@ class Store:
             changes["model"] = model
         if not isinstance(context, _Unset):
             changes["context"] = json.dumps(list(context or []))
+        if not isinstance(api_base, _Unset):
+            changes["api_base"] = api_base
         changes["updated"] = time.time()
         assignments = ", ".join(f"{name} = ?" for name in changes)
         async with self._write() as db:
@@ -873,6 +880,7 @@ def _session(row: sqlite3.Row) -> Session:
         created=row["created"],
         updated=row["updated"],
         message_count=row["message_count"],
+        api_base=row["api_base"],
     )
 
 
