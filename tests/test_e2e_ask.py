@@ -95,7 +95,14 @@ def popen_aiw(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpr
         stderr=subprocess.PIPE,
         cwd=cwd,
         env=subprocess_env(env),
+        # A shell runs background jobs (a CI runner may too) with SIGINT ignored, and Python
+        # keeps an ignored SIGINT ignored: give the child the default, as a terminal would.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def read_for(proc: subprocess.Popen[bytes], seconds: float, first_timeout: float = 15.0) -> bytes:

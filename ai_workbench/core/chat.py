@@ -257,6 +257,7 @@ class ChatService:
                         if turn.temperature is not None
                         else provider.temperature,
                         max_tokens=settings.chat.max_output_tokens,
+                        notice=say,
                     )
                     async for text in stream:
                         on_text(text)
@@ -264,13 +265,9 @@ class ChatService:
                         if now - last_save >= settings.chat.save_interval:
                             await self.store.update_message(answer_id, content=result.text)
                             last_save = now
-                    for line in result.notices:
-                        say(line)
                     last_error = None
                     break
                 except ProviderError as exc:
-                    for line in result.notices:
-                        say(line)
                     last_error = exc
                     more = index + 1 < len(turn.chain)
                     if result.text or exc.kind not in FALL_THROUGH or not more:

@@ -18,7 +18,7 @@ import asyncio
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -70,8 +70,11 @@ async def stream_chat(
     max_retries: int = 2,
     temperature: float | None = None,
     max_tokens: int | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> AsyncIterator[str]:
-    """Yield text deltas; retry 429/5xx with backoff while nothing has been yielded."""
+    """Yield text deltas; retry 429/5xx with backoff while nothing has been yielded.
+
+    ``notice`` hears each retry as it is scheduled (before the backoff sleep)."""
     chosen = choose_engine(provider, engine)
     result.engine = chosen
     attempt = 0
@@ -97,10 +100,13 @@ async def stream_chat(
             delay = min(BACKOFF_CAP, max(0.1, hinted) if hinted is not None else backoff)
             attempt += 1
             result.retries = attempt
-            result.notices.append(
+            line = (
                 f"{provider.label()}: {exc.kind.replace('_', ' ')}; retry {attempt}/{max_retries} "
                 f"in {delay:.1f}s"
             )
+            result.notices.append(line)
+            if notice is not None:
+                notice(line)
             await asyncio.sleep(delay)
 
 
