@@ -80,16 +80,47 @@ async def _open_store() -> Any:
 )
 @click.version_option(__version__, "-V", "--version", prog_name="aiw")
 @click.option("--offline", is_flag=True, default=None, help="Refuse providers off this machine.")
+@click.option("-m", "--model", help="Workbench: model (litellm name) or provider profile.")
+@click.option("--api-base", metavar="URL", help="Workbench: endpoint for --model.")
+@click.option("-P", "--provider", help="Workbench: provider profile from config.")
+@click.option("-p", "--persona", help="Workbench: persona for new sessions.")
+@click.option("-s", "--session", metavar="ID", help="Workbench: open this session (id or prefix).")
 @click.pass_context
-def main(ctx: click.Context, offline: bool | None) -> None:
+def main(
+    ctx: click.Context,
+    offline: bool | None,
+    model: str | None,
+    api_base: str | None,
+    provider: str | None,
+    persona: str | None,
+    session: str | None,
+) -> None:
     """aiw: the AI workbench for the terminal.
 
-    Run `aiw` alone to open the workbench in the current project, or use a command below
-    headless (scripts, pipes). Configuration: `aiw config show`.
+    Run `aiw` alone to open the workbench in the current project (F1 for help, Ctrl+P for
+    every command), or use a command below headless (scripts, pipes).
+    Configuration: `aiw config show`.
     """
     ctx.obj = {"offline": offline} if offline else {}
-    if ctx.invoked_subcommand is None:
+    if ctx.invoked_subcommand is not None:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Not a terminal (a pipe, a script): the workbench cannot run; show the commands.
         click.echo(ctx.get_help())
+        return
+    from ai_workbench.tui import STARTED_AT  # noqa: F401  (start the first-frame clock)
+    from ai_workbench.tui.app import run_app
+
+    _guard(
+        lambda: run_app(
+            model=model,
+            api_base=api_base,
+            provider=provider,
+            persona=persona,
+            session=session,
+            offline=offline,
+        )
+    )
 
 
 # --- ask ------------------------------------------------------------------------------------

@@ -1,0 +1,1641 @@
+"""The aiw workbench: sessions, conversation, prompt, files and suggestions in one screen.
+
+Start-up paints first and loads after: this module imports Textual and the small widget
+modules only. Settings, themes and the key map load in a thread worker; the session database
+opens in an async worker (titles first, messages when a session opens); litellm is imported
+in a thread after the first frame, and only when a configured provider needs it. Every
+model, database, git and file call runs in a worker, so the UI never waits on one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.lazy import Lazy
+from textual.widgets import Footer, Static
+
+from ai_workbench.tui import STARTED_AT
+from ai_workbench.tui.widgets.chat import (
+    ChatLog,
+    MessageInfo,
+    MessageView,
+    code_blocks,
+    views_from_messages,
+)
+from ai_workbench.tui.widgets.chips import Chip, ChipBar, ChipData
+from ai_workbench.tui.widgets.prompt import PromptInput
+from ai_workbench.tui.widgets.session_list import HL_CLOSE, HL_OPEN, SessionList, SessionOptions
+from ai_workbench.tui.widgets.suggestions import SuggestionOptions, SuggestionsPanel
+
+if TYPE_CHECKING:
+    from ai_workbench.tui.commands import PaletteCommand
+    from ai_workbench.tui.screens.feedback import FeedbackResult
+    from ai_workbench.tui.widgets.file_tree import FileTreePane
+
+# Modals, the palette provider and the file tree import on first use: they are not part of
+# the first frame (see bench/first_frame.py).
+
+MIN_WIDTH = 60
+MIN_HEIGHT = 15
+POLL_SECONDS = 10.0
+
+APP_HELP = """\
+## aiw workbench
+
+Sessions on the left, the conversation in the middle, suggestions on the right.
+**Tab** moves between panes; **F1** shows help for the pane you are in.
+
+Type a prompt at the bottom and press **Enter**. Attach project files from the file tree
+(**F2**). Pick a model (**Ctrl+O**) or a persona (**Ctrl+R**). Every command, with its key,
+is in the palette (**Ctrl+P**), which also switches themes.
+
+Keys can be remapped by binding id in `~/.config/aiw/keys.toml`, e.g.
+`[keys]` `"prompt.send" = "ctrl+s"`.
+"""
+
+
+def _aiw_commands() -> Any:
+    """The palette provider, imported when the palette first opens."""
+    from ai_workbench.tui.commands import AiwCommands
+
+    return AiwCommands
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model the next turns use, when the user chose one (command line or picker)."""
+
+    model: str | None = None
+    api_base: str | None = None
+    provider: str | None = None
+    label: str = ""
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class AiwApp(App[None]):
+    """The workbench. All keyword arguments are optional; they mirror `aiw`'s flags."""
+
+    CSS_PATH = str(Path(__file__).with_name("app.tcss"))
+    TITLE = "aiw"
+    COMMANDS = App.COMMANDS | {_aiw_commands}
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (100, "-wide")]
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", id="app.help", tooltip="Help for the focused pane"),
+        Binding("escape", "cancel_answer", "Cancel", id="app.cancel", tooltip="Stop the answer"),
+        Binding("ctrl+n", "new_session", "New", id="app.new_session", tooltip="New session"),
+        Binding("ctrl+o", "pick_model", "Model", id="app.model", tooltip="Choose the model"),
+        Binding(
+            "ctrl+r",
+            "pick_persona",
+            "Persona",
+            id="app.persona",
+            show=False,
+            tooltip="Choose the persona",
+        ),
+        Binding("f2", "toggle_files", "Files", id="app.files", tooltip="Show/hide the file tree"),
+        Binding(
+            "f3",
+            "toggle_suggestions",
+            "Suggestions",
+            id="app.suggestions",
+            tooltip="Show/hide the suggestions",
+        ),
+        Binding(
+            "ctrl+f", "search_sessions", "Search", id="app.search", show=False, tooltip="Search"
+        ),
+        Binding("ctrl+l", "focus_chat", "Conversation", id="app.focus_chat", show=False),
+        Binding("ctrl+k", "focus_prompt", "Prompt", id="app.focus_prompt", show=False),
+    ]
+
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        api_base: str | None = None,
+        persona: str | None = None,
+        session: str | None = None,
+        provider: str | None = None,
+        offline: bool | None = None,
+        cwd: Path | None = None,
+        store_path: Path | None = None,
+        config_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.cwd = Path(cwd or Path.cwd()).resolve()
+        self.cli_overrides = dict(config_overrides or {})
+        if offline:
+            self.cli_overrides["offline"] = True
+        self.store_path = store_path
+        self.initial_session = session
+        self.persona_choice: str | None = persona
+        self.cli_choice: ModelChoice | None = None
+        if model or api_base or provider:
+            label = model or (f"{provider} profile" if provider else "default model")
+            self.cli_choice = ModelChoice(model, api_base, provider, label)
+        self.model_choice: ModelChoice | None = self.cli_choice
+
+        self.loaded: Any = None
+        self.store: Any = None
+        self.sessions: Any = None
+        self.feedback: Any = None
+        self.suggestion_queue: Any = None
+        self.session: Any = None
+        self.attached: list[Path] = []
+        self.streaming = False
+        self.first_frame_ms: float | None = None
+        self.keymap: dict[str, str] = {}
+        self.boot_errors: dict[str, str] = {}
+
+        self._config_ready: asyncio.Event | None = None
+        self._store_ready: asyncio.Event | None = None
+        self._warm: asyncio.Event | None = None
+        self._needs_litellm = False
+        self._ready_seen = False
+        self._theme_ready = False
+        self._chat_worker: Any = None
+        self._unsubscribe: Any = None
+        self._known_suggestions: set[int] = set()
+        self._file_pane: FileTreePane | None = None
+        self._status_text = ""
+
+        # Paint the first frame in the configured theme: a cheap peek (tomllib, no pydantic);
+        # the full settings load in a worker right after.
+        self._early_theme()
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield SessionList(id="sessions")
+            with Vertical(id="center"):
+                yield ChipBar(id="chips")
+                yield ChatLog(id="chat-log")
+                yield Static(id="turn-status", markup=True)
+                yield PromptInput(id="prompt")
+            yield Lazy(SuggestionsPanel(id="suggestions"))
+        yield Static(id="too-small")
+        yield Footer()
+
+    @property
+    def chat_log(self) -> ChatLog:
+        return self.query_one("#chat-log", ChatLog)
+
+    @property
+    def prompt(self) -> PromptInput:
+        return self.query_one("#prompt", PromptInput)
+
+    @property
+    def session_list(self) -> SessionList:
+        return self.query_one("#sessions", SessionList)
+
+    @property
+    def chip_bar(self) -> ChipBar:
+        return self.query_one("#chips", ChipBar)
+
+    def suggestions_panel(self) -> SuggestionsPanel | None:
+        found = self.query("#suggestions").results(SuggestionsPanel)
+        return next(iter(found), None)
+
+    # ------------------------------------------------------------------ start-up
+
+    def _early_theme(self) -> None:
+        try:
+            from ai_workbench.tui.themes import find_theme_file, peek_theme_name, theme_from_file
+
+            name = peek_theme_name(self.cwd)
+            if not name:
+                return
+            if name not in self.available_themes:
+                path = find_theme_file(name)
+                if path is None:
+                    return
+                self.register_theme(theme_from_file(path))
+            self.theme = name
+        except Exception:
+            return  # the full load reports problems
+
+    def on_mount(self) -> None:
+        self._config_ready = asyncio.Event()
+        self._store_ready = asyncio.Event()
+        self._apply_size(self.size.width, self.size.height)
+        self.chat_log.set_empty_text(self._empty_text())
+        self._update_chips()
+        self.prompt.focus()
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        # Paint first: settings and the store start loading right after the first refresh.
+        self.call_after_refresh(self._boot)
+
+    def _boot(self) -> None:
+        self._load_config()
+        self._open_store()
+
+    def on_ready(self) -> None:
+        self.first_frame_ms = (time.perf_counter() - STARTED_AT) * 1000
+        self.log.info(f"aiw workbench: first frame {self.first_frame_ms:.0f} ms after import")
+        self._ready_seen = True
+        if self._needs_litellm:
+            self._warm_up()
+
+    def _cli_model_args(self) -> dict[str, str | None]:
+        choice = self.model_choice
+        if choice is None:
+            return {"model": None, "api_base": None, "provider": None}
+        return {"model": choice.model, "api_base": choice.api_base, "provider": choice.provider}
+
+    @work(thread=True, group="boot", exit_on_error=False)
+    def _load_config(self) -> None:
+        from ai_workbench.config import ConfigError, load_config
+        from ai_workbench.tui.keys import load_keymap
+        from ai_workbench.tui.themes import load_themes
+
+        try:
+            loaded = load_config(self.cli_overrides, cwd=self.cwd)
+        except ConfigError as exc:
+            self.call_from_thread(self._boot_failed, "config", str(exc))
+            return
+        except Exception as exc:  # a bug: say so, never a traceback
+            self.call_from_thread(self._boot_failed, "config", f"internal error: {exc!r}")
+            return
+        problems: list[str] = []
+        themes, theme_errors = load_themes()
+        problems.extend(theme_errors)
+        keymap, key_errors = load_keymap(loaded.settings)
+        problems.extend(key_errors)
+        needs, chain_error = self._chain_needs_litellm(loaded.settings)
+        self.call_from_thread(
+            self._config_loaded, loaded, themes, keymap, problems, needs, chain_error
+        )
+
+    def _chain_needs_litellm(self, settings: Any) -> tuple[bool, str | None]:
+        """Whether the providers in use need litellm (the direct engine needs no warm-up)."""
+        from ai_workbench.core.errors import ProviderError
+        from ai_workbench.core.llm import choose_engine
+        from ai_workbench.core.providers import resolve_chain
+
+        try:
+            chain = resolve_chain(settings, **self._cli_model_args())
+        except ProviderError as exc:
+            return False, str(exc)
+        needs = False
+        for provider in chain:
+            try:
+                needs = needs or choose_engine(provider, settings.engine) == "litellm"
+            except ProviderError as exc:
+                return False, str(exc)
+        return needs, None
+
+    def _config_loaded(
+        self,
+        loaded: Any,
+        themes: list[Any],
+        keymap: dict[str, str],
+        problems: list[str],
+        needs_litellm: bool,
+        chain_error: str | None,
+    ) -> None:
+        self.loaded = loaded
+        for theme in themes:
+            self.register_theme(theme)
+        wanted = loaded.settings.theme
+        if wanted and wanted != self.theme:
+            if wanted in self.available_themes:
+                self.theme = wanted
+            else:
+                problems.append(
+                    f"theme '{wanted}' is not installed; choose one with Ctrl+P → Theme"
+                )
+        self._theme_ready = True
+        if keymap:
+            self.keymap = keymap
+            self.set_keymap(keymap)
+            self.chat_log.set_empty_text(self._empty_text())
+        for problem in problems:
+            self.notify(problem, severity="warning", timeout=8)
+        if chain_error:
+            self._set_status(f"[$error]{chain_error}[/]")
+            self.notify(chain_error, title="Provider", severity="error", timeout=12)
+        self._update_chips()
+        assert self._config_ready is not None
+        self._config_ready.set()
+        self._set_warmup(needs_litellm)
+
+    def _set_warmup(self, needs: bool) -> None:
+        if needs and self._warm is None:
+            self._needs_litellm = True
+            self._warm = asyncio.Event()
+            if self._ready_seen:
+                self._warm_up()
+
+    @work(thread=True, group="warmup", exit_on_error=False)
+    def _warm_up(self) -> None:
+        from ai_workbench.core.llm import import_litellm
+
+        started = time.perf_counter()
+        try:
+            import_litellm()
+        except Exception as exc:
+            self.call_from_thread(
+                self.notify, f"cannot load litellm: {exc}", severity="error", timeout=10
+            )
+        finally:
+            took = (time.perf_counter() - started) * 1000
+            self.call_from_thread(self._warm_done, took)
+
+    def _warm_done(self, took_ms: float) -> None:
+        self.log.info(f"aiw: model client ready in {took_ms:.0f} ms")
+        if self._warm is not None:
+            self._warm.set()
+
+    @work(group="boot", exit_on_error=False)
+    async def _open_store(self) -> None:
+        # Import the store stack (aiosqlite, services) in a thread, not on the event loop.
+        await asyncio.to_thread(_import_store_modules)
+        from ai_workbench.core.errors import AiwError
+        from ai_workbench.core.feedback import FeedbackService
+        from ai_workbench.core.sessions import SessionService
+        from ai_workbench.core.store import Store
+        from ai_workbench.core.suggestions import SuggestionQueue
+
+        try:
+            store = await Store.open(self.store_path)
+        except AiwError as exc:
+            self._boot_failed("store", str(exc))
+            return
+        except Exception as exc:
+            self._boot_failed("store", f"cannot open the session database: {exc!r}")
+            return
+        self.store = store
+        self.sessions = SessionService(store)
+        self.feedback = FeedbackService(store)
+        self.suggestion_queue = SuggestionQueue(store)
+        self._unsubscribe = self.suggestion_queue.subscribe(self._on_new_suggestion)
+        assert self._store_ready is not None
+        self._store_ready.set()
+        await self._reload_titles()
+        if self.initial_session:
+            self.open_session(self.initial_session)
+        await self._fill_suggestions()
+        self.set_interval(POLL_SECONDS, self._poll_suggestions)
+
+    def _boot_failed(self, what: str, message: str) -> None:
+        from ai_workbench.tui.screens.confirm import MessageScreen
+
+        self.boot_errors[what] = message
+        title = "Configuration problem" if what == "config" else "Session database unavailable"
+        if what == "store":
+            self.session_list.set_status(f"[$error]{_escape(message)}[/]")
+            assert self._store_ready is not None
+            self._store_ready.set()
+        else:
+            assert self._config_ready is not None
+            self._config_ready.set()
+        self._set_status(f"[$error]{_escape(message)}[/]")
+        self.push_screen(MessageScreen(title, message))
+
+    async def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        if self.store is not None:
+            with contextlib.suppress(Exception):
+                await self.store.close()
+
+    # ------------------------------------------------------------------ size and status
+
+    def on_resize(self, event: Any) -> None:
+        self._apply_size(event.size.width, event.size.height)
+
+    def _apply_size(self, width: int, height: int) -> None:
+        small = width < MIN_WIDTH or height < MIN_HEIGHT
+        self.screen.set_class(small, "-too-small")
+        if small:
+            self.query_one("#too-small", Static).update(
+                f"aiw needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT};\n"
+                f"this one is {width}×{height}.\n\nEnlarge the window (or make the font smaller)."
+            )
+
+    def _set_status(self, markup: str) -> None:
+        self._status_text = markup
+        status = self.query_one("#turn-status", Static)
+        status.update(markup)
+        status.set_class(bool(markup), "-visible")
+
+    def _empty_text(self) -> str:
+        keys = {
+            name: self.key_for(binding_id)
+            for name, binding_id in (
+                ("send", "prompt.send"),
+                ("newline", "prompt.newline"),
+                ("help", "app.help"),
+                ("files", "app.files"),
+                ("model", "app.model"),
+            )
+        }
+        return (
+            f"[b]New session.[/b] [b]{keys['send']}[/b] sends, [b]{keys['newline']}[/b] adds a"
+            f" line.\n[dim][b]^p[/b] every command · [b]{keys['help']}[/b] help · "
+            f"[b]{keys['files']}[/b] files · [b]{keys['model']}[/b] model[/dim]"
+        )
+
+    # ------------------------------------------------------------------ chips
+
+    def _default_model_label(self) -> str:
+        if self.loaded is None:
+            return "…"
+        settings = self.loaded.settings
+        profile = settings.providers.get(settings.default_provider)
+        return profile.model if profile else settings.default_provider
+
+    def _effective_persona(self) -> str | None:
+        if self.persona_choice:
+            return self.persona_choice
+        if self.session is not None and self.session.persona:
+            return self.session.persona
+        if self.loaded is not None and self.loaded.settings.chat.persona:
+            return self.loaded.settings.chat.persona
+        return None
+
+    def _update_chips(self) -> None:
+        persona = self._effective_persona()
+        chips = [ChipData("persona", persona or "", f"persona: {persona or 'none'}")]
+        if self.model_choice is not None:
+            label = self._choice_label(self.model_choice)
+            chips.append(ChipData("model", label, f"model: {label}"))
+        elif self.session is not None and self.session.model:
+            chips.append(ChipData("model", "", f"model: {self.session.model}"))
+        else:
+            chips.append(ChipData("model", "", f"model: {self._default_model_label()}"))
+        for path in self.attached:
+            chips.append(ChipData("file", str(path), f"@{self._display_path(path)}"))
+        bar = self.chip_bar
+        bar.chips = tuple(chips)
+        bar.title = (self.session.title or "(untitled)") if self.session else "New session"
+        bar.tokens = self.chat_log.session_tokens()
+
+    def _choice_label(self, choice: ModelChoice) -> str:
+        if choice.model:
+            return choice.model
+        if choice.provider and self.loaded is not None:
+            profile = self.loaded.settings.providers.get(choice.provider)
+            if profile is not None:
+                return profile.model
+        return choice.label or "?"
+
+    def _display_path(self, path: Path) -> str:
+        try:
+            return path.relative_to(self.cwd).as_posix()
+        except ValueError:
+            return str(path)
+
+    @on(Chip.Changed)
+    def _chip_changed(self, event: Chip.Changed) -> None:
+        if event.chip.kind == "persona":
+            self.action_pick_persona()
+        elif event.chip.kind == "model":
+            self.action_pick_model()
+
+    @on(Chip.Removed)
+    def _chip_removed(self, event: Chip.Removed) -> None:
+        chip = event.chip
+        if chip.kind == "file":
+            self.attached = [p for p in self.attached if str(p) != chip.value]
+            self._update_chips()
+        elif chip.kind == "persona":
+            self._persona_picked("-")
+        elif chip.kind == "model":
+            if self.model_choice is None:
+                self.bell()
+                return
+            self.model_choice = None
+            self._update_chips()
+            self._persist_session_choice(model=None)
+            self.notify("Model reset: the session's model or the configured default is used.")
+        self.prompt.focus()
+
+    # ------------------------------------------------------------------ sessions
+
+    async def _wait_store(self) -> bool:
+        assert self._store_ready is not None
+        await self._store_ready.wait()
+        return self.store is not None
+
+    async def _reload_titles(self) -> None:
+        if self.sessions is None:
+            return
+        try:
+            titles = await self.sessions.titles()
+        except Exception as exc:
+            self.session_list.set_status(f"[$error]{_escape(str(exc))}[/]")
+            return
+        self.session_list.set_sessions(titles, self.session.id if self.session else None)
+
+    @work(group="titles", exclusive=True, exit_on_error=False)
+    async def reload_titles(self) -> None:
+        await self._reload_titles()
+
+    def open_session(self, session_id: str, message_id: int | None = None) -> None:
+        if self.streaming:
+            self._cancel_turn("switched session")
+        self._open_session_worker(session_id, message_id)
+
+    @work(group="open", exclusive=True, exit_on_error=False)
+    async def _open_session_worker(self, session_id: str, message_id: int | None) -> None:
+        from ai_workbench.core.errors import AiwError
+
+        if not await self._wait_store():
+            return
+        if self._chat_worker is not None and not self._chat_worker.is_finished:
+            with contextlib.suppress(Exception):  # WorkerCancelled: it was just cancelled
+                await self._chat_worker.wait()
+        try:
+            session, messages = await self.sessions.open(session_id)
+            answer_ids = [m.id for m in messages if m.role == "assistant"]
+            ratings = await self.feedback.for_targets("message", answer_ids)
+        except AiwError as exc:
+            self.notify(str(exc), title="Session", severity="error")
+            return
+        self.session = session
+        self.persona_choice = None
+        views = views_from_messages(messages, ratings)
+        for view in views:
+            stored = next((m for m in messages if m.id == view.info.message_id), None)
+            if stored is not None:
+                view.attachment_paths = [a.path for a in stored.attachments]  # type: ignore[attr-defined]
+        await self.chat_log.load(views)
+        self.session_list.set_current(session.id)
+        self._update_chips()
+        if message_id is not None:
+            target = self.chat_log.find(message_id)
+            if target is not None:
+                self.chat_log.focus()
+                self.chat_log.select_view(target)
+        elif not self.session_list.options.has_focus:
+            self.prompt.focus()
+
+    def action_new_session(self) -> None:
+        if self.streaming:
+            self._cancel_turn("new session")
+        self.session = None
+        self.persona_choice = None
+        self.run_worker(self.chat_log.clear_messages(), group="open", exclusive=True)
+        self.session_list.set_current(None)
+        self._update_chips()
+        self.prompt.focus()
+
+    def action_search_sessions(self) -> None:
+        self.session_list.search_input.focus()
+
+    @on(SessionList.OpenRequested)
+    def _session_open_requested(self, event: SessionList.OpenRequested) -> None:
+        self.open_session(event.session_id, event.message_id)
+
+    @on(SessionList.RefreshRequested)
+    def _titles_refresh(self) -> None:
+        if self.sessions is not None:
+            self.reload_titles()
+
+    @on(SessionList.SearchRequested)
+    def _search_requested(self, event: SessionList.SearchRequested) -> None:
+        self._search(event.query)
+
+    @work(group="search", exclusive=True, exit_on_error=False)
+    async def _search(self, query: str) -> None:
+        if not await self._wait_store():
+            return
+        try:
+            hits = await self.sessions.search(query, highlight=(HL_OPEN, HL_CLOSE))
+        except Exception as exc:
+            self.session_list.set_status(f"[$error]search failed: {_escape(str(exc))}[/]")
+            return
+        self.session_list.show_results(query, hits)
+
+    @on(SessionList.ActionRequested)
+    def _session_action(self, event: SessionList.ActionRequested) -> None:
+        if event.action == "new":
+            self.action_new_session()
+            return
+        if event.session_id is None:
+            self.bell()
+            return
+        if event.action == "rename":
+            self.rename_session(event.session_id)
+        elif event.action == "delete":
+            self.delete_session(event.session_id)
+        elif event.action in ("export_md", "export_json"):
+            self.export_session(event.session_id, event.action.removeprefix("export_"))
+
+    def _session_by_id(self, session_id: str) -> Any:
+        if self.session is not None and self.session.id == session_id:
+            return self.session
+        return next((s for s in self.session_list.sessions if s.id == session_id), None)
+
+    def _target_session_id(self) -> str | None:
+        """The session a palette command acts on: the open one, else the highlighted one."""
+        if self.session is not None:
+            return self.session.id
+        option = self.session_list.options.highlighted_option
+        if option is not None and option.id:
+            return option.id.split(":", 2)[1]
+        return None
+
+    def rename_session(self, session_id: str) -> None:
+        from ai_workbench.tui.screens.confirm import TextPromptScreen
+
+        session = self._session_by_id(session_id)
+        title = session.title if session else ""
+
+        def done(new_title: str | None) -> None:
+            if new_title is not None and new_title.strip() and new_title.strip() != title:
+                self._rename(session_id, new_title.strip())
+
+        self.push_screen(TextPromptScreen("Rename session", title, "Session title"), done)
+
+    @work(group="session-edit", exit_on_error=False)
+    async def _rename(self, session_id: str, title: str) -> None:
+        try:
+            session = await self.sessions.rename(session_id, title)
+        except Exception as exc:
+            self.notify(str(exc), title="Rename", severity="error")
+            return
+        if self.session is not None and self.session.id == session_id:
+            self.session = session
+            self._update_chips()
+        await self._reload_titles()
+        self.notify(f"Renamed to “{_clip(title, 60)}”")
+
+    def delete_session(self, session_id: str) -> None:
+        from ai_workbench.tui.screens.confirm import ConfirmScreen
+
+        session = self._session_by_id(session_id)
+        label = f"“{_clip(session.title, 50)}”" if session and session.title else "this session"
+        count = session.message_count if session else 0
+        message = (
+            f"{label} and its {count} message{'s' if count != 1 else ''} will be deleted. "
+            "This cannot be undone."
+        )
+
+        def done(confirmed: bool | None) -> None:
+            if confirmed:
+                self._delete(session_id)
+
+        self.push_screen(ConfirmScreen("Delete session?", message, yes="Delete"), done)
+
+    @work(group="session-edit", exit_on_error=False)
+    async def _delete(self, session_id: str) -> None:
+        try:
+            await self.sessions.delete(session_id)
+        except Exception as exc:
+            self.notify(str(exc), title="Delete", severity="error")
+            return
+        if self.session is not None and self.session.id == session_id:
+            self.action_new_session()
+        await self._reload_titles()
+        self.notify("Session deleted")
+
+    def export_session(self, session_id: str, fmt: str) -> None:
+        self._export(session_id, fmt)
+
+    @work(group="export", exit_on_error=False)
+    async def _export(self, session_id: str, fmt: str) -> None:
+        try:
+            text = await self.sessions.export(session_id, fmt)
+            session = self._session_by_id(session_id)
+            title = session.title if session else ""
+            folder = self.loaded.project_root if self.loaded is not None else self.cwd
+            path = await asyncio.to_thread(
+                _write_export, Path(folder), session_id, title, fmt, text
+            )
+        except Exception as exc:
+            self.notify(f"export failed: {exc}", title="Export", severity="error")
+            return
+        self.last_export = path
+        self.notify(f"Exported to {path}", title="Export", timeout=8)
+
+    # ------------------------------------------------------------------ a chat turn
+
+    @on(PromptInput.Submitted)
+    def _prompt_submitted(self, event: PromptInput.Submitted) -> None:
+        text = event.text
+        if self.streaming:
+            self.notify("An answer is still streaming; Esc cancels it.", severity="warning")
+            return
+        if not text.strip() and not self.attached:
+            self.bell()
+            return
+        self.prompt.remember(text)
+        self.prompt.clear()
+        self._chat_worker = self._run_turn(text, list(self.attached))
+
+    def action_send_prompt(self) -> None:
+        self.prompt.action_submit()
+
+    def _ask_options(self, text: str, files: list[Path]) -> Any:
+        from ai_workbench.core.chat import AskOptions
+
+        choice = self.model_choice
+        return AskOptions(
+            prompt=text,
+            files=[str(p) for p in files],
+            persona=self.persona_choice,
+            session=self.session.id if self.session else None,
+            model=choice.model if choice else None,
+            api_base=choice.api_base if choice else None,
+            provider=choice.provider if choice else None,
+            cwd=self.cwd,
+        )
+
+    def _notice(self, line: str) -> None:
+        self.notify(line, severity="information", timeout=6)
+
+    async def _wait_ready(self) -> str | None:
+        """Wait for settings and the store; the problem that stops a turn, if any."""
+        assert self._config_ready is not None and self._store_ready is not None
+        if not (self._config_ready.is_set() and self._store_ready.is_set()):
+            self._set_status("[dim]opening the session database…[/dim]")
+            await asyncio.gather(self._config_ready.wait(), self._store_ready.wait())
+            self._set_status("")
+        if "config" in self.boot_errors:
+            return self.boot_errors["config"]
+        if "store" in self.boot_errors:
+            return self.boot_errors["store"]
+        return None
+
+    def _restore_prompt(self, text: str, files: list[Path]) -> None:
+        if not self.prompt.text.strip():
+            self.prompt.set_text(text)
+        for path in files:
+            if path not in self.attached:
+                self.attached.append(path)
+        self._update_chips()
+
+    @work(group="chat", exclusive=True, exit_on_error=False)
+    async def _run_turn(self, text: str, files: list[Path], retry_turn: Any = None) -> None:
+        from ai_workbench.core.chat import ChatService
+        from ai_workbench.core.errors import AiwError
+
+        log = self.chat_log
+        answer: MessageView | None = None
+        shown = retry_turn is not None  # is the user's message on screen yet?
+        self.streaming = True
+        self.refresh_bindings()
+        try:
+            problem = await self._wait_ready()
+            if problem is not None:
+                self._restore_prompt(text, files)
+                self.notify(problem, title="Cannot send", severity="error", timeout=10)
+                return
+            service = ChatService(self.loaded, self.store)
+            if retry_turn is None:
+                try:
+                    turn = await service.prepare(self._ask_options(text, files), self._notice)
+                except AiwError as exc:
+                    self._restore_prompt(text, files)
+                    self._set_status(f"[$error]{_escape(str(exc))}[/]")
+                    self.notify(str(exc), title="Not sent", severity="error", timeout=10)
+                    return
+                self._set_status("")
+                self.attached = [p for p in self.attached if p not in files]
+                new_session = self.session is None or self.session.id != turn.session.id
+                self.session = turn.session
+                if new_session:
+                    self.session_list.set_current(turn.session.id)
+                user_view = MessageView(
+                    text,
+                    MessageInfo(
+                        role="user",
+                        message_id=turn.user_message_id,
+                        attachments=[os.path.basename(f.display) for f in turn.files],
+                    ),
+                )
+                user_view.attachment_paths = [str(f.path) for f in turn.files]  # type: ignore[attr-defined]
+                await log.add(user_view)
+                shown = True
+                self._update_chips()
+                self.reload_titles()
+            else:
+                turn = retry_turn
+            answer = MessageView(
+                "", MessageInfo(role="assistant", model=turn.chain[0].model, streaming=True)
+            )
+            answer.turn = turn  # type: ignore[attr-defined]
+            answer.turn_choice = self.model_choice  # type: ignore[attr-defined]
+            await log.add(answer)
+            log.scroll_end(animate=False)
+            if self._warm is not None and not self._warm.is_set():
+                answer.update_info(waiting="loading model client…")
+                self._set_status(
+                    "[$warning]loading model client… your prompt is sent when ready[/]"
+                )
+                await self._warm.wait()
+                self._set_status("")
+                answer.update_info(waiting=None)
+            result = await self._stream(service, turn, answer)
+            await self._finish_turn(answer, result)
+        except asyncio.CancelledError:
+            if answer is not None:
+                answer.update_info(streaming=False, waiting=None, status="partial", error=None)
+                # ChatService saved the partial answer before re-raising; learn its id so it
+                # can be rated, copied and regenerated like any other.
+                turn_session = getattr(getattr(answer, "turn", None), "session", None)
+                if turn_session is not None:
+                    self.call_later(self._adopt_saved_answer, answer, turn_session.id)
+            elif not shown:
+                self._restore_prompt(text, files)  # cancelled before it was sent
+            self._set_status("")
+            raise
+        except Exception as exc:  # a bug: show it, never a traceback
+            message = f"internal error: {type(exc).__name__}: {exc} (please report it)"
+            if answer is not None:
+                answer.update_info(streaming=False, status="error", error=message)
+            self.notify(message, severity="error", timeout=12)
+        finally:
+            self.streaming = False
+            self.refresh_bindings()
+
+    @work(group="adopt", exit_on_error=False)
+    async def _adopt_saved_answer(self, answer: MessageView, session_id: str) -> None:
+        try:
+            session, messages = await self.sessions.open(session_id)
+        except Exception:
+            return
+        saved = next((m for m in reversed(messages) if m.role == "assistant"), None)
+        if saved is not None and answer.info.message_id is None:
+            answer.update_info(
+                message_id=saved.id,
+                status=saved.status,
+                tokens_in=saved.tokens_in,
+                tokens_out=saved.tokens_out,
+            )
+        if self.session is not None and self.session.id == session.id:
+            self.session = session
+            self._update_chips()
+        await self._reload_titles()
+
+    async def _stream(self, service: Any, turn: Any, answer: MessageView) -> Any:
+        from textual.widgets import Markdown
+
+        stream = Markdown.get_stream(answer.markdown)
+        pending: list[str] = []
+        wake = asyncio.Event()
+
+        def on_text(text: str) -> None:
+            answer.text += text
+            pending.append(text)
+            wake.set()
+
+        async def pump() -> None:
+            while True:
+                await wake.wait()
+                wake.clear()
+                if pending:
+                    chunk = "".join(pending)
+                    pending.clear()
+                    if answer.has_class("-empty"):
+                        answer.refresh_info()
+                    await stream.write(chunk)
+
+        pumping = asyncio.create_task(pump())
+        try:
+            return await service.run(turn, on_text, notice=self._notice)
+        finally:
+            pumping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pumping
+            if pending:
+                await stream.write("".join(pending))
+                pending.clear()
+            await stream.stop()
+
+    async def _finish_turn(self, answer: MessageView, result: Any) -> None:
+        from ai_workbench.core.context import estimate_tokens
+
+        stream = result.stream
+        tokens_out = stream.tokens_out
+        if tokens_out is None and result.text:
+            tokens_out = estimate_tokens(result.text)
+        answer.update_info(
+            streaming=False,
+            waiting=None,
+            message_id=result.message_id,
+            status=result.status,
+            model=result.provider.model if result.provider else answer.info.model,
+            tokens_in=stream.tokens_in,
+            tokens_out=tokens_out,
+            error=str(result.error) if result.error else None,
+        )
+        if result.error is not None:
+            self.notify(str(result.error), title="Provider error", severity="error", timeout=12)
+        self.session = result.session
+        self._update_chips()
+        await self._reload_titles()
+
+    def action_cancel_answer(self) -> None:
+        self._cancel_turn(None)
+
+    def _cancel_turn(self, reason: str | None) -> None:
+        worker = self._chat_worker
+        if worker is not None and not worker.is_finished:
+            worker.cancel()
+            why = f" ({reason})" if reason else ""
+            self.notify(f"Answer cancelled{why}; the partial answer is kept.", timeout=5)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_answer":
+            return self.streaming
+        return True
+
+    # ------------------------------------------------------------------ message actions
+
+    def action_message(self, kind: str) -> None:
+        role = "assistant" if kind in ("like", "dislike", "copy_code", "regenerate") else None
+        view = self.chat_log.target(role)
+        if view is not None and role and view.role != role:
+            view = self.chat_log.last(role)
+        if view is None:
+            self.notify("No message to act on yet.", severity="warning")
+            return
+        self._message_action(kind, view)
+
+    @on(ChatLog.Action)
+    def _chat_action(self, event: ChatLog.Action) -> None:
+        self._message_action(event.action, event.view)
+
+    def _message_action(self, kind: str, view: MessageView) -> None:
+        if kind in ("like", "dislike"):
+            self.rate_message(view, 1 if kind == "like" else -1)
+        elif kind == "copy":
+            self.copy_to_clipboard(view.text)
+            self.notify(f"Copied the message ({len(view.text):,} characters)")
+        elif kind == "copy_code":
+            self.copy_code(view)
+        elif kind == "edit":
+            self.edit_prompt(view)
+        elif kind == "regenerate":
+            self.regenerate(view)
+
+    def rate_message(self, view: MessageView, rating: int) -> None:
+        from ai_workbench.tui.screens.feedback import FeedbackScreen
+
+        if view.role != "assistant" or view.info.message_id is None or view.info.streaming:
+            self.notify("Only a finished answer can be rated.", severity="warning")
+            return
+        existing = view.info.rating is not None
+        first_line = next((line for line in view.text.splitlines() if line.strip()), "")
+        first_line = first_line.replace("**", "").replace("`", "").lstrip("#> ")
+        screen = FeedbackScreen(
+            rating,
+            excerpt=_clip(first_line, 70),
+            comment=view.info.comment if existing else None,
+            existing=existing,
+        )
+
+        def done(result: FeedbackResult | None) -> None:
+            if result is not None:
+                self._save_feedback(view, result)
+
+        self.push_screen(screen, done)
+
+    @work(group="feedback", exit_on_error=False)
+    async def _save_feedback(self, view: MessageView, result: FeedbackResult) -> None:
+        message_id = view.info.message_id
+        try:
+            if result.rating is None:
+                await self.feedback.clear("message", message_id)
+                view.update_info(rating=None, comment=None)
+                self.notify("Rating removed")
+                return
+            saved = await self.feedback.rate("message", message_id, result.rating, result.comment)
+        except Exception as exc:
+            self.notify(f"could not save the rating: {exc}", severity="error")
+            return
+        view.update_info(rating=saved.rating, comment=saved.comment)
+        self.notify("Liked" if saved.rating > 0 else "Disliked", timeout=3)
+
+    def copy_code(self, view: MessageView) -> None:
+        from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
+
+        blocks = code_blocks(view.text)
+        if not blocks:
+            self.notify("No code block in this message.", severity="warning")
+            return
+        if len(blocks) == 1:
+            self._copy_block(blocks[0])
+            return
+        items = [
+            PickItem(
+                str(index),
+                _clip(next((ln for ln in block.splitlines() if ln.strip()), "(blank)"), 70),
+                f"block {index + 1} · {len(block.splitlines())} lines",
+            )
+            for index, block in enumerate(blocks)
+        ]
+
+        def done(value: str | None) -> None:
+            if value is not None:
+                self._copy_block(blocks[int(value)])
+
+        self.push_screen(PickerScreen("Copy which code block?", items), done)
+
+    def _copy_block(self, block: str) -> None:
+        self.copy_to_clipboard(block)
+        lines = len(block.splitlines())
+        self.notify(f"Copied the code block ({lines} line{'s' if lines != 1 else ''})")
+
+    def edit_prompt(self, view: MessageView) -> None:
+        user = self.chat_log.previous_user(view)
+        if user is None:
+            self.notify("No prompt to edit there.", severity="warning")
+            return
+        self.prompt.set_text(user.text)
+        for raw in getattr(user, "attachment_paths", []):
+            path = Path(raw)
+            if path not in self.attached and path.exists():
+                self.attached.append(path)
+        self._update_chips()
+        self.prompt.focus()
+        self.notify("Editing an earlier prompt: Enter sends it as a new turn.", timeout=5)
+
+    def regenerate(self, view: MessageView) -> None:
+        if self.streaming:
+            self.notify("An answer is still streaming; Esc cancels it.", severity="warning")
+            return
+        turn = getattr(view, "turn", None)
+        if view.role == "assistant" and turn is not None and self.session is not None:
+            if getattr(view, "turn_choice", None) != self.model_choice:
+                turn = self._rechain(turn)
+                if turn is None:
+                    return
+            self._chat_worker = self._run_turn("", [], retry_turn=turn)
+            return
+        user = self.chat_log.previous_user(view)
+        if user is None:
+            self.notify("No prompt to answer again there.", severity="warning")
+            return
+        files = [Path(p) for p in getattr(user, "attachment_paths", []) if Path(p).exists()]
+        self.notify("Asking again as a new turn; the earlier answer stays in the session.")
+        self._chat_worker = self._run_turn(user.text, files)
+
+    def _rechain(self, turn: Any) -> Any:
+        from ai_workbench.core.errors import ProviderError
+        from ai_workbench.core.providers import resolve_chain
+
+        args = self._cli_model_args()
+        if not any(args.values()) and self.session is not None and self.session.model:
+            args["model"] = self.session.model
+        try:
+            chain = resolve_chain(self.loaded.settings, **args)
+        except ProviderError as exc:
+            self.notify(str(exc), severity="error")
+            return None
+        return replace(turn, chain=chain)
+
+    # ------------------------------------------------------------------ pickers
+
+    def action_pick_model(self) -> None:
+        from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
+
+        if self.loaded is None:
+            self.notify("Still loading the configuration…", severity="warning")
+            return
+        settings = self.loaded.settings
+        current = self.model_choice
+        items: list[PickItem] = []
+        if self.cli_choice is not None and self.cli_choice.model:
+            detail = "from the command line"
+            if self.cli_choice.api_base:
+                detail += f" · {self.cli_choice.api_base}"
+            items.append(PickItem("cli", self.cli_choice.label, detail, current == self.cli_choice))
+        from ai_workbench.core.providers import resolve_chain
+
+        for name, profile in settings.providers.items():
+            where = "local" if resolve_chain(settings, provider=name)[0].is_local else "cloud"
+            key = ""
+            if profile.api_key_env:
+                is_set = bool(os.environ.get(profile.api_key_env))
+                key = f" · ${profile.api_key_env} {'set' if is_set else 'not set'}"
+            default = " · default" if name == settings.default_provider else ""
+            chosen = current is not None and current.provider == name
+            items.append(
+                PickItem(
+                    f"provider:{name}", f"{name}: {profile.model}", where + key + default, chosen
+                )
+            )
+        self.push_screen(
+            PickerScreen("Model for this session", items, allow_custom="Use model"),
+            self._model_picked,
+        )
+
+    def _model_picked(self, value: str | None) -> None:
+        if value is None:
+            return
+        if value == "cli" and self.cli_choice is not None:
+            choice = self.cli_choice
+        elif value.startswith("provider:"):
+            name = value.removeprefix("provider:")
+            profile = self.loaded.settings.providers[name]
+            choice = ModelChoice(provider=name, label=profile.model, model=None)
+        else:
+            api_base = self.cli_choice.api_base if self.cli_choice else None
+            choice = ModelChoice(model=value, api_base=api_base, label=value)
+        self.model_choice = choice
+        self._update_chips()
+        model_name = choice.model or choice.label
+        self._persist_session_choice(model=model_name)
+        self._recheck_warmup()
+        self.notify(f"Model: {choice.label}")
+
+    def _recheck_warmup(self) -> None:
+        if self.loaded is None:
+            return
+        needs, problem = self._chain_needs_litellm(self.loaded.settings)
+        if problem:
+            self.notify(problem, severity="error", timeout=10)
+        self._set_warmup(needs)
+
+    def _persist_session_choice(self, **changes: Any) -> None:
+        if self.session is not None and self.sessions is not None:
+            self._save_session_choice(self.session.id, changes)
+
+    @work(group="session-edit", exit_on_error=False)
+    async def _save_session_choice(self, session_id: str, changes: dict[str, Any]) -> None:
+        try:
+            if "model" in changes:
+                session = await self.sessions.set_model(session_id, changes["model"])
+            else:
+                session = await self.sessions.set_persona(session_id, changes["persona"])
+        except Exception as exc:
+            self.notify(str(exc), severity="error")
+            return
+        if self.session is not None and self.session.id == session.id:
+            self.session = session
+            self._update_chips()
+
+    def action_pick_persona(self) -> None:
+        self._persona_picker()
+
+    @work(group="pickers", exclusive=True, exit_on_error=False)
+    async def _persona_picker(self) -> None:
+        from ai_workbench.core.personas import load_personas
+        from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
+
+        root = self.loaded.project_root if self.loaded is not None else self.cwd
+        catalog = await asyncio.to_thread(load_personas, root)
+        current = self._effective_persona()
+        items = [PickItem("-", "(no persona)", "the configured default, if any", not current)]
+        for persona in catalog:
+            items.append(
+                PickItem(
+                    persona.id,
+                    f"{persona.id}: {persona.name}",
+                    persona.description,
+                    persona.id == current,
+                )
+            )
+        self.push_screen(PickerScreen("Persona for this session", items), self._persona_picked)
+
+    def _persona_picked(self, value: str | None) -> None:
+        if value is None:
+            return
+        persona = None if value == "-" else value
+        self.persona_choice = persona
+        if self.session is not None:
+            self.session.persona = persona
+        self._update_chips()
+        self._persist_session_choice(persona=persona)
+        self.notify(f"Persona: {persona or 'none'}")
+
+    # ------------------------------------------------------------------ files
+
+    async def action_toggle_files(self) -> None:
+        from ai_workbench.tui.widgets.file_tree import FileTreePane
+
+        pane = self._file_pane
+        if pane is None:
+            root = self.loaded.project_root if self.loaded is not None else self.cwd
+            pane = FileTreePane(Path(root), id="files")
+            self._file_pane = pane
+            await self.query_one("#left").mount(pane)
+            self._load_tree(pane)
+            return
+        pane.display = not pane.display
+        if pane.display and pane.project_tree is not None:
+            pane.project_tree.focus()
+        elif not pane.display and self.focused is not None and pane in self.focused.ancestors:
+            self.prompt.focus()
+
+    @work(group="files", exclusive=True, exit_on_error=False)
+    async def _load_tree(self, pane: FileTreePane) -> None:
+        from ai_workbench.tui.project_files import visible_set
+
+        keep = await asyncio.to_thread(visible_set, pane.root)
+        await pane.show_tree(keep, keep.source)
+
+    def on_project_tree_attach_requested(self, event: Any) -> None:
+        self.toggle_attachment(event.path)
+
+    def toggle_attachment(self, path: Path) -> None:
+        path = path.resolve()
+        shown = self._display_path(path)
+        if path in self.attached:
+            self.attached.remove(path)
+            self.notify(f"Detached {shown}")
+        else:
+            self.attached.append(path)
+            self.notify(f"Attached {shown} to the next prompt")
+        self._update_chips()
+
+    def on_project_tree_edit_requested(self, event: Any) -> None:
+        self.open_in_editor(event.path)
+
+    def open_in_editor(self, path: Path) -> None:
+        import shlex
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+        try:
+            with self.suspend():
+                subprocess.run([*shlex.split(editor), str(path)], check=False)
+        except SuspendNotSupported:
+            self.notify("This terminal cannot hand over to an editor.", severity="warning")
+        except OSError as exc:
+            self.notify(
+                f"cannot start editor '{editor}': {exc.strerror or exc}; set $EDITOR",
+                severity="error",
+            )
+
+    # ------------------------------------------------------------------ suggestions
+
+    def action_toggle_suggestions(self) -> None:
+        panel = self.suggestions_panel()
+        if panel is None:
+            return
+        panel.display = not panel.display
+        if panel.display:
+            panel.options.focus()
+        elif self.focused is not None and panel in self.focused.ancestors:
+            self.prompt.focus()
+
+    @on(SuggestionsPanel.Seen)
+    def _suggestion_seen(self, event: SuggestionsPanel.Seen) -> None:
+        self._set_suggestion_status(event.suggestion, "seen")
+
+    @on(SuggestionsPanel.Dismiss)
+    def _suggestion_dismiss(self, event: SuggestionsPanel.Dismiss) -> None:
+        self._set_suggestion_status(event.suggestion, "dismissed")
+
+    @work(group="suggestions", exit_on_error=False)
+    async def _set_suggestion_status(self, item: Any, status: str) -> None:
+        try:
+            await self.suggestion_queue.set_status(item.id, status)
+        except Exception as exc:
+            self.notify(str(exc), severity="error")
+            return
+        item.status = status
+        panel = self.suggestions_panel()
+        if panel is None:
+            return
+        if status in ("dismissed", "applied"):
+            panel.remove_item(item.id)
+            if status == "dismissed":
+                self.notify(f"Dismissed: {_clip(item.title, 50)}", timeout=3)
+        else:
+            panel.set_items(panel.items)
+
+    @on(SuggestionsPanel.RunAction)
+    def _suggestion_action(self, event: SuggestionsPanel.RunAction) -> None:
+        item, action = event.suggestion, event.action
+        payload = item.payload or {}
+        if action.id == "dismiss":
+            self._set_suggestion_status(item, "dismissed")
+            return
+        if action.id == "copy" or (action.id not in ("ask", "open") and "command" in payload):
+            text = str(payload.get("command") or payload.get("text") or item.body or item.title)
+            self.copy_to_clipboard(text)
+            self.notify(f"Copied: {_clip(text, 60)}")
+        elif action.id == "open" and payload.get("path"):
+            self.open_in_editor(Path(str(payload["path"])))
+        elif action.id == "ask" or "prompt" in payload:
+            self.prompt.set_text(str(payload.get("prompt") or f"{item.title}\n\n{item.body}"))
+            self.prompt.focus()
+        else:
+            self.notify(
+                f"The workbench cannot run “{action.label}” for {item.kind} suggestions yet.",
+                severity="warning",
+            )
+            return
+        self._set_suggestion_status(item, "applied")
+
+    def _on_new_suggestion(self, item: Any) -> None:
+        """SuggestionQueue subscriber: runs in the adding task, maybe another thread."""
+        if threading.get_ident() == self._thread_id:
+            self._suggestion_arrived(item)
+        else:
+            self.call_from_thread(self._suggestion_arrived, item)
+
+    def _suggestion_arrived(self, item: Any) -> None:
+        if item.id in self._known_suggestions:
+            return
+        self._known_suggestions.add(item.id)
+        panel = self.suggestions_panel()
+        if panel is not None:
+            panel.add_item(item)
+        self.notify(f"{item.title}", title=f"Suggestion · {item.kind}", timeout=6)
+
+    async def _fill_suggestions(self) -> None:
+        if self.suggestion_queue is None:
+            return
+        try:
+            items = await self.suggestion_queue.list()
+        except Exception as exc:
+            self.log.warning(f"suggestions: {exc}")
+            return
+        self._known_suggestions.update(item.id for item in items)
+        panel = self.suggestions_panel()
+        if panel is not None:
+            panel.set_items(items)
+
+    @on(SuggestionsPanel.Ready)
+    def _suggestions_mounted(self) -> None:
+        if self.suggestion_queue is not None:
+            self.run_worker(self._fill_suggestions(), group="suggestions")
+
+    @work(group="suggestions-poll", exclusive=True, exit_on_error=False)
+    async def _poll_suggestions(self) -> None:
+        """Pick up what other aiw processes did: queued suggestions, new sessions."""
+        if self.suggestion_queue is None:
+            return
+        try:
+            items = await self.suggestion_queue.list()
+        except Exception:
+            return
+        fresh = [item for item in items if item.id not in self._known_suggestions]
+        for item in reversed(fresh):
+            self._suggestion_arrived(item)
+        if self.session_list.mode == "titles":
+            await self._reload_titles()  # sessions made by `aiw ask` meanwhile
+
+    # ------------------------------------------------------------------ themes
+
+    def _on_theme_changed(self, theme: Any) -> None:
+        if not self._theme_ready or self.loaded is None:
+            return
+        if theme.name == self.loaded.settings.theme:
+            return
+        self._save_theme(theme.name)
+
+    @work(thread=True, group="theme", exclusive=True, exit_on_error=False)
+    def _save_theme(self, name: str) -> None:
+        from ai_workbench.config import ConfigError, set_user_value
+
+        try:
+            path, _ = set_user_value("theme", name, cwd=self.cwd)
+        except (ConfigError, OSError) as exc:
+            self.call_from_thread(self.notify, f"could not save the theme: {exc}", severity="error")
+            return
+        self.loaded.settings.theme = name
+        self.call_from_thread(self.notify, f"Theme {name} saved to {path}", timeout=4)
+
+    # ------------------------------------------------------------------ focus, help, palette
+
+    def action_focus_prompt(self) -> None:
+        self.prompt.focus()
+
+    def action_focus_chat(self) -> None:
+        self.chat_log.focus()
+
+    def action_help(self) -> None:
+        from ai_workbench.tui.screens.help import HelpScreen
+
+        text, keys = self.help_for_focus()
+        self.push_screen(HelpScreen(text, keys))
+
+    def help_for_focus(self) -> tuple[str, list[tuple[str, list[tuple[str, str]]]]]:
+        """The focused pane's HELP text and the keys active now (pane first, then global)."""
+        text = None
+        node: Any = self.focused
+        while node is not None and node is not self:
+            text = getattr(type(node), "HELP", None)
+            if text:
+                break
+            node = node.parent
+        groups: dict[bool, dict[str, list[str]]] = {True: {}, False: {}}  # global? → what → keys
+        for key, active in self.screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.system or not (binding.id or binding.show):
+                continue  # Textual's own scrolling / editing keys: documented upstream
+            what = binding.tooltip or binding.description
+            shown = self.get_key_display(replace(binding, key=key))
+            keys = groups[isinstance(active.node, App)].setdefault(what, [])
+            if shown not in keys:
+                keys.append(shown)
+        here = [(" ".join(keys), what) for what, keys in groups[False].items()]
+        everywhere = [(" ".join(keys), what) for what, keys in groups[True].items()]
+        everywhere.append((self.get_key_display(Binding("ctrl+p", "")), "Command palette"))
+        everywhere.append((self.get_key_display(Binding("ctrl+q", "")), "Quit"))
+        return text or APP_HELP, [("Keys here", here), ("Everywhere", everywhere)]
+
+    def _all_bindings(self) -> Iterable[Binding]:
+        from ai_workbench.tui.widgets.file_tree import ProjectTree
+
+        for cls in (
+            AiwApp,
+            PromptInput,
+            ChatLog,
+            SessionOptions,
+            ProjectTree,
+            SuggestionOptions,
+            Chip,
+        ):
+            for binding in cls.BINDINGS:
+                if isinstance(binding, Binding):
+                    yield binding
+
+    def key_for(self, binding_id: str | None) -> str:
+        """How the key bound to ``binding_id`` is shown (after the user's key map)."""
+        if not binding_id:
+            return ""
+        for binding in self._all_bindings():
+            if binding.id == binding_id:
+                keys = self.keymap.get(binding_id, binding.key)
+                first = keys.split(",")[0].strip()
+                return self.get_key_display(Binding(first, ""))
+        return ""
+
+    def palette_commands(self) -> list[PaletteCommand]:
+        from ai_workbench.tui.commands import PaletteCommand
+
+        C = PaletteCommand
+        conversation = "the conversation"
+        sessions = "the session list"
+        return [
+            C("Send prompt", "Send what is in the prompt box", "send_prompt", "prompt.send"),
+            C("New session", "Start an empty session", "new_session", "app.new_session"),
+            C(
+                "Search sessions",
+                "Full-text search over every message of every session",
+                "search_sessions",
+                "app.search",
+            ),
+            C(
+                "Rename session",
+                "Give the session a new title",
+                "rename_session",
+                "sessions.rename",
+                sessions,
+            ),
+            C(
+                "Delete session",
+                "Delete the session and its messages (asks first)",
+                "delete_session",
+                "sessions.delete",
+                sessions,
+            ),
+            C(
+                "Export session as Markdown",
+                "Write the session to a .md file in the project",
+                "export('md')",
+                "sessions.export_md",
+                sessions,
+            ),
+            C(
+                "Export session as JSON",
+                "Write the session to a .json file in the project",
+                "export('json')",
+                "sessions.export_json",
+                sessions,
+            ),
+            C("Choose model", "Pick a provider profile or type a model", "pick_model", "app.model"),
+            C(
+                "Choose persona",
+                "Pick the expert persona for this session",
+                "pick_persona",
+                "app.persona",
+            ),
+            C("Toggle file tree", "Show or hide the project's files", "toggle_files", "app.files"),
+            C(
+                "Toggle suggestions",
+                "Show or hide the suggestions panel",
+                "toggle_suggestions",
+                "app.suggestions",
+            ),
+            C(
+                "Cancel answer",
+                "Stop the streaming answer (the partial text is kept)",
+                "cancel_answer",
+                "app.cancel",
+            ),
+            C(
+                "Like answer",
+                "Rate the selected (or last) answer +1",
+                "message('like')",
+                "chat.like",
+                conversation,
+            ),
+            C(
+                "Dislike answer",
+                "Rate the selected (or last) answer -1",
+                "message('dislike')",
+                "chat.dislike",
+                conversation,
+            ),
+            C(
+                "Copy answer",
+                "Copy the selected (or last) message",
+                "message('copy')",
+                "chat.copy",
+                conversation,
+            ),
+            C(
+                "Copy code block",
+                "Copy a code block of the selected (or last) answer",
+                "message('copy_code')",
+                "chat.copy_code",
+                conversation,
+            ),
+            C(
+                "Edit and resend prompt",
+                "Put the selected (or last) prompt back in the prompt box",
+                "message('edit')",
+                "chat.edit",
+                conversation,
+            ),
+            C(
+                "Regenerate answer",
+                "Answer the selected (or last) prompt again; retries a failed turn",
+                "message('regenerate')",
+                "chat.regenerate",
+                conversation,
+            ),
+            C("Focus conversation", "Move to the messages", "focus_chat", "app.focus_chat"),
+            C("Focus prompt", "Move to the prompt box", "focus_prompt", "app.focus_prompt"),
+            C("Help", "Help for the focused pane, with its keys", "help", "app.help"),
+        ]
+
+    def action_rename_session(self) -> None:
+        session_id = self._target_session_id()
+        if session_id is None:
+            self.notify("No session to rename yet.", severity="warning")
+            return
+        self.rename_session(session_id)
+
+    def action_delete_session(self) -> None:
+        session_id = self._target_session_id()
+        if session_id is None:
+            self.notify("No session to delete.", severity="warning")
+            return
+        self.delete_session(session_id)
+
+    def action_export(self, fmt: str) -> None:
+        session_id = self._target_session_id()
+        if session_id is None:
+            self.notify("No session to export yet.", severity="warning")
+            return
+        self.export_session(session_id, fmt)
+
+
+def _escape(text: str) -> str:
+    from textual.markup import escape
+
+    return escape(text)
+
+
+def _write_export(folder: Path, session_id: str, title: str, fmt: str, text: str) -> Path:
+    import re
+
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40] or "session"
+    path = folder / f"aiw-{slug}-{session_id[:8]}.{fmt}"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def _import_store_modules() -> None:
+    import ai_workbench.core.feedback
+    import ai_workbench.core.sessions
+    import ai_workbench.core.store
+    import ai_workbench.core.suggestions  # noqa: F401
+
+
+def run_app(**options: Any) -> None:
+    """Entry point for `aiw` with no subcommand."""
+    AiwApp(**options).run()

@@ -1,0 +1,59 @@
+"""Key remapping: every Binding has an ``id``; users map ids to keys.
+
+The map is read from ``[keys]`` in ``<config_dir>/keys.toml`` (or top-level ``id = "key"`` pairs
+in that file), and from a ``keys`` table in the settings if the settings model grows one::
+
+    # ~/.config/aiw/keys.toml
+    [keys]
+    "prompt.send" = "ctrl+s"
+    "prompt.newline" = "enter"
+    "app.files" = "ctrl+t"
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+
+def keys_file() -> Path:
+    from ai_workbench.paths import config_dir
+
+    return config_dir() / "keys.toml"
+
+
+def _pairs(data: Mapping[str, Any], where: str, errors: list[str]) -> dict[str, str]:
+    keymap: dict[str, str] = {}
+    for binding_id, keys in data.items():
+        if isinstance(keys, list) and all(isinstance(k, str) for k in keys):
+            keys = ",".join(keys)
+        if not isinstance(keys, str) or not keys.strip():
+            errors.append(f'{where}: {binding_id}: expected a key string such as "ctrl+s"')
+            continue
+        keymap[str(binding_id)] = keys.replace(" ", "")
+    return keymap
+
+
+def load_keymap(settings: Any = None) -> tuple[dict[str, str], list[str]]:
+    """(binding id → keys, problems). Never raises: a broken file is reported, not fatal."""
+    errors: list[str] = []
+    keymap: dict[str, str] = {}
+    from_settings = getattr(settings, "keys", None)
+    if isinstance(from_settings, Mapping):
+        keymap.update(_pairs(from_settings, "config keys", errors))
+    path = keys_file()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return keymap, errors
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        errors.append(f"{path}: cannot read key map: {exc}")
+        return keymap, errors
+    table = data.get("keys", data)
+    if not isinstance(table, Mapping):
+        errors.append(f'{path}: [keys] must be a table of binding id = "key"')
+        return keymap, errors
+    keymap.update(_pairs({k: v for k, v in table.items() if k != "keys"}, str(path), errors))
+    return keymap, errors

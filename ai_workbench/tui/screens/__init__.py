@@ -1,0 +1,1 @@
+"""Modal screens: confirmation, text input, feedback, help, pickers, error messages."""

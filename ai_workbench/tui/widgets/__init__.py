@@ -1,0 +1,1 @@
+"""Widgets of the workbench: session list, chat, prompt, chips, file tree, suggestions."""

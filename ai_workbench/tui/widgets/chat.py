@@ -1,0 +1,323 @@
+"""The conversation: one :class:`MessageView` per message in a :class:`ChatLog`.
+
+Answers stream into a view's :class:`~textual.widgets.Markdown` through
+``Markdown.get_stream`` (the app's chat worker drives it); the log is anchored so it follows
+the stream until the user scrolls up.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.markup import escape
+from textual.message import Message
+from textual.widgets import Static
+
+CODE_BLOCK = re.compile(r"^(`{3,}|~{3,})[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def code_blocks(markdown: str) -> list[str]:
+    """The bodies of the fenced code blocks in ``markdown``, in order."""
+    return [m.group(2).rstrip("\n") for m in CODE_BLOCK.finditer(markdown)]
+
+
+def _tokens(n: int | None) -> str:
+    if n is None:
+        return "?"
+    return f"{n / 1000:.1f}k" if n >= 10_000 else str(n)
+
+
+@dataclass
+class MessageInfo:
+    """What a message view shows besides the text itself."""
+
+    role: str
+    message_id: int | None = None
+    status: str = "complete"  # complete | partial | error
+    model: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    attachments: list[str] = field(default_factory=list)
+    error: str | None = None
+    rating: int | None = None
+    comment: str | None = None
+    streaming: bool = False
+    waiting: str | None = None  # e.g. "loading model client…"
+
+
+class MessageView(Vertical):
+    """One message: a header line (who, model, tokens, status, rating) and its Markdown."""
+
+    def __init__(self, text: str, info: MessageInfo) -> None:
+        super().__init__(classes=f"message -{info.role}")
+        self.text = text
+        self.info = info
+        from textual.widgets import Markdown  # markdown-it loads with the first message
+
+        self._header = Static(classes="msg-header", markup=True)
+        self._body = Markdown(text, classes="msg-body")
+        self._error = Static(classes="msg-error", markup=True)
+
+    @property
+    def markdown(self) -> Any:
+        return self._body
+
+    @property
+    def role(self) -> str:
+        return self.info.role
+
+    def compose(self) -> Any:
+        yield self._header
+        yield self._body
+        yield self._error
+
+    def on_mount(self) -> None:
+        self.refresh_info()
+
+    def update_info(self, **changes: Any) -> None:
+        for key, value in changes.items():
+            setattr(self.info, key, value)
+        if self.is_mounted:
+            self.refresh_info()
+
+    def refresh_info(self) -> None:
+        info = self.info
+        self.set_class(info.status == "partial" and not info.streaming, "-partial")
+        self.set_class(info.status == "error" and not info.streaming, "-failed")
+        self.set_class(not self.text and info.role == "assistant", "-empty")
+        self._header.update(self.header_markup())
+        if info.error and not info.streaming:
+            hint = (
+                "[dim]Your message is kept: select this answer (ctrl+l) and press r to retry.[/]"
+                if info.status == "error"
+                else "[dim]Select it (ctrl+l) and press r to regenerate.[/]"
+            )
+            self._error.update(f"{escape(info.error)}\n{hint}")
+            self._error.display = True
+        else:
+            self._error.display = False
+
+    def header_markup(self) -> str:
+        info = self.info
+        parts: list[str] = []
+        if info.role == "user":
+            parts.append("[b]You[/b]")
+            from ai_workbench.core.context import estimate_tokens
+
+            parts.append(f"[dim]~{_tokens(estimate_tokens(self.text))} tok[/dim]")
+            parts.extend(f"[$accent]@{escape(name)}[/]" for name in info.attachments)
+        else:
+            who = "[b $primary]Assistant[/]"
+            if info.model:
+                who += f" [dim]· {escape(info.model)}[/dim]"
+            parts.append(who)
+            if info.waiting:
+                parts.append(f"[$warning]{escape(info.waiting)}[/]")
+            elif info.streaming:
+                parts.append("[$accent]streaming… (esc cancels)[/]")
+            elif info.tokens_in is not None or info.tokens_out is not None:
+                tokens_in, tokens_out = _tokens(info.tokens_in), _tokens(info.tokens_out)
+                parts.append(f"[dim]in\u00a0{tokens_in} · out\u00a0{tokens_out}\u00a0tok[/dim]")
+            if not info.streaming:
+                if info.status == "partial":
+                    parts.append("[b $warning]partial[/]")
+                elif info.status == "error":
+                    parts.append("[b $error]failed[/]")
+            if info.rating == 1:
+                parts.append("[b $success]▲\u00a0liked[/]")
+            elif info.rating == -1:
+                parts.append("[b $error]▼\u00a0disliked[/]")
+            if info.rating and info.comment:
+                comment = info.comment if len(info.comment) <= 60 else info.comment[:59] + "…"
+                parts.append(f"[i]“{escape(comment)}”[/i]")
+        return "  ".join(parts)
+
+    def set_selected(self, selected: bool) -> None:
+        self.set_class(selected, "-selected")
+
+
+class ChatLog(VerticalScroll, can_focus=True):
+    """The conversation of the open session."""
+
+    HELP = """\
+## Conversation
+
+The open session as Markdown; answers stream in at the bottom and the view follows them
+until you scroll up.
+
+Move between messages with **up/down** (or **k/j**). On the selected message:
+
+- **+** / **-** like or dislike an answer, with an optional comment (press again to edit it)
+- **c** copies the message, **y** copies a code block from it
+- **e** puts a prompt back into the prompt box to edit and resend it
+- **r** regenerates an answer (or retries a failed turn)
+
+**Esc** cancels a streaming answer; what arrived so far is kept, marked *partial*.
+"""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up,k", "select(-1)", "Previous", id="chat.previous", show=False),
+        Binding("down,j", "select(1)", "Next", id="chat.next", show=False),
+        Binding("plus", "act('like')", "Like", id="chat.like", tooltip="Like this answer"),
+        Binding(
+            "minus", "act('dislike')", "Dislike", id="chat.dislike", tooltip="Dislike this answer"
+        ),
+        Binding("c", "act('copy')", "Copy", id="chat.copy", tooltip="Copy the message"),
+        Binding("y", "act('copy_code')", "Code", id="chat.copy_code", tooltip="Copy a code block"),
+        Binding("e", "act('edit')", "Edit", id="chat.edit", tooltip="Edit and resend the prompt"),
+        Binding("r", "act('regenerate')", "Regenerate", id="chat.regenerate"),
+        Binding("i", "app.focus_prompt", "Prompt", id="chat.prompt", show=False),
+    ]
+
+    class Action(Message):
+        """The user asked for ``action`` on ``view``."""
+
+        def __init__(self, action: str, view: MessageView) -> None:
+            super().__init__()
+            self.action = action
+            self.view = view
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.selected_index = -1
+        self._empty = Static(classes="chat-empty", markup=True)
+
+    def compose(self) -> Any:
+        yield self._empty
+
+    def on_mount(self) -> None:
+        self.anchor()
+
+    def set_empty_text(self, markup: str) -> None:
+        self._empty.update(markup)
+
+    @property
+    def views(self) -> list[MessageView]:
+        return list(self.query_children(MessageView))
+
+    def _sync_empty(self) -> None:
+        self._empty.display = not any(True for _ in self.query_children(MessageView))
+
+    async def clear_messages(self) -> None:
+        self.selected_index = -1
+        await self.remove_children(MessageView)
+        self._sync_empty()
+
+    async def load(self, views: Sequence[MessageView]) -> None:
+        self.selected_index = -1
+        await self.remove_children(MessageView)
+        if views:
+            await self.mount_all(views)
+        self._sync_empty()
+        self.scroll_end(animate=False, immediate=True)
+        self.anchor()
+
+    async def add(self, view: MessageView) -> MessageView:
+        await self.mount(view)
+        self._sync_empty()
+        self.anchor()
+        return view
+
+    def find(self, message_id: int) -> MessageView | None:
+        for view in self.query_children(MessageView):
+            if view.info.message_id == message_id:
+                return view
+        return None
+
+    def select_view(self, view: MessageView | None, *, center: bool = True) -> None:
+        views = self.views
+        for item in views:
+            item.set_selected(item is view)
+        self.selected_index = views.index(view) if view in views else -1
+        if view is not None:
+            self.release_anchor()
+            self.scroll_to_widget(view, animate=False, top=not center, center=center)
+
+    @property
+    def selected(self) -> MessageView | None:
+        views = self.views
+        if 0 <= self.selected_index < len(views):
+            return views[self.selected_index]
+        return None
+
+    def last(self, role: str | None = None) -> MessageView | None:
+        for view in reversed(self.views):
+            if role is None or view.role == role:
+                return view
+        return None
+
+    def target(self, role: str | None = None) -> MessageView | None:
+        """The selected message, or the last one (of ``role``) when none is selected."""
+        return self.selected or self.last(role)
+
+    def on_focus(self) -> None:
+        if self.selected is None:
+            last = self.last("assistant") or self.last()
+            if last is not None:
+                self.select_view(last, center=False)
+
+    def on_blur(self) -> None:
+        pass
+
+    def action_select(self, step: int) -> None:
+        views = self.views
+        if not views:
+            return
+        index = self.selected_index
+        index = len(views) - 1 if index < 0 else max(0, min(len(views) - 1, index + step))
+        self.select_view(views[index], center=False)
+
+    def action_act(self, action: str) -> None:
+        role = "assistant" if action in ("like", "dislike", "copy_code", "regenerate") else None
+        view = self.selected
+        if view is None or (role and view.role != role and action != "regenerate"):
+            view = self.last(role)
+        if view is None:
+            self.app.bell()
+            return
+        self.post_message(self.Action(action, view))
+
+    def previous_user(self, view: MessageView) -> MessageView | None:
+        """The user message that ``view`` answers (``view`` itself if it is a user message)."""
+        views = self.views
+        if view not in views:
+            return None
+        for item in reversed(views[: views.index(view) + 1]):
+            if item.role == "user":
+                return item
+        return None
+
+    def session_tokens(self) -> int:
+        return sum((v.info.tokens_in or 0) + (v.info.tokens_out or 0) for v in self.views)
+
+
+def views_from_messages(messages: Iterable[Any], ratings: dict[str, Any]) -> list[MessageView]:
+    """Message views for stored messages (``core.store.Message``) with their ratings."""
+    import os
+
+    views = []
+    for message in messages:
+        if message.role == "system":
+            continue
+        feedback = ratings.get(str(message.id))
+        info = MessageInfo(
+            role=message.role,
+            message_id=message.id,
+            status=message.status,
+            model=message.model,
+            tokens_in=message.tokens_in,
+            tokens_out=message.tokens_out,
+            attachments=[os.path.basename(a.path) for a in message.attachments],
+            error=message.error if message.status != "complete" else None,
+            rating=feedback.rating if feedback else None,
+            comment=feedback.comment if feedback else None,
+        )
+        if message.status == "partial" and info.error == "interrupted":
+            info.error = None  # cancelled by the user: the "partial" tag says it all
+        views.append(MessageView(message.content, info))
+    return views
