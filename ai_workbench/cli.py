@@ -523,5 +523,9 @@ def config_set(key: str, value: str) -> None:
     click.echo(f"{key} = {parsed!r} written to {path}", err=True)
 
 
+# --- command groups defined in ai_workbench/commands/ -------------------------------------
+# (one import + add_command per group; keep these imports light: see commands/__init__.py)
+
+
 def run() -> None:  # pragma: no cover - console entry point alias
     main()

@@ -64,6 +64,26 @@ class SuggestionNotFound(StoreError):
         self.suggestion_id = suggestion_id
 
 
+# Action ids every consumer (the workbench panel, `aiw suggestions apply`) understands, and the
+# payload keys each one reads. A producer offers only actions whose payload keys it fills.
+ACTION_APPLY: Final = "apply"  # payload["patch"]: unified diff (a/ b/ paths, repo-relative),
+#                                payload["root"]: project root, payload["expect"]: {relpath: sha256}
+#                                of the files when suggested (see core.patches.apply_patch)
+ACTION_COPY: Final = "copy"  # payload["command"] or payload["text"] goes to the clipboard
+ACTION_OPEN: Final = "open"  # payload["path"] (absolute or root-relative), payload["line"] optional
+ACTION_ASK: Final = "ask"  # payload["prompt"] is put in the chat prompt for the user to send
+ACTION_VIEW: Final = "view"  # show the body (Markdown) / payload["patch"] in full
+ACTION_DISMISS: Final = "dismiss"  # status -> dismissed; the fingerprint never comes back
+STANDARD_ACTIONS: Final[tuple[str, ...]] = (
+    ACTION_APPLY,
+    ACTION_COPY,
+    ACTION_OPEN,
+    ACTION_ASK,
+    ACTION_VIEW,
+    ACTION_DISMISS,
+)
+
+
 @dataclass(slots=True)
 class SuggestionAction:
     """A button the UI offers for a suggestion; ``id`` is what the producer acts on."""
