@@ -164,3 +164,27 @@ async def test_export_shows_feedback_on_answers(isolated_env, fake_llm) -> None:
         await store.close()
     assert "_Feedback: liked: spot on_" in markdown
     assert data["messages"][1]["feedback"]["rating"] == 1
+
+
+async def test_regenerate_reuses_the_saved_prompt(isolated_env, fake_llm) -> None:
+    first, _, _, _ = await _ask(isolated_env, fake_llm, prompt="one")
+    _second, messages, _, _ = await _ask(
+        isolated_env, fake_llm, prompt="two", session=first.session.id
+    )
+    prompt_two = next(m for m in messages if m.content == "two")
+    fake_llm.reply = "again"
+    _third, messages, _, text = await _ask(
+        isolated_env, fake_llm, prompt="", session=first.session.id,
+        reuse_user_message=prompt_two.id,
+    )  # fmt: skip
+    assert text == "again"
+    assert [m.role for m in messages] == ["user", "assistant", "user", "assistant", "assistant"]
+    sent = fake_llm.chat_requests[-1]["json"]["messages"]
+    assert [m["content"] for m in sent] == ["one", "You said: one", "two"]
+    # a prompt of another session is refused with a clear message
+    other, _, _, _ = await _ask(isolated_env, fake_llm, prompt="elsewhere")
+    with pytest.raises(InputError, match="is not a prompt of session"):
+        await _ask(
+            isolated_env, fake_llm, prompt="", session=other.session.id,
+            reuse_user_message=prompt_two.id,
+        )  # fmt: skip

@@ -24,7 +24,7 @@ from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError
 from ai_workbench.core.llm import StreamResult, stream_chat
 from ai_workbench.core.providers import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.redact import redact, redact_text
-from ai_workbench.core.store import Session, Store
+from ai_workbench.core.store import Message, Session, Store
 
 Notice = Callable[[str], None]
 
@@ -43,6 +43,9 @@ class AskOptions:
     provider: str | None = None
     temperature: float | None = None
     cwd: Path | None = None
+    # Answer this already-saved user message of ``session`` again (regenerate): nothing new is
+    # saved for the user, the history is what came before it, ``prompt``/``files`` are ignored.
+    reuse_user_message: int | None = None
 
 
 @dataclass
@@ -113,10 +116,15 @@ class ChatService:
                 model = api_base = None
         chain = resolve_chain(self.settings, model=model, api_base=api_base, provider=provider_name)
 
-        files = collect_files(
-            opts.files, cwd, max_files=chat.max_context_files, max_bytes=chat.max_file_bytes
+        reused = await self._reused_message(opts, session)
+        files = (
+            []
+            if reused is not None
+            else collect_files(
+                opts.files, cwd, max_files=chat.max_context_files, max_bytes=chat.max_file_bytes
+            )
         )
-        if not opts.prompt.strip() and not files and not (opts.stdin_text or "").strip():
+        if reused is None and not (opts.prompt.strip() or files or (opts.stdin_text or "").strip()):
             raise InputError("nothing to ask: give a prompt, -f FILE or text on stdin")
 
         contexts = list(opts.contexts) or (session.context if session else []) or chat.context
@@ -137,13 +145,18 @@ class ChatService:
                 system += f"\n\n## Context from the {name} plugin\n\n{text}"
         system = system.strip()
 
-        redaction = redact(build_user_content(opts.prompt, files, opts.stdin_text))
-        if redaction.total:
-            kinds = ", ".join(f"{n} {k}" for k, n in sorted(redaction.counts.items()))
-            say(f"redacted {redaction.total} secret(s) before sending: {kinds}")
-        user_text = redaction.text
+        if reused is not None:
+            user_text = reused.content  # redacted when it was first saved
+        else:
+            redaction = redact(build_user_content(opts.prompt, files, opts.stdin_text))
+            if redaction.total:
+                kinds = ", ".join(f"{n} {k}" for k, n in sorted(redaction.counts.items()))
+                say(f"redacted {redaction.total} secret(s) before sending: {kinds}")
+            user_text = redaction.text
 
-        history = await self._history(session) if session else []
+        history = (
+            await self._history(session, before=reused.id if reused else None) if session else []
+        )
         fitted = fit_messages(
             system,
             history,
@@ -173,7 +186,10 @@ class ChatService:
                 context=list(contexts),
             )
         # The user's message is saved before anything is sent.
-        user_id = await self.store.add_message(session.id, "user", user_text)
+        if reused is not None:
+            user_id = reused.id
+        else:
+            user_id = await self.store.add_message(session.id, "user", user_text)
         for item in files:
             await self.store.add_attachment(
                 user_id, str(item.path), sha256=item.sha256, size=item.size
@@ -211,9 +227,23 @@ class ChatService:
             return recent[0]
         return None
 
-    async def _history(self, session: Session) -> list[dict[str, str]]:
+    async def _reused_message(self, opts: AskOptions, session: Session | None) -> Message | None:
+        if opts.reuse_user_message is None:
+            return None
+        if session is None:
+            raise InputError("regenerating an answer needs the session it belongs to")
+        message = await self.store.get_message(opts.reuse_user_message)
+        if message.session_id != session.id or message.role != "user":
+            raise InputError(
+                f"message {opts.reuse_user_message} is not a prompt of session {session.id[:8]}"
+            )
+        return message
+
+    async def _history(self, session: Session, before: int | None = None) -> list[dict[str, str]]:
         history: list[dict[str, str]] = []
         for message in await self.store.get_messages(session.id):
+            if before is not None and message.id >= before:
+                break
             if message.role in ("user", "assistant") and message.content.strip():
                 history.append({"role": message.role, "content": message.content})
         return history

@@ -786,13 +786,20 @@ class AiwApp(App[None]):
         self._update_chips()
 
     @work(group="chat", exclusive=True, exit_on_error=False)
-    async def _run_turn(self, text: str, files: list[Path], retry_turn: Any = None) -> None:
+    async def _run_turn(
+        self,
+        text: str,
+        files: list[Path],
+        retry_turn: Any = None,
+        reuse_message: int | None = None,
+    ) -> None:
         from ai_workbench.core.chat import ChatService
         from ai_workbench.core.errors import AiwError
 
         log = self.chat_log
         answer: MessageView | None = None
-        shown = retry_turn is not None  # is the user's message on screen yet?
+        # Is the user's message on screen yet?
+        shown = retry_turn is not None or reuse_message is not None
         self.streaming = True
         self.refresh_bindings()
         try:
@@ -803,10 +810,14 @@ class AiwApp(App[None]):
                 return
             service = ChatService(self.loaded, self.store)
             if retry_turn is None:
+                options = self._ask_options(text, files)
+                if reuse_message is not None:
+                    options = replace(options, reuse_user_message=reuse_message, files=[])
                 try:
-                    turn = await service.prepare(self._ask_options(text, files), self._notice)
+                    turn = await service.prepare(options, self._notice)
                 except AiwError as exc:
-                    self._restore_prompt(text, files)
+                    if reuse_message is None:
+                        self._restore_prompt(text, files)
                     self._set_status(f"[$error]{_escape(str(exc))}[/]")
                     self.notify(str(exc), title="Not sent", severity="error", timeout=10)
                     return
@@ -816,6 +827,7 @@ class AiwApp(App[None]):
                 self.session = turn.session
                 if new_session:
                     self.session_list.set_current(turn.session.id)
+            if retry_turn is None and reuse_message is None:
                 user_view = MessageView(
                     text,
                     MessageInfo(
@@ -829,7 +841,7 @@ class AiwApp(App[None]):
                 shown = True
                 self._update_chips()
                 self.reload_titles()
-            else:
+            elif retry_turn is not None:
                 turn = retry_turn
             answer = MessageView(
                 "", MessageInfo(role="assistant", model=turn.chain[0].model, streaming=True)
@@ -1087,6 +1099,10 @@ class AiwApp(App[None]):
         user = self.chat_log.previous_user(view)
         if user is None:
             self.notify("No prompt to answer again there.", severity="warning")
+            return
+        if user.info.message_id is not None and self.session is not None:
+            # A reopened session: answer the saved prompt again, without saving it twice.
+            self._chat_worker = self._run_turn(user.text, [], reuse_message=user.info.message_id)
             return
         files = [Path(p) for p in getattr(user, "attachment_paths", []) if Path(p).exists()]
         self.notify("Asking again as a new turn; the earlier answer stays in the session.")

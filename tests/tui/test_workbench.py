@@ -145,6 +145,36 @@ async def test_regenerate_answers_the_same_message_again(echo_app, fake_llm) -> 
         assert app.prompt.text == "roll a die"
 
 
+async def test_regenerate_in_a_reopened_session_does_not_save_the_prompt_twice(
+    echo_app, fake_llm
+) -> None:
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await _send(pilot, app, "first question")
+        await settle(pilot, app)
+        await _send(pilot, app, "roll a die")
+        await settle(pilot, app)
+        session_id = app.session.id
+    reopened = echo_app(session=session_id)
+    async with reopened.run_test(size=SIZE) as pilot:
+        await settle(pilot, reopened)
+        await wait_for(pilot, lambda: len(_views(reopened)) == 4)
+        fake_llm.reply = "6"
+        reopened.chat_log.focus()
+        await pilot.press("end", "r")
+        await settle(pilot, reopened)
+        assert [(v.role, v.text) for v in _views(reopened)][-2:] == [
+            ("assistant", "You said: roll a die"),
+            ("assistant", "6"),
+        ]
+    stored = await _messages(session_id)
+    assert [m.role for m in stored] == ["user", "assistant", "user", "assistant", "assistant"]
+    sent = fake_llm.chat_requests[-1]["json"]["messages"]
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["first question", "roll a die"]
+    assert sent[-1] == {"role": "user", "content": "roll a die"}
+
+
 async def test_unknown_provider_gives_a_clear_message_and_keeps_the_prompt(make_app) -> None:
     app = make_app(provider="nope")
     async with app.run_test(size=SIZE) as pilot:
