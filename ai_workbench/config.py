@@ -163,6 +163,10 @@ class Layer:
 class LoadedConfig:
     settings: Settings
     layers: list[Layer]  # lowest priority first
+    keys: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description='workbench key map: binding id = "key" (e.g. "prompt.send" = "ctrl+s")',
+    )
     project_root: Path
     provenance: dict[tuple[str, ...], Layer] = field(default_factory=dict)
 

@@ -1,9 +1,10 @@
 """Key remapping: every Binding has an ``id``; users map ids to keys.
 
-The map is read from ``[keys]`` in ``<config_dir>/keys.toml`` (or top-level ``id = "key"`` pairs
-in that file), and from a ``keys`` table in the settings if the settings model grows one::
+The map is the ``keys`` table of the settings (``[keys]`` in config.toml, ``.aiw.toml``, or
+``AIW_KEYS__…``), then ``[keys]`` in ``<config_dir>/keys.toml`` (or top-level ``id = "key"`` pairs
+in that file), which wins::
 
-    # ~/.config/aiw/keys.toml
+    # ~/.config/aiw/config.toml
     [keys]
     "prompt.send" = "ctrl+s"
     "prompt.newline" = "enter"

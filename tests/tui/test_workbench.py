@@ -278,6 +278,22 @@ async def test_keys_can_be_remapped_from_keys_toml(echo_app, isolated_env) -> No
         assert app.key_for("prompt.send") == "^s"
 
 
+async def test_keys_can_be_remapped_in_config_toml(echo_app, isolated_env) -> None:
+    isolated_env.aiw_config.mkdir(parents=True, exist_ok=True)
+    (isolated_env.aiw_config / "config.toml").write_text(
+        '[keys]\n"prompt.send" = "ctrl+s"\n"prompt.newline" = ["enter", "ctrl+j"]\n'
+    )
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await _type(pilot, "a")
+        await pilot.press("enter")
+        await _type(pilot, "b")
+        await pilot.press("ctrl+s")
+        await settle(pilot, app)
+        assert _views(app)[0].text == "a\nb"
+
+
 # --------------------------------------------------------------------- feedback
 
 
