@@ -1258,7 +1258,7 @@ class AiwApp(App[None]):
 
     @work(group="files", exclusive=True, exit_on_error=False)
     async def _load_tree(self, pane: FileTreePane) -> None:
-        from ai_workbench.tui.project_files import visible_set
+        from ai_workbench.core.project_files import visible_set
 
         keep = await asyncio.to_thread(visible_set, pane.root)
         await pane.show_tree(keep, keep.source)

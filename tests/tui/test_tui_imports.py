@@ -33,7 +33,7 @@ def test_the_core_never_imports_textual() -> None:
     code = (
         "import sys\n"
         "import ai_workbench.core.chat, ai_workbench.core.sessions, ai_workbench.core.feedback\n"
-        "import ai_workbench.core.suggestions, ai_workbench.tui.project_files\n"
+        "import ai_workbench.core.suggestions, ai_workbench.core.project_files\n"
         "print('textual' in sys.modules)\n"
     )
     proc = subprocess.run(

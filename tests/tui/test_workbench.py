@@ -461,7 +461,7 @@ def test_gitignore_rules_and_git_listing(tmp_path) -> None:
     import shutil
     import subprocess
 
-    from ai_workbench.tui.project_files import visible_set
+    from ai_workbench.core.project_files import visible_set
 
     (tmp_path / ".gitignore").write_text("*.log\n/dist\n!keep.log\nnode_modules/\n")
     for name in (

@@ -1,23 +1,21 @@
-"""Which project files to show: what git does not ignore (headless; no Textual).
+"""Which project files count: what git does not ignore (used by the file tree and services).
 
 With git available and the project a work tree, ``git ls-files --cached --others
 --exclude-standard`` decides (every .gitignore, .git/info/exclude and the global excludes file
-are honoured). Otherwise a small parser applies the root ``.gitignore`` (globs, ``dir/``,
-anchored ``/x`` and ``!negation``). ``.git`` itself is always hidden.
-
-This belongs with the other git helpers in ``ai_workbench.core`` once there is such a module;
-it is kept free of Textual so it can move as is.
+are honoured). Otherwise the root ``.gitignore`` is applied with pathspec's ``GitIgnoreSpec``
+(full git semantics: ``**``, ``dir/``, anchoring, ``!negation``), which beats a hand parser that
+gets the corner cases wrong. ``.git`` itself is always hidden.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ALWAYS_HIDDEN = {".git"}
 
@@ -29,7 +27,7 @@ class VisibleSet:
     root: Path
     files: set[str] | None = None  # relative posix paths (git mode)
     dirs: set[str] | None = None
-    rules: list[tuple[bool, bool, bool, str]] | None = None  # (negate, dir_only, anchored, glob)
+    spec: Any = None  # pathspec.GitIgnoreSpec from the root .gitignore (no-git mode)
     source: str = "none"
 
     def __call__(self, path: Path) -> bool:
@@ -45,54 +43,9 @@ class VisibleSet:
         posix = rel.as_posix()
         if self.files is not None and self.dirs is not None:
             return posix in self.files or posix in self.dirs
-        if self.rules:
-            return not _ignored(self.rules, posix, path.is_dir())
+        if self.spec is not None:
+            return not self.spec.match_file(posix + ("/" if path.is_dir() else ""))
         return True
-
-
-def _ignored(rules: list[tuple[bool, bool, bool, str]], rel: str, is_dir: bool) -> bool:
-    ignored = False
-    parts = rel.split("/")
-    for negate, dir_only, anchored, pattern in rules:
-        matched = False
-        # A pattern matches the path or any of its parent directories.
-        for depth in range(1, len(parts) + 1):
-            candidate = "/".join(parts[:depth])
-            candidate_is_dir = depth < len(parts) or is_dir
-            if dir_only and not candidate_is_dir:
-                continue
-            if anchored:
-                hit = fnmatch.fnmatchcase(candidate, pattern)
-            else:
-                hit = fnmatch.fnmatchcase(parts[depth - 1], pattern) or fnmatch.fnmatchcase(
-                    candidate, pattern
-                )
-            if hit:
-                matched = True
-                break
-        if matched:
-            ignored = not negate
-    return ignored
-
-
-def parse_gitignore(text: str) -> list[tuple[bool, bool, bool, str]]:
-    rules = []
-    for raw in text.splitlines():
-        line = raw.rstrip()
-        if not line or line.startswith("#"):
-            continue
-        negate = line.startswith("!")
-        if negate:
-            line = line[1:]
-        dir_only = line.endswith("/")
-        line = line.rstrip("/")
-        anchored = "/" in line
-        line = line.lstrip("/")
-        if line.startswith("**/"):
-            line, anchored = line[3:], "/" in line[3:]
-        if line:
-            rules.append((negate, dir_only, anchored, line))
-    return rules
 
 
 def _git_listing(root: Path) -> tuple[set[str], set[str]] | None:
@@ -130,11 +83,20 @@ def visible_set(root: Path) -> VisibleSet:
         if listing is not None:
             files, dirs = listing
             return VisibleSet(root, files=files, dirs=dirs, source="git")
-    try:
-        text = (root / ".gitignore").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
-    return VisibleSet(root, rules=parse_gitignore(text), source=".gitignore")
+    return VisibleSet(root, spec=gitignore_spec(root), source=".gitignore")
+
+
+def gitignore_spec(root: Path) -> Any:
+    """``pathspec.GitIgnoreSpec`` of the root ``.gitignore`` and ``.git/info/exclude``."""
+    import pathspec
+
+    lines: list[str] = []
+    for name in (".gitignore", ".git/info/exclude"):
+        try:
+            lines += (root / name).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 Predicate = Callable[[Path], bool]
