@@ -447,7 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
         self._write_chunk(event({"role": "assistant", "content": "", "refusal": None}, None))
-        for index, piece in enumerate(chunk_text(answer)):
+        for index, piece in enumerate(chunk_text(answer, fake.words_per_chunk)):
             if model == "cut" and index >= 2:
                 self._cut()
                 return
@@ -517,6 +517,7 @@ class FakeLLM:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
+        self.words_per_chunk: int = WORDS_PER_CHUNK  # 1 streams like real APIs (a token each)
 
     def start(self) -> FakeLLM:
         if self._server is not None:

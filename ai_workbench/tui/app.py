@@ -582,7 +582,7 @@ class AiwApp(App[None]):
         self.session_list.set_current(session.id)
         self._update_chips()
         if message_id is not None:
-            target = self.chat_log.find(message_id)
+            target = await self.chat_log.reveal(message_id)
             if target is not None:
                 self.chat_log.focus()
                 self.chat_log.select_view(target)

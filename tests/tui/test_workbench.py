@@ -13,9 +13,9 @@ from ai_workbench.core.store import Store
 from ai_workbench.tui.screens.confirm import ConfirmScreen, MessageScreen, TextPromptScreen
 from ai_workbench.tui.screens.feedback import FeedbackScreen
 from ai_workbench.tui.screens.help import HelpScreen
-from ai_workbench.tui.widgets.chat import MessageView
+from ai_workbench.tui.widgets.chat import ChatLog, MessageView
 from ai_workbench.tui.widgets.file_tree import ProjectTree
-from tests.tui.conftest import SIZE, settle, wait_for
+from tests.tui.conftest import SIZE, seed_sessions, settle, wait_for
 
 
 async def _messages(session_id: str) -> list[Any]:
@@ -370,6 +370,43 @@ async def test_search_jumps_to_the_matching_message(make_app, seeded) -> None:
         app.session_list.options.focus()
         await pilot.press("escape")
         assert app.session_list.mode == "titles" and options.option_count == 3
+
+
+async def test_long_session_opens_its_latest_page_and_loads_earlier_on_demand(
+    make_app, isolated_env
+) -> None:
+    turns = [("user", f"question {i}") if i % 2 == 0 else ("assistant", f"answer {i}")
+             for i in range(120)]  # fmt: skip
+    turns[1] = ("assistant", "the oldest answer mentions zanzibar")
+    [session_id] = await seed_sessions([("Long session", turns)])
+    app = make_app(session=session_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        log = app.chat_log
+        await wait_for(pilot, lambda: bool(log.views))
+        page = ChatLog.PAGE
+        assert len(log.views) == page and log.earlier_count == 120 - page
+        assert log.views[0].role == "user" and log.views[-1].text == "answer 119"
+        assert f"{120 - page} earlier messages" in str(log.query_one(".chat-more").render())
+        # moving above the first message loads the page before it
+        log.focus()
+        log.select_view(log.views[0])
+        await pilot.press("up")
+        await settle(pilot, app)
+        assert len(log.views) == 2 * page
+        assert log.selected is not None and log.selected.text == f"answer {119 - page}"
+        # token totals count the whole session, loaded or not
+        assert log.session_tokens() == 60 * 32
+        # a search hit in a message not loaded yet is loaded and selected
+        app.session_list.options.focus()
+        await pilot.press("ctrl+f")
+        await _fill(pilot, "zanzibar")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.session_list.mode == "results")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert log.earlier_count == 0 and len(log.views) == 120
+        assert log.selected is not None and "zanzibar" in log.selected.text
 
 
 async def test_rename_and_delete_ask_first(make_app, seeded) -> None:
