@@ -132,6 +132,10 @@ def _footer(result: AskResult) -> str:
         parts.append(result.provider.model)
     if stream.tokens_in is not None or stream.tokens_out is not None:
         parts.append(f"{stream.tokens_in or '?'}→{stream.tokens_out or '?'} tokens")
+    if result.cost is not None:
+        from ai_workbench.core.costs import format_cost
+
+        parts.append(format_cost(result.cost))
     parts.append(f"{result.latency_ms / 1000:.1f}s")
     return " · ".join(parts)
 
@@ -148,6 +152,7 @@ def answer_json(result: AskResult) -> dict[str, Any]:
         "engine": stream.engine,
         "usage": {"prompt_tokens": stream.tokens_in, "completion_tokens": stream.tokens_out},
         "latency_ms": result.latency_ms,
+        "cost_usd": result.cost,
         "error": str(result.error) if result.error else None,
     }
 
@@ -267,6 +272,7 @@ def session_json(
             "tokens_in": m.tokens_in,
             "tokens_out": m.tokens_out,
             "latency_ms": m.latency_ms,
+            "cost_usd": m.cost,
             "error": m.error,
             "created": m.created,
             "feedback": _feedback_dict((feedback or {}).get(str(m.id))),

@@ -188,3 +188,21 @@ async def test_regenerate_reuses_the_saved_prompt(isolated_env, fake_llm) -> Non
             isolated_env, fake_llm, prompt="", session=other.session.id,
             reuse_user_message=prompt_two.id,
         )  # fmt: skip
+
+
+async def test_cost_from_litellms_price_table_offline(isolated_env, fake_llm) -> None:
+    """A priced model's answer costs tokens x litellm's listed price; an unpriced local one $0."""
+    from ai_workbench.core.costs import cost_of, price_for
+
+    price_in, price_out = price_for("openai/gpt-4o-mini")
+    assert price_in > 0 and price_out > 0
+    priced, messages, _, _ = await _ask(
+        isolated_env, fake_llm, prompt="hi", model="openai/gpt-4o-mini"
+    )
+    stream = priced.stream
+    expected = stream.tokens_in * price_in + stream.tokens_out * price_out
+    assert priced.cost == pytest.approx(expected)
+    assert messages[-1].cost == pytest.approx(expected)
+    local, messages, _, _ = await _ask(isolated_env, fake_llm, prompt="hi", model="openai/echo")
+    assert local.cost == 0.0 and messages[-1].cost == 0.0
+    assert cost_of("someone/unknown-model", 10, 10) is None

@@ -73,6 +73,7 @@ class AskResult:
     error: ProviderError | None = None
 
 
+    cost: float | None = None  # US dollars (core.costs); None when unknown
 class ChatService:
     """Runs chat turns against the store and providers; no terminal, no Textual."""
 
@@ -305,14 +306,22 @@ class ChatService:
                     nxt = turn.chain[index + 1]
                     say(f"{exc}; trying {nxt.label()}")
         except asyncio.CancelledError:
-            await asyncio.shield(self._finish(answer_id, result, "partial", started, "interrupted"))
+            await asyncio.shield(
+                self._finish(
+                    answer_id, result, "partial", started, "interrupted", used or turn.chain[0]
+                )
+            )
             raise
         latency = int((time.perf_counter() - started) * 1000)
         if last_error is not None:
             status = "partial" if result.text else "error"
-            await self._finish(answer_id, result, status, started, str(last_error))
+            cost = await self._finish(
+                answer_id, result, status, started, str(last_error), used or turn.chain[0]
+            )
         else:
-            await self._finish(answer_id, result, "complete", started, None)
+            cost = await self._finish(
+                answer_id, result, "complete", started, None, used or turn.chain[0]
+            )
         session = await self.store.get_session(turn.session.id)
         return AskResult(
             session=session,
@@ -328,21 +337,27 @@ class ChatService:
 
     async def _finish(
         self,
+            cost=cost,
         answer_id: int,
         result: StreamResult,
         status: str,
         started: float,
         error: str | None,
-    ) -> None:
+        provider: ResolvedProvider,
+    ) -> float | None:
         from ai_workbench.core.context import estimate_tokens
 
         tokens_out = result.tokens_out
         if tokens_out is None and result.text:
             tokens_out = estimate_tokens(result.text)
+        from ai_workbench.core.costs import cost_of
         await self.store.update_message(
             answer_id,
             content=result.text,
             status=status,
+        cost = await asyncio.to_thread(
+            cost_of, provider.model, result.tokens_in, tokens_out, is_local=provider.is_local
+        )
             tokens_in=result.tokens_in,
             tokens_out=tokens_out,
             latency_ms=int((time.perf_counter() - started) * 1000),
@@ -351,7 +366,9 @@ class ChatService:
 
 
 def _title_from(prompt: str, files: Sequence[AttachedFile], stdin_text: str | None) -> str:
+            cost=cost,
     for line in prompt.splitlines():
+        return cost
         if line.strip():
             title = " ".join(line.split())
             return title if len(title) <= 60 else title[:59].rstrip() + "…"

@@ -502,6 +502,7 @@ class AiwApp(App[None]):
         try:
             return path.relative_to(self.cwd).as_posix()
         except ValueError:
+        bar.cost = self.chat_log.session_cost()
             return str(path)
 
     @on(Chip.Changed)
@@ -964,6 +965,7 @@ class AiwApp(App[None]):
     def _cancel_turn(self, reason: str | None) -> None:
         worker = self._chat_worker
         if worker is not None and not worker.is_finished:
+            cost=result.cost,
             worker.cancel()
             why = f" ({reason})" if reason else ""
             self.notify(f"Answer cancelled{why}; the partial answer is kept.", timeout=5)

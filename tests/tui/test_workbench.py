@@ -6,6 +6,7 @@ import json
 import tomllib
 from typing import Any
 
+import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Static
 
@@ -74,6 +75,27 @@ async def test_send_streams_the_answer_and_saves_the_turn(echo_app, fake_llm) ->
             ("assistant", "complete"),
         ]
         assert stored[1].content == fake_llm.reply
+
+
+async def test_cost_per_answer_and_per_session(echo_app, fake_llm) -> None:
+    from ai_workbench.core.costs import price_for
+
+    price_in, price_out = price_for("openai/gpt-4o-mini")
+    app = echo_app(model="gpt-4o-mini")  # priced in litellm's table, served by the fake
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        for prompt in ("one", "two"):
+            await _send(pilot, app, prompt)
+            await settle(pilot, app)
+        answers = [v for v in _views(app) if v.role == "assistant"]
+        for view in answers:
+            info = view.info
+            assert info.cost == pytest.approx(
+                info.tokens_in * price_in + info.tokens_out * price_out
+            )
+            assert f"${info.cost:.4f}" in view.header_markup()
+        total = sum(v.info.cost for v in answers)
+        assert f"${total:.4f}" in str(app.chip_bar.query_one(".session-tokens", Static).render())
 
 
 async def test_escape_cancels_and_keeps_the_partial_answer(echo_app, fake_llm) -> None:

@@ -43,6 +43,7 @@ class MessageInfo:
     model: str | None = None
     tokens_in: int | None = None
     tokens_out: int | None = None
+    cost: float | None = None  # US dollars; None when unknown
     attachments: list[str] = field(default_factory=list)
     error: str | None = None
     rating: int | None = None
@@ -124,6 +125,10 @@ class MessageView(Vertical):
             elif info.tokens_in is not None or info.tokens_out is not None:
                 tokens_in, tokens_out = _tokens(info.tokens_in), _tokens(info.tokens_out)
                 parts.append(f"[dim]in\u00a0{tokens_in} · out\u00a0{tokens_out}\u00a0tok[/dim]")
+                if info.cost is not None:
+                    from ai_workbench.core.costs import format_cost
+
+                    parts.append(f"[dim]{format_cost(info.cost)}[/dim]")
             if not info.streaming:
                 if info.status == "partial":
                     parts.append("[b $warning]partial[/]")
@@ -372,6 +377,11 @@ Move between messages with **up/down** (or **k/j**). On the selected message:
                 return item
         return None
 
+    def session_cost(self) -> float | None:
+        """Dollars for the session's answers, None when no answer's cost is known."""
+        costs = [v.info.cost for v in [*self._earlier, *self.views] if v.info.cost is not None]
+        return sum(costs) if costs else None
+
     def session_tokens(self) -> int:
         every = [*self._earlier, *self.views]
         return sum((v.info.tokens_in or 0) + (v.info.tokens_out or 0) for v in every)
@@ -393,6 +403,7 @@ def views_from_messages(messages: Iterable[Any], ratings: dict[str, Any]) -> lis
             model=message.model,
             tokens_in=message.tokens_in,
             tokens_out=message.tokens_out,
+            cost=message.cost,
             attachments=[os.path.basename(a.path) for a in message.attachments],
             error=message.error if message.status != "complete" else None,
             rating=feedback.rating if feedback else None,

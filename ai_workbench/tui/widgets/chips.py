@@ -87,6 +87,7 @@ The open session's **persona** and **model**, and the **files** attached to the 
 
     title: reactive[str] = reactive("New session")
     tokens: reactive[int] = reactive(0)
+    cost: reactive[float | None] = reactive(None)
     chips: reactive[tuple[ChipData, ...]] = reactive((), recompose=True)
 
     def compose(self) -> Any:
@@ -101,12 +102,20 @@ The open session's **persona** and **model**, and the **files** attached to the 
         return f"[b]{escape(self.title)}[/b]"
 
     def _tokens_markup(self) -> str:
-        return f"[dim]Σ {self.tokens:,} tok[/dim]" if self.tokens else ""
+        if not self.tokens:
+            return ""
+        from ai_workbench.core.costs import format_cost
+
+        cost = f" · {format_cost(self.cost)}" if self.cost is not None else ""
+        return f"[dim]Σ {self.tokens:,} tok{cost}[/dim]"
 
     def watch_title(self) -> None:
         if self.is_mounted:
             for item in self.query(".session-title").results(Static):
                 item.update(self._title_markup())
+
+    def watch_cost(self) -> None:
+        self.watch_tokens()
 
     def watch_tokens(self) -> None:
         if self.is_mounted:
