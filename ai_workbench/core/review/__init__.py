@@ -1,0 +1,41 @@
+"""AI code review: findings on changed lines, checked, filtered, stored, learned from.
+
+Public API (what the CLI, the workbench screen and the file watcher call)::
+
+    from ai_workbench.core.review import ReviewService, ReviewOptions
+
+    service = ReviewService(loaded_config, store)
+    result = await service.review(ReviewOptions(staged=True))           # or rev_range=, files=
+    result = await service.review_file(Path("src/app.py"))              # changed hunks of one file
+    for finding in result.shown: ...                                    # result.held: held back
+    await service.rate(finding.id, -1, "not useful here")               # learns
+    await service.apply(finding, Path(result.root), expect=...)         # git apply --check first
+
+Renderers: :mod:`ai_workbench.core.review.formats` (table, json, md, codeclimate) and
+:mod:`ai_workbench.core.review.sarif`. See docs/review.md for how it all works.
+Nothing here imports Textual or litellm at import time.
+"""
+
+from __future__ import annotations
+
+from ai_workbench.core.review.models import (
+    CATEGORIES,
+    SEVERITIES,
+    Finding,
+    ReviewResult,
+    ReviewStats,
+    rule_id,
+)
+from ai_workbench.core.review.service import ReviewError, ReviewOptions, ReviewService
+
+__all__ = [
+    "CATEGORIES",
+    "SEVERITIES",
+    "Finding",
+    "ReviewError",
+    "ReviewOptions",
+    "ReviewResult",
+    "ReviewService",
+    "ReviewStats",
+    "rule_id",
+]

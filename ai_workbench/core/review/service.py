@@ -1,0 +1,502 @@
+"""The review service: from a change set to stored, filtered, placed findings.
+
+collect changes (git) ▶ plan units within the token budget ▶ redact ▶ call the model for each
+unit, at most ``max_parallel`` at once ▶ parse (retry a malformed reply once, then report it)
+▶ place each finding on added lines (count moves and discards) ▶ build or check its patch ▶
+hold back low-confidence, learned-against and over-the-cap findings (counted, stored) ▶ store
+the run ▶ queue the shown findings as suggestions.
+
+No terminal and no Textual here: the CLI and the workbench screen both call this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ai_workbench.config import LoadedConfig
+from ai_workbench.core.context import estimate_tokens
+from ai_workbench.core.errors import FALL_THROUGH, AiwError, InputError, ProviderError
+from ai_workbench.core.llm import StreamResult, stream_chat
+from ai_workbench.core.providers import ResolvedProvider, check_allowed, resolve_chain
+from ai_workbench.core.redact import redact
+from ai_workbench.core.review.anchor import anchor, build_patch, resolve_path
+from ai_workbench.core.review.chunks import ReviewUnit, plan_units
+from ai_workbench.core.review.diff import ChangeSet, FileDiff, collect_changes
+from ai_workbench.core.review.learning import LearningFilter, learn_from_rating, load_filter
+from ai_workbench.core.review.models import (
+    HELD_CAP,
+    HELD_LEARNED,
+    HELD_LOW_CONFIDENCE,
+    SEVERITY_RANK,
+    Finding,
+    ReviewResult,
+)
+from ai_workbench.core.review.parse import MalformedReply, parse_reply, to_finding
+from ai_workbench.core.review.prompt import repair_prompt, system_prompt, user_prompt
+from ai_workbench.core.review.storage import Learning, ReviewStore
+from ai_workbench.core.store import Store
+
+Progress = Callable[[str], None]
+PROMPT_OVERHEAD = 1_500  # tokens for the persona, the contract, learnings and the answer
+SUGGESTION_KIND = "review"
+
+
+class ReviewError(AiwError):
+    """The review could not run at all (every call failed); exit code 2 in the CLI."""
+
+    exit_code = 2
+
+
+@dataclass
+class ReviewOptions:
+    """What to review and how; ``None`` means the ``[review]`` setting."""
+
+    staged: bool = False
+    rev_range: str | None = None
+    files: list[str] | None = None
+    whole_files: bool = True
+    model: str | None = None
+    api_base: str | None = None
+    provider: str | None = None
+    persona: str | None = None
+    learning: bool = True
+    max_per_file: int | None = None
+    min_confidence: float | None = None
+    max_parallel: int | None = None
+    queue_suggestions: bool = True
+    cwd: Path | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Unit:
+    unit: ReviewUnit
+    raw: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    provider_error: ProviderError | None = None
+
+
+class ReviewService:
+    """Reviews, ratings, status changes and learnings on top of one :class:`Store`."""
+
+    def __init__(self, loaded: LoadedConfig, store: Store) -> None:
+        self.loaded = loaded
+        self.settings = loaded.settings
+        self.cfg = loaded.settings.review
+        self.store = store
+        self.reviews = ReviewStore(store)
+
+    # ------------------------------------------------------------------ reviewing
+
+    async def review(self, opts: ReviewOptions, progress: Progress | None = None) -> ReviewResult:
+        """Collect the changes ``opts`` names and review them."""
+        cwd = (opts.cwd or Path.cwd()).resolve()
+        changes = await asyncio.to_thread(
+            collect_changes,
+            cwd,
+            staged=opts.staged,
+            rev_range=opts.rev_range,
+            files=opts.files,
+            whole_files=opts.whole_files,
+        )
+        return await self.review_changes(changes, opts, progress)
+
+    async def review_file(
+        self, path: Path, opts: ReviewOptions | None = None, progress: Progress | None = None
+    ) -> ReviewResult:
+        """Review the uncommitted changes of one file (only its changed hunks).
+
+        For the file watcher and "re-review this file": an unchanged file gives an empty result.
+        """
+        base = opts or ReviewOptions()
+        path = Path(path).resolve()
+        chosen = replace(
+            base,
+            files=[str(path)],
+            staged=False,
+            rev_range=None,
+            whole_files=False,
+            cwd=path.parent,
+        )
+        return await self.review(chosen, progress)
+
+    async def review_changes(
+        self, changes: ChangeSet, opts: ReviewOptions, progress: Progress | None = None
+    ) -> ReviewResult:
+        say = progress or (lambda _line: None)
+        started = time.perf_counter()
+        persona = self._persona(opts.persona or self.cfg.persona)
+        chain = self._chain(opts, persona)
+        max_per_file = opts.max_per_file or self.cfg.max_findings_per_file
+        min_conf = self.cfg.min_confidence if opts.min_confidence is None else opts.min_confidence
+        learning = opts.learning and self.cfg.learning
+        root = str(changes.root)
+        result = ReviewResult(
+            root=root,
+            mode=changes.mode,
+            target=changes.target,
+            model=chain[0].model,
+            learning=learning,
+            changes=changes,
+        )
+        stats = result.stats
+        budget = max(
+            500,
+            min(self.cfg.max_tokens_per_call, int(chain[0].context_window * 0.6)) - PROMPT_OVERHEAD,
+        )
+        units, skipped, hunks = plan_units(changes, budget, before=self.cfg.context_lines)
+        stats.files = len({b.path for u in units for b in u.blocks})
+        stats.hunks, stats.units, stats.skipped_files = hunks, len(units), skipped
+        if skipped:
+            result.notices.append("not reviewed: " + ", ".join(skipped))
+        lf = await load_filter(self.reviews, root, self.cfg.min_dislikes) if learning else None
+        result.run_id = await self.reviews.start_run(
+            root, changes.mode, changes.target, chain[0].model, persona[0], learning
+        )
+        if units:
+            say(f"reviewing {stats.hunks} hunk(s) in {stats.files} file(s): {len(units)} call(s)")
+        system = system_prompt(persona[1], max_per_file)
+        avoid = lf.avoid_rules() if lf else []
+        liked = lf.examples() if lf else []
+        gate = asyncio.Semaphore(max(1, opts.max_parallel or self.cfg.max_parallel))
+        temperature = persona[2]
+
+        async def run(unit: ReviewUnit) -> _Unit:
+            async with gate:
+                return await self._review_unit(
+                    unit, chain, system, changes.target, avoid, liked, temperature, result
+                )
+
+        outcomes = await asyncio.gather(*(run(u) for u in units))
+        provider_errors = [o.provider_error for o in outcomes if o.provider_error is not None]
+        for outcome in outcomes:
+            if outcome.error:
+                result.errors.append(outcome.error)
+                stats.failed_units += 1
+        by_path = changes.by_path()
+        for outcome in outcomes:
+            for item in outcome.raw:
+                stats.raw_findings += 1
+                finding = to_finding(item)
+                if finding is None:
+                    stats.discarded += 1
+                    continue
+                self._place(finding, by_path, root, result)
+        self._filter(result, lf, max_per_file, min_conf)
+        stats.duration_ms = int((time.perf_counter() - started) * 1000)
+        if stats.reanchored or stats.discarded:
+            result.notices.append(
+                f"{stats.reanchored} finding(s) moved onto added lines, "
+                f"{stats.discarded} discarded (not on a changed line of a reviewed file)"
+            )
+        await self.reviews.finish_run(result)
+        if units and len(provider_errors) == len(units):
+            raise ReviewError(str(provider_errors[0])) from provider_errors[0]
+        if opts.queue_suggestions and self.cfg.suggestions:
+            await self._queue(result)
+        return result
+
+    def _persona(self, name: str) -> tuple[str, str, float | None]:
+        """(id, prompt, temperature) of the reviewer persona."""
+        from ai_workbench.core.personas import load_personas
+
+        catalog = load_personas(self.loaded.project_root)
+        try:
+            persona = catalog.get(name)
+        except Exception as exc:
+            raise InputError(f"review persona: {str(exc).strip(chr(39) + chr(34))}") from None
+        return persona.id, persona.prompt, persona.temperature
+
+    def _chain(
+        self, opts: ReviewOptions, persona: tuple[str, str, float | None]
+    ) -> list[ResolvedProvider]:
+        model = opts.model or (self.cfg.model or None)
+        provider = opts.provider or (self.cfg.provider or None)
+        return resolve_chain(self.settings, model=model, api_base=opts.api_base, provider=provider)
+
+    async def _call(
+        self,
+        chain: list[ResolvedProvider],
+        messages: list[dict[str, str]],
+        temperature: float | None,
+        result: ReviewResult,
+    ) -> str:
+        last: ProviderError | None = None
+        for provider in chain:
+            stream = StreamResult()
+            try:
+                check_allowed(provider, self.settings)
+                result.stats.calls += 1
+                result.stats.tokens_sent += sum(estimate_tokens(m["content"]) for m in messages)
+                async for _ in stream_chat(
+                    provider,
+                    messages,
+                    stream,
+                    engine=self.settings.engine,
+                    timeout=self.settings.request_timeout,
+                    max_retries=self.settings.max_retries,
+                    temperature=temperature,
+                ):
+                    pass
+            except ProviderError as exc:
+                last = exc
+                if exc.kind in FALL_THROUGH:
+                    continue
+                raise
+            result.stats.tokens_in += stream.tokens_in or 0
+            result.stats.tokens_out += stream.tokens_out or 0
+            return stream.text
+        assert last is not None
+        raise last
+
+    async def _review_unit(
+        self,
+        unit: ReviewUnit,
+        chain: list[ResolvedProvider],
+        system: str,
+        target: str,
+        avoid: list[str],
+        liked: list[Any],
+        temperature: float | None,
+        result: ReviewResult,
+    ) -> _Unit:
+        outcome = _Unit(unit)
+        user = user_prompt(unit, target=target, avoid=avoid, liked=liked)
+        redaction = redact(user)
+        if redaction.total:
+            result.notices.append(
+                f"redacted {redaction.total} secret(s) in {unit.label()} before sending"
+            )
+        messages = [
+            {"role": "system", "content": system},
+            {"role": "user", "content": redaction.text},
+        ]
+        try:
+            reply = await self._call(chain, messages, temperature, result)
+            try:
+                outcome.raw, bad = parse_reply(reply)
+                result.stats.discarded += bad
+                return outcome
+            except MalformedReply as first:
+                result.stats.retries += 1
+                messages += [
+                    {"role": "assistant", "content": reply},
+                    {"role": "user", "content": repair_prompt(str(first))},
+                ]
+            reply = await self._call(chain, messages, temperature, result)
+            try:
+                outcome.raw, bad = parse_reply(reply)
+                result.stats.discarded += bad
+            except MalformedReply as second:
+                outcome.error = (
+                    f"{unit.label()}: the model's reply was malformed twice ({second}); "
+                    "these lines were not reviewed"
+                )
+        except ProviderError as exc:
+            outcome.provider_error = exc
+            outcome.error = f"{unit.label()}: {exc}"
+        return outcome
+
+    def _place(
+        self, finding: Finding, by_path: dict[str, FileDiff], root: str, result: ReviewResult
+    ) -> None:
+        stats = result.stats
+        path = resolve_path(finding.path, by_path, root)
+        fd = by_path.get(path) if path else None
+        if fd is not None:
+            finding.path = fd.path
+        outcome = anchor(finding, fd)
+        if outcome == "discarded" or fd is None:
+            stats.discarded += 1
+            return
+        if outcome == "reanchored":
+            stats.reanchored += 1
+        if fd.path not in result.digests and _worktree_matches(Path(root), fd):
+            from ai_workbench.core.patches import file_digest
+
+            result.digests[fd.path] = file_digest(Path(root) / fd.path)
+        finding.patch = self._patch_for(finding, fd, Path(root))
+        finding.compute_fingerprint()
+        if any(f.fingerprint == finding.fingerprint for f in result.findings):
+            stats.discarded += 1  # the same finding from an overlapping unit
+            return
+        result.findings.append(finding)
+
+    def _patch_for(self, finding: Finding, fd: FileDiff, root: Path) -> str | None:
+        from ai_workbench.core.patches import PatchError, check_patch, normalise_patch, patch_paths
+
+        patch = None
+        if finding.patch:
+            try:
+                candidate = normalise_patch(finding.patch)
+                if patch_paths(candidate) == [fd.path]:
+                    patch = candidate
+            except Exception:
+                patch = None
+        if patch is None:
+            patch = build_patch(finding, fd)
+        if patch is None:
+            return None
+        if _worktree_matches(root, fd):
+            try:
+                check_patch(root, patch)
+            except PatchError:
+                return None  # a fix that does not apply is worse than none
+        return patch
+
+    def _filter(
+        self, result: ReviewResult, lf: LearningFilter | None, max_per_file: int, min_conf: float
+    ) -> None:
+        held = result.stats.held
+        for f in result.findings:
+            if f.confidence < min_conf:
+                f.held_reason = HELD_LOW_CONFIDENCE
+                continue
+            learned = lf.check(f) if lf else None
+            if learned is not None:
+                label = f"learning #{learned.id} ({_clip(learned.rule, 60)})"
+                if f.severity == "error":
+                    f.learning_note = f"resembles {label}; shown because it is an error"
+                else:
+                    f.held_reason = HELD_LEARNED
+                    f.learning_note = f"held back by {label}"
+        per_file: dict[str, list[Finding]] = {}
+        for f in result.findings:
+            if f.held_reason is None:
+                per_file.setdefault(f.path, []).append(f)
+        for items in per_file.values():
+            items.sort(key=lambda f: (-SEVERITY_RANK[f.severity], -f.confidence, f.line_start))
+            for f in items[max_per_file:]:
+                f.held_reason = HELD_CAP
+        for f in result.findings:
+            if f.held_reason:
+                held[f.held_reason] += 1
+                f.status = "held"
+        result.findings.sort(key=lambda f: f.sort_key())
+
+    async def _queue(self, result: ReviewResult) -> int:
+        from ai_workbench.core.suggestions import (
+            ACTION_APPLY,
+            ACTION_DISMISS,
+            ACTION_OPEN,
+            SuggestionAction,
+            SuggestionQueue,
+        )
+
+        queue = SuggestionQueue(self.store)
+        root = Path(result.root)
+        by_path = result.changes.by_path() if result.changes is not None else {}
+        added = 0
+        for f in result.shown:
+            fd = by_path.get(f.path)
+            actions = []
+            payload: dict[str, Any] = {
+                "path": str(root / f.path),
+                "line": f.line_start,
+                "root": str(root),
+                "finding_id": f.id,
+            }
+            if f.patch and fd is not None and f.path in result.digests:
+                actions.append(SuggestionAction(ACTION_APPLY, "Apply fix"))
+                payload["patch"] = f.patch
+                payload["expect"] = {f.path: result.digests[f.path]}
+            actions += [
+                SuggestionAction(ACTION_OPEN, "Open"),
+                SuggestionAction(ACTION_DISMISS, "Dismiss"),
+            ]
+            body = f"**{f.path}:{f.line_start}** · {f.severity} · {f.rule_id}\n\n{f.explanation}"
+            if f.patch:
+                body += f"\n\n```diff\n{f.patch.rstrip()}\n```"
+            item = await queue.add(
+                SUGGESTION_KIND,
+                f"{f.severity}: {f.title}",
+                body,
+                actions=actions,
+                payload=payload,
+                source=f"{f.path}:{f.line_start}",
+                fingerprint=f"review:{f.fingerprint}",
+            )
+            added += item is not None
+        return added
+
+    # ------------------------------------------------------------------ after the review
+
+    async def rate(self, finding_id: int, rating: int, comment: str | None = None) -> Learning:
+        """Like (+1) or dislike (-1) a finding: stored as feedback and learned from."""
+        from ai_workbench.core.feedback import FeedbackService
+
+        finding = await self.reviews.get_finding(finding_id)
+        repo = await self.reviews.repo_of(finding_id)
+        await FeedbackService(self.store).rate("finding", finding_id, rating, comment)
+        return await learn_from_rating(self.reviews, repo, finding, rating, comment)
+
+    async def unrate(self, finding_id: int) -> None:
+        from ai_workbench.core.feedback import FeedbackService
+
+        await FeedbackService(self.store).clear("finding", finding_id)
+        await self.reviews.remove_examples_of(finding_id)
+
+    async def set_status(self, finding_id: int, status: str) -> None:
+        await self.reviews.set_finding_status(finding_id, status)
+
+    async def dismiss(self, finding: Finding) -> None:
+        """Dismiss a finding, and its entry in the suggestions queue (it will not come back)."""
+        if finding.id is not None:
+            await self.reviews.set_finding_status(finding.id, "dismissed")
+        finding.status = "dismissed"
+        await self._sync_suggestion(finding, "dismissed")
+
+    def expect_for(self, result: ReviewResult, finding: Finding) -> dict[str, str] | None:
+        """The digest of the finding's file when it was reviewed, if the review saw the disk."""
+        digest = result.digests.get(finding.path)
+        return {finding.path: digest} if digest else None
+
+    async def _sync_suggestion(self, finding: Finding, status: str) -> None:
+        from ai_workbench.core.suggestions import SuggestionQueue
+
+        queue = SuggestionQueue(self.store)
+        for item in await queue.list(kind=SUGGESTION_KIND, limit=None):
+            if item.fingerprint == f"review:{finding.fingerprint}":
+                await queue.set_status(item.id, status)
+
+    async def apply(
+        self, finding: Finding, root: Path, expect: dict[str, str] | None = None
+    ) -> Any:
+        """Apply the finding's patch (``git apply --check`` first; nothing changes on conflict)."""
+        from ai_workbench.core.patches import PatchError, apply_patch
+
+        if not finding.patch:
+            raise PatchError(f"{finding.path}:{finding.line_start}: this finding has no patch")
+        applied = await asyncio.to_thread(apply_patch, root, finding.patch, expect=expect)
+        if finding.id is not None:
+            await self.reviews.set_finding_status(finding.id, "applied")
+        finding.status = "applied"
+        await self._sync_suggestion(finding, "applied")
+        return applied
+
+    async def learnings(self, repo: str | None = None) -> list[Learning]:
+        return await self.reviews.learnings(repo)
+
+    async def update_learning(self, learning_id: int, **changes: Any) -> Learning:
+        return await self.reviews.update_learning(learning_id, **changes)
+
+    async def delete_learning(self, learning_id: int) -> None:
+        await self.reviews.delete_learning(learning_id)
+
+
+def _worktree_matches(root: Path, fd: FileDiff) -> bool:
+    """Whether the reviewed text is what is on disk now (so its patch applies there)."""
+    try:
+        return (root / fd.path).read_text(encoding="utf-8", errors="replace") == fd.new_text
+    except OSError:
+        return False
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
