@@ -1,0 +1,422 @@
+"""Analyse a failed command: context tiers, redaction, the model's JSON, risk, cache, delivery.
+
+The model is asked for ``{"explanation": markdown, "suggestions": [{"description", "command",
+"risk_level"}]}``. :func:`parse_reply` accepts that JSON, JSON inside a code fence, or JSON
+with text around it, and otherwise keeps the whole text as the explanation with no fixes.
+Every suggested command is rated again by :func:`ai_workbench.shell.risk.classify`; the
+stricter rating wins. Analyses are cached by the normalised command + output.
+
+Context tiers (``shell.context_level``): ``minimal`` (command, exit code, output, cwd),
+``standard`` (+ the last 10 history lines, file names in cwd, git status), ``detailed``
+(+ ``uname -a``, environment variables that matter for failures, ``ls -la``). All of it goes
+through :func:`ai_workbench.core.redact.redact_text`; variables with secret-looking names are
+never read, whatever their value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import re
+import stat
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ai_workbench.core.redact import is_secret_name, redact_text
+from ai_workbench.shell.risk import classify, normalise_level, stricter
+
+__all__ = [
+    "Analysis",
+    "ExplanationStream",
+    "Fix",
+    "build_context",
+    "build_messages",
+    "cache_key",
+    "parse_reply",
+    "rate_fixes",
+]
+
+SYSTEM_PROMPT = """You are aiw's shell assistant. A command failed in the user's terminal.
+Explain briefly why it failed and how to fix it, for this user's situation.
+Answer with one JSON object and nothing else:
+{"explanation": "<Markdown, a few sentences>",
+ "suggestions": [{"description": "<what it does>", "command": "<one shell command line>",
+                  "risk_level": "safe" | "moderate" | "dangerous"}]}
+Give at most 3 suggestions, the most likely fix first; an empty list when no command helps.
+risk_level: "safe" changes nothing important or is easily undone; "moderate" changes files,
+packages, services or remote state; "dangerous" can destroy data or lock the user out.
+Parts of the input may read [REDACTED:...]: secrets were removed; never ask for them."""
+
+ENV_NAMES = (
+    "SHELL", "TERM", "LANG", "LC_ALL", "PATH", "VIRTUAL_ENV", "CONDA_DEFAULT_ENV",
+    "PYENV_VERSION", "NODE_ENV", "GOPATH", "GOROOT", "JAVA_HOME", "CARGO_HOME", "RUSTUP_TOOLCHAIN",
+    "KUBECONFIG", "DOCKER_HOST", "EDITOR", "PYTHONPATH", "LD_LIBRARY_PATH", "PKG_CONFIG_PATH",
+    "HOME", "USER",
+)  # fmt: skip
+HISTORY_LINES = 10
+MAX_FILES_LISTED = 60
+
+
+@dataclass(slots=True)
+class Fix:
+    description: str
+    command: str
+    risk_level: str
+    model_risk: str | None = None
+    reasons: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "description": self.description,
+            "command": self.command,
+            "risk_level": self.risk_level,
+            "model_risk": self.model_risk,
+            "reasons": list(self.reasons),
+        }
+
+
+@dataclass(slots=True)
+class Analysis:
+    explanation: str
+    fixes: list[Fix]
+    model: str | None = None
+    cached: bool = False
+
+
+# ------------------------------------------------------------------------------- context
+
+
+def _read_history(histfile: str, shell: str, limit: int = HISTORY_LINES) -> list[str]:
+    if not histfile:
+        return []
+    try:
+        with open(histfile, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 16384))
+            data = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    lines: list[str] = []
+    for line in data.splitlines()[1:] if size > 16384 else data.splitlines():
+        if line.startswith("#") and line[1:].isdigit():
+            continue  # bash HISTTIMEFORMAT stamps
+        match = re.match(r"^: \d+:\d+;(.*)$", line)  # zsh extended history
+        lines.append(match.group(1) if match else line)
+    return [line for line in lines if line.strip()][-limit:]
+
+
+def _git_status(cwd: str) -> str | None:
+    try:
+        done = subprocess.run(
+            ["git", "status", "--porcelain=v1", "--branch", "--untracked-files=normal"],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=3,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    lines = done.stdout.splitlines()
+    return "\n".join(lines[:40] + ([f"... {len(lines) - 40} more"] if len(lines) > 40 else []))
+
+
+def _names(cwd: str) -> list[str]:
+    try:
+        entries = sorted(os.scandir(cwd), key=lambda e: e.name)
+    except OSError:
+        return []
+    names = [e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries]
+    if len(names) > MAX_FILES_LISTED:
+        names = [*names[:MAX_FILES_LISTED], f"... {len(names) - MAX_FILES_LISTED} more"]
+    return names
+
+
+def _ls_la(cwd: str) -> list[str]:
+    rows: list[str] = []
+    try:
+        entries = sorted(os.scandir(cwd), key=lambda e: e.name)
+    except OSError:
+        return rows
+    for entry in entries[:MAX_FILES_LISTED]:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(st.st_mtime))
+        rows.append(f"{stat.filemode(st.st_mode)} {st.st_size:>10} {when} {entry.name}")
+    return rows
+
+
+def relevant_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment variables that explain failures; secret-looking names never."""
+    out: dict[str, str] = {}
+    for name in ENV_NAMES:
+        if name in env and not is_secret_name(name):
+            out[name] = redact_text(env[name])[:500]
+    return out
+
+
+def build_context(
+    *,
+    command: str,
+    exit_code: int,
+    output: str | None,
+    cwd: str,
+    level: str,
+    shell: str = "",
+    histfile: str = "",
+    env: Mapping[str, str] | None = None,
+    duration_ms: int | None = None,
+    capture_note: str = "",
+) -> dict[str, Any]:
+    """What the model sees about a failure, redacted, for ``level``."""
+    env = os.environ if env is None else env
+    context: dict[str, Any] = {
+        "command": redact_text(command),
+        "exit_code": exit_code,
+        "cwd": cwd,
+        "output": redact_text(output) if output is not None else None,
+    }
+    if output is None:
+        context["output_note"] = "output unavailable" + (
+            f" ({capture_note})" if capture_note else ""
+        )
+    if shell:
+        context["shell"] = shell
+    if duration_ms is not None:
+        context["duration_ms"] = duration_ms
+    if level in ("standard", "detailed"):
+        history = [redact_text(line) for line in _read_history(histfile, shell)]
+        if history:
+            context["history"] = history
+        context["files"] = _names(cwd)
+        git = _git_status(cwd)
+        if git is not None:
+            context["git_status"] = redact_text(git)
+    if level == "detailed":
+        uname = platform.uname()
+        context["uname"] = " ".join(
+            [uname.system, uname.node, uname.release, uname.version, uname.machine]
+        )
+        context["env"] = relevant_env(env)
+        context["ls_la"] = _ls_la(cwd)
+    return context
+
+
+def build_messages(context: Mapping[str, Any]) -> list[dict[str, str]]:
+    parts = [
+        f"Command (exit code {context['exit_code']}, shell {context.get('shell') or 'unknown'}):",
+        f"```\n{context['command']}\n```",
+        f"Working directory: {context['cwd']}",
+    ]
+    if context.get("output") is not None:
+        parts.append(
+            f"Output (last part, stdout and stderr merged):\n```\n{context['output']}\n```"
+        )
+    else:
+        parts.append(f"Output: {context.get('output_note', 'unavailable')}")
+    for key, title in (
+        ("history", "Recent shell history"),
+        ("files", "Files in the working directory"),
+        ("git_status", "git status"),
+        ("uname", "uname -a"),
+        ("env", "Environment"),
+        ("ls_la", "ls -la"),
+    ):
+        value = context.get(key)
+        if not value:
+            continue
+        if isinstance(value, dict):
+            text = "\n".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            text = "\n".join(str(v) for v in value)
+        else:
+            text = str(value)
+        parts.append(f"{title}:\n```\n{text}\n```")
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": redact_text("\n\n".join(parts))},
+    ]
+
+
+_DIGITS = re.compile(r"\d+")
+_SPACE = re.compile(r"\s+")
+
+
+def cache_key(command: str, exit_code: int, output: str | None) -> str:
+    """Same error, same key: whitespace collapsed, numbers (pids, times, ports) masked."""
+    norm_cmd = _SPACE.sub(" ", command.strip())
+    tail = (output or "")[-2000:]
+    norm_out = _DIGITS.sub("0", _SPACE.sub(" ", tail.strip()))
+    return hashlib.sha256(f"{norm_cmd}\0{exit_code}\0{norm_out}".encode()).hexdigest()
+
+
+# ------------------------------------------------------------------------------- parsing
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n(.*?)\n?```", re.DOTALL)
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _first_object(text: str) -> Any:
+    start = text.find("{")
+    while start >= 0:
+        try:
+            value, _ = json.JSONDecoder().raw_decode(text[start:])
+            return value
+        except ValueError:
+            start = text.find("{", start + 1)
+    return None
+
+
+def parse_reply(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """(explanation, raw suggestions) from the model's answer, with the fallbacks above."""
+    candidates = [_loads(text.strip())]
+    candidates += [_loads(m.group(1).strip()) for m in _FENCE.finditer(text)]
+    candidates.append(_first_object(text))
+    for value in candidates:
+        if isinstance(value, dict) and ("explanation" in value or "suggestions" in value):
+            explanation = str(value.get("explanation") or "").strip()
+            raw = value.get("suggestions") or []
+            items = (
+                [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
+            )
+            return explanation, items
+    return text.strip(), []
+
+
+def rate_fixes(raw: Sequence[Mapping[str, Any]]) -> list[Fix]:
+    """Suggestions with a command, each rated by the model and by aiw; the stricter wins."""
+    fixes: list[Fix] = []
+    for item in raw:
+        command = str(item.get("command") or "").strip()
+        if not command:
+            continue
+        model_level = normalise_level(item.get("risk_level"))
+        ours = classify(command)
+        level = stricter(model_level or "moderate", ours.level)
+        fixes.append(
+            Fix(
+                description=str(item.get("description") or "").strip(),
+                command=command,
+                risk_level=level,
+                model_risk=model_level,
+                reasons=ours.reasons,
+            )
+        )
+    return fixes
+
+
+class ExplanationStream:
+    """Pull the ``explanation`` string out of a JSON answer while it streams.
+
+    ``feed(delta)`` returns the newly decoded explanation text (empty while the answer is
+    still before it, or when it is not JSON at all; the caller prints the parsed result then).
+    """
+
+    _START = re.compile(r'"explanation"\s*:\s*"')
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self._pos: int | None = None
+        self.done = False
+
+    def feed(self, delta: str) -> str:
+        self.buffer += delta
+        if self.done:
+            return ""
+        if self._pos is None:
+            match = self._START.search(self.buffer)
+            if match is None:
+                return ""
+            self._pos = match.end()
+        out: list[str] = []
+        i = self._pos
+        buf = self.buffer
+        while i < len(buf):
+            ch = buf[i]
+            if ch == '"':
+                self.done = True
+                i += 1
+                break
+            if ch == "\\":
+                if i + 1 >= len(buf):
+                    break
+                esc = buf[i + 1]
+                if esc == "u":
+                    if i + 6 > len(buf):
+                        break
+                    with contextlib.suppress(ValueError):
+                        out.append(chr(int(buf[i + 2 : i + 6], 16)))
+                    i += 6
+                    continue
+                out.append({"n": "\n", "t": "\t", "r": "", "b": "", "f": ""}.get(esc, esc))
+                i += 2
+                continue
+            out.append(ch)
+            i += 1
+        self._pos = i
+        return "".join(out)
+
+
+# ------------------------------------------------------------------------------ running
+
+
+async def ask_model(
+    loaded: Any,
+    messages: list[dict[str, str]],
+    on_text: Callable[[str], None] | None = None,
+) -> tuple[str, str]:
+    """Stream the analysis from the shell model (``shell.model``/``provider``, else the
+    default chain); return (text, model). Raises ProviderError when every provider fails."""
+    from ai_workbench.core.errors import ProviderError
+    from ai_workbench.core.llm import StreamResult, stream_chat
+    from ai_workbench.core.providers import check_allowed, resolve_chain
+
+    settings = loaded.settings
+    shell = settings.shell
+    chain = resolve_chain(
+        settings,
+        model=shell.model or None,
+        api_base=shell.api_base or None,
+        provider=shell.provider or None,
+    )
+    last: ProviderError | None = None
+    for provider in chain:
+        result = StreamResult()
+        try:
+            check_allowed(provider, settings)
+            async for text in stream_chat(
+                provider,
+                messages,
+                result,
+                engine=settings.engine,
+                timeout=settings.request_timeout,
+                max_retries=settings.max_retries,
+                temperature=0.2,
+            ):
+                if on_text is not None:
+                    on_text(text)
+            return result.text, provider.model
+        except ProviderError as exc:
+            last = exc
+            if result.text:
+                break
+    assert last is not None
+    raise last
