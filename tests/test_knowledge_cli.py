@@ -1,0 +1,136 @@
+"""`aiw index`, `aiw search`, `aiw kb` and `aiw ask --kb` as a user runs them.
+
+Real subprocesses (``run_aiw``) in the isolated environment, the real index under the isolated
+data dir, and the loopback model server for the grounded answer.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IsolatedEnv, RunAiw
+from tests.fake_llm import FakeLLM
+
+SECRET = "AKIAIOSFODNN7EXAMPLE"
+
+
+@pytest.fixture
+def project(isolated_env: IsolatedEnv) -> Path:
+    root = isolated_env.work / "shop"
+    (root / ".git").mkdir(parents=True)
+    (root / "billing").mkdir()
+    (root / "billing" / "invoice.py").write_text(
+        "def invoice_total(lines, vat_rate):\n"
+        '    """Sum the invoice lines and add VAT at vat_rate."""\n'
+        "    net = sum(line.amount for line in lines)\n"
+        "    return net * (1 + vat_rate)\n"
+    )
+    (root / "billing" / "settings.py").write_text(f'AWS_KEY = "{SECRET}"\nVAT_DEFAULT = 0.2\n')
+    (root / "README.md").write_text("# Shop\n\nA shop.\n\n## Invoices\n\nInvoices add VAT.\n")
+    return root
+
+
+def test_index_search_and_rate(run_aiw: RunAiw, project: Path) -> None:
+    first = run_aiw("index", "--json", cwd=project)
+    assert first.returncode == 0, first.stderr
+    report = json.loads(first.stdout)
+    assert sorted(report["added"]) == ["README.md", "billing/invoice.py", "billing/settings.py"]
+    assert Path(report["report_path"]).is_file() and report["embedding_model"]
+
+    again = run_aiw("index", cwd=project)
+    assert again.returncode == 0, again.stderr
+    assert "0 added, 0 updated, 0 deleted, 3 unchanged" in again.stderr
+    assert "report: " in again.stderr
+
+    found = run_aiw("search", "invoice", "total", "with", "VAT", cwd=project)
+    assert found.returncode == 0, found.stderr
+    first_line = found.stdout.splitlines()[0]
+    assert first_line.startswith(" 1. billing/invoice.py:1-4  score ")
+    assert "def invoice_total" in first_line
+
+    as_json = run_aiw("search", "--json", "invoice total", cwd=project)
+    data = json.loads(as_json.stdout)
+    assert data["results"][0]["location"] == "billing/invoice.py:1-4"
+    assert data["results"][0]["rank"] == 1 and data["clarifying_question"] is None
+
+    liked = run_aiw("kb", "like", "1", "-m", "right place", cwd=project)
+    assert liked.returncode == 0, liked.stderr
+    assert 'liked billing/invoice.py:1-4 for "invoice total"' in liked.stderr
+
+    unknown = run_aiw("kb", "dislike", "zzzzzz", cwd=project)
+    assert unknown.returncode == 3 and "no indexed chunk 'zzzzzz'" in unknown.stderr
+
+
+def test_search_before_index_says_what_to_do(run_aiw: RunAiw, project: Path) -> None:
+    result = run_aiw("search", "invoice", cwd=project)
+    assert result.returncode == 3
+    assert "run `aiw index` first" in result.stderr
+
+
+def test_ask_kb_grounds_and_cites(run_aiw: RunAiw, project: Path, fake_llm: FakeLLM) -> None:
+    assert run_aiw("index", cwd=project).returncode == 0
+    fake_llm.reply = "VAT is added in `billing/invoice.py:1-4` (invoice_total)."
+    result = run_aiw(
+        "ask", "--kb", "--model", "openai/echo", "--api-base", fake_llm.base_url,
+        "how is the invoice VAT total computed?", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "billing/invoice.py:1-4" in result.stdout  # the answer keeps its citation
+    request = fake_llm.chat_requests[-1]
+    system = next(m["content"] for m in request["json"]["messages"] if m["role"] == "system")
+    assert "### billing/invoice.py:1-4 (def invoice_total)" in system
+    assert "net = sum(line.amount for line in lines)" in system  # the retrieved chunk
+    assert "Cite each excerpt you rely on as `path:start-end`" in system
+    assert SECRET not in json.dumps(fake_llm.chat_requests)  # retrieved text is redacted
+
+
+def test_ask_kb_asks_back_when_retrieval_is_weak(
+    run_aiw: RunAiw, project: Path, fake_llm: FakeLLM
+) -> None:
+    assert run_aiw("index", cwd=project).returncode == 0
+    before = len(fake_llm.chat_requests)
+    result = run_aiw(
+        "ask", "--kb", "--model", "openai/echo", "--api-base", fake_llm.base_url,
+        "why does the kubernetes operator crash on reconcile?", cwd=project,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "below the 0.70 threshold" in result.stdout and "Do you mean" in result.stdout
+    assert len(fake_llm.chat_requests) == before  # asked the user, not the model
+
+
+def test_index_shows_a_progress_bar_on_a_terminal(project: Path) -> None:
+    """With stderr on a terminal (a real pty) `aiw index` draws a progress bar."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    for n in range(30):
+        (project / f"mod{n}.py").write_text(f"def f{n}():\n    return {n}\n")
+    master, slave = pty.openpty()
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), COLUMNS="100", TERM="xterm")
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ai_workbench", "index"],
+        cwd=project, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+    )  # fmt: skip
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # EIO: the child closed the pty
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=60) == 0
+    os.close(master)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert "indexing" in screen and "/33" in screen  # bar with done/total
+    assert "33 added" in screen
