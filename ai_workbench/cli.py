@@ -85,6 +85,9 @@ async def _open_store() -> Any:
 @click.option("-P", "--provider", help="Workbench: provider profile from config.")
 @click.option("-p", "--persona", help="Workbench: persona for new sessions.")
 @click.option("-s", "--session", metavar="ID", help="Workbench: open this session (id or prefix).")
+@click.option(
+    "--kb", is_flag=True, help="Workbench: ground answers in the project index (F7 toggles)."
+)
 @click.pass_context
 def main(
     ctx: click.Context,
@@ -94,6 +97,7 @@ def main(
     provider: str | None,
     persona: str | None,
     session: str | None,
+    kb: bool,
 ) -> None:
     """aiw: the AI workbench for the terminal.
 
@@ -119,6 +123,7 @@ def main(
             persona=persona,
             session=session,
             offline=offline,
+            kb=kb,
         )
     )
 
@@ -180,6 +185,9 @@ def main(
     help="Print only the code of the answer's fenced code blocks.",
 )
 @click.option("--no-stdin", is_flag=True, help="Do not read standard input even when piped.")
+@click.option(
+    "--kb", is_flag=True, help="Ground the answer in the project index (aiw index), with citations."
+)
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -199,6 +207,7 @@ def ask(
     as_json: bool,
     code_only: bool,
     no_stdin: bool,
+    kb: bool,
 ) -> None:
     """Ask a model; the answer streams to the terminal and is saved in a session.
 
@@ -243,6 +252,17 @@ def ask(
         store = await _open_store()
         try:
             service = ChatService(loaded, store)
+            if kb:
+                from ai_workbench.commands.knowledge import grounding_for_ask
+
+                section, question = await grounding_for_ask(loaded, text or stdin_text or "", store)
+                if question:  # weak retrieval: ask instead of guessing
+                    import json
+
+                    asked = {"clarifying_question": question}
+                    click.echo(json.dumps(asked) if as_json else question)
+                    return 0
+                opts.extra_context = [section] if section else []
             turn = await service.prepare(opts, notice=printer.notice)
             if turn.created_session and new_session:
                 printer.notice(f"new session {turn.session.id[:8]} (full id {turn.session.id})")
@@ -525,6 +545,25 @@ def config_set(key: str, value: str) -> None:
 
 # --- command groups defined in ai_workbench/commands/ -------------------------------------
 # (one import + add_command per group; keep these imports light: see commands/__init__.py)
+from ai_workbench.commands.shell import explain, history, off, on, shell  # noqa: E402
+
+main.add_command(shell)
+main.add_command(on)
+main.add_command(off)
+main.add_command(explain)
+main.add_command(history)
+from ai_workbench.commands.review import review  # noqa: E402
+
+main.add_command(review)
+from ai_workbench.commands.knowledge import index, kb, search  # noqa: E402
+
+main.add_command(index)
+main.add_command(search)
+main.add_command(kb)
+from ai_workbench.commands.watch import suggestions, watch  # noqa: E402
+
+main.add_command(watch)
+main.add_command(suggestions)
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

@@ -76,6 +76,47 @@ class ProviderProfile(BaseModel):
         return value.strip()
 
 
+# The default skip list of `capture = "tee"` lives with the tee reader (stdlib only, so that
+# `aiw shell init` can read it without loading pydantic).
+from ai_workbench.shell.tee import DEFAULT_TEE_SKIP  # noqa: E402
+
+
+class ShellSettings(BaseModel):
+    """``[shell]``: the bash/zsh hook that explains failed commands (docs/shell.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_analyse: bool = True
+    context_level: Literal["minimal", "standard", "detailed"] = "standard"
+    capture: Literal["scrollback", "tee", "pty", "none"] = "scrollback"
+    # tee mode: commands whose stderr is never redirected (docs/shell.md, "Capture modes").
+    tee_skip: list[str] = Field(default_factory=lambda: list(DEFAULT_TEE_SKIP))
+    max_output_bytes: int = Field(default=4096, ge=256, le=65_536)
+    ignore: list[str] = Field(default_factory=list)
+    sensitive_dirs: list[str] = Field(default_factory=lambda: ["~/.ssh", "~/.gnupg", "~/.aws"])
+    model: str = ""
+    api_base: str = ""
+    provider: str = ""
+
+
+class ReviewSettings(BaseModel):
+    """``[review]``: `aiw review` and the workbench review screen (docs/review.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    persona: str = "core/CA-1"
+    model: str = ""
+    provider: str = ""
+    max_findings_per_file: int = Field(default=3, ge=1, le=50)
+    min_confidence: float = Field(default=0.6, ge=0, le=1)
+    max_parallel: int = Field(default=4, ge=1, le=32)
+    max_tokens_per_call: int = Field(default=6_000, ge=1_000)
+    context_lines: int = Field(default=5, ge=0, le=50)
+    learning: bool = True
+    min_dislikes: int = Field(default=3, ge=1, le=50)
+    suggestions: bool = True
+
+
 class ChatSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -86,6 +127,56 @@ class ChatSettings(BaseModel):
     save_interval: float = Field(default=1.0, gt=0, le=10)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_output_tokens: int | None = Field(default=None, gt=0)
+
+
+class WatchSettings(BaseModel):
+    """``[watch]``: the file watcher that turns saved ``AI!``/``AI?`` comments into suggestions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    change_marker: str = "AI!"
+    question_marker: str = "AI?"
+    debounce_ms: int = Field(default=300, ge=0, le=60_000)
+    max_calls_per_minute: int = Field(default=6, ge=1, le=600)
+    review_on_save: bool = False
+    ignore: list[str] = Field(default_factory=list)
+    max_file_bytes: int = Field(default=262_144, ge=1)
+    context_lines: int = Field(default=60, ge=0)
+    related_files: int = Field(default=3, ge=0, le=20)
+    model: str = ""
+
+    @field_validator("change_marker", "question_marker")
+    @classmethod
+    def _marker(cls, value: str) -> str:
+        value = value.strip()
+        if not value or any(ch.isspace() for ch in value):
+            raise ValueError("expected a marker without spaces, such as AI! or AI?")
+        return value
+
+    @model_validator(mode="after")
+    def _distinct(self) -> WatchSettings:
+        if self.change_marker.lower() == self.question_marker.lower():
+            raise ValueError("change_marker and question_marker must differ")
+        return self
+
+
+class KnowledgeSettings(BaseModel):
+    """``[knowledge]``: the project index (``aiw index``/``aiw search``/``aiw ask --kb``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chroma_url: str = ""
+    embedding_model: str = "builtin"
+    embedding_api_base: str = ""
+    threshold: float = Field(default=0.7, ge=0, le=1)
+    top_k: int = Field(default=8, ge=1, le=100)
+    max_file_bytes: int = Field(default=1_048_576, ge=1)
+    max_document_bytes: int = Field(default=20_971_520, ge=1)
+    max_files: int = Field(default=50_000, ge=1)
+    exclude: list[str] = Field(default_factory=list)
+    window_lines: int = Field(default=60, ge=5, le=2000)
+    window_overlap: int = Field(default=10, ge=0, le=1000)
 
 
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
@@ -110,7 +201,15 @@ class Settings(BaseSettings):
     max_retries: int = Field(default=2, ge=0, le=10)
     theme: str = "textual-dark"
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    shell: ShellSettings = Field(default_factory=ShellSettings)
+    knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
+    keys: dict[str, str | list[str]] = Field(
+        default_factory=dict,
+        description='workbench key map: binding id = "key" (e.g. "prompt.send" = "ctrl+s")',
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -163,10 +262,6 @@ class Layer:
 class LoadedConfig:
     settings: Settings
     layers: list[Layer]  # lowest priority first
-    keys: dict[str, str | list[str]] = Field(
-        default_factory=dict,
-        description='workbench key map: binding id = "key" (e.g. "prompt.send" = "ctrl+s")',
-    )
     project_root: Path
     provenance: dict[tuple[str, ...], Layer] = field(default_factory=dict)
 

@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -380,6 +381,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             user = _last_user_message(body)
             answer = fake.reply if fake.reply is not None else f"You said: {user}"
+        if fake.reply_fn is not None:
+            chosen = fake.reply_fn(body)
+            if chosen is not None:
+                answer = chosen
 
         completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
         created = int(time.time())
@@ -508,7 +513,11 @@ class FakeLLM:
         self.port = port
         self.verbose = verbose
         self.reply: str | None = None
+        # Per-request answer: called with the request's JSON body; a str replaces the answer,
+        # None keeps the model's usual one (e.g. a review "model" that answers per file).
+        self.reply_fn: Callable[[dict[str, Any]], str | None] | None = None
         self.chunk_delay: float = 0.0
+        self.words_per_chunk: int = WORDS_PER_CHUNK  # 1 streams like real APIs (a token each)
         self.requests: list[dict[str, Any]] = []
         self.script: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -517,7 +526,6 @@ class FakeLLM:
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-        self.words_per_chunk: int = WORDS_PER_CHUNK  # 1 streams like real APIs (a token each)
 
     def start(self) -> FakeLLM:
         if self._server is not None:
@@ -569,6 +577,7 @@ class FakeLLM:
             self.script.clear()
         self.reply = None
         self.chunk_delay = 0.0
+        self.reply_fn = None
 
     # -- addresses -------------------------------------------------------------------------
 

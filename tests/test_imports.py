@@ -172,3 +172,35 @@ def test_all_core_modules_together_do_not_import_textual(isolated_env: IsolatedE
     loaded = imported_by("\n".join(f"import {m}" for m in CORE_MODULES), isolated_env.work)
 
     assert "textual" not in loaded
+
+
+KNOWLEDGE_HEAVY = ("chromadb", "onnxruntime", "numpy", "static_model", "pypdf", "docx", "litellm")
+
+
+def test_knowledge_packages_load_only_when_used(isolated_env: IsolatedEnv) -> None:
+    """`import ai_workbench.cli` (which registers aiw index/search/kb) and `aiw search --help`
+    load no vector store, embedding model, numpy or document parser."""
+    loaded = imported_by(
+        "import ai_workbench.cli\nimport ai_workbench.core.knowledge\n"
+        "from ai_workbench.cli import main\n"
+        "try:\n    main(args=['search', '--help'], prog_name='aiw')\n"
+        "except SystemExit:\n    pass",
+        isolated_env.work,
+    )
+    assert "click" in loaded
+    for name in KNOWLEDGE_HEAVY:
+        assert name not in loaded, f"`import ai_workbench.cli` / `aiw search --help` imports {name}"
+
+
+def test_shell_hook_worker_and_init_stay_light(isolated_env: IsolatedEnv) -> None:
+    """The worker reads the scrollback before anything heavy loads; `aiw shell init` (run at
+    every shell start) loads neither pydantic nor the providers."""
+    worker = imported_by(
+        "import ai_workbench.shell.worker, ai_workbench.shell.capture", cwd=isolated_env.work
+    )
+    assert not worker & {*HEAVY, "pydantic", "aiosqlite", "httpx", "rich"}
+    init = imported_by(
+        "from ai_workbench.shell.integration import render_init; render_init('bash')",
+        cwd=isolated_env.work,
+    )
+    assert not init & {*HEAVY, "pydantic", "aiosqlite", "httpx", "rich"}

@@ -46,6 +46,8 @@ class AskOptions:
     # Answer this already-saved user message of ``session`` again (regenerate): nothing new is
     # saved for the user, the history is what came before it, ``prompt``/``files`` are ignored.
     reuse_user_message: int | None = None
+    # Extra system-context sections (e.g. retrieved project knowledge), already redacted.
+    extra_context: Sequence[str] = ()
 
 
 @dataclass
@@ -71,9 +73,9 @@ class AskResult:
     stream: StreamResult
     latency_ms: int
     error: ProviderError | None = None
-
-
     cost: float | None = None  # US dollars (core.costs); None when unknown
+
+
 class ChatService:
     """Runs chat turns against the store and providers; no terminal, no Textual."""
 
@@ -144,6 +146,8 @@ class ChatService:
                 say(problem)
             for name, text in plugin_run.sections:
                 system += f"\n\n## Context from the {name} plugin\n\n{text}"
+        for section in opts.extra_context:
+            system += f"\n\n{section}"
         system = system.strip()
 
         if reused is not None:
@@ -333,11 +337,11 @@ class ChatService:
             stream=result,
             latency_ms=latency,
             error=last_error,
+            cost=cost,
         )
 
     async def _finish(
         self,
-            cost=cost,
         answer_id: int,
         result: StreamResult,
         status: str,
@@ -346,29 +350,29 @@ class ChatService:
         provider: ResolvedProvider,
     ) -> float | None:
         from ai_workbench.core.context import estimate_tokens
+        from ai_workbench.core.costs import cost_of
 
         tokens_out = result.tokens_out
         if tokens_out is None and result.text:
             tokens_out = estimate_tokens(result.text)
-        from ai_workbench.core.costs import cost_of
+        cost = await asyncio.to_thread(
+            cost_of, provider.model, result.tokens_in, tokens_out, is_local=provider.is_local
+        )
         await self.store.update_message(
             answer_id,
             content=result.text,
             status=status,
-        cost = await asyncio.to_thread(
-            cost_of, provider.model, result.tokens_in, tokens_out, is_local=provider.is_local
-        )
             tokens_in=result.tokens_in,
             tokens_out=tokens_out,
             latency_ms=int((time.perf_counter() - started) * 1000),
             error=error,
+            cost=cost,
         )
+        return cost
 
 
 def _title_from(prompt: str, files: Sequence[AttachedFile], stdin_text: str | None) -> str:
-            cost=cost,
     for line in prompt.splitlines():
-        return cost
         if line.strip():
             title = " ".join(line.split())
             return title if len(title) <= 60 else title[:59].rstrip() + "…"

@@ -124,7 +124,108 @@ _V3 = """
 ALTER TABLE sessions ADD COLUMN api_base TEXT;
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+_V4 = """
+-- aiw review: every run, its findings (shown and held back), and the learnings from ratings.
+CREATE TABLE review_runs (
+    id           INTEGER PRIMARY KEY,
+    repo         TEXT NOT NULL,           -- absolute repository root
+    mode         TEXT NOT NULL,           -- worktree | staged | range | files
+    target       TEXT NOT NULL DEFAULT '',
+    model        TEXT,
+    persona      TEXT,
+    status       TEXT NOT NULL DEFAULT 'running'
+                 CHECK (status IN ('running', 'complete', 'partial', 'error')),
+    learning     INTEGER NOT NULL DEFAULT 1,
+    stats        TEXT,                    -- JSON: calls, tokens, re-anchored, held counts...
+    errors       TEXT,                    -- JSON list of problems reported to the user
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL
+);
+CREATE INDEX review_runs_repo ON review_runs(repo, created);
+
+CREATE TABLE review_findings (
+    id           INTEGER PRIMARY KEY,
+    run_id       INTEGER NOT NULL REFERENCES review_runs(id) ON DELETE CASCADE,
+    path         TEXT NOT NULL,           -- repo-relative, forward slashes
+    line_start   INTEGER NOT NULL CHECK (line_start >= 1),
+    line_end     INTEGER NOT NULL,
+    severity     TEXT NOT NULL CHECK (severity IN ('error', 'warning', 'info')),
+    category     TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    explanation  TEXT NOT NULL DEFAULT '',
+    confidence   REAL NOT NULL DEFAULT 1.0,
+    patch        TEXT,
+    line_text    TEXT NOT NULL DEFAULT '',
+    fingerprint  TEXT NOT NULL,
+    reanchored   INTEGER NOT NULL DEFAULT 0,
+    held_reason  TEXT,                    -- low-confidence | per-file-cap | learned | NULL
+    note         TEXT,                    -- e.g. why a learning did or did not hold it back
+    status       TEXT NOT NULL DEFAULT 'open'
+                 CHECK (status IN ('open', 'held', 'applied', 'dismissed')),
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL
+);
+CREATE INDEX review_findings_run ON review_findings(run_id);
+CREATE INDEX review_findings_fingerprint ON review_findings(fingerprint);
+
+CREATE TABLE review_learnings (
+    id           INTEGER PRIMARY KEY,
+    repo         TEXT NOT NULL,
+    polarity     INTEGER NOT NULL CHECK (polarity IN (-1, 1)),  -- -1 avoid, +1 prefer
+    category     TEXT NOT NULL,           -- a category, or '*' for any
+    path_glob    TEXT NOT NULL DEFAULT '**',
+    rule         TEXT NOT NULL,           -- natural language, editable
+    enabled      INTEGER NOT NULL DEFAULT 1,
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL
+);
+CREATE INDEX review_learnings_repo ON review_learnings(repo);
+
+CREATE TABLE review_learning_examples (
+    id           INTEGER PRIMARY KEY,
+    learning_id  INTEGER NOT NULL REFERENCES review_learnings(id) ON DELETE CASCADE,
+    finding_id   INTEGER,                 -- the rated finding (may be gone)
+    path         TEXT NOT NULL,
+    category     TEXT NOT NULL,
+    severity     TEXT NOT NULL,
+    title        TEXT NOT NULL,
+    explanation  TEXT NOT NULL DEFAULT '',
+    comment      TEXT,
+    created      REAL NOT NULL,
+    UNIQUE (learning_id, finding_id)
+);
+"""
+
+_V5 = """
+-- aiw shell hook: failed commands, their captured output, context and analysis.
+CREATE TABLE shell_events (
+    id           INTEGER PRIMARY KEY,
+    uid          TEXT NOT NULL UNIQUE,     -- the hook's event id (pid-time-random)
+    user         TEXT NOT NULL DEFAULT '',
+    shell        TEXT NOT NULL DEFAULT '',
+    command      TEXT NOT NULL,           -- redacted
+    exit_code    INTEGER NOT NULL,
+    cwd          TEXT NOT NULL DEFAULT '',
+    duration_ms  INTEGER,
+    stderr       TEXT,                    -- captured output (redacted), NULL when unavailable
+    capture      TEXT NOT NULL DEFAULT 'none',  -- tmux | screen | kitty | wezterm | none
+    context      TEXT,                    -- JSON sent to the model (redacted)
+    explanation  TEXT,                    -- Markdown
+    suggestions  TEXT,                    -- JSON list of {description, command, risk_level}
+    model        TEXT,
+    status       TEXT NOT NULL DEFAULT 'new'
+                 CHECK (status IN ('new', 'analysing', 'done', 'error', 'ignored')),
+    error        TEXT,
+    cache_key    TEXT,
+    suggestion_id INTEGER,
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL
+);
+CREATE INDEX shell_events_created ON shell_events(created);
+CREATE INDEX shell_events_cache ON shell_events(cache_key);
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 
 SCHEMA_VERSION: int = len(MIGRATIONS)

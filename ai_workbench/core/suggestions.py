@@ -74,8 +74,12 @@ ACTION_OPEN: Final = "open"  # payload["path"] (absolute or root-relative), payl
 ACTION_ASK: Final = "ask"  # payload["prompt"] is put in the chat prompt for the user to send
 ACTION_VIEW: Final = "view"  # show the body (Markdown) / payload["patch"] in full
 ACTION_DISMISS: Final = "dismiss"  # status -> dismissed; the fingerprint never comes back
+ACTION_RUN: Final = "run"  # payload["commands"]: [{"description", "command", "risk_level"}],
+#                            payload["cwd"]: where to run; the user picks one and confirms it
+#                            (typing "yes" for a dangerous one); see core.runner
 STANDARD_ACTIONS: Final[tuple[str, ...]] = (
     ACTION_APPLY,
+    ACTION_RUN,
     ACTION_COPY,
     ACTION_OPEN,
     ACTION_ASK,

@@ -49,7 +49,8 @@ if TYPE_CHECKING:
 
 MIN_WIDTH = 60
 MIN_HEIGHT = 15
-POLL_SECONDS = 10.0
+POLL_SECONDS = 3.0  # suggestions and sessions written by other aiw processes
+SPOOL_POLL_SECONDS = 1.0  # failed shell commands (a stat of the spool file; read when it grew)
 
 APP_HELP = """\
 ## aiw workbench
@@ -121,7 +122,26 @@ class AiwApp(App[None]):
             "ctrl+f", "search_sessions", "Search", id="app.search", show=False, tooltip="Search"
         ),
         Binding("ctrl+l", "focus_chat", "Conversation", id="app.focus_chat", show=False),
+        Binding(
+            "f7",
+            "toggle_kb",
+            "Knowledge",
+            id="app.kb",
+            show=False,
+            priority=True,  # over the prompt's own F7 (select all)
+            tooltip="Ground answers in the project index (aiw index) on/off",
+        ),
         Binding("ctrl+k", "focus_prompt", "Prompt", id="app.focus_prompt", show=False),
+        Binding("f4", "review", "Review", id="app.review", show=False, tooltip="Review changes"),
+        Binding(
+            "f5",
+            "process_ai_comments",
+            "AI comments",
+            id="app.watch_now",
+            show=False,
+            priority=True,  # over the prompt's own F5 (select word)
+            tooltip="Process pending AI! / AI? comments now",
+        ),
     ]
 
     def __init__(
@@ -136,8 +156,13 @@ class AiwApp(App[None]):
         cwd: Path | None = None,
         store_path: Path | None = None,
         config_overrides: dict[str, Any] | None = None,
+        kb: bool = False,
     ) -> None:
         super().__init__()
+        self.kb_on = kb  # ground prompts in the project index (F7)
+        # Runs the editor command instead of suspending the app (tests; the headless driver
+        # cannot hand the terminal over).
+        self.editor_runner: Any = None
         self.cwd = Path(cwd or Path.cwd()).resolve()
         self.cli_overrides = dict(config_overrides or {})
         if offline:
@@ -173,6 +198,8 @@ class AiwApp(App[None]):
         self._unsubscribe: Any = None
         self._known_suggestions: set[int] = set()
         self._file_pane: FileTreePane | None = None
+        self.watch_service: Any = None  # core.watch.WatchService once started
+        self._spool_offset: int | None = None  # bytes of the shell spool already seen
         self._status_text = ""
 
         # Paint the first frame in the configured theme: a cheap peek (tomllib, no pydantic);
@@ -253,6 +280,7 @@ class AiwApp(App[None]):
         self._ready_seen = True
         if self._needs_litellm:
             self._warm_up()
+        self._start_watch()
 
     def _cli_model_args(self) -> dict[str, str | None]:
         choice = self.model_choice
@@ -394,6 +422,7 @@ class AiwApp(App[None]):
             self.open_session(self.initial_session)
         await self._fill_suggestions()
         self.set_interval(POLL_SECONDS, self._poll_suggestions)
+        self.set_interval(SPOOL_POLL_SECONDS, self._check_shell_spool)
 
     def _boot_failed(self, what: str, message: str) -> None:
         from ai_workbench.tui.screens.confirm import MessageScreen
@@ -411,6 +440,9 @@ class AiwApp(App[None]):
         self.push_screen(MessageScreen(title, message))
 
     async def on_unmount(self) -> None:
+        if self.watch_service is not None:
+            with contextlib.suppress(Exception):
+                await self.watch_service.stop()
         if self._unsubscribe is not None:
             self._unsubscribe()
         if self.store is not None:
@@ -482,12 +514,15 @@ class AiwApp(App[None]):
             chips.append(ChipData("model", "", f"model: {self.session.model}"))
         else:
             chips.append(ChipData("model", "", f"model: {self._default_model_label()}"))
+        if self.kb_on:
+            chips.append(ChipData("kb", "on", "knowledge: on"))
         for path in self.attached:
             chips.append(ChipData("file", str(path), f"@{self._display_path(path)}"))
         bar = self.chip_bar
         bar.chips = tuple(chips)
         bar.title = (self.session.title or "(untitled)") if self.session else "New session"
         bar.tokens = self.chat_log.session_tokens()
+        bar.cost = self.chat_log.session_cost()
 
     def _choice_label(self, choice: ModelChoice) -> str:
         if choice.model:
@@ -502,7 +537,6 @@ class AiwApp(App[None]):
         try:
             return path.relative_to(self.cwd).as_posix()
         except ValueError:
-        bar.cost = self.chat_log.session_cost()
             return str(path)
 
     @on(Chip.Changed)
@@ -511,6 +545,8 @@ class AiwApp(App[None]):
             self.action_pick_persona()
         elif event.chip.kind == "model":
             self.action_pick_model()
+        elif event.chip.kind == "kb":
+            self.action_toggle_kb()
 
     @on(Chip.Removed)
     def _chip_removed(self, event: Chip.Removed) -> None:
@@ -520,6 +556,8 @@ class AiwApp(App[None]):
             self._update_chips()
         elif chip.kind == "persona":
             self._persona_picked("-")
+        elif chip.kind == "kb":
+            self.action_toggle_kb()
         elif chip.kind == "model":
             if self.model_choice is None:
                 self.bell()
@@ -814,6 +852,11 @@ class AiwApp(App[None]):
                 options = self._ask_options(text, files)
                 if reuse_message is not None:
                     options = replace(options, reuse_user_message=reuse_message, files=[])
+                if self.kb_on and reuse_message is None:
+                    grounded = await self._ground(text, files)
+                    if grounded is None:
+                        return
+                    options = replace(options, extra_context=grounded)
                 try:
                     turn = await service.prepare(options, self._notice)
                 except AiwError as exc:
@@ -951,6 +994,7 @@ class AiwApp(App[None]):
             model=result.provider.model if result.provider else answer.info.model,
             tokens_in=stream.tokens_in,
             tokens_out=tokens_out,
+            cost=result.cost,
             error=str(result.error) if result.error else None,
         )
         if result.error is not None:
@@ -965,7 +1009,6 @@ class AiwApp(App[None]):
     def _cancel_turn(self, reason: str | None) -> None:
         worker = self._chat_worker
         if worker is not None and not worker.is_finished:
-            cost=result.cost,
             worker.cancel()
             why = f" ({reason})" if reason else ""
             self.notify(f"Answer cancelled{why}; the partial answer is kept.", timeout=5)
@@ -978,7 +1021,11 @@ class AiwApp(App[None]):
     # ------------------------------------------------------------------ message actions
 
     def action_message(self, kind: str) -> None:
-        role = "assistant" if kind in ("like", "dislike", "copy_code", "regenerate") else None
+        role = (
+            "assistant"
+            if kind in ("like", "dislike", "copy_code", "regenerate", "open_citation")
+            else None
+        )
         view = self.chat_log.target(role)
         if view is not None and role and view.role != role:
             view = self.chat_log.last(role)
@@ -1003,6 +1050,8 @@ class AiwApp(App[None]):
             self.edit_prompt(view)
         elif kind == "regenerate":
             self.regenerate(view)
+        elif kind == "open_citation":
+            self.open_citation(view)
 
     def rate_message(self, view: MessageView, rating: int) -> None:
         from ai_workbench.tui.screens.feedback import FeedbackScreen
@@ -1282,23 +1331,102 @@ class AiwApp(App[None]):
     def on_project_tree_edit_requested(self, event: Any) -> None:
         self.open_in_editor(event.path)
 
-    def open_in_editor(self, path: Path) -> None:
-        import shlex
-        import subprocess
+    def open_in_editor(self, path: Path, line: int | None = None) -> None:
+        from ai_workbench.tui.editor import editor_command, run_editor
 
-        from textual.app import SuspendNotSupported
+        if self.editor_runner is not None:  # headless tests: record the command instead
+            editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+            self.editor_runner(editor_command(editor, path, line))
+            return
+        run_editor(self, path, line)
 
-        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-        try:
-            with self.suspend():
-                subprocess.run([*shlex.split(editor), str(path)], check=False)
-        except SuspendNotSupported:
-            self.notify("This terminal cannot hand over to an editor.", severity="warning")
-        except OSError as exc:
+    # ------------------------------------------------------------------ project knowledge
+
+    def action_toggle_kb(self) -> None:
+        self.kb_on = not self.kb_on
+        self._update_chips()
+        if self.kb_on:
             self.notify(
-                f"cannot start editor '{editor}': {exc.strerror or exc}; set $EDITOR",
-                severity="error",
+                "Project knowledge on: answers are grounded in the project index and cite "
+                "path:lines (o on an answer opens one). `aiw index` or the palette builds it.",
+                timeout=6,
             )
+        else:
+            self.notify("Project knowledge off.", timeout=3)
+
+    async def _ground(self, text: str, files: list[Path]) -> list[str] | None:
+        """Context sections for a grounded prompt, or None when it must not be sent (then the
+        prompt is back in the box and the reason, or the clarifying question, is shown)."""
+        from ai_workbench.core.errors import AiwError
+        from ai_workbench.tui.knowledge import ground
+
+        self._set_status("[dim]searching the project index…[/dim]")
+        try:
+            section, question = await ground(self.loaded, self.store, text)
+        except AiwError as exc:
+            self._restore_prompt(text, files)
+            self._set_status("")
+            self.notify(
+                f"{exc} (or press F7 to ask without project knowledge)",
+                title="Not sent",
+                severity="error",
+                timeout=10,
+            )
+            return None
+        finally:
+            self._set_status("")
+        if question:
+            self._restore_prompt(text, files)
+            note = MessageView(
+                question, MessageInfo(role="assistant", model="aiw · project knowledge")
+            )
+            await self.chat_log.add(note)
+            self.chat_log.scroll_end(animate=False)
+            return None
+        return [section] if section else []
+
+    def action_index_project(self) -> None:
+        if self.loaded is None:
+            self.notify("Still starting up; try again in a moment.", severity="warning")
+            return
+        self.notify("Indexing the project in the background…", timeout=3)
+        self._index_project()
+
+    @work(thread=True, group="index", exclusive=True, exit_on_error=False)
+    def _index_project(self) -> None:
+        from ai_workbench.tui.knowledge import index_project, report_line
+
+        try:
+            report = index_project(self.loaded)
+        except Exception as exc:
+            self.call_from_thread(
+                self.notify, f"indexing failed: {exc}", title="Index", severity="error"
+            )
+            return
+        self.call_from_thread(
+            self.notify, f"Index updated: {report_line(report)}", title="Project index", timeout=8
+        )
+
+    def open_citation(self, view: MessageView) -> None:
+        from ai_workbench.tui.knowledge import citations
+        from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
+
+        root = Path(self.loaded.project_root) if self.loaded is not None else self.cwd
+        found = citations(view.text, root)
+        if not found:
+            self.notify("No cited file location in this message.", severity="warning")
+            return
+        if len(found) == 1:
+            self.open_in_editor(root / found[0].path, found[0].start)
+            return
+        items = [PickItem(str(i), c.label) for i, c in enumerate(found)]
+
+        def chosen(value: str | None) -> None:
+            if value is not None:
+                hit = found[int(value)]
+                self.open_in_editor(root / hit.path, hit.start)
+
+        self.push_screen(PickerScreen("Open a cited location", items), chosen)
 
     # ------------------------------------------------------------------ suggestions
 
@@ -1338,6 +1466,47 @@ class AiwApp(App[None]):
         else:
             panel.set_items(panel.items)
 
+    @on(SuggestionsPanel.Rate)
+    def _suggestion_rate(self, event: SuggestionsPanel.Rate) -> None:
+        self._rate_suggestion(event.suggestion, event.rating)
+
+    @work(group="feedback", exit_on_error=False)
+    async def _rate_suggestion(self, item: Any, rating: int) -> None:
+        """Like/dislike a suggestion with an optional comment (core.suggestion_feedback)."""
+        from ai_workbench.core.suggestion_feedback import (
+            clear_suggestion_rating,
+            rate_suggestion,
+            suggestion_rating,
+        )
+        from ai_workbench.tui.screens.feedback import FeedbackScreen
+
+        if self.store is None:
+            return
+        existing = await suggestion_rating(self.store, item)
+        result = await self.push_screen_wait(
+            FeedbackScreen(
+                rating,
+                excerpt=_clip(item.title, 70),
+                comment=existing.comment if existing else None,
+                existing=existing is not None,
+            )
+        )
+        if result is None:
+            return
+        panel = self.suggestions_panel()
+        try:
+            if result.rating is None:
+                await clear_suggestion_rating(self.loaded, self.store, item)
+            else:
+                await rate_suggestion(self.loaded, self.store, item, result.rating, result.comment)
+        except Exception as exc:
+            self.notify(f"could not save the rating: {exc}", severity="error")
+            return
+        if panel is not None:
+            panel.set_rating(item.id, result.rating)
+        verdict = {1: "Liked", -1: "Disliked"}.get(result.rating or 0, "Rating removed")
+        self.notify(verdict, timeout=3)
+
     @on(SuggestionsPanel.RunAction)
     def _suggestion_action(self, event: SuggestionsPanel.RunAction) -> None:
         item, action = event.suggestion, event.action
@@ -1345,12 +1514,40 @@ class AiwApp(App[None]):
         if action.id == "dismiss":
             self._set_suggestion_status(item, "dismissed")
             return
+        if action.id == "apply" and payload.get("patch"):
+
+            def apply() -> None:  # a thread: git apply --check, then git apply
+                from ai_workbench.core.patches import PatchError, apply_patch
+
+                root = Path(str(payload.get("root") or self.cwd))
+                try:
+                    done = apply_patch(root, str(payload["patch"]), expect=payload.get("expect"))
+                except PatchError as exc:
+                    self.call_from_thread(
+                        self.notify, str(exc), title="Not applied", severity="error", timeout=12
+                    )
+                    return
+                self.call_from_thread(self._set_suggestion_status, item, "applied")
+                self.call_from_thread(self.notify, f"Applied to {', '.join(done.paths)}")
+
+            self.run_worker(apply, thread=True, group="suggestion-apply", exit_on_error=False)
+            return
+        if action.id == "run":
+            self._run_fix(item)
+            return
+        if action.id == "view":
+            from ai_workbench.tui.screens.confirm import MessageScreen
+
+            text = item.body or str(payload.get("patch") or payload.get("text") or item.title)
+            self.push_screen(MessageScreen(item.title, text, severity="info"))
+            return
         if action.id == "copy" or (action.id not in ("ask", "open") and "command" in payload):
             text = str(payload.get("command") or payload.get("text") or item.body or item.title)
             self.copy_to_clipboard(text)
             self.notify(f"Copied: {_clip(text, 60)}")
         elif action.id == "open" and payload.get("path"):
-            self.open_in_editor(Path(str(payload["path"])))
+            line = payload.get("line")
+            self.open_in_editor(Path(str(payload["path"])), line if isinstance(line, int) else None)
         elif action.id == "ask" or "prompt" in payload:
             self.prompt.set_text(str(payload.get("prompt") or f"{item.title}\n\n{item.body}"))
             self.prompt.focus()
@@ -1361,6 +1558,103 @@ class AiwApp(App[None]):
             )
             return
         self._set_suggestion_status(item, "applied")
+
+    @work(group="run-fix", exclusive=True, exit_on_error=False)
+    async def _run_fix(self, item: Any) -> None:
+        """Pick, confirm (``yes`` typed for a dangerous one) and run a shell fix; see run_fix."""
+        from ai_workbench.tui.run_fix import run_fix_flow
+
+        if await run_fix_flow(self, item):
+            self._set_suggestion_status(item, "applied")
+
+    # ------------------------------------------------------------------ file watch
+
+    @work(group="watch", exit_on_error=False)
+    async def _start_watch(self) -> None:
+        """Start the file watcher (watch.enabled) once settings and the store are ready."""
+        assert self._config_ready is not None and self._store_ready is not None
+        await self._config_ready.wait()
+        await self._store_ready.wait()
+        if self.loaded is None or self.suggestion_queue is None:
+            return
+        root = Path(self.loaded.project_root)
+        if not self.loaded.settings.watch.enabled:
+            return
+        if not (root / ".git").exists() and not (root / ".aiw.toml").exists():
+            return  # not a project (say, the home dir): watching all of it would be costly
+        import importlib
+
+        from ai_workbench.core.watch import WatchService
+
+        service = WatchService(
+            root,
+            self.loaded.settings,
+            self.suggestion_queue,
+            on_event=self._watch_event,
+            choose_model=self._cli_model_args,
+            loaded=self.loaded,
+        )
+        await asyncio.to_thread(importlib.import_module, "watchfiles")  # off the event loop
+        try:
+            await service.start()
+        except Exception as exc:
+            self.notify(f"file watch is off: {exc}", severity="warning", timeout=8)
+            return
+        self.watch_service = service
+
+    def _watch_event(self, event: Any) -> None:
+        if event.kind == "waiting":
+            self.notify(event.message, title="AI comments waiting", timeout=6)
+        elif event.kind == "error":
+            self.notify(event.message, title="File watch", severity="error", timeout=10)
+        elif event.kind == "suggested" and event.suggestion is not None:
+            self._suggestion_arrived(event.suggestion)  # review findings (deduped by id)
+
+    def action_process_ai_comments(self) -> None:
+        if self.watch_service is None:
+            self.notify(
+                "The file watcher is not running (watch.enabled = false?)", severity="warning"
+            )
+            return
+        self.notify("Looking for AI! and AI? comments…", timeout=3)
+        self.run_worker(self._process_ai_comments(), group="watch-now", exit_on_error=False)
+
+    async def _process_ai_comments(self) -> None:
+        count = await self.watch_service.process_pending_now(wait=False)
+        if not count:
+            self.notify("No new AI comments in the project.", timeout=4)
+
+    # ------------------------------------------------------------------ shell failures
+
+    def _check_shell_spool(self) -> None:
+        """Notify at once when the shell hook records a failure; its analysis follows later."""
+        from ai_workbench.shell.spool import spool_file
+
+        try:
+            size = spool_file().stat().st_size
+        except OSError:
+            size = 0
+        if self._spool_offset is None:  # first look: only what happens from now on counts
+            self._spool_offset = size
+            return
+        if size != self._spool_offset:
+            self._read_shell_spool()
+
+    @work(thread=True, group="shell-spool", exclusive=True, exit_on_error=False)
+    def _read_shell_spool(self) -> None:
+        from ai_workbench.shell.spool import read_events
+
+        events, offset = read_events(self._spool_offset or 0)
+        self._spool_offset = offset
+        for event in events[-3:]:
+            self.call_from_thread(
+                self.notify,
+                f"`{_clip(event.cmd, 60)}` failed (exit {event.status}) in {event.cwd}; "
+                "analysing… the fix will appear under Suggestions",
+                title="Shell",
+                severity="warning",
+                timeout=6,
+            )
 
     def _on_new_suggestion(self, item: Any) -> None:
         """SuggestionQueue subscriber: runs in the adding task, maybe another thread."""
@@ -1436,6 +1730,11 @@ class AiwApp(App[None]):
 
     def action_focus_prompt(self) -> None:
         self.prompt.focus()
+
+    def action_review(self) -> None:
+        from ai_workbench.tui.screens.review import open_review
+
+        open_review(self)
 
     def action_focus_chat(self) -> None:
         self.chat_log.focus()
@@ -1554,6 +1853,31 @@ class AiwApp(App[None]):
                 "Show or hide the suggestions panel",
                 "toggle_suggestions",
                 "app.suggestions",
+            ),
+            C(
+                "Toggle project knowledge",
+                "Ground answers in the project index, with path:lines citations",
+                "toggle_kb",
+                "app.kb",
+            ),
+            C(
+                "Index the project",
+                "Build or update the project index (as `aiw index`) in the background",
+                "index_project",
+                None,
+            ),
+            C(
+                "Open a cited location",
+                "Open a path:lines cited by the selected (or last) answer in $EDITOR",
+                "message('open_citation')",
+                "chat.open_citation",
+                conversation,
+            ),
+            C(
+                "Process AI comments now",
+                "Turn pending AI! / AI? comments in the project into suggestions",
+                "process_ai_comments",
+                "app.watch_now",
             ),
             C(
                 "Cancel answer",

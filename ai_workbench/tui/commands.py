@@ -22,6 +22,17 @@ class PaletteCommand:
     where: str = ""  # "" for anywhere, else the pane the key works in
 
 
+# Commands of features that live in their own modules (the app's list is palette_commands()).
+EXTRA_COMMANDS: list[PaletteCommand] = [
+    PaletteCommand(
+        "Review changes",
+        "AI code review of the uncommitted changes: apply, rate, dismiss findings",
+        "review",
+        "app.review",
+    ),
+]
+
+
 class AiwCommands(Provider):
     """Lists :meth:`AiwApp.palette_commands`; fuzzy search on the titles."""
 
@@ -40,8 +51,11 @@ class AiwCommands(Provider):
     def _run(self, action: str) -> Any:
         return partial(self._aiw.run_action, action)
 
+    def _commands(self) -> list[PaletteCommand]:
+        return [*self._aiw.palette_commands(), *EXTRA_COMMANDS]
+
     async def discover(self) -> Hits:
-        for command in self._aiw.palette_commands():
+        for command in self._commands():
             yield DiscoveryHit(
                 self._display(command, Content(command.title)),
                 self._run(command.action),
@@ -51,7 +65,7 @@ class AiwCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for command in self._aiw.palette_commands():
+        for command in self._commands():
             score = matcher.match(command.title)
             if score > 0:
                 yield Hit(

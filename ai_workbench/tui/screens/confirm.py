@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
@@ -96,8 +96,9 @@ class MessageScreen(ModalScreen[None]):
     def compose(self) -> Any:
         with Vertical(classes="dialog"):
             yield Static(f"[b]{escape(self.title_text)}[/b]", classes="dialog-title")
-            yield Static(escape(self.message), classes="dialog-body")
-            yield Static("[dim]Enter or Esc closes[/dim]", classes="dialog-hint")
+            with VerticalScroll(classes="dialog-scroll"):  # long output, a whole patch
+                yield Static(escape(self.message), classes="dialog-body")
+            yield Static("[dim]↑/↓ scroll · Enter or Esc closes[/dim]", classes="dialog-hint")
 
     def action_close(self) -> None:
         self.dismiss(None)

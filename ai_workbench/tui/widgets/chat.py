@@ -162,6 +162,7 @@ Move between messages with **up/down** (or **k/j**). On the selected message:
 - **c** copies the message, **y** copies a code block from it
 - **e** puts a prompt back into the prompt box to edit and resend it
 - **r** regenerates an answer (or retries a failed turn)
+- **o** opens a location the answer cites (`path:12-30`) in your editor
 
 **Esc** cancels a streaming answer; what arrived so far is kept, marked *partial*.
 """
@@ -177,6 +178,7 @@ Move between messages with **up/down** (or **k/j**). On the selected message:
         Binding("y", "act('copy_code')", "Code", id="chat.copy_code", tooltip="Copy a code block"),
         Binding("e", "act('edit')", "Edit", id="chat.edit", tooltip="Edit and resend the prompt"),
         Binding("r", "act('regenerate')", "Regenerate", id="chat.regenerate"),
+        Binding("o", "act('open_citation')", "Open cited", id="chat.open_citation", show=False),
         Binding("i", "app.focus_prompt", "Prompt", id="chat.prompt", show=False),
     ]
 
@@ -358,7 +360,8 @@ Move between messages with **up/down** (or **k/j**). On the selected message:
         self.select_view(views[index], center=False)
 
     def action_act(self, action: str) -> None:
-        role = "assistant" if action in ("like", "dislike", "copy_code", "regenerate") else None
+        answers_only = ("like", "dislike", "copy_code", "regenerate", "open_citation")
+        role = "assistant" if action in answers_only else None
         view = self.selected
         if view is None or (role and view.role != role and action != "regenerate"):
             view = self.last(role)

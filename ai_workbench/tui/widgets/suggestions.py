@@ -26,6 +26,10 @@ class SuggestionOptions(OptionList):
         Binding("1", "run(0)", "Action 1", id="suggestions.action1", show=False),
         Binding("2", "run(1)", "Action 2", id="suggestions.action2", show=False),
         Binding("3", "run(2)", "Action 3", id="suggestions.action3", show=False),
+        Binding("4", "run(3)", "Action 4", id="suggestions.action4", show=False),
+        Binding("5", "run(4)", "Action 5", id="suggestions.action5", show=False),
+        Binding("plus", "rate(1)", "Like", id="suggestions.like", tooltip="Like this suggestion"),
+        Binding("minus", "rate(-1)", "Dislike", id="suggestions.dislike", tooltip="Dislike it"),
     ]
 
     def _panel(self) -> SuggestionsPanel | None:
@@ -42,6 +46,11 @@ class SuggestionOptions(OptionList):
         if panel is not None:
             panel.request_action(index)
 
+    def action_rate(self, rating: int) -> None:
+        panel = self._panel()
+        if panel is not None:
+            panel.request_rate(rating)
+
 
 class SuggestionsPanel(Vertical):
     """Right pane: open suggestions, newest first."""
@@ -52,7 +61,9 @@ class SuggestionsPanel(Vertical):
 What aiw proposes while you work: review findings, fixes for failed shell commands, notes
 from the watcher. New ones appear here at once and as a notification.
 
-- **Enter** or **1** runs the first action, **2**, **3** the others (shown under each item)
+- **Enter** or **1** runs the first action, **2**–**5** the others (shown under each item)
+- **+** / **-** like or dislike it, with an optional comment (a review finding's rating
+  teaches later reviews)
 - **d** dismisses the highlighted suggestion (it will not come back)
 - **F3** hides or shows this pane
 """
@@ -61,6 +72,12 @@ from the watcher. New ones appear here at once and as a notification.
         def __init__(self, suggestion: Any) -> None:
             super().__init__()
             self.suggestion = suggestion
+
+    class Rate(Message):
+        def __init__(self, suggestion: Any, rating: int) -> None:
+            super().__init__()
+            self.suggestion = suggestion
+            self.rating = rating
 
     class RunAction(Message):
         def __init__(self, suggestion: Any, action: Any) -> None:
@@ -79,6 +96,7 @@ from the watcher. New ones appear here at once and as a notification.
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.items: list[Any] = []
+        self.ratings: dict[int, int] = {}  # suggestion id -> +1 / -1 rated in this run
         self._title = Static("Suggestions", classes="pane-title")
         self._status = Static("Loading…", classes="pane-status")
         self.options = SuggestionOptions(id="suggestion-options")
@@ -118,12 +136,19 @@ from the watcher. New ones appear here at once and as a notification.
 
     def _option(self, item: Any) -> Option:
         new = "[b $accent]new[/] " if item.status == "new" else ""
-        lines = [f"{new}[reverse $secondary] {escape(item.kind)} [/] [b]{escape(item.title)}[/b]"]
+        rated = {1: " [b $success]▲[/]", -1: " [b $error]▼[/]"}.get(
+            self.ratings.get(item.id, 0), ""
+        )
+        lines = [
+            f"{new}[reverse $secondary] {escape(item.kind)} [/] [b]{escape(item.title)}[/b]{rated}"
+        ]
         if item.body:
             lines.append(f"[dim]{escape(_clip_lines(item.body, 4))}[/dim]")
         if item.actions:
             actions = "  ".join(
-                f"[b $accent]{n}[/] {escape(a.label)}" for n, a in enumerate(item.actions[:3], 1)
+                f"[b $accent]{n}[/] {escape(a.label)}"
+                for n, a in enumerate(item.actions[:5], 1)
+                if a.id != "dismiss"
             )
             lines.append(actions + "  [b $accent]d[/] dismiss")
         else:
@@ -143,6 +168,20 @@ from the watcher. New ones appear here at once and as a notification.
             self.app.bell()
             return
         self.post_message(self.Dismiss(item))
+
+    def request_rate(self, rating: int) -> None:
+        item = self._highlighted_item()
+        if item is None:
+            self.app.bell()
+            return
+        self.post_message(self.Rate(item, rating))
+
+    def set_rating(self, suggestion_id: int, rating: int | None) -> None:
+        if rating is None:
+            self.ratings.pop(suggestion_id, None)
+        else:
+            self.ratings[suggestion_id] = rating
+        self.set_items(self.items)
 
     def request_action(self, index: int) -> None:
         item = self._highlighted_item()

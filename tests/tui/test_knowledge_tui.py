@@ -1,0 +1,80 @@
+"""Project knowledge in the workbench: index from the palette, F7 grounds prompts, o opens a
+cited location; a weak retrieval asks back instead of sending."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.tui.conftest import SIZE, settle, wait_for
+
+
+@pytest.fixture
+def project(isolated_env: Any) -> Path:
+    root = isolated_env.work / "shop"
+    (root / ".git").mkdir(parents=True)
+    (root / "billing").mkdir()
+    (root / "billing" / "invoice.py").write_text(
+        "def invoice_total(lines, vat_rate):\n"
+        '    """Sum the invoice lines and add VAT at vat_rate."""\n'
+        "    net = sum(line.amount for line in lines)\n"
+        "    return net * (1 + vat_rate)\n"
+    )
+    (root / "README.md").write_text("# Shop\n\nA shop.\n\n## Invoices\n\nInvoices add VAT.\n")
+    return root
+
+
+def _notified(app: Any, text: str) -> bool:
+    return any(text in str(n.message) for n in app._notifications)
+
+
+async def test_grounded_answer_with_a_citation_opened_in_the_editor(
+    make_app, fake_llm, project, monkeypatch
+) -> None:
+    monkeypatch.setenv("EDITOR", "nvim")
+    app = make_app(model="openai/echo", api_base=fake_llm.base_url, cwd=project)
+    opened: list[list[str]] = []
+    app.editor_runner = opened.append
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot, app)
+        app.action_index_project()  # as the palette's "Index the project"
+        await wait_for(pilot, lambda: _notified(app, "Index updated"), timeout=60)
+        assert _notified(app, "2 added")
+        await pilot.press("f7")
+        assert app.kb_on and any(c.kind == "kb" for c in app.chip_bar.chips)
+        fake_llm.reply = "VAT is added in `billing/invoice.py:1-4` by invoice_total."
+        app.prompt.focus()
+        app.prompt.insert("how is the invoice VAT total computed?")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        messages = fake_llm.chat_requests[-1]["json"]["messages"]
+        system = next(m["content"] for m in messages if m["role"] == "system")
+        assert "net = sum(line.amount for line in lines)" in system  # the retrieved chunk
+        await pilot.press("ctrl+l", "o")
+        await settle(pilot, app)
+        assert opened == [["nvim", "+1", str(project / "billing" / "invoice.py")]]
+
+
+async def test_weak_retrieval_asks_back_and_keeps_the_prompt(make_app, fake_llm, project) -> None:
+    from ai_workbench.tui.knowledge import index_project
+
+    app = make_app(model="openai/echo", api_base=fake_llm.base_url, cwd=project, kb=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot, app)
+        # no index yet: a clear message, and the prompt stays
+        app.prompt.focus()
+        app.prompt.insert("why does the kubernetes operator crash?")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert _notified(app, "aiw index")
+        assert app.prompt.text == "why does the kubernetes operator crash?"
+        assert fake_llm.chat_requests == []
+        index_project(app.loaded)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        note = app.chat_log.views[-1]
+        assert "Do you mean" in note.text and "below the" in note.text
+        assert app.prompt.text == "why does the kubernetes operator crash?"
+        assert fake_llm.chat_requests == []  # asked the user, not the model
