@@ -29,18 +29,19 @@ def _fail(message: str, code: int) -> None:
 
 def _guard(func: Callable[[], T]) -> T:
     """Run a command body, turning known errors into one line and an exit code."""
-    from ai_workbench.config import ConfigError
-
     try:
         return func()
-    except ConfigError as exc:
-        _fail(str(exc), exc.exit_code)
     except AiwError as exc:
         _fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         click.echo("aiw: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
+        # ConfigError can only come from an imported ai_workbench.config; importing it here
+        # up front would load pydantic (~0.1 s) before the workbench's first frame.
+        config = sys.modules.get("ai_workbench.config")
+        if config is not None and isinstance(exc, config.ConfigError):
+            _fail(str(exc), exc.exit_code)
         if os.environ.get("AIW_DEBUG"):
             raise
         _fail(
@@ -73,7 +74,26 @@ async def _open_store() -> Any:
 # --- root -----------------------------------------------------------------------------------
 
 
+class _LazyGroup(click.Group):
+    """A click group whose commands in ``LAZY_COMMANDS`` are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in LAZY_COMMANDS:
+            return found
+        import importlib
+
+        module, name = LAZY_COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), name)
+        self.add_command(command, cmd_name)
+        return command
+
+
 @click.group(
+    cls=_LazyGroup,
     invoke_without_command=True,
     context_settings=CONTEXT_SETTINGS,
     epilog="\b\n" + EXIT_CODES_HELP,
@@ -544,26 +564,20 @@ def config_set(key: str, value: str) -> None:
 
 
 # --- command groups defined in ai_workbench/commands/ -------------------------------------
-# (one import + add_command per group; keep these imports light: see commands/__init__.py)
-from ai_workbench.commands.shell import explain, history, off, on, shell  # noqa: E402
-
-main.add_command(shell)
-main.add_command(on)
-main.add_command(off)
-main.add_command(explain)
-main.add_command(history)
-from ai_workbench.commands.review import review  # noqa: E402
-
-main.add_command(review)
-from ai_workbench.commands.knowledge import index, kb, search  # noqa: E402
-
-main.add_command(index)
-main.add_command(search)
-main.add_command(kb)
-from ai_workbench.commands.watch import suggestions, watch  # noqa: E402
-
-main.add_command(watch)
-main.add_command(suggestions)
+# Imported when used (or listed by --help), so `aiw` opening the workbench pays nothing for them.
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "shell": ("ai_workbench.commands.shell", "shell"),
+    "on": ("ai_workbench.commands.shell", "on"),
+    "off": ("ai_workbench.commands.shell", "off"),
+    "explain": ("ai_workbench.commands.shell", "explain"),
+    "history": ("ai_workbench.commands.shell", "history"),
+    "review": ("ai_workbench.commands.review", "review"),
+    "index": ("ai_workbench.commands.knowledge", "index"),
+    "search": ("ai_workbench.commands.knowledge", "search"),
+    "kb": ("ai_workbench.commands.knowledge", "kb"),
+    "watch": ("ai_workbench.commands.watch", "watch"),
+    "suggestions": ("ai_workbench.commands.watch", "suggestions"),
+}
 
 
 def run() -> None:  # pragma: no cover - console entry point alias

@@ -51,6 +51,7 @@ MIN_WIDTH = 60
 MIN_HEIGHT = 15
 POLL_SECONDS = 3.0  # suggestions and sessions written by other aiw processes
 SPOOL_POLL_SECONDS = 1.0  # failed shell commands (a stat of the spool file; read when it grew)
+BOOT_DELAY = 0.04  # seconds after the first frame before settings and the store load
 
 APP_HELP = """\
 ## aiw workbench
@@ -267,16 +268,25 @@ class AiwApp(App[None]):
         self._update_chips()
         self.prompt.focus()
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
-        # Paint first: settings and the store start loading right after the first refresh.
-        self.call_after_refresh(self._boot)
+        # Paint first: settings and the store start loading once the first frame is out (see
+        # on_ready); started any earlier, the import-heavy config thread holds the GIL while
+        # Textual's writer thread is still flushing that frame to the terminal.
 
     def _boot(self) -> None:
         self._load_config()
         self._open_store()
 
     def on_ready(self) -> None:
+        # Everything alive now (modules, classes, the first screen) stays: keep it out of the
+        # collector's full passes, and collect less often. Measured with bench/stream_render.py:
+        # without this, full collections of the widget tree paused the UI for 85-240 ms.
+        import gc
+
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
         self.first_frame_ms = (time.perf_counter() - STARTED_AT) * 1000
         self.log.info(f"aiw workbench: first frame {self.first_frame_ms:.0f} ms after import")
+        self.set_timer(BOOT_DELAY, self._boot)
         self._ready_seen = True
         if self._needs_litellm:
             self._warm_up()
@@ -311,6 +321,19 @@ class AiwApp(App[None]):
         self.call_from_thread(
             self._config_loaded, loaded, themes, keymap, problems, needs, chain_error
         )
+        # Import what the first prompt needs now, in this thread, while the user reads the
+        # screen: a first answer would otherwise pay for it on the event loop (typing stalls).
+        import importlib
+
+        from ai_workbench.core.redact import redact_text
+
+        importlib.import_module("ai_workbench.core.chat")
+        importlib.import_module("textual.widgets._markdown")  # markdown-it, for the answer
+        from textual.highlight import highlight
+
+        highlight("x = 1", language="python")  # pygments' lexers, for code blocks
+
+        redact_text("warm up the patterns")
 
     def _chain_needs_litellm(self, settings: Any) -> tuple[bool, str | None]:
         """Whether the providers in use need litellm (the direct engine needs no warm-up)."""
