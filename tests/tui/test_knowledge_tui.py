@@ -3,27 +3,10 @@ cited location; a weak retrieval asks back instead of sending."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import pytest
-
+from tests.test_knowledge_cli import project as _shop_project  # noqa: F401  (fixture "project")
 from tests.tui.conftest import SIZE, settle, wait_for
-
-
-@pytest.fixture
-def project(isolated_env: Any) -> Path:
-    root = isolated_env.work / "shop"
-    (root / ".git").mkdir(parents=True)
-    (root / "billing").mkdir()
-    (root / "billing" / "invoice.py").write_text(
-        "def invoice_total(lines, vat_rate):\n"
-        '    """Sum the invoice lines and add VAT at vat_rate."""\n'
-        "    net = sum(line.amount for line in lines)\n"
-        "    return net * (1 + vat_rate)\n"
-    )
-    (root / "README.md").write_text("# Shop\n\nA shop.\n\n## Invoices\n\nInvoices add VAT.\n")
-    return root
 
 
 def _notified(app: Any, text: str) -> bool:
@@ -41,7 +24,7 @@ async def test_grounded_answer_with_a_citation_opened_in_the_editor(
         await settle(pilot, app)
         app.action_index_project()  # as the palette's "Index the project"
         await wait_for(pilot, lambda: _notified(app, "Index updated"), timeout=60)
-        assert _notified(app, "2 added")
+        assert _notified(app, "3 added")
         await pilot.press("f7")
         assert app.kb_on and any(c.kind == "kb" for c in app.chip_bar.chips)
         fake_llm.reply = "VAT is added in `billing/invoice.py:1-4` by invoice_total."
