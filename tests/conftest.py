@@ -253,3 +253,23 @@ def _no_internet() -> Iterator[None]:
     finally:
         socket.socket.connect = original_connect  # type: ignore[method-assign]
         socket.socket.connect_ex = original_connect_ex  # type: ignore[method-assign]
+
+
+SHOP_SECRET = "AKIAIOSFODNN7EXAMPLE"
+
+
+@pytest.fixture
+def shop_project(isolated_env: IsolatedEnv) -> Path:
+    """A small project (code with a secret in it, a README) for the knowledge tests."""
+    root = isolated_env.work / "shop"
+    (root / ".git").mkdir(parents=True)
+    (root / "billing").mkdir()
+    (root / "billing" / "invoice.py").write_text(
+        "def invoice_total(lines, vat_rate):\n"
+        '    """Sum the invoice lines and add VAT at vat_rate."""\n'
+        "    net = sum(line.amount for line in lines)\n"
+        "    return net * (1 + vat_rate)\n"
+    )
+    (root / "billing" / "settings.py").write_text(f'AWS_KEY = "{SHOP_SECRET}"\nVAT_DEFAULT = 0.2\n')
+    (root / "README.md").write_text("# Shop\n\nA shop.\n\n## Invoices\n\nInvoices add VAT.\n")
+    return root

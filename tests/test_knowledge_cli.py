@@ -11,26 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import IsolatedEnv, RunAiw
+from tests.conftest import RunAiw
 from tests.fake_llm import FakeLLM
 
 SECRET = "AKIAIOSFODNN7EXAMPLE"
 
 
 @pytest.fixture
-def project(isolated_env: IsolatedEnv) -> Path:
-    root = isolated_env.work / "shop"
-    (root / ".git").mkdir(parents=True)
-    (root / "billing").mkdir()
-    (root / "billing" / "invoice.py").write_text(
-        "def invoice_total(lines, vat_rate):\n"
-        '    """Sum the invoice lines and add VAT at vat_rate."""\n'
-        "    net = sum(line.amount for line in lines)\n"
-        "    return net * (1 + vat_rate)\n"
-    )
-    (root / "billing" / "settings.py").write_text(f'AWS_KEY = "{SECRET}"\nVAT_DEFAULT = 0.2\n')
-    (root / "README.md").write_text("# Shop\n\nA shop.\n\n## Invoices\n\nInvoices add VAT.\n")
-    return root
+def project(shop_project: Path) -> Path:
+    return shop_project
 
 
 def test_index_search_and_rate(run_aiw: RunAiw, project: Path) -> None:

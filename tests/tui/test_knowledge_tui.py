@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.test_knowledge_cli import project as _shop_project  # noqa: F401  (fixture "project")
 from tests.tui.conftest import SIZE, settle, wait_for
 
 
@@ -14,10 +13,10 @@ def _notified(app: Any, text: str) -> bool:
 
 
 async def test_grounded_answer_with_a_citation_opened_in_the_editor(
-    make_app, fake_llm, project, monkeypatch
+    make_app, fake_llm, shop_project, monkeypatch
 ) -> None:
     monkeypatch.setenv("EDITOR", "nvim")
-    app = make_app(model="openai/echo", api_base=fake_llm.base_url, cwd=project)
+    app = make_app(model="openai/echo", api_base=fake_llm.base_url, cwd=shop_project)
     opened: list[list[str]] = []
     app.editor_runner = opened.append
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -37,13 +36,15 @@ async def test_grounded_answer_with_a_citation_opened_in_the_editor(
         assert "net = sum(line.amount for line in lines)" in system  # the retrieved chunk
         await pilot.press("ctrl+l", "o")
         await settle(pilot, app)
-        assert opened == [["nvim", "+1", str(project / "billing" / "invoice.py")]]
+        assert opened == [["nvim", "+1", str(shop_project / "billing" / "invoice.py")]]
 
 
-async def test_weak_retrieval_asks_back_and_keeps_the_prompt(make_app, fake_llm, project) -> None:
+async def test_weak_retrieval_asks_back_and_keeps_the_prompt(
+    make_app, fake_llm, shop_project
+) -> None:
     from ai_workbench.tui.knowledge import index_project
 
-    app = make_app(model="openai/echo", api_base=fake_llm.base_url, cwd=project, kb=True)
+    app = make_app(model="openai/echo", api_base=fake_llm.base_url, cwd=shop_project, kb=True)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot, app)
         # no index yet: a clear message, and the prompt stays
