@@ -126,3 +126,18 @@ def test_miscounted_hunks_from_a_model_still_apply(project: Path) -> None:
     )
     apply_patch(project, patch)
     assert (project / "calc.py").read_text() == ORIGINAL.replace("a - b", "a + b")
+
+
+def test_removed_sql_comment_lines_are_content_not_headers(tmp_path: Path) -> None:
+    """Removing `-- comment` gives a `--- comment` line inside the hunk; it stays content."""
+    root = tmp_path / "db"
+    root.mkdir()
+    (root / "query.sql").write_text("-- only active users AI!\nSELECT * FROM users;\n")
+    patch = (
+        "--- a/query.sql\n+++ b/query.sql\n@@ -1,2 +1,1 @@\n"
+        "--- only active users AI!\n-SELECT * FROM users;\n+SELECT * FROM users WHERE active;\n"
+    )
+    assert patch_paths(patch) == ["query.sql"]
+    assert "--- only active users AI!" in normalise_patch(patch)
+    apply_patch(root, patch)
+    assert (root / "query.sql").read_text() == "SELECT * FROM users WHERE active;\n"

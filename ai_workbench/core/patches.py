@@ -97,9 +97,10 @@ def normalise_patch(diff: str) -> str:
             lines.pop()
         if lines and lines[-1].strip() == "```":
             lines.pop()
+    headers = _header_lines(lines)
     out: list[str] = []
-    for line in lines:
-        match = _HEADER.match(line)
+    for index, line in enumerate(lines):
+        match = _HEADER.match(line) if index in headers else None
         if match and not line.startswith(("--- a/", "+++ b/")):
             marker, name = match.group(1), match.group(2).strip()
             if name != "/dev/null":
@@ -112,6 +113,17 @@ def normalise_patch(diff: str) -> str:
 
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,\d+)? \+(\d+)(?:,\d+)? @@(.*)$")
+
+
+def _header_lines(lines: list[str]) -> set[int]:
+    """Indices of ``---``/``+++`` file-header lines: a ``--- `` line directly followed by a
+    ``+++ `` line. Inside a hunk, removing a ``-- SQL comment`` also gives a ``--- `` line;
+    that one is content, not a header, and must not be rewritten."""
+    found: set[int] = set()
+    for i in range(len(lines) - 1):
+        if lines[i].startswith("--- ") and lines[i + 1].startswith("+++ "):
+            found.update((i, i + 1))
+    return found
 
 
 def _recount(lines: list[str]) -> list[str]:
@@ -157,8 +169,10 @@ def _recount(lines: list[str]) -> list[str]:
 def patch_paths(diff: str) -> list[str]:
     """Project-relative paths a patch touches, in order, without duplicates."""
     seen: list[str] = []
-    for line in normalise_patch(diff).split("\n"):
-        match = _HEADER.match(line) or None
+    lines = normalise_patch(diff).split("\n")
+    headers = _header_lines(lines)
+    for index, line in enumerate(lines):
+        match = _HEADER.match(line) if index in headers else None
         names: list[str | None] = []
         if match:
             names = [_strip_prefix(match.group(2))]
@@ -177,7 +191,11 @@ def _changes(diff: str) -> tuple[list[str], list[str]]:
     created: list[str] = []
     deleted: list[str] = []
     previous: str | None = None
-    for line in normalise_patch(diff).split("\n"):
+    lines = normalise_patch(diff).split("\n")
+    headers = _header_lines(lines)
+    for index, line in enumerate(lines):
+        if index not in headers:
+            continue
         if line.startswith("--- "):
             previous = line[4:].strip()
         elif line.startswith("+++ ") and previous is not None:

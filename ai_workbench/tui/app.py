@@ -1571,6 +1571,7 @@ class AiwApp(App[None]):
         elif action.id == "open" and payload.get("path"):
             line = payload.get("line")
             self.open_in_editor(Path(str(payload["path"])), line if isinstance(line, int) else None)
+            return  # looking at it is not acting on it: the item stays open
         elif action.id == "ask" or "prompt" in payload:
             self.prompt.set_text(str(payload.get("prompt") or f"{item.title}\n\n{item.body}"))
             self.prompt.focus()
