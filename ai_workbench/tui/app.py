@@ -1666,15 +1666,22 @@ class AiwApp(App[None]):
 
     @work(thread=True, group="shell-spool", exclusive=True, exit_on_error=False)
     def _read_shell_spool(self) -> None:
+        from ai_workbench.core.redact import redact_text
         from ai_workbench.shell.spool import read_events
 
         events, offset = read_events(self._spool_offset or 0)
         self._spool_offset = offset
+        analyse = self.loaded is None or self.loaded.settings.shell.auto_analyse
+        follow = (
+            "analysing… the fix will appear under Suggestions"
+            if analyse
+            else "`aiw explain` analyses it (automatic analysis is off)"
+        )
         for event in events[-3:]:
+            command = redact_text(event.cmd)  # the spool holds the command line as typed
             self.call_from_thread(
                 self.notify,
-                f"`{_clip(event.cmd, 60)}` failed (exit {event.status}) in {event.cwd}; "
-                "analysing… the fix will appear under Suggestions",
+                f"`{_clip(command, 60)}` failed (exit {event.status}) in {event.cwd}; {follow}",
                 title="Shell",
                 severity="warning",
                 timeout=6,

@@ -91,10 +91,19 @@ async def test_a_failed_shell_command_is_announced_at_once(make_app, isolated_en
                 id="e1", shell="zsh", status=127, cmd="gti status", cwd=str(isolated_env.work)
             )
         )
+        token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
+        append_event(
+            ShellEvent(
+                id="e2", shell="bash", status=1, cmd=f"git push https://{token}@github.com/x/y",
+                cwd=str(isolated_env.work),
+            )
+        )  # fmt: skip
 
         def announced() -> bool:
             return any("gti status" in str(n.message) for n in app._notifications)
 
         await wait_for(pilot, announced, timeout=5)
+        await wait_for(pilot, lambda: any("git push" in str(n.message) for n in app._notifications))
+        assert not any(token in str(n.message) for n in app._notifications)  # redacted
         assert not any("old-failure" in str(n.message) for n in app._notifications)
         assert any("exit 127" in str(n.message) for n in app._notifications)
