@@ -201,6 +201,7 @@ class AiwApp(App[None]):
         self._file_pane: FileTreePane | None = None
         self.watch_service: Any = None  # core.watch.WatchService once started
         self._spool_offset: int | None = None  # bytes of the shell spool already seen
+        self._discovered: list[Any] = []  # models local servers reported (model picker)
         self._status_text = ""
 
         # Paint the first frame in the configured theme: a cheap peek (tomllib, no pydantic);
@@ -1199,11 +1200,17 @@ class AiwApp(App[None]):
     # ------------------------------------------------------------------ pickers
 
     def action_pick_model(self) -> None:
-        from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
-
         if self.loaded is None:
             self.notify("Still loading the configuration…", severity="warning")
             return
+        self._pick_model()
+
+    @work(group="pick-model", exclusive=True, exit_on_error=False)
+    async def _pick_model(self) -> None:
+        """Profiles from the config, plus what the local servers report (asked concurrently,
+        briefly: core.model_discovery), in a palette-style picker."""
+        from ai_workbench.core.model_discovery import discover_models, endpoints_to_ask
+        from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
         settings = self.loaded.settings
         current = self.model_choice
         items: list[PickItem] = []
@@ -1227,6 +1234,18 @@ class AiwApp(App[None]):
                     f"provider:{name}", f"{name}: {profile.model}", where + key + default, chosen
                 )
             )
+        extra = []
+        if self.cli_choice is not None and self.cli_choice.api_base:
+            extra.append(("command line", self.cli_choice.api_base, self.cli_choice.model or ""))
+        self._set_status("[dim]asking local servers for their models…[/dim]")
+        try:
+            self._discovered = await discover_models(endpoints_to_ask(settings, extra))
+        finally:
+            self._set_status("")
+        for index, found in enumerate(self._discovered):
+            chosen = current is not None and current.model == found.model
+            detail = f"served now by {found.source} · {found.api_base}"
+            items.append(PickItem(f"found:{index}", found.model, detail, chosen))
         self.push_screen(
             PickerScreen("Model for this session", items, allow_custom="Use model"),
             self._model_picked,
@@ -1237,6 +1256,9 @@ class AiwApp(App[None]):
             return
         if value == "cli" and self.cli_choice is not None:
             choice = self.cli_choice
+        elif value.startswith("found:") and value[6:].isdigit() and self._discovered:
+            found = self._discovered[int(value[6:])]
+            choice = ModelChoice(model=found.model, api_base=found.api_base, label=found.model)
         elif value.startswith("provider:"):
             name = value.removeprefix("provider:")
             profile = self.loaded.settings.providers[name]

@@ -699,6 +699,26 @@ async def test_sessions_made_elsewhere_appear_when_the_list_gets_focus(make_app,
         assert app.session_list.sessions[0].title == "Asked from the shell"
 
 
+async def test_model_picker_lists_what_the_local_server_serves(echo_app, fake_llm) -> None:
+    from ai_workbench.tui.screens.pickers import PickerScreen
+
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, PickerScreen))
+        labels = [item.label for item in app.screen.items]
+        assert "openai/slow" in labels and "openai/echo" in labels  # GET /v1/models
+        slow = next(i for i in app.screen.items if i.label == "openai/slow")
+        assert fake_llm.base_url.rstrip("/") in slow.detail
+        await _fill(pilot, "openai/slow")
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.chip_bar.chips[1].label == "model: openai/slow"
+        assert app.model_choice.api_base == fake_llm.base_url.rstrip("/")
+
+
 async def test_model_and_persona_chips_change_and_remove(echo_app, fake_llm) -> None:
     app = echo_app()
     async with app.run_test(size=SIZE) as pilot:

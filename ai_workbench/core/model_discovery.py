@@ -1,0 +1,106 @@
+"""The models that local servers offer right now (Ollama, LM Studio, any OpenAI-compatible one).
+
+The workbench's model picker lists configured profiles and, next to them, what each *local*
+endpoint reports: ``GET {api_base}/models`` (OpenAI-compatible: LM Studio, vLLM, llama.cpp,
+Ollama's /v1) or Ollama's own ``GET /api/tags``. Only endpoints on this machine or a private
+network are asked (never a cloud API, never with a key), each with a short timeout, all at once,
+so an absent server costs a refused connection and a slow one at most ``timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["DiscoveredModel", "discover_models", "endpoints_to_ask"]
+
+DEFAULT_TIMEOUT = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredModel:
+    model: str  # litellm-style name to use, e.g. "ollama/qwen2.5-coder:7b"
+    api_base: str
+    source: str  # the profile name, or "command line"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    source: str
+    api_base: str
+    route: str  # "ollama", "lm_studio", "openai", ...
+
+
+def endpoints_to_ask(settings: Any, extra: list[tuple[str, str, str]] = ()) -> list[Endpoint]:
+    """Local endpoints of the configured profiles (plus ``extra`` (source, api_base, model))."""
+    from ai_workbench.core.providers import is_local_url, route_of
+
+    seen: set[str] = set()
+    found: list[Endpoint] = []
+    candidates = [(name, p.api_base, p.model) for name, p in settings.providers.items()]
+    for source, api_base, model in [*extra, *candidates]:
+        if not api_base or not is_local_url(api_base):
+            continue
+        if getattr(settings.providers.get(source), "api_key_env", None):
+            continue  # a keyed profile: never send anything it did not ask for
+        base = api_base.rstrip("/")
+        if base in seen:
+            continue
+        seen.add(base)
+        found.append(Endpoint(source, base, route_of(model or "openai/x")))
+    return found
+
+
+def _names(data: Any) -> list[str]:
+    """Model ids from an OpenAI ``{"data": [{"id"}]}`` or Ollama ``{"models": [{"name"}]}``."""
+    names: list[str] = []
+    if isinstance(data, dict):
+        for item in data.get("data") or []:
+            if isinstance(item, dict) and isinstance(item.get("id"), str):
+                names.append(item["id"])
+        for item in data.get("models") or []:
+            if isinstance(item, dict) and isinstance(item.get("name"), str):
+                names.append(item["name"])
+    return names
+
+
+async def _ask(client: Any, endpoint: Endpoint) -> list[DiscoveredModel]:
+    base = endpoint.api_base
+    urls = [f"{base}/models"]
+    if endpoint.route == "ollama":
+        root = base[: -len("/v1")] if base.endswith("/v1") else base
+        urls = [f"{root}/api/tags", f"{root}/v1/models"]
+    for url in urls:
+        try:
+            response = await client.get(url)
+        except Exception:
+            continue
+        if response.status_code != 200:
+            continue
+        try:
+            names = _names(response.json())
+        except ValueError:
+            continue
+        route = endpoint.route if endpoint.route in ("ollama", "lm_studio") else "openai"
+        return [DiscoveredModel(f"{route}/{name}", base, endpoint.source) for name in names]
+    return []
+
+
+async def discover_models(
+    endpoints: list[Endpoint], timeout: float = DEFAULT_TIMEOUT
+) -> list[DiscoveredModel]:
+    """Ask every endpoint at once; what answered, in endpoint order. Never raises."""
+    if not endpoints:
+        return []
+    import httpx
+
+    async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+        results = await asyncio.gather(
+            *(_ask(client, e) for e in endpoints), return_exceptions=True
+        )
+    found: list[DiscoveredModel] = []
+    for result in results:
+        if isinstance(result, list):
+            found.extend(result)
+    return found
