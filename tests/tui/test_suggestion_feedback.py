@@ -65,3 +65,29 @@ async def test_a_review_finding_rated_in_the_panel_teaches_the_reviewer(
     await run_review(repo, fake_llm)
     user = fake_llm.chat_requests[-1]["json"]["messages"][1]["content"]
     assert "Findings this team found useful" in user and BUG["title"] in user
+
+
+async def test_open_shows_the_file_at_the_line_and_keeps_the_item_open(
+    make_app, isolated_env, monkeypatch
+) -> None:
+    monkeypatch.setenv("EDITOR", "vim")
+    target = isolated_env.work / "calc.py"
+    target.write_text("x = 1\n")
+    app = make_app()
+    opened: list[list[str]] = []
+    app.editor_runner = opened.append
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        item = await app.suggestion_queue.add(
+            "review", "warning: unused x", body="x is never read",
+            actions=[("open", "Open"), ("dismiss", "Dismiss")],
+            payload={"path": str(target), "line": 1},
+        )  # fmt: skip
+        panel = app.suggestions_panel()
+        await wait_for(pilot, lambda: bool(panel.items))
+        panel.options.focus()
+        panel.options.highlighted = 0
+        await pilot.press("1")
+        await settle(pilot, app)
+        assert opened == [["vim", "+1", str(target)]]
+        assert (await app.suggestion_queue.get(item.id)).status in ("new", "seen")
