@@ -47,15 +47,18 @@ def _tool_error(message: str) -> None:
 
 
 def _guarded(func: Any) -> Any:
-    """Run ``func``; every failure is one line on stderr and exit 2 (never 1: see above)."""
+    """Run ``func`` (sync, or async: run to completion); every failure is one line on stderr
+    and exit 2 (never 1: see above)."""
     import asyncio
+    import inspect
     import os
 
     from ai_workbench.config import ConfigError
     from ai_workbench.core.errors import AiwError
 
     try:
-        return asyncio.run(func()) if callable(func) else func
+        value = func() if callable(func) else func
+        return asyncio.run(value) if inspect.iscoroutine(value) else value
     except (ConfigError, AiwError) as exc:
         _tool_error(str(exc))
     except KeyboardInterrupt:
@@ -69,6 +72,22 @@ def _guarded(func: Any) -> Any:
             "traceback and please report it)"
         )
     return None
+
+
+def _check_output(output: Path) -> None:
+    """Refuse an -o path that cannot be written, with one line and exit 2."""
+    import os
+
+    parent = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        _tool_error(f"-o {output}: is a directory; name a file to write the report to")
+    if not parent.is_dir():
+        _tool_error(
+            f"-o {output}: the directory {parent} does not exist; create it (mkdir -p "
+            f"{parent}) or write the report elsewhere"
+        )
+    if not os.access(parent, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
+        _tool_error(f"-o {output}: not writable; choose another path")
 
 
 def _notice(quiet: bool) -> Any:
@@ -112,7 +131,7 @@ def _notice(quiet: bool) -> Any:
     "-o",
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report to this file instead of stdout.",
+    help="Write the report to this file instead of stdout (table: plain text, no colour).",
 )
 @click.option("-m", "--model", help="Model (litellm name) or provider profile.")
 @click.option("--api-base", metavar="URL", help="Endpoint for --model.")
@@ -161,6 +180,8 @@ def review(
         _tool_error("use only one of --staged, --range and --files")
     if api_base and not model and not provider:
         _tool_error("--api-base needs --model (the model's name on that server)")
+    if output is not None:
+        _check_output(output)  # before any model call: a typo must not cost a whole review
     try:
         loaded = _load(ctx, offline=offline or None)
     except SystemExit:
@@ -199,18 +220,29 @@ def review(
     for line in result.errors:
         click.echo(f"aiw: warning: {line}", err=True)
 
-    from ai_workbench.core.review.formats import print_table, render
+    def report() -> None:
+        from ai_workbench.core.review.formats import print_table, render, render_table
 
-    if fmt == "table" and output is None:
-        print_table(result, include_held=show_held, verbose=verbose)
-    else:
-        text = render(result, "json" if fmt == "table" else fmt, include_held=show_held)
-        if output is not None:
-            output.write_text(text, encoding="utf-8")
-            say(f"wrote {output}")
+        if fmt == "table" and output is None:
+            print_table(result, include_held=show_held, verbose=verbose)
+            return
+        if fmt == "table":
+            text = render_table(result, include_held=show_held, verbose=verbose)
         else:
+            text = render(result, fmt, include_held=show_held)
+        if output is None:
             click.echo(text, nl=False)
-    if fmt != "table" and not quiet:
+            return
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise AiwError(f"-o {output}: cannot write the report: {exc.strerror or exc}") from None
+        say(f"wrote {output}")
+
+    from ai_workbench.core.errors import AiwError
+
+    _guarded(report)
+    if (fmt != "table" or output is not None) and not quiet:
         from ai_workbench.core.review.formats import summary_line
 
         say(summary_line(result))

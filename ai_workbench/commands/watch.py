@@ -50,6 +50,32 @@ def _print_event(event: Any) -> None:
     click.echo(prefix + event.message, err=True)
 
 
+def _watch_root(path: Path | None, project_root: Path) -> Path:
+    """The folder to watch: a git repository or a folder with .aiw.toml, never just the cwd.
+
+    Watching a folder that is not a project (say, $HOME) would read and watch every file
+    under it; the workbench refuses too.
+    """
+    from ai_workbench.cli import _fail
+    from ai_workbench.core.errors import EXIT_USAGE
+    from ai_workbench.paths import find_project_config
+
+    root = (path or project_root).resolve()
+    if (root / ".git").exists() or (root / ".aiw.toml").is_file():
+        return root
+    if path is None:
+        config = find_project_config(root)
+        if config is not None:
+            return config.parent.resolve()
+    _fail(
+        f"{root} is not a project (no .git or .aiw.toml there), and watching it would watch "
+        "every file under it; cd into a project (a git repository), or create an empty "
+        f".aiw.toml in {root} to watch that folder",
+        EXIT_USAGE,
+    )
+    raise AssertionError("unreachable")
+
+
 @click.command(
     "watch",
     context_settings=CONTEXT_SETTINGS,
@@ -86,7 +112,7 @@ def watch(
     if api_base and not model and not provider:
         raise click.UsageError("--api-base needs --model (the model's name on that server)")
     loaded = _load(ctx)
-    root = (path or loaded.project_root).resolve()
+    root = _watch_root(path, loaded.project_root)
 
     async def go() -> None:
         import asyncio
@@ -174,19 +200,42 @@ def suggestions_list(show_all: bool, kind: str | None, limit: int, as_json: bool
             )
             return
         rows = [
-            (item.id, item.kind, item.status, ", ".join(a.id for a in item.actions), item.title)
+            (
+                item.id,
+                item.kind,
+                item.status,
+                ", ".join(a.id for a in item.actions),
+                _project_label(item),
+                item.title,
+            )
             for item in items
         ]
-        print_table(["id", "kind", "status", "actions", "title"], rows)
+        print_table(["id", "kind", "status", "actions", "project", "title"], rows)
 
     _run_async(go)
 
 
+def _project_label(item: Any) -> str:
+    """The suggestion's project root, with the home directory as ``~`` (``-``: none)."""
+    from ai_workbench.core.watch.apply import project_of
+
+    root = project_of(item)
+    if not root:
+        return "-"
+    home = str(Path.home())
+    if root == home or root.startswith(home.rstrip("/") + "/"):
+        return "~" + root[len(home.rstrip("/")) :]
+    return root
+
+
 def _as_dict(item: Any) -> dict[str, Any]:
+    from ai_workbench.core.watch.apply import project_of
+
     return {
         "id": item.id,
         "kind": item.kind,
         "status": item.status,
+        "project": project_of(item),
         "title": item.title,
         "body": item.body,
         "actions": [a.id for a in item.actions],
@@ -225,7 +274,8 @@ def suggestions_show(suggestion_id: int, patch_only: bool, as_json: bool) -> Non
         actions = ", ".join(a.id for a in item.actions) or "none"
         text = (
             f"# #{item.id} {item.title}\n\n{item.kind} · {item.status} · "
-            f"{item.source or 'no source'} · actions: {actions}\n\n{item.body}"
+            f"{item.source or 'no source'} · actions: {actions}\n\n"
+            f"project: `{_project_label(item)}`\n\n{item.body}"
         )
         patch = payload.get("patch")
         if patch and patch.strip() not in item.body:
@@ -238,8 +288,17 @@ def suggestions_show(suggestion_id: int, patch_only: bool, as_json: bool) -> Non
 @suggestions.command("apply", context_settings=CONTEXT_SETTINGS)
 @click.argument("suggestion_id", metavar="ID", type=int)
 @click.option("--check", "check_only", is_flag=True, help="Only check that it applies.")
-def suggestions_apply(suggestion_id: int, check_only: bool) -> None:
-    """Apply a suggestion's patch (checked first; refused if a file changed since)."""
+@click.option(
+    "--any-project",
+    is_flag=True,
+    help="Apply it even though it belongs to another project than the current directory's.",
+)
+def suggestions_apply(suggestion_id: int, check_only: bool, any_project: bool) -> None:
+    """Apply a suggestion's patch (checked first; refused if a file changed since).
+
+    The queue is shared by every project: a suggestion for another project than the one you
+    are in is refused (exit 3) unless --any-project is given.
+    """
     from ai_workbench.core.suggestions import SuggestionQueue
     from ai_workbench.core.watch.apply import apply_suggestion
 
@@ -247,7 +306,10 @@ def suggestions_apply(suggestion_id: int, check_only: bool) -> None:
         store = await _open_store()
         try:
             result = await apply_suggestion(
-                SuggestionQueue(store), suggestion_id, check_only=check_only
+                SuggestionQueue(store),
+                suggestion_id,
+                check_only=check_only,
+                here=None if any_project else Path.cwd(),
             )
         finally:
             await store.close()

@@ -4,7 +4,10 @@ Four sources, one shape:
 
 * working tree: everything not committed, ``git diff HEAD`` plus untracked (not ignored) files;
 * ``--staged``: ``git diff --cached`` (what a pre-commit hook sees);
-* ``--range A..B``: ``git diff A..B`` (``A...B`` for the merge base works too);
+* ``--range A..B`` (or ``A...B``): what ``B`` adds since it forked from ``A``, that is
+  ``git diff A...B`` (from their merge base), the way a pull request shows it. A two-tip
+  ``git diff A B`` would show every line ``A`` changed since the fork as removed-and-added,
+  and the review would blame the PR for them;
 * ``--files PATHS``: the working-tree changes of those paths; a path without changes is
   reviewed whole (every line counts as added), which is what "review this file" means
   (``whole_files=False`` reviews only its changes: what a file watcher wants).
@@ -291,7 +294,9 @@ def _untracked(root: Path, paths: list[str] | None = None) -> list[str]:
 
 
 def _range_parts(spec: str) -> tuple[str, str, str]:
-    """``A..B`` / ``A...B`` / ``A`` → (base, head, separator); head defaults to HEAD."""
+    """``A..B`` / ``A...B`` / ``A`` → (base, head, separator); head defaults to HEAD.
+
+    Both separators review from the merge base (see the module docstring)."""
     for sep in ("...", ".."):
         if sep in spec:
             base, head = spec.split(sep, 1)
@@ -312,11 +317,23 @@ def collect_changes(
     if sum(bool(x) for x in (staged, rev_range, files)) > 1:
         raise InputError("use only one of --staged, --range and --files")
     if rev_range is not None:
-        base, head, sep = _range_parts(rev_range)
+        base, head, _sep = _range_parts(rev_range)
         for rev in (base, head):
             if not git(root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False):
-                raise InputError(f"--range {rev_range}: '{rev}' is not a commit in {root}")
-        text = git(root, *DIFF_ARGS, f"{base}{sep}{head}")
+                raise InputError(
+                    f"--range {rev_range}: '{rev}' is not a commit in {root}; in CI the clone "
+                    "is often shallow or single-branch: fetch full history (GitHub Actions: "
+                    "actions/checkout with `fetch-depth: 0`; elsewhere `git fetch --unshallow "
+                    "origin` and fetch the base branch)"
+                )
+        merge_base = git(root, "merge-base", base, head, check=False).strip()
+        if not merge_base:
+            raise InputError(
+                f"--range {rev_range}: '{base}' and '{head}' have no common commit in {root}; "
+                "the clone is probably shallow: fetch full history (GitHub Actions: "
+                "actions/checkout with `fetch-depth: 0`; elsewhere `git fetch --unshallow origin`)"
+            )
+        text = git(root, *DIFF_ARGS, merge_base.split()[0], head)
         changes = parse_diff(text)
         for item in changes:
             if not item.deleted and not item.binary:

@@ -11,6 +11,14 @@ from typing import Any
 
 from ai_workbench.core.review.models import Finding, ReviewResult
 
+
+def escape(text: str) -> str:
+    """Rich markup escaping (a title like ``list[int]`` must print as written)."""
+    from rich.markup import escape as rich_escape
+
+    return rich_escape(text)
+
+
 FORMATS = ("table", "json", "md", "sarif", "codeclimate")
 _CC_SEVERITY = {"error": "critical", "warning": "major", "info": "minor"}
 _MARK = {"error": "✖", "warning": "▲", "info": "·"}
@@ -34,6 +42,27 @@ def summary_line(result: ReviewResult) -> str:
     if not result.learning:
         parts.append("learning off")
     return "; ".join(parts)
+
+
+def empty_message(result: ReviewResult) -> str:
+    """What to say when no finding is shown: failed, nothing to review, or clean.
+
+    "No findings" must only ever mean the model looked and found nothing.
+    """
+    stats = result.stats
+    if stats.units and stats.failed_units >= stats.units:
+        return (
+            f"Review failed: none of the {stats.units} part(s) could be reviewed "
+            "(see the problems reported); this is not a clean result."
+        )
+    if not stats.units:
+        return "No changes to review."
+    if stats.failed_units:
+        return (
+            f"No findings on the reviewed lines, but {stats.failed_units} of {stats.units} "
+            "part(s) could not be reviewed (see the problems reported)."
+        )
+    return "No findings on the changed lines."
 
 
 def render_json(result: ReviewResult, *, include_held: bool = False) -> str:
@@ -75,7 +104,7 @@ def _md_finding(f: Finding) -> list[str]:
 def render_md(result: ReviewResult, *, include_held: bool = False) -> str:
     lines = [f"# aiw review: {result.target}", "", summary_line(result), ""]
     if not result.shown:
-        lines += ["No findings on the changed lines.", ""]
+        lines += [empty_message(result), ""]
     current = None
     for f in result.shown:
         if f.path != current:
@@ -127,12 +156,18 @@ def table_rows(result: ReviewResult, *, include_held: bool = False) -> list[tupl
     return rows
 
 
-def print_table(result: ReviewResult, *, include_held: bool = False, verbose: bool = False) -> None:
+def print_table(
+    result: ReviewResult,
+    *,
+    include_held: bool = False,
+    verbose: bool = False,
+    console: Any = None,
+) -> None:
     """A readable table on a terminal (plain aligned text when piped)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(soft_wrap=False)
+    console = console or Console(soft_wrap=False)
     findings = result.findings if include_held else result.shown
     if findings:
         table = Table(show_lines=False, pad_edge=False, box=None, header_style="bold")
@@ -146,7 +181,7 @@ def print_table(result: ReviewResult, *, include_held: bool = False, verbose: bo
                 f"{f.path}:{f.line_start}",
                 f"[{style[f.severity]}]{f.severity}[/]",
                 f.category,
-                f.title + (" [dim](fix)[/]" if f.patch else ""),
+                escape(f.title) + (" [dim](fix)[/]" if f.patch else ""),
                 f"{f.confidence:.2f}",
             ]
             if include_held:
@@ -155,15 +190,31 @@ def print_table(result: ReviewResult, *, include_held: bool = False, verbose: bo
         console.print(table)
         if verbose:
             for f in findings:
-                console.print(f"\n[bold]{f.path}:{f.line_start}[/] {f.title}")
+                console.print(f"\n[bold]{escape(f.path)}:{f.line_start}[/] {escape(f.title)}")
                 console.print(f.explanation, markup=False)
     else:
-        console.print("No findings on the changed lines.")
-    console.print(f"[dim]{summary_line(result)}[/]", highlight=False)
+        console.print(empty_message(result), markup=False, highlight=False)
+    console.print(f"[dim]{escape(summary_line(result))}[/]", highlight=False)
+
+
+def render_table(result: ReviewResult, *, include_held: bool = False, verbose: bool = False) -> str:
+    """The table as plain text (no colour codes), for ``--format table -o FILE``."""
+    import io
+
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer, width=160, color_system=None, force_terminal=False, soft_wrap=False
+    )
+    print_table(result, include_held=include_held, verbose=verbose, console=console)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
 
 
 def render(result: ReviewResult, fmt: str, *, include_held: bool = False) -> str:
-    """Text of a machine format (everything but ``table``)."""
+    """Text of a format; ``table`` is the plain (uncoloured) table."""
+    if fmt == "table":
+        return render_table(result, include_held=include_held)
     if fmt == "json":
         return render_json(result, include_held=include_held)
     if fmt == "md":

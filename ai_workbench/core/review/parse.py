@@ -1,4 +1,4 @@
-"""Turn the model's reply into findings: JSON first, then JSON inside a code fence.
+"""Turn the model's reply into findings: JSON, JSON in a code fence, then JSON amid prose.
 
 A reply that is neither raises :class:`MalformedReply` (the service retries once, then reports
 it). Items that are not usable findings (no file, no line, no title) are dropped one by one and
@@ -64,8 +64,37 @@ def _load(text: str) -> Any:
             return json.loads(match.group(2).strip())
         except ValueError:
             continue
+    embedded = _embedded(text)
+    if embedded is not None:
+        return embedded
     preview = " ".join(stripped.split())[:80]
     raise MalformedReply(f"not JSON and no JSON code fence (reply began: {preview!r})")
+
+
+def _findings_shaped(data: Any) -> bool:
+    if isinstance(data, dict):
+        return any(isinstance(data.get(k), list) for k in ("findings", "issues", "comments"))
+    return isinstance(data, list) and all(isinstance(item, dict) for item in data)
+
+
+def _embedded(text: str) -> Any:
+    """JSON inside prose (``Here is my review: {...} Hope this helps!``), or None.
+
+    Decodes from each ``{``/``[`` in turn; the first value shaped like findings wins (so a
+    ``[1]`` in the prose before the object does not), else the first object or list decoded.
+    """
+    decoder = json.JSONDecoder()
+    first: Any = None
+    for match in re.finditer(r"[{\[]", text):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except ValueError:
+            continue
+        if _findings_shaped(value):
+            return value
+        if first is None and isinstance(value, dict | list):
+            first = value
+    return first
 
 
 def parse_reply(text: str) -> tuple[list[dict[str, Any]], int]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,9 @@ class ReviewOptions:
     queue_suggestions: bool = True
     cwd: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # awaited before every model call (retries and fallbacks too): the file watcher's rate
+    # limiter uses it so a review counts as the calls it makes, not as one
+    before_call: Callable[[], Awaitable[None]] | None = None
 
 
 @dataclass
@@ -109,18 +112,32 @@ class ReviewService:
     async def review_file(
         self, path: Path, opts: ReviewOptions | None = None, progress: Progress | None = None
     ) -> ReviewResult:
-        """Review the uncommitted changes of one file (only its changed hunks).
+        """Review one file's changes the way ``opts`` reviews (working tree by default).
 
-        For the file watcher and "re-review this file": an unchanged file gives an empty result.
+        For the file watcher and "re-review this file": with ``opts.staged`` or
+        ``opts.rev_range`` it reviews that file's staged or in-range changes (so re-reviewing a
+        file of a ``--staged`` review does not suddenly review the working tree); otherwise its
+        uncommitted hunks only, so an unchanged file gives an empty result.
         """
         base = opts or ReviewOptions()
         path = Path(path).resolve()
+        if base.staged or base.rev_range:
+            chosen = replace(base, files=None, cwd=path.parent)
+            changes = await asyncio.to_thread(
+                collect_changes, path.parent, staged=base.staged, rev_range=base.rev_range
+            )
+            try:
+                rel = path.relative_to(changes.root).as_posix()
+            except ValueError:
+                raise InputError(f"{path} is outside the repository {changes.root}") from None
+            changes.files = [fd for fd in changes.files if rel in (fd.path, fd.old_path)]
+            return await self.review_changes(changes, chosen, progress)
         chosen = replace(
             base,
             files=[str(path)],
             staged=False,
             rev_range=None,
-            whole_files=False,
+            whole_files=bool(base.files) and base.whole_files,
             cwd=path.parent,
         )
         return await self.review(chosen, progress)
@@ -169,7 +186,15 @@ class ReviewService:
         async def run(unit: ReviewUnit) -> _Unit:
             async with gate:
                 return await self._review_unit(
-                    unit, chain, system, changes.target, avoid, liked, temperature, result
+                    unit,
+                    chain,
+                    system,
+                    changes.target,
+                    avoid,
+                    liked,
+                    temperature,
+                    result,
+                    opts.before_call,
                 )
 
         outcomes = await asyncio.gather(*(run(u) for u in units))
@@ -225,12 +250,15 @@ class ReviewService:
         messages: list[dict[str, str]],
         temperature: float | None,
         result: ReviewResult,
+        before_call: Callable[[], Awaitable[None]] | None = None,
     ) -> str:
         last: ProviderError | None = None
         for provider in chain:
             stream = StreamResult()
             try:
                 check_allowed(provider, self.settings)
+                if before_call is not None:
+                    await before_call()
                 result.stats.calls += 1
                 result.stats.tokens_sent += sum(estimate_tokens(m["content"]) for m in messages)
                 async for _ in stream_chat(
@@ -264,6 +292,7 @@ class ReviewService:
         liked: list[Any],
         temperature: float | None,
         result: ReviewResult,
+        before_call: Callable[[], Awaitable[None]] | None = None,
     ) -> _Unit:
         outcome = _Unit(unit)
         user = user_prompt(unit, target=target, avoid=avoid, liked=liked)
@@ -277,7 +306,7 @@ class ReviewService:
             {"role": "user", "content": redaction.text},
         ]
         try:
-            reply = await self._call(chain, messages, temperature, result)
+            reply = await self._call(chain, messages, temperature, result, before_call)
             try:
                 outcome.raw, bad = parse_reply(reply)
                 result.stats.discarded += bad
@@ -288,7 +317,7 @@ class ReviewService:
                     {"role": "assistant", "content": reply},
                     {"role": "user", "content": repair_prompt(str(first))},
                 ]
-            reply = await self._call(chain, messages, temperature, result)
+            reply = await self._call(chain, messages, temperature, result, before_call)
             try:
                 outcome.raw, bad = parse_reply(reply)
                 result.stats.discarded += bad

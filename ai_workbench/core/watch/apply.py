@@ -16,7 +16,29 @@ from typing import Any
 from ai_workbench.core.errors import InputError
 from ai_workbench.core.suggestions import Suggestion, SuggestionQueue
 
-__all__ = ["apply_suggestion", "patch_of"]
+__all__ = ["apply_suggestion", "patch_of", "project_of", "same_project"]
+
+
+def project_of(item: Suggestion) -> str | None:
+    """The project a suggestion belongs to: ``payload["root"]``, else the shell's ``cwd``."""
+    payload: dict[str, Any] = item.payload or {}
+    for key in ("root", "cwd"):
+        value = payload.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def same_project(root: Path, here: Path) -> bool:
+    """Whether ``root`` (a suggestion's project) is the project ``here`` is in."""
+    from ai_workbench.paths import find_project_config, find_project_root
+
+    here = here.resolve()
+    candidates = {find_project_root(here)}
+    config = find_project_config(here)
+    if config is not None:
+        candidates.add(config.parent.resolve())
+    return root.resolve() in candidates
 
 
 def patch_of(item: Suggestion) -> tuple[Path, str, dict[str, str] | None]:
@@ -37,9 +59,17 @@ def patch_of(item: Suggestion) -> tuple[Path, str, dict[str, str] | None]:
 
 
 async def apply_suggestion(
-    queue: SuggestionQueue, suggestion_id: int, *, check_only: bool = False
+    queue: SuggestionQueue,
+    suggestion_id: int,
+    *,
+    check_only: bool = False,
+    here: Path | None = None,
 ) -> Any:
     """Apply (or with ``check_only`` just check) a suggestion's patch; mark it applied.
+
+    With ``here`` (the CLI passes the cwd unless --any-project) a suggestion made for another
+    project is refused: the queue is shared by every project, so `apply 1` typed in repo B
+    must not patch repo A.
 
     Raises :class:`~ai_workbench.core.patches.PatchError` (nothing changed) or
     :class:`InputError`. Returns the :class:`~ai_workbench.core.patches.PatchResult`, or the
@@ -51,6 +81,11 @@ async def apply_suggestion(
     if item.status in ("applied", "dismissed"):
         raise InputError(f"suggestion {item.id} is already {item.status}")
     root, patch, expect = patch_of(item)
+    if here is not None and not same_project(root, here):
+        raise InputError(
+            f"suggestion {item.id} is for the project {root}, not this one; cd into {root} "
+            "to apply it, or pass --any-project to apply it there from here"
+        )
     try:
         if check_only:
             return await asyncio.to_thread(check_patch, root, patch, expect=expect)

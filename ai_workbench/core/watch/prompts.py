@@ -104,7 +104,8 @@ def change_messages(
 ) -> list[dict[str, str]]:
     """Chat messages asking for a diff that does what the ``comments`` ask."""
     asks = "\n".join(
-        f"- {relpath} {c.location}: {c.request or '(no text: follow the comments around it)'}"
+        f"- {relpath} {c.location}: "
+        f"{redact_text(c.request) or '(no text: follow the comments around it)'}"
         for c in comments
     )
     body = (

@@ -189,8 +189,14 @@ class WatchService:
     def running(self) -> bool:
         return bool(self._tasks) and not self._stop.is_set()
 
-    async def start(self) -> None:
-        """Start watching; returns once the file system watch is registered."""
+    async def start(self, *, rescan: bool = True) -> None:
+        """Start watching; returns once the file system watch is registered.
+
+        With ``rescan`` the project is then read once (before returning) for AI comments not
+        yet suggested (held back by the rate limit when the last watcher stopped, or saved
+        while nothing watched), so waiting requests survive a restart; a request already
+        suggested or dismissed (same fingerprint) makes no model call.
+        """
         if self._tasks:
             return
         self._stop = asyncio.Event()
@@ -207,6 +213,10 @@ class WatchService:
             f"watching {self.root} for {self.config.change_marker} and "
             f"{self.config.question_marker} comments",
         )
+        if rescan:
+            # awaited, not backgrounded: a save right after start() must not race the scan
+            # into asking twice (the scan reads the file before or after, never during)
+            await self._rescan()
 
     async def stop(self) -> None:
         """Stop watching and cancel queued work (suggestions already queued stay)."""
@@ -323,26 +333,8 @@ class WatchService:
         answered (or superseded, or stopped).
         """
         self._pending.clear()
-        markers = (self.config.change_marker, self.config.question_marker)
-        max_bytes = self.config.max_file_bytes
-
-        def candidates() -> list[str]:
-            found = []
-            for path in self.ignore.walk():
-                try:
-                    if path.stat().st_size > max_bytes:
-                        continue
-                    data = path.read_bytes()
-                except OSError:
-                    continue
-                if has_marker(data.decode("utf-8", "replace"), markers):
-                    rel = self.ignore.relative(path)
-                    if rel:
-                        found.append(rel)
-            return found
-
         jobs: list[WatchJob] = []
-        for rel in await asyncio.to_thread(candidates):
+        for rel in await asyncio.to_thread(self._marker_files):
             jobs += await self._consider(rel, force=True)
         if not self._tasks:  # not started (`aiw watch --now`): a dispatcher just for these
             task = asyncio.create_task(self._dispatch_loop())
@@ -356,7 +348,49 @@ class WatchService:
             await asyncio.gather(*(job.done.wait() for job in jobs))
         return len(jobs)
 
-    async def _consider(self, rel: str, *, force: bool) -> list[WatchJob]:
+    def _marker_files(self) -> list[str]:
+        """Relative paths of the watched files holding an AI marker (reads files: a thread)."""
+        markers = (self.config.change_marker, self.config.question_marker)
+        max_bytes = self.config.max_file_bytes
+        found = []
+        for path in self.ignore.walk():
+            try:
+                if path.stat().st_size > max_bytes:
+                    continue
+                data = path.read_bytes()
+            except OSError:
+                continue
+            if has_marker(data.decode("utf-8", "replace"), markers):
+                rel = self.ignore.relative(path)
+                if rel:
+                    found.append(rel)
+        return found
+
+    async def _rescan(self) -> None:
+        """Queue the AI comments pending in the project when the watch starts (see start)."""
+        try:
+            jobs: list[WatchJob] = []
+            for rel in await asyncio.to_thread(self._marker_files):
+                if self._stop.is_set():
+                    return
+                jobs += await self._consider(rel, force=True, announce_known=False)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a scan problem must not stop the watcher
+            log.exception("watch: rescan")
+            self._emit("error", f"looking for pending AI comments failed: {exc}")
+            return
+        if jobs:
+            self._emit(
+                "watching",
+                f"{len(jobs)} pending AI comment request(s) found in the project: "
+                + ", ".join(job.describe() for job in jobs[:3])
+                + (f" and {len(jobs) - 3} more" if len(jobs) > 3 else ""),
+            )
+
+    async def _consider(
+        self, rel: str, *, force: bool, announce_known: bool = True
+    ) -> list[WatchJob]:
         """Read ``rel``; queue jobs for its AI comments not suggested before."""
         lock = self._locks.setdefault(rel, asyncio.Lock())
         async with lock:
@@ -400,7 +434,7 @@ class WatchService:
             known = await self._known_fingerprints()
             fresh = [job for job in jobs if job.kind == "review" or job.fingerprint not in known]
             for job in jobs:
-                if job not in fresh:
+                if job not in fresh and announce_known:
                     self._emit("skipped", f"already suggested: {job.describe()}", rel)
             self._drop_jobs(rel)
             self._jobs.extend(fresh)
@@ -455,7 +489,10 @@ class WatchService:
             job = queued[0]
             job.state = "running"
             self._running = job
-            self.limiter.take()
+            if job.kind != "review":
+                # a review can make several calls (units, retries): it takes a slot per call
+                # through _review_slot instead, so max_calls_per_minute holds for it too
+                self.limiter.take()
             try:
                 await self._run(job)
             except asyncio.CancelledError:
@@ -643,7 +680,7 @@ class WatchService:
         payload: dict[str, Any],
         subject: str,
     ) -> None:
-        payload = {**payload, "watch_kind": job.kind, "subject": subject}
+        payload = {"root": str(self.root), **payload, "watch_kind": job.kind, "subject": subject}
         item = await self.queue.add(
             SUGGESTION_KIND,
             title,
@@ -752,7 +789,12 @@ class WatchService:
         try:
             result = await ReviewService(loaded, self.queue.store).review_file(
                 self.root / job.relpath,
-                ReviewOptions(model=model, api_base=api_base, provider=provider),
+                ReviewOptions(
+                    model=model,
+                    api_base=api_base,
+                    provider=provider,
+                    before_call=lambda: self._review_slot(job),
+                ),
             )
         except Exception as exc:
             self._emit("error", f"review of {job.relpath} failed: {exc}", job.relpath)
@@ -763,6 +805,26 @@ class WatchService:
         for item in reversed(items):
             if item.created >= started and (item.source or "").startswith(job.relpath + ":"):
                 self._emit("suggested", item.title, job.relpath, item)
+
+    async def _review_slot(self, job: WatchJob) -> None:
+        """Wait for a rate-limiter slot and take it: called before each call a review makes."""
+        told = False
+        while True:
+            delay = self.limiter.delay()
+            if delay <= 0:
+                self.limiter.take()
+                self.calls += 1
+                return
+            if not told:
+                told = True
+                self._emit(
+                    "waiting",
+                    f"review of {job.relpath} waits for its next model call "
+                    f"(watch.max_calls_per_minute = {self.limiter.per_minute}); "
+                    f"next in {delay:.0f} s",
+                    job.relpath,
+                )
+            await asyncio.sleep(min(delay, 1.0))
 
     # ------------------------------------------------------------------ knowledge index
 

@@ -197,7 +197,11 @@ selected finding, its code (the finding's lines marked) and the suggested change
             ol.add_options(options)
             self._highlight()
         else:
-            ol.add_option(Option("[dim]No findings on the changed lines.[/]", disabled=True))
+            from ai_workbench.core.review.formats import empty_message
+
+            message = empty_message(self.result) if self.result is not None else ""
+            style = "$error" if self.result is not None and self.result.status == "error" else "dim"
+            ol.add_option(Option(f"[{style}]{escape(message)}[/]", disabled=True))
 
     def _label(self, f: Finding) -> str:
         style = SEVERITY_STYLE[f.severity]
