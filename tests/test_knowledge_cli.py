@@ -123,3 +123,12 @@ def test_index_shows_a_progress_bar_on_a_terminal(project: Path) -> None:
     screen = b"".join(chunks).decode(errors="replace")
     assert "indexing" in screen and "/33" in screen  # bar with done/total
     assert "33 added" in screen
+
+
+def test_a_broken_pdf_is_reported_once_without_pypdf_noise(run_aiw: RunAiw, project: Path) -> None:
+    (project / "manual.pdf").write_bytes(b"%PDF-1.4\nnot really a pdf\n")
+    result = run_aiw("index", cwd=project)
+    assert result.returncode == 0, result.stderr
+    noisy = [line for line in result.stderr.splitlines() if "EOF marker" in line]
+    # Exactly one line, the report's: no raw "EOF marker not found" from pypdf's logger.
+    assert len(noisy) == 1 and noisy[0].lstrip().startswith("failed  manual.pdf: unreadable PDF")

@@ -209,13 +209,18 @@ def test_incremental_reindex_add_change_delete(project: Path, tmp_path: Path) ->
     service.close()
 
 
-def test_a_bad_file_never_stops_the_run(project: Path, tmp_path: Path) -> None:
+def test_a_bad_file_never_stops_the_run(
+    project: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (project / "docs" / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf\n")
     (project / "latin.txt").write_bytes("caf\xe9 menu".encode("latin-1"))
     service = KnowledgeService(settings(), project, data_dir=tmp_path / "data")
     report = service.index()
     failed = {f["path"]: f["reason"] for f in report.failed}
     assert "docs/broken.pdf" in failed and "PDF" in failed["docs/broken.pdf"]
+    # pypdf's own warning goes into the reason, not to the log (= the terminal).
+    assert "EOF marker not found" in failed["docs/broken.pdf"]
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")]
     assert "src/net.py" in report.added and "latin.txt" in report.added  # cp1252 fallback
     # A failed file is retried on the next run, not recorded as indexed.
     assert "docs/broken.pdf" in {f["path"] for f in service.index().failed}

@@ -110,6 +110,42 @@ def test_clarifying_question_below_the_threshold(project: Path, tmp_path: Path) 
     service.close()
 
 
+def test_match_score_tells_specific_from_vague_short_questions(
+    project: Path, tmp_path: Path
+) -> None:
+    """Every cache module contains "cache": each covers the query fully, yet the query does
+    not say which one is meant, so aiw asks back naming them; "cache hit ratio" is answered."""
+    service = service_for(project, tmp_path)
+    vague = service.search_sync("what does the cache do", 5)
+    covered = {h.rel for h in vague.hits if h.coverage == 1.0}
+    assert covered == {"src/cache.py", "src/cache_expiry.py", "src/cache_stats.py"}
+    assert vague.best < 0.7 and not vague.confident
+    question = vague.clarifying_question or ""
+    for rel in ("src/cache.py", "src/cache_expiry.py", "src/cache_stats.py"):
+        assert rel in question  # names the candidates
+    specific = service.search_sync("cache hit ratio", 5)
+    assert specific.hits[0].rel == "src/cache_stats.py" and specific.hits[0].alternatives == 0
+    assert specific.confident and specific.clarifying_question is None
+    service.close()
+
+
+def test_content_words_count_in_the_match(shop_project: Path, tmp_path: Path) -> None:
+    """ "added" is not a stop word: "where is VAT added" singles out the places that add VAT,
+    while "vat" alone matches all three files of the shop equally and is asked back."""
+    from ai_workbench.core.knowledge.lexical import query_terms
+
+    assert query_terms("where is VAT added") == ["vat", "added"]
+    service = service_for(shop_project, tmp_path)
+    specific = service.search_sync("where is VAT added", 5)
+    assert specific.hits[0].rel == "billing/invoice.py"
+    assert specific.confident and specific.clarifying_question is None
+    settings_hit = next(h for h in specific.hits if h.rel == "billing/settings.py")
+    assert settings_hit.coverage == 0.5 and settings_hit.normalized < 0.7  # no "add" there
+    vague = service.search_sync("vat", 5)
+    assert not vague.confident and "billing/settings.py" in (vague.clarifying_question or "")
+    service.close()
+
+
 async def test_feedback_moves_chunks_for_similar_queries(project: Path, tmp_path: Path) -> None:
     service = service_for(project, tmp_path)
     store = await Store.open(tmp_path / "aiw.db")

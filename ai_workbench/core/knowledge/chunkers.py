@@ -16,9 +16,11 @@ model's context and an embedding sees all of it.
 from __future__ import annotations
 
 import ast
+import contextlib
 import io
 import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_CHARS = 6000
@@ -288,20 +290,51 @@ def _pdf_chunks(rel: str, data: bytes) -> list[Chunk]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise ChunkError("encrypted PDF")
-        chunks = []
-        for number, page in enumerate(reader.pages, 1):
-            text = (page.extract_text() or "").strip()
-            if text:
-                chunks.append(Chunk(rel, number, number, "pdf", f"page {number}", _clip(text)))
-    except ChunkError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ChunkError(f"unreadable PDF: {exc}") from None
+    with _quiet_pypdf() as notes:
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                raise ChunkError("encrypted PDF")
+            chunks = []
+            for number, page in enumerate(reader.pages, 1):
+                text = (page.extract_text() or "").strip()
+                if text:
+                    chunks.append(Chunk(rel, number, number, "pdf", f"page {number}", _clip(text)))
+        except ChunkError:
+            raise
+        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            detail = f" ({'; '.join(dict.fromkeys(notes))})" if notes else ""
+            raise ChunkError(f"unreadable PDF: {exc}{detail}") from None
     return chunks
+
+
+@contextlib.contextmanager
+def _quiet_pypdf() -> Iterator[list[str]]:
+    """Collect what pypdf logs and warns ("EOF marker not found"...) instead of letting it reach
+    the terminal: Python prints unhandled WARNING records to stderr, once per broken PDF per
+    run. A file that then fails is reported once, with these notes in its reason."""
+    import logging
+    import warnings
+
+    notes: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            notes.append(record.getMessage().strip())
+
+    logger = logging.getLogger("pypdf")
+    handler = Collect(logging.WARNING)
+    saved = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        with warnings.catch_warnings():  # restores showwarning and the filters
+            warnings.simplefilter("always")
+            warnings.showwarning = lambda message, *_args, **_kw: notes.append(str(message))
+            yield notes
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = saved
 
 
 def _docx_chunks(rel: str, data: bytes, window: int) -> list[Chunk]:

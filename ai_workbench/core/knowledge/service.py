@@ -13,9 +13,14 @@ Retrieval: BM25 (FTS5) and vectors (Chroma) each give 50 candidates; they are fu
 weighted score fusion (min-max normalised BM25 plus w × normalised cosine, w per model: 0.1
 for the built-in static vectors, 0.5 for e5), which beat reciprocal rank fusion on
 ``bench/retrieval_eval.py`` (docs/knowledge.md), then
-feedback moves chunks liked for similar queries up and disliked ones down. The normalised score
-compared with ``knowledge.threshold`` is the best hit's share of the query's terms it contains,
-or its cosine similarity when that is higher: a number a user can reason about.
+feedback moves chunks liked for similar queries up and disliked ones down.
+
+The *match* compared with ``knowledge.threshold`` is evidence × specificity (``_matches``):
+evidence is the share of the query's content words a chunk contains (or, when higher, how far
+its cosine stands above this query's background similarity), and specificity divides it by
+1 + 0.25 per *other file* that matches as well. A short vague query that many files answer
+equally ("vat", "cache") is therefore not confident even though each of them contains every
+query word, while a query that singles out one place is: a number a user can reason about.
 """
 
 from __future__ import annotations
@@ -60,6 +65,11 @@ DEFAULT_FUSION = "score"
 EMBED_BATCH = 256
 FEEDBACK_WEIGHT = 1.0  # a like for the same question puts a chunk first
 FEEDBACK_MIN_SIMILARITY = 0.3
+# Match = evidence / (1 + AMBIGUITY × other files whose evidence is within TIE of this one's):
+# with the default threshold 0.7 a full match shared with one other file is still confident
+# (0.80), shared with two or more it is not (0.67, 0.57...); see docs/knowledge.md.
+AMBIGUITY = 0.25
+TIE = 0.05
 
 
 def project_key(root: Path) -> str:
@@ -110,11 +120,13 @@ class SearchHit:
     title: str
     text: str
     score: float  # fused (and feedback-adjusted), for ordering
-    normalized: float  # 0..1, compared with the threshold
+    normalized: float  # 0..1 "match" = evidence × specificity, compared with the threshold
     lexical_rank: int | None = None
     vector_rank: int | None = None
     similarity: float | None = None
     feedback: float = 0.0
+    coverage: float = 0.0  # share of the query's content words in the chunk
+    alternatives: int = 0  # other files that match the query as well as this chunk
 
     @property
     def location(self) -> str:
@@ -402,10 +414,16 @@ class KnowledgeService:
              candidates),
             key=lambda item: -item[1],
         )  # fmt: skip
-        terms = query_terms(query)
+        matches = _matches(
+            query_terms(query),
+            [chunks[uid] for uid, _ in candidates],
+            None if mode == "vector" else set(lex_rank),
+            sims,
+        )
         hits = []
         for uid, score in rescored[:k]:
             chunk = chunks[uid]
+            match, coverage, alternatives = matches[uid]
             hits.append(
                 SearchHit(
                     uid=uid,
@@ -416,11 +434,13 @@ class KnowledgeService:
                     title=chunk.title,
                     text=chunk.text,
                     score=round(score, 4),
-                    normalized=round(_normalized(terms, chunk, sims.get(uid)), 3),
+                    normalized=round(match, 3),
                     lexical_rank=lex_rank.get(uid),
                     vector_rank=vec_rank.get(uid),
                     similarity=round(sims[uid], 4) if uid in sims else None,
                     feedback=round(boosts.get(uid, 0.0), 3),
+                    coverage=round(coverage, 3),
+                    alternatives=alternatives,
                 )
             )
         return SearchResult(query, hits, self.settings.threshold, used, notices)
@@ -643,19 +663,60 @@ def _fuse(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
-def _normalized(terms: list[str], chunk: StoredChunk, similarity: float | None) -> float:
-    """Share of the query's terms found in the chunk (path, title, text), or its cosine."""
-    coverage = 0.0
-    if terms:
-        from ai_workbench.core.knowledge.lexical import split_identifiers
+def _coverage(terms: list[str], chunk: StoredChunk) -> float:
+    """Share of the query's terms found in the chunk's path, title or text (light stemming)."""
+    if not terms:
+        return 0.0
+    haystack = f"{chunk.rel} {chunk.title} {chunk.text}"
+    words = set(re.findall(r"[a-z0-9]+", (haystack + " " + split_identifiers(haystack))
+                           .lower()))  # fmt: skip
+    # stem() keeps a word's first three letters, so only words sharing them with a term can
+    # share its stem: stemming just those keeps this cheap over 50-100 candidates a query.
+    wanted = {t[:3] for t in terms}
+    stems = {stem(w) for w in words if w[:3] in wanted}
+    return sum(1 for t in terms if t in words or stem(t) in stems) / len(terms)
 
-        haystack = f"{chunk.rel} {chunk.title} {chunk.text}"
-        words = set(re.findall(r"[a-z0-9]+", (haystack + " " + split_identifiers(haystack))
-                               .lower()))  # fmt: skip
-        stems = {stem(w) for w in words}
-        coverage = sum(1 for t in terms if t in words or stem(t) in stems) / len(terms)
-    sim = similarity if similarity is not None and not math.isnan(similarity) else 0.0
-    return max(0.0, min(1.0, max(coverage, sim)))
+
+def _matches(
+    terms: list[str],
+    candidates: Sequence[StoredChunk],
+    lexical_uids: set[str] | None,
+    sims: dict[str, float],
+) -> dict[str, tuple[float, float, int]]:
+    """uid → (match, coverage, alternatives) for every candidate.
+
+    *Evidence* is the chunk's term coverage or, when higher, its vector evidence: how far its
+    cosine stands above the median cosine of this query's vector candidates, rescaled to 0-1
+    (raw cosines are useless here: e5 gives ~0.8 to anything, static vectors are noisy).
+    *Alternatives* are the other files whose best evidence is within ``TIE`` of this chunk's:
+    places that answer the query just as well. Match = evidence / (1 + AMBIGUITY × that).
+    Coverage is computed only for BM25 candidates (``lexical_uids``; None = all): a chunk
+    BM25 did not return holds none of the terms.
+    """
+    finite = sorted(v for v in sims.values() if not math.isnan(v))
+    background = finite[len(finite) // 2] if len(finite) >= 3 else None
+    evidence: dict[str, tuple[float, float]] = {}
+    best_by_file: dict[str, float] = {}
+    for chunk in candidates:
+        covered = (
+            _coverage(terms, chunk) if lexical_uids is None or chunk.uid in lexical_uids else 0.0
+        )
+        sim = sims.get(chunk.uid)
+        vector = 0.0
+        if background is not None and sim is not None and not math.isnan(sim) and background < 1:
+            vector = max(0.0, (sim - background) / (1.0 - background))
+        value = max(0.0, min(1.0, max(covered, vector)))
+        evidence[chunk.uid] = (value, covered)
+        best_by_file[chunk.rel] = max(best_by_file.get(chunk.rel, 0.0), value)
+    result: dict[str, tuple[float, float, int]] = {}
+    for chunk in candidates:
+        value, covered = evidence[chunk.uid]
+        others = sum(
+            1 for rel, best in best_by_file.items()
+            if rel != chunk.rel and best > 0 and best >= value - TIE
+        )  # fmt: skip
+        result[chunk.uid] = (value / (1.0 + AMBIGUITY * others), covered, others)
+    return result
 
 
 def clarifying_question(result: SearchResult) -> str:
