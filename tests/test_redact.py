@@ -250,6 +250,31 @@ POSITIVE: list[tuple[str, str, str]] = [
         f"mysqladmin --password {R('password')} -u root",
     ),
     ("password/flag-eq", "psql --password=hunter2", f"psql --password={R('password')}"),
+    (
+        "password/mysql-glued",
+        "mysql -h db -uroot -phunter2 shop",
+        f"mysql -h db -uroot -p{R('password')} shop",
+    ),
+    (
+        "password/mysqldump-glued",
+        "mysqldump -u root -pS3cr3t! shop > shop.sql",
+        f"mysqldump -u root -p{R('password')} shop > shop.sql",
+    ),
+    (
+        "password/mariadb-quoted",
+        "zcat x.gz | mariadb -u app -p'two words' app",
+        f"zcat x.gz | mariadb -u app -p{R('password')} app",
+    ),
+    (
+        "password/mysql-flag-eq",
+        "mysql --user=root --password=hunter2 -e 'select 1'",
+        f"mysql --user=root --password={R('password')} -e 'select 1'",
+    ),
+    (
+        "password/pgpassword",
+        "PGPASSWORD=hunter2 psql -h db",
+        f"PGPASSWORD={R('password')} psql -h db",
+    ),
     ("password/passwd", "passwd: 'correct horse'", f"passwd: '{R('password')}'"),
     ("password/pwd", "DB_PWD=hunter2", f"DB_PWD={R('password')}"),
     (
@@ -396,6 +421,10 @@ def test_positive_counts_its_kind(text: str, expected: str) -> None:
 
 
 NEGATIVE: list[tuple[str, str]] = [
+    ("mysql-bare-p", "mysql -u root -p shop"),
+    ("mysql-port", "mysql -P3306 -h db -u root -p"),
+    ("p-flag-elsewhere", "tar -pcf backup.tar data; ls -pla | grep -phrase x"),
+    ("p-flag-before-mysql", "ls -pfoo; mysql -e 'select 1'"),
     ("git-sha", "commit 3f786850e387550fdab836ed7e6dc881de23001b\nMerge: 1a2b3c4 5d6e7f8"),
     ("uuid", 'id = "550e8400-e29b-41d4-a716-446655440000"  # request id'),
     ("uuid-token-ish", "trace_id: 550e8400-e29b-41d4-a716-446655440000"),

@@ -344,3 +344,41 @@ def test_success_spawns_no_process(shell: str, isolated_env: IsolatedEnv) -> Non
     assert len(forks) == 26  # the 25 `ls` and the failing one (its fork precedes its exec)
     # the failure starts the worker (detached), and only then
     assert any("ai_workbench.shell.worker" in line for line in lines[fail_at:])
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh"])
+def test_list_status_history_and_scrubbed_spool(shell: str, isolated_env: IsolatedEnv) -> None:
+    """`a && diff x y` failing in `a` is reported; the event carries this session's own
+    commands (redacted; not the stale $HISTFILE); once stored, no raw secret stays in the
+    spool, which keeps mode 0600 in a 0700 dir."""
+    import os
+    import stat
+
+    histfile = Path(shell_env()["HISTFILE"])
+    histfile.write_text("stale-command-from-an-old-session\n")
+    before = "SAVEHIST=100\nHISTSIZE=100\n" if shell == "zsh" else ""
+    with _shell(isolated_env, None, shell, _rc(isolated_env, shell, before=before)) as term:
+        term.run("echo first-step")
+        term.run("echo PGPASSWORD=pg-secret-77 >/dev/null")
+        term.run("sh -c 'exit 1' && diff /etc/hostname /etc/hostname")
+        term.run("mysql -uroot -phunter2xyz shop")  # fails: not installed, or no server
+        stored = wait_until(lambda: len(_db_events()) == 2 and _db_events(), timeout=30)
+        by_cmd = {e.command.split()[0]: e for e in stored}
+        assert by_cmd["sh"].exit_code == 1  # diff's 1 is no answer after `&&`
+        failed = by_cmd["mysql"]
+        assert "hunter2xyz" not in failed.command
+        history = (failed.context or {}).get("history")
+        assert history == [
+            "echo first-step",
+            "echo PGPASSWORD=[REDACTED:password] >/dev/null",
+            "sh -c 'exit 1' && diff /etc/hostname /etc/hostname",
+        ]
+
+        def scrubbed() -> bool:
+            return "hunter2xyz" not in spool_file().read_text()
+
+        wait_until(scrubbed)
+        assert [e.cmd for e in _events()] == [e.command for e in reversed(stored)]
+        assert "pg-secret-77" not in spool_file().read_text()
+        assert stat.S_IMODE(spool_file().stat().st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(spool_file().parent).st_mode) == 0o700

@@ -236,23 +236,36 @@ def _print_fixes(console: Any, fixes: list[Any]) -> None:
             console.print(f"     [dim]{escape('; '.join(fix.reasons))}[/]")
 
 
-def _confirm_and_run(console: Any, command: str, cwd: str, shell_name: str) -> int | None:
-    """Show the command, ask, run it in ``cwd``; dangerous ones need a typed "yes"."""
+def _confirm_and_run(
+    console: Any, command: str, cwd: str, shell_name: str, claimed: str | None = None
+) -> int | None:
+    """Show the command, ask, run it in ``cwd``.
+
+    The level is the stricter of aiw's classifier and the model's ``claimed`` rating (the one
+    shown in the list), as in the workbench: a dangerous command needs a typed "yes", a
+    moderate one defaults to no (``[y/N]``); only a safe one runs on a plain Enter.
+    """
     from rich.markup import escape
 
-    from ai_workbench.shell.risk import classify
+    from ai_workbench.core.runner import confirmation_for, rate
 
-    risk = classify(command)
+    rated = rate(command, claimed)
+    word = confirmation_for(rated)
+    style = RISK_STYLE.get(rated.level, "yellow")
     console.print(f"\n[bold]$ {escape(command)}[/]   [dim]in {escape(cwd)}[/]")
-    if risk.level == "dangerous":
-        console.print(f"[bold red]DANGEROUS:[/] {escape('; '.join(risk.reasons))}")
-        answer = click.prompt("type yes to run it", default="", show_default=False, err=True)
-        if answer.strip().lower() != "yes":
+    why = "; ".join(rated.reasons) or "rated so by the model"
+    if word is not None:
+        console.print(f"[{style}]DANGEROUS:[/] {escape(why)}")
+        answer = click.prompt(f"type {word} to run it", default="", show_default=False, err=True)
+        if answer.strip().lower() != word:
             console.print("not run")
             return None
-    elif not click.confirm("run it?", default=risk.level == "safe", err=True):
-        console.print("not run")
-        return None
+    else:
+        if rated.level != "safe":
+            console.print(f"[{style}]{RISK_MARK[rated.level]}:[/] {escape(why)}")
+        if not click.confirm("run it?", default=rated.level == "safe", err=True):
+            console.print("not run")
+            return None
     program = shutil.which(shell_name) or "/bin/sh"
     where = cwd if os.path.isdir(cwd) else None
     if where is None:
@@ -391,12 +404,15 @@ def _menu(console: Any, loaded: Any, stored: Any, fixes: list[Any]) -> None:
         if not number.isdigit() or not 1 <= int(number) <= len(fixes):
             console.print(f"choose {choices}a or q")
             continue
-        command = fixes[int(number) - 1].command
+        fix = fixes[int(number) - 1]
+        command, claimed = fix.command, fix.risk_level
         if edit:
             command = _edit(command)
             if not command:
                 continue
-        _confirm_and_run(console, command, stored.cwd, stored.shell or "sh")
+            if command != fix.command:
+                claimed = fix.model_risk  # aiw rates the new text; the model's word still counts
+        _confirm_and_run(console, command, stored.cwd, stored.shell or "sh", claimed)
 
 
 def _follow_up(console: Any, loaded: Any, stored: Any, question: str) -> None:

@@ -166,6 +166,24 @@ def _in_curl_command(lowered: str, pos: int) -> bool:
     return _CURL_RE.search(lowered, line_start, pos) is not None
 
 
+# MySQL/MariaDB clients take the password glued to -p (`mysql -uroot -phunter2`; a bare -p
+# prompts for it). Only on a line that runs one of them: elsewhere -pVALUE means other things.
+_MYSQL_RE = re.compile(
+    r"(?<![\w.-])(?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mysqlpump"
+    r"|mysqlsh|mysqlslap|mysqlbinlog|mariadb|mariadb-dump|mariadb-admin|mariadb-import"
+    r"|mariadb-check|mariadb-show|mariadb-slap|mariadb-binlog)(?![\w.-])",
+    re.A,
+)
+
+
+def _in_mysql_command(lowered: str, pos: int) -> bool:
+    """Whether ``pos`` is in the arguments of a MySQL/MariaDB client (same line, no ``;``,
+    ``&`` or ``|`` in between)."""
+    lo = max(0, pos - 1024)
+    start = max(lowered.rfind(c, lo, pos) for c in "\n;&|") + 1 or lo
+    return _MYSQL_RE.search(lowered, start, pos) is not None
+
+
 def _rx(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, _A)
 
@@ -284,6 +302,12 @@ _RULES: tuple[_Rule, ...] = (
         "password",
         _rx(r"login(?<![\w-]login)[ \t]+[^\s]+[ \t]+password[ \t]+(?P<v>[^\s]+)"),
         lower=True,
+        check=_not_stand_in,
+    ),
+    _Rule(  # mysql -uroot -phunter2 / -p'two words' (a bare -p prompts: no value, no match)
+        "password",
+        _rx(r"-(?<=[ \t]-)p(?P<v>'[^'\n]+'|\"[^\"\n]+\"|[^\s'\"]+)"),
+        where=_in_mysql_command,
         check=_not_stand_in,
     ),
     _Rule(

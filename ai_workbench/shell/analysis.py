@@ -7,7 +7,8 @@ Every suggested command is rated again by :func:`ai_workbench.shell.risk.classif
 stricter rating wins. Analyses are cached by the normalised command + output.
 
 Context tiers (``shell.context_level``): ``minimal`` (command, exit code, output, cwd),
-``standard`` (+ the last 10 history lines, file names in cwd, git status), ``detailed``
+``standard`` (+ the shell session's last 10 commands before the failed one, which the hook
+sends with the event, file names in cwd, git status), ``detailed``
 (+ ``uname -a``, environment variables that matter for failures, ``ls -la``). All of it goes
 through :func:`ai_workbench.core.redact.redact_text`; variables with secret-looking names are
 never read, whatever their value.
@@ -92,26 +93,6 @@ class Analysis:
 # ------------------------------------------------------------------------------- context
 
 
-def _read_history(histfile: str, shell: str, limit: int = HISTORY_LINES) -> list[str]:
-    if not histfile:
-        return []
-    try:
-        with open(histfile, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - 16384))
-            data = fh.read().decode("utf-8", errors="replace")
-    except OSError:
-        return []
-    lines: list[str] = []
-    for line in data.splitlines()[1:] if size > 16384 else data.splitlines():
-        if line.startswith("#") and line[1:].isdigit():
-            continue  # bash HISTTIMEFORMAT stamps
-        match = re.match(r"^: \d+:\d+;(.*)$", line)  # zsh extended history
-        lines.append(match.group(1) if match else line)
-    return [line for line in lines if line.strip()][-limit:]
-
-
 def _git_status(cwd: str) -> str | None:
     try:
         done = subprocess.run(
@@ -175,7 +156,7 @@ def build_context(
     cwd: str,
     level: str,
     shell: str = "",
-    histfile: str = "",
+    history: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     duration_ms: int | None = None,
     capture_note: str = "",
@@ -197,9 +178,9 @@ def build_context(
     if duration_ms is not None:
         context["duration_ms"] = duration_ms
     if level in ("standard", "detailed"):
-        history = [redact_text(line) for line in _read_history(histfile, shell)]
-        if history:
-            context["history"] = history
+        recent = [redact_text(str(line)) for line in history if str(line).strip()]
+        if recent:
+            context["history"] = recent[-HISTORY_LINES:]
         context["files"] = _names(cwd)
         git = _git_status(cwd)
         if git is not None:

@@ -16,6 +16,7 @@ _aiw_ran=0
 _aiw_t0=0
 _aiw_h=0
 _aiw_hc=${HISTCMD:-0}
+_aiw_hs=0 # history number of this session's first command (older ones came from $HISTFILE)
 _aiw_ps0=()
 _aiw_bp_cmd=
 # Opt-in capture (docs/shell.md "Capture modes"): _aiw_x is 1 when tee or pty capture is on;
@@ -36,32 +37,57 @@ _aiw_json() {
   REPLY=$s
 }
 
-# Status $1 of command line $2: is it an answer (grep found nothing) rather than a failure?
+# Status $1 of command line $2 (pipestatus $3): is it an answer (grep found nothing) rather
+# than a failure? Only when that program alone gave the status: a single command or the one
+# failed stage of a pipeline; in a list (`npm test && diff a b`) any part may have failed.
 _aiw_answer() {
-  local st=$1 line=$2 w first last
+  local st=$1 line=$2 s=$2 pre q rest w i=0 k=-1 n
+  local -a pss=($3)
   case $st in 126 | 127 | 2) return 1 ;; esac
-  case $line in
+  while [[ $s == *[\'\"]* ]]; do # quoted text is not syntax: `grep 'a|b;c' f`
+    pre=${s%%[\'\"]*}
+    q=${s:${#pre}:1}
+    rest=${s:${#pre}+1}
+    [[ $rest == *"$q"* ]] || break
+    s="$pre _ ${rest#*"$q"}"
+  done
+  s=${s//&>/ }
+  s=${s//>&/ }
+  case $s in *'&'* | *';'* | *'||'* | *$'\n'*) return 1 ;; esac
+  ((${#pss[@]})) || pss=("$st")
+  n=${#pss[@]}
+  rest=$s
+  while :; do
+    w=${rest%%\|*}
+    if ((i < n && pss[i] != 0 && pss[i] != 141)); then
+      ((k < 0)) || return 1
+      k=$i line=$w
+    fi
+    ((++i))
+    [[ $w == "$rest" ]] && break
+    rest=${rest#*\|}
+  done
+  ((i == n && k >= 0)) || return 1
+  w=$line
+  case $w in
     *'git diff'*--quiet* | *'git diff'*--exit-code* | *'git '*'diff-index'*--quiet*) [[ $st == 1 ]] && return 0 ;;
     *'systemctl is-'*) return 0 ;;
   esac
-  for w in "$line" "${line##*[|;&]}"; do
-    w=${w#"${w%%[![:space:]]*}"}
-    while :; do
-      case $w in
-        sudo\ * | command\ -v* | command\ -V* | time\ * | '! '* | nice\ * | env\ *) ;;
-        *) break ;;
-      esac
-      case $w in command\ -[vV]*) return 0 ;; esac
-      w=${w#* }
-      w=${w#"${w%%[![:space:]]*}"}
-    done
-    first=${w%%[[:space:]]*}
-    first=${first##*/}
-    case $first in
-      test | '[' | '[[' | false | '!') return 0 ;;
-      grep | egrep | fgrep | zgrep | rg | ag | ack | diff | cmp | colordiff | which | type | pgrep | pidof | hash) [[ $st == 1 ]] && return 0 ;;
+  w=${w#"${w%%[![:space:]]*}"}
+  while :; do
+    case $w in
+      sudo\ * | command\ -v* | command\ -V* | time\ * | '! '* | nice\ * | env\ *) ;;
+      *) break ;;
     esac
+    case $w in command\ -[vV]*) return 0 ;; esac
+    w=${w#* }
+    w=${w#"${w%%[![:space:]]*}"}
   done
+  w=${w%%[[:space:]]*}
+  case ${w##*/} in
+    test | '[' | '[[' | false | '!') return 0 ;;
+    grep | egrep | fgrep | zgrep | rg | ag | ack | diff | cmp | colordiff | which | type | pgrep | pidof | hash) [[ $st == 1 ]] && return 0 ;;
+  esac
   return 1
 }
 
@@ -73,7 +99,7 @@ _aiw_failed() {
   for d in "${_aiw_sensitive[@]}"; do
     [[ $PWD == "$d" || $PWD == "$d"/* ]] && return
   done
-  _aiw_answer "$st" "$line" && return
+  _aiw_answer "$st" "$line" "$ps" && return
   for p in "${_aiw_ignore[@]}"; do
     # shellcheck disable=SC2053  # $p is a glob on purpose
     [[ $line == $p ]] && return
@@ -86,14 +112,42 @@ _aiw_failed() {
   _aiw_json "$PWD"; j+=',"cwd":"'$REPLY'"'
   j+=',"t0":'${t0:-0}',"t1":'${t1:-0}',"pid":'$$
   _aiw_json "${TMUX_PANE-}"; j+=',"tmux_pane":"'$REPLY'"'
-  _aiw_json "${HISTFILE-}"; j+=',"histfile":"'$REPLY'"'
   if ((_aiw_x)); then
     _aiw_json "$_aiw_out"; j+=',"out":"'$REPLY'","outk":"'$_aiw_outk'"'
   fi
   j+='}'
   { printf '%s\n' "$j" >>"$_aiw_spool"; } 2>/dev/null
   [[ -x $_aiw_py ]] || return
-  ( "$_aiw_py" -m ai_workbench.shell.worker --event "$j" </dev/null >/dev/null 2>&1 & )
+  # The worker gets the event (plus this session's history) in its environment, which only
+  # this user can read; never in argv (ps shows that to everyone) nor on disk.
+  _aiw_hist
+  ( AIW_SHELL_EVENT=${j%\}}',"history":['$REPLY']}' "$_aiw_py" -m ai_workbench.shell.worker </dev/null >/dev/null 2>&1 & )
+}
+
+# This session's last commands (up to 11, the failed one last; not $HISTFILE, which bash
+# writes at exit, nor the old sessions' lines bash read from it at start) as JSON strings in
+# REPLY. One `history` call: a fork on failures only.
+_aiw_hist() {
+  local h t d num e= out=
+  h=$(HISTTIMEFORMAT= builtin history 11 2>/dev/null)$'\n'
+  while [[ -n $h ]]; do
+    t=${h%%$'\n'*}
+    h=${h#*$'\n'}
+    # "  NUM  LINE" (NUM* when edited) starts an entry; other lines continue a multi-line one
+    d=${t#"${t%%[! ]*}"}
+    num=${d%%[!0-9]*}
+    d=${d#"$num"}
+    d=${d#\*}
+    if [[ -n $num && $d == '  '* ]]; then
+      [[ -n $e ]] && _aiw_json "${e:0:500}" && out+=${out:+,}\"$REPLY\"
+      e=
+      ((num >= _aiw_hs)) && e=${d:2}
+    elif [[ -n $e ]]; then
+      e+=$'\n'$t
+    fi
+  done
+  [[ -n $e ]] && _aiw_json "${e:0:500}" && out+=${out:+,}\"$REPLY\"
+  REPLY=$out
 }
 
 # PROMPT_COMMAND entry: reads $? and PIPESTATUS first, returns $? unchanged.
@@ -116,6 +170,7 @@ _aiw_precmd() {
   fi
   ((_aiw_pty_on)) && printf '\e]133;A\a'
   _aiw_hc=${HISTCMD:-0}
+  ((_aiw_hs)) || _aiw_hs=$_aiw_hc
   return $st
 }
 
@@ -135,6 +190,7 @@ _aiw_bp_precmd() {
     ((_aiw_x)) && _aiw_x_post "$st"
   fi
   ((_aiw_pty_on)) && printf '\e]133;A\a'
+  ((_aiw_hs)) || _aiw_hs=${HISTCMD:-0}
   return $st
 }
 

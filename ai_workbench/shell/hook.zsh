@@ -11,6 +11,8 @@
 [[ -o interactive ]] || return 0
 (( ${+_aiw_loaded} )) && return 0
 typeset -g _aiw_loaded=1 _aiw_ran=0 _aiw_t0=0 _aiw_cmd=
+# history number of this session's first command (older ones came from $HISTFILE)
+typeset -gi _aiw_hs=0
 # Opt-in capture (docs/shell.md "Capture modes"): _aiw_x is 1 when tee or pty capture is on;
 # the default mode pays one arithmetic test for it per prompt.
 typeset -g _aiw_x=0 _aiw_n=0 _aiw_out= _aiw_outk= _aiw_dmark=0 _aiw_pty_on=0
@@ -18,6 +20,7 @@ typeset -g _aiw_tee_w=0 _aiw_tee_r=0 _aiw_tee_on=0 _aiw_tee_pending=0 _aiw_tee_e
 typeset -gA _aiw_tee_prog _aiw_tee_line
 typeset -ga _aiw_tee_glob
 zmodload -F zsh/datetime p:EPOCHREALTIME 2>/dev/null
+zmodload -F zsh/parameter p:history 2>/dev/null
 
 # JSON-escape $1 into REPLY (no fork; only runs after a failure).
 _aiw_json() {
@@ -32,33 +35,60 @@ _aiw_json() {
   REPLY=$s
 }
 
-# Status $1 of command line $2: is it an answer (grep found nothing) rather than a failure?
+# Status $1 of command line $2 (pipestatus $3): is it an answer (grep found nothing) rather
+# than a failure? Only when that program alone gave the status: a single command or the one
+# failed stage of a pipeline; in a list (`npm test && diff a b`) any part may have failed.
 _aiw_answer() {
   emulate -L zsh
-  local st=$1 line=$2 w first
+  local st=$1 line=$2 s=$2 pre q rest w
+  integer i=0 k=-1 n
+  local -a pss
+  pss=(${=3})
   case $st in 126 | 127 | 2) return 1 ;; esac
-  case $line in
+  while [[ $s == *[\'\"]* ]]; do # quoted text is not syntax: `grep 'a|b;c' f`
+    pre=${s%%[\'\"]*}
+    q=${s[${#pre}+1]}
+    rest=${s[${#pre}+2,-1]}
+    [[ $rest == *"$q"* ]] || break
+    s="$pre _ ${rest#*"$q"}"
+  done
+  s=${s//'&>'/ }
+  s=${s//'>&'/ }
+  case $s in *'&'* | *';'* | *'||'* | *$'\n'*) return 1 ;; esac
+  (( ${#pss} )) || pss=($st)
+  n=${#pss}
+  rest=$s
+  while :; do
+    w=${rest%%'|'*}
+    if (( i < n && pss[i+1] != 0 && pss[i+1] != 141 )); then
+      (( k < 0 )) || return 1
+      k=$i line=$w
+    fi
+    (( ++i ))
+    [[ $w == "$rest" ]] && break
+    rest=${rest#*'|'}
+  done
+  (( i == n && k >= 0 )) || return 1
+  w=$line
+  case $w in
     *'git diff'*--quiet* | *'git diff'*--exit-code* | *'git '*'diff-index'*--quiet*) [[ $st == 1 ]] && return 0 ;;
     *'systemctl is-'*) return 0 ;;
   esac
-  for w in "$line" "${line##*[|;&]}"; do
-    w=${w#"${w%%[![:space:]]*}"}
-    while :; do
-      case $w in
-        sudo\ * | command\ -v* | command\ -V* | time\ * | '! '* | nice\ * | env\ *) ;;
-        *) break ;;
-      esac
-      case $w in command\ -[vV]*) return 0 ;; esac
-      w=${w#* }
-      w=${w#"${w%%[![:space:]]*}"}
-    done
-    first=${w%%[[:space:]]*}
-    first=${first##*/}
-    case $first in
-      test | '[' | '[[' | false | '!') return 0 ;;
-      grep | egrep | fgrep | zgrep | rg | ag | ack | diff | cmp | colordiff | which | type | whence | where | pgrep | pidof | hash) [[ $st == 1 ]] && return 0 ;;
+  w=${w#"${w%%[![:space:]]*}"}
+  while :; do
+    case $w in
+      sudo\ * | command\ -v* | command\ -V* | time\ * | '! '* | nice\ * | env\ *) ;;
+      *) break ;;
     esac
+    case $w in command\ -[vV]*) return 0 ;; esac
+    w=${w#* }
+    w=${w#"${w%%[![:space:]]*}"}
   done
+  w=${w%%[[:space:]]*}
+  case ${w##*/} in
+    test | '[' | '[[' | false | '!') return 0 ;;
+    grep | egrep | fgrep | zgrep | rg | ag | ack | diff | cmp | colordiff | which | type | whence | where | pgrep | pidof | hash) [[ $st == 1 ]] && return 0 ;;
+  esac
   return 1
 }
 
@@ -71,7 +101,7 @@ _aiw_failed() {
   for d in "${_aiw_sensitive[@]}"; do
     [[ $PWD == "$d" || $PWD == "$d"/* ]] && return
   done
-  _aiw_answer "$st" "$line" && return
+  _aiw_answer "$st" "$line" "$ps" && return
   for p in "${_aiw_ignore[@]}"; do
     [[ $line == ${~p} ]] && return
   done
@@ -83,14 +113,31 @@ _aiw_failed() {
   _aiw_json "$PWD"; j+=',"cwd":"'$REPLY'"'
   j+=',"t0":'${t0:-0}',"t1":'${t1:-0}',"pid":'$$
   _aiw_json "${TMUX_PANE-}"; j+=',"tmux_pane":"'$REPLY'"'
-  _aiw_json "${HISTFILE-}"; j+=',"histfile":"'$REPLY'"'
   if (( _aiw_x )); then
     _aiw_json "$_aiw_out"; j+=',"out":"'$REPLY'","outk":"'$_aiw_outk'"'
   fi
   j+='}'
   { print -r -- "$j" >>"$_aiw_spool" } 2>/dev/null
   [[ -x $_aiw_py ]] || return
-  ( "$_aiw_py" -m ai_workbench.shell.worker --event "$j" </dev/null >/dev/null 2>&1 &! )
+  # The worker gets the event (plus this session's history) in its environment, which only
+  # this user can read; never in argv (ps shows that to everyone) nor on disk.
+  _aiw_hist
+  ( AIW_SHELL_EVENT=${j%\}}',"history":['$REPLY']}' "$_aiw_py" -m ai_workbench.shell.worker </dev/null >/dev/null 2>&1 &! )
+}
+
+# This session's last commands (up to 11, the failed one last; not $HISTFILE nor what zsh
+# read from it at start: other sessions') as JSON strings in REPLY, from zsh/parameter's $history: no fork.
+_aiw_hist() {
+  emulate -L zsh
+  local out=
+  integer i n=0
+  for (( i = HISTCMD - 1; i >= _aiw_hs && i > HISTCMD - 50 && n < 11; i-- )); do
+    (( ${+history[$i]} )) || continue
+    _aiw_json "${history[$i][1,500]}"
+    out=\"$REPLY\"${out:+,}$out
+    (( ++n ))
+  done
+  REPLY=$out
 }
 
 _aiw_preexec() {
@@ -114,6 +161,7 @@ _aiw_precmd() {
     (( _aiw_x )) && _aiw_x_post "$st"
   fi
   (( _aiw_pty_on )) && print -n $'\e]133;A\a'
+  (( _aiw_hs )) || _aiw_hs=HISTCMD
   return $st
 }
 

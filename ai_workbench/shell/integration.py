@@ -118,7 +118,7 @@ def capture_mode(table: dict[str, object] | None = None) -> str:
 
 def render_init(shell: Shell) -> str:
     """The text `aiw shell init SHELL` prints: settings, then the hook script."""
-    from ai_workbench.shell.spool import ensure_dir, spool_file
+    from ai_workbench.shell.spool import ensure_private, spool_file
 
     if shell not in SHELLS:
         raise ValueError(f"unsupported shell {shell!r}; use one of {', '.join(SHELLS)}")
@@ -132,7 +132,7 @@ def render_init(shell: Shell) -> str:
     spool = spool_file()
     # Without the dir the hook's append fails quietly and the worker creates it.
     with contextlib.suppress(OSError):
-        ensure_dir(spool.parent)
+        ensure_private(spool)
     settings = [
         f"_aiw_py={shlex.quote(sys.executable)}",
         f"_aiw_spool={shlex.quote(str(spool))}",
@@ -182,12 +182,20 @@ def _init_command(shell: Shell) -> str:
     return f"{shlex.quote(sys.executable)} -m ai_workbench shell init {shell}"
 
 
-def rc_block(shell: Shell, command: str | None = None) -> str:
+_NOTE = "# Added by `aiw shell install`; `aiw shell uninstall` removes this block.\n"
+# When the rc file did not end with a newline, install adds one before the block; this note
+# says so, and uninstall removes that newline with the block (the file comes back byte for byte).
+_NOTE_JOINED = (
+    "# Added by `aiw shell install` with the newline before it;"
+    " `aiw shell uninstall` removes both.\n"
+)
+
+
+def rc_block(shell: Shell, command: str | None = None, *, joined: bool = False) -> str:
+    """The marked block; ``joined``: it follows a line that had no newline (added by us)."""
     init = command or _init_command(shell)
     return (
-        f"{BEGIN_MARK}\n"
-        "# Added by `aiw shell install`; `aiw shell uninstall` removes this block.\n"
-        f'eval "$({init} 2>/dev/null)"\n'
+        f"{BEGIN_MARK}\n" + (_NOTE_JOINED if joined else _NOTE) + f'eval "$({init} 2>/dev/null)"\n'
         f"{END_MARK}\n"
     )
 
@@ -199,7 +207,9 @@ class RcChange:
 
 
 def _block_span(text: str) -> tuple[int, int] | None:
-    """Start and end offsets of the first marked block (end includes its newline)."""
+    """Start and end offsets of the first marked block (end includes its newline; start
+    includes the newline install added before it, when its note says so and the block
+    is still last)."""
     start = text.find(BEGIN_MARK + "\n")
     if start < 0 or (start > 0 and text[start - 1] != "\n"):
         return None
@@ -209,6 +219,9 @@ def _block_span(text: str) -> tuple[int, int] | None:
     end = end_at + len(END_MARK)
     if text[end : end + 1] == "\n":
         end += 1
+    note_at = start + len(BEGIN_MARK) + 1
+    if start > 0 and end == len(text) and text.startswith(_NOTE_JOINED, note_at):
+        start -= 1  # (with lines after the block the newline stays: it now ends a line)
     return start, end
 
 
@@ -235,15 +248,16 @@ def install(shell: Shell, path: Path | None = None, command: str | None = None) 
     """Add (or refresh) the marked block at the end of the rc file; idempotent."""
     target = path or rc_path(shell)
     text = _read(target)
-    block = rc_block(shell, command)
     span = _block_span(text)
+    before, after = (text, "") if span is None else (text[: span[0]], text[span[1] :])
+    joined = bool(before) and not before.endswith("\n")
+    block = ("\n" if joined else "") + rc_block(shell, command, joined=joined)
     if span is not None:
         if text[span[0] : span[1]] in (block, block.rstrip("\n")):
             return RcChange(target, "unchanged")
-        _write_atomic(target, text[: span[0]] + block + text[span[1] :])
+        _write_atomic(target, before + block + after)
         return RcChange(target, "updated")
-    separator = "\n" if text and not text.endswith("\n") else ""
-    _write_atomic(target, text + separator + block)
+    _write_atomic(target, before + block)
     return RcChange(target, "added")
 
 

@@ -186,6 +186,18 @@ def _collect(tokens: list[str]) -> Iterable[str]:
                     break
         elif base == "eval" and i + 1 < len(tokens):
             yield " ".join(tokens[i + 1 :])
+        elif base == "find":
+            for j, arg in enumerate(tokens[i + 1 :], i + 1):
+                if arg in _OPS:
+                    break
+                if arg in ("-exec", "-execdir", "-ok", "-okdir"):
+                    run = []
+                    for word in tokens[j + 1 :]:
+                        if word in (";", "\\;", "+") or word in _OPS:
+                            break
+                        run.append(word)
+                    if run:
+                        yield shlex.join(w for w in run if w != "{}")
         elif base == "xargs":
             rest = tokens[i + 1 :]
             while rest and rest[0].startswith("-"):
@@ -208,6 +220,11 @@ _HOME = (
 )
 _DEVICE = r"/dev/(?:sd[a-z]\d*|hd[a-z]\d*|vd[a-z]\d*|xvd[a-z]\d*|nvme\d+n\d+(?:p\d+)?|mmcblk\d+(?:p\d+)?|disk\d+(?:s\d+)?|rdisk\d+|md\d+|dm-\d+|mapper/\S+|loop\d+)"  # noqa: E501
 _PROTECTED_BRANCH = r"(?:main|master|trunk|develop|production|prod|release(?:/\S*)?)"
+
+# A dotfile or dot-directory in a home (~/.bashrc, $HOME/.ssh/config) and files in system
+# directories: truncating them with > breaks a login or the system.
+_DOTFILE = r"(?:~|\$HOME|\$\{HOME\}|/home/[^/\s]+|/root|/Users/[^/\s]+)/\.[^\s/]+"
+_SYSFILE = r"/(?:etc|boot|usr|bin|sbin|lib|lib32|lib64|var/lib|sys|proc)/[^\s;&|]+"
 
 Rule = tuple[RiskLevel, str, Callable[[Simple], bool]]
 
@@ -304,6 +321,129 @@ def _git_force_push(s: Simple) -> bool:
     )
 
 
+_FIND_DELETERS = {"rm", "shred", "unlink", "rmdir", "srm"}
+# find tests that narrow what is matched (-type alone does not: every file is still one)
+_FIND_FILTERS = {
+    "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex",
+    "-newer", "-newermt", "-anewer", "-cnewer", "-mtime", "-mmin", "-atime", "-amin", "-ctime",
+    "-cmin", "-size", "-empty", "-user", "-group", "-nouser", "-nogroup", "-perm", "-links",
+    "-inum", "-samefile", "-lname", "-ilname", "-used", "-fstype", "-xtype", "-context",
+}  # fmt: skip
+
+
+def _find_deletes(s: Simple) -> bool:
+    if s.prog != "find":
+        return False
+    return "-delete" in s.args or any(
+        a in ("-exec", "-execdir", "-ok", "-okdir")
+        and i + 1 < len(s.args)
+        and s.args[i + 1].rsplit("/", 1)[-1] in _FIND_DELETERS
+        for i, a in enumerate(s.args)
+    )
+
+
+def _find_deletes_everything(s: Simple) -> bool:
+    """``find . -delete``: deleting everything here, with no test that narrows the match
+    (``find build -delete`` is ``rm -rf build``: moderate)."""
+    if not _find_deletes(s) or any(a in _FIND_FILTERS for a in s.args):
+        return False
+    first_test = next(
+        (i for i, a in enumerate(s.args) if a.startswith(("-", "(", "!"))), len(s.args)
+    )
+    starts = s.args[:first_test]  # find's starting points (none: `.`)
+    everything = ("", ".", "..", "*", "./*", "~", "$HOME")
+    return not starts or any(a.rstrip("/") in everything for a in starts)
+
+
+_INTERPRETERS = {"python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "deno"}
+_CODE_FLAGS = {"-c", "-e", "-E", "-r", "--eval", "-m"}
+_DELETE_API = re.compile(
+    r"\b(?:shutil\.)?rmtree\b|\bos\.(?:remove|unlink|rmdir|removedirs)\b|\.unlink\s*\("
+    r"|\.rmdir\s*\(|\bsend2trash\b|\bFileUtils\.(?:rm\w*|remove\w*)\b|\bunlink\b"
+    r"|\b(?:rmSync|rmdirSync|unlinkSync|rimraf)\b|\bfs\.(?:rm|rmdir|unlink)\b|\bFile\.delete\b",
+)
+_DELETE_WIDE = re.compile(
+    r"(?:rmtree|rm_rf|rm_r|rmSync|rimraf|removedirs)\s*\(\s*(?:"
+    r"[\"'](?:/|/\*|~|~/|\.|\./|\.\.|\*|/(?:bin|boot|etc|home|lib\w*|opt|root|sbin|srv|usr|var)/?)[\"']"
+    r"|os\.path\.expanduser\(\s*[\"']~/?[\"']\s*\)|(?:pathlib\.)?Path\.home\(\)|os\.getcwd\(\)"
+    r"|os\.environ\[\s*[\"']HOME[\"']\s*\]|process\.env\.HOME|ENV\[[\"']HOME[\"']\])"
+)
+
+
+def _inline_code(s: Simple) -> str:
+    """The code of ``python -c CODE`` / ``perl -e CODE`` / ``node -e CODE`` (else "")."""
+    if s.prog.rstrip("0123456789.") not in _INTERPRETERS and s.prog not in _INTERPRETERS:
+        return ""
+    for i, arg in enumerate(s.args[:-1]):
+        if arg in ("-c", "-e", "-E", "-r", "--eval", "-p") or (
+            re.fullmatch(r"-[A-Za-z]*[ceE]", arg) is not None
+        ):
+            return s.args[i + 1]
+    return ""
+
+
+def _code_deletes(s: Simple) -> bool:
+    return _DELETE_API.search(_inline_code(s)) is not None
+
+
+def _code_deletes_wide(s: Simple) -> bool:
+    return _DELETE_WIDE.search(_inline_code(s)) is not None
+
+
+def _runs_stdin(s: Simple) -> bool:
+    """A shell or interpreter with no script operand: it runs what it reads on stdin."""
+    name = s.prog.rstrip("0123456789.") if s.prog not in _SHELLS else s.prog
+    if name not in _SHELLS and name not in _INTERPRETERS:
+        return False
+    args = s.args
+    if name in _SHELLS and any(re.fullmatch(r"-[A-Za-z]*s[A-Za-z]*", a) for a in args):
+        return True
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == "-":
+            return True
+        if arg == "--":
+            return i + 1 >= len(args) or args[i + 1] == "-"
+        if arg in _CODE_FLAGS or re.fullmatch(r"-[A-Za-z]*c", arg):
+            return False  # code or a module given on the line (rated on its own)
+        if not arg.startswith("-"):
+            return False  # a script file
+        if arg in ("-W", "-X", "-o", "-O", "--rcfile", "--init-file", "-I", "-r") and name != "sh":
+            i += 1
+        i += 1
+    return True
+
+
+_LOG_FILE = re.compile(r"(?:\.log(?:\.\d+)?|\.out|\.err)$|^/var/log/")
+
+
+def _truncate_empties_data(s: Simple) -> bool:
+    """``truncate -s 0 FILE`` on anything but log files: the contents are gone."""
+    if s.prog != "truncate":
+        return False
+    args = s.args
+    zero = False
+    for i, arg in enumerate(args):
+        value = None
+        if arg in ("-s", "--size") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--size="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-s") and len(arg) > 2:
+            value = arg[2:]
+        if value is not None and re.fullmatch(r"0+[KMGTPEZY]?i?B?", value):
+            zero = True
+    if not zero:
+        return False
+    files = [
+        a
+        for i, a in enumerate(args)
+        if not a.startswith("-") and not (i > 0 and args[i - 1] in ("-s", "--size", "-r"))
+    ]
+    return any(not _LOG_FILE.search(f) for f in files)
+
+
 DANGEROUS: list[tuple[str, Callable[[Simple], bool]]] = [
     ("recursive delete of /", _rm_recursive_on(r"(?:/|/\*)")),
     ("recursive delete of the home directory", _rm_recursive_on(_HOME.replace("/?", "/?"))),
@@ -335,6 +475,13 @@ DANGEROUS: list[tuple[str, Callable[[Simple], bool]]] = [
     ("moving a system or home directory", _re(rf"^mv\s+(?:-\S+\s+)*(?:{_SYSTEM}|{_HOME})\s")),
     ("moving files to /dev/null", _re(r"^mv\b.*\s/dev/null$")),
     ("find deleting across / or ~", _find_delete_wide),
+    ("find deleting everything it finds (no -name/-path test)", _find_deletes_everything),
+    ("a one-liner deleting /, ~ or everything here", _code_deletes_wide),
+    ("emptying a data file (truncate -s 0)", _truncate_empties_data),
+    (
+        "discarding uncommitted work (git reset --hard)",
+        _re(r"^git\s+(?:-\S+\s+(?:\S+\s+)?)*reset\s+(?:\S+\s+)*--hard\b"),
+    ),
     ("force-push to a protected branch", _git_force_push_protected),
     ("pushing a mirror (overwrites every remote ref)", _re(r"^git\s+push\b.*--mirror\b")),
     (
@@ -425,11 +572,13 @@ MODERATE: list[tuple[str, Callable[[Simple], bool]]] = [
     ("moves or overwrites files", _prog("mv")),
     ("changes permissions or owners", _prog("chmod", "chown", "chgrp", "chattr", "setfacl")),
     ("truncates a file", _prog("truncate")),
+    ("find deletes files", _find_deletes),
+    ("a one-liner that deletes files", _code_deletes),
     ("kills processes", _prog("kill", "pkill", "killall", "xkill")),
     (
         "discards local git changes",
         _re(
-            r"^git\s+(?:reset\s+.*--hard|checkout\s+(?:--\s+)?\.$|checkout\s+--\s|restore\s|clean\b|stash\s+(?:drop|clear)\b|branch\s+-D\b|rebase\b|commit\s+--amend\b|cherry-pick\b|revert\b|merge\b|pull\b)"
+            r"^git\s+(?:checkout\s+(?:--\s+)?\.$|checkout\s+--\s|restore\s|clean\b|stash\s+(?:drop|clear)\b|branch\s+-D\b|rebase\b|commit\s+--amend\b|cherry-pick\b|revert\b|merge\b|pull\b)"
         ),
     ),
     ("force-pushes", _git_force_push),
@@ -507,6 +656,17 @@ def _whole_line(command: str, risk: Risk) -> None:
         risk.raise_to("dangerous", "writes straight to a disk device")
     if re.search(r">\s*/etc/(?:passwd|shadow|group|sudoers|fstab|hosts)\b", flat):
         risk.raise_to("dangerous", "overwrites a system file")
+    if re.search(rf"(?<![<>&])(?:\d|&)?>[|!]?(?!>)(?!&)\s*[\"']?(?:{_DOTFILE}|{_SYSFILE})", flat):
+        risk.raise_to("dangerous", "truncates a dotfile or system file with >")
+    if re.search(
+        rf"\btee\s+(?!(?:\S+\s+)*?(?:-a|--append)\b)(?:-\S+\s+)*[\"']?(?:{_DOTFILE}|{_SYSFILE})",
+        flat,
+    ):
+        risk.raise_to("dangerous", "overwrites a dotfile or system file with tee")
+    if re.search(
+        r"\bxargs\b[^|;&]*?\brm\s+(?:[^|;&]*\s)?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive)\b", flat
+    ):
+        risk.raise_to("dangerous", "recursive delete of a list read from input (xargs rm -r)")
     if re.search(r"(?<![<>&\d])>(?!>)(?!&)\s*(?!/dev/null)\S", flat):
         risk.raise_to("moderate", "overwrites a file with >")
     if re.search(r"\btee\s+(?:-a\s+)?/etc/", flat):
@@ -520,6 +680,8 @@ def classify(command: str) -> Risk:
         return risk
     _whole_line(command, risk)
     for pipeline in _pipelines(command):
+        if any(_runs_stdin(simple) for simple in pipeline[1:]):
+            risk.raise_to("dangerous", "pipes data into a shell or interpreter, which runs it")
         for simple in pipeline:
             for reason, check in DANGEROUS:
                 if check(simple):

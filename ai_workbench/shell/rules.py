@@ -5,7 +5,9 @@ change to ``shell.ignore`` or ``shell.sensitive_dirs`` counts without re-sourcin
 Not reported: signals (129 SIGHUP, 130 SIGINT, 131 SIGQUIT, 137 SIGKILL, 141 SIGPIPE,
 143 SIGTERM, 146/148 SIGTSTP); exit codes that are answers (``grep``/``rg``/``diff``/``cmp``/
 ``which``/``type``/``pgrep`` 1, ``test``/``[``/``[[``/``false``, ``git diff --quiet`` 1,
-``command -v``, ``systemctl is-*``); command lines matching a ``shell.ignore`` glob; anything
+``command -v``, ``systemctl is-*``) when that program alone gave the status (a single
+command, or the only failed stage of a pipeline; never in a list such as ``a && diff x y``);
+command lines matching a ``shell.ignore`` glob; anything
 run in a sensitive directory. 126, 127 and 2 always count.
 """
 
@@ -40,22 +42,45 @@ def _first_word(segment: str) -> str | None:
     return first.rsplit("/", 1)[-1]
 
 
-def is_answer(status: int, line: str) -> bool:
-    """Whether ``status`` from ``line`` is an answer (no match, files differ), not a failure."""
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _stages(line: str) -> list[str] | None:
+    """The stages of ``line`` when it is one pipeline (quotes and ``2>&1``-style redirections
+    do not count), else None (``&&``, ``||``, ``;``, ``&``, a newline: a list)."""
+    text = _QUOTED.sub(" _ ", line).replace("&>", " ").replace(">&", " ")
+    if re.search(r"[;&\n]|\|\|", text):
+        return None
+    return text.split("|")
+
+
+def is_answer(status: int, line: str, pipestatus: str = "") -> bool:
+    """Whether ``status`` from ``line`` is an answer (no match, files differ), not a failure.
+
+    Only the program whose status it is counts: a single command, or the one failed stage of a
+    pipeline (by ``pipestatus``; 141, SIGPIPE, in other stages is fine). In a list
+    (``npm test && diff a b``) the status may come from any part, so it is never an answer.
+    """
     if status in ALWAYS_REPORTED:
         return False
-    if re.search(r"git diff.*--(?:quiet|exit-code)|git .*diff-index.*--quiet", line):
+    stages = _stages(line)
+    if stages is None:
+        return False
+    statuses = pipestatus.split() or [str(status)]
+    if len(statuses) != len(stages):
+        return False
+    failed = [i for i, code in enumerate(statuses) if code not in ("0", "141")]
+    if len(failed) != 1:
+        return False
+    segment = stages[failed[0]]
+    if re.search(r"git diff.*--(?:quiet|exit-code)|git .*diff-index.*--quiet", segment):
         return status == 1
-    if "systemctl is-" in line:
+    if "systemctl is-" in segment:
         return True
-    last = re.split(r"[|;&]", line)[-1]
-    for segment in (line, last):
-        first = _first_word(segment)
-        if first == "command -v" or first in _ANSWER_ANY:
-            return True
-        if first in _ANSWER_ONE and status == 1:
-            return True
-    return False
+    first = _first_word(segment)
+    if first == "command -v" or first in _ANSWER_ANY:
+        return True
+    return first in _ANSWER_ONE and status == 1
 
 
 def _inside(cwd: str, directory: str) -> bool:
@@ -71,6 +96,7 @@ def ignore_reason(
     *,
     ignore: Iterable[str] = (),
     sensitive: Iterable[str] = (),
+    pipestatus: str = "",
 ) -> str | None:
     """Why this failure is not reported, or None when it is."""
     if status == 0:
@@ -82,7 +108,7 @@ def ignore_reason(
     for directory in sensitive:
         if _inside(cwd, directory):
             return f"sensitive directory {directory}"
-    if is_answer(status, line):
+    if is_answer(status, line, pipestatus):
         return f"exit {status} is an answer here, not a failure"
     for pattern in ignore:
         if fnmatch.fnmatchcase(line, pattern):

@@ -5,9 +5,10 @@ and by ``aiw explain``."""
 from __future__ import annotations
 
 import getpass
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ai_workbench.core.redact import redact_text
 from ai_workbench.core.store import Store
 from ai_workbench.shell.analysis import (
     Fix,
@@ -35,10 +36,17 @@ def _user() -> str:
 
 
 async def record(
-    store: Store, event: ShellEvent, capture: Capture, *, ignored: str | None = None
+    store: Store,
+    event: ShellEvent,
+    capture: Capture,
+    *,
+    ignored: str | None = None,
+    history: Sequence[str] = (),
 ) -> StoredEvent:
+    """Store the event (redacted); ``history``: the session's commands before it, kept (redacted)
+    in its context so a later analysis (`aiw explain`) still has them."""
     events = ShellEventStore(store)
-    return await events.record(
+    stored = await events.record(
         event,
         user=_user(),
         stderr=capture.text,
@@ -46,6 +54,10 @@ async def record(
         status="ignored" if ignored else "new",
         error=ignored or (capture.note or None),
     )
+    if history and stored.context is None:
+        await events.update(stored.id, context={"history": [redact_text(h) for h in history]})
+        stored = await events.get(stored.id)
+    return stored
 
 
 def fixes_of(stored: StoredEvent) -> list[Fix]:
@@ -135,7 +147,6 @@ async def analyse(
     *,
     on_text: Callable[[str], None] | None = None,
     env: Mapping[str, str] | None = None,
-    histfile: str = "",
     queue: bool = True,
 ) -> StoredEvent:
     """Analyse ``stored`` (cached when the same error was analysed before) and save it.
@@ -153,7 +164,7 @@ async def analyse(
         cwd=stored.cwd,
         level=loaded.settings.shell.context_level,
         shell=stored.shell,
-        histfile=histfile,
+        history=(stored.context or {}).get("history") or (),
         env=env,
         duration_ms=stored.duration_ms,
         capture_note=stored.error or "",

@@ -1,5 +1,11 @@
-"""The detached worker the hook starts after a failure: ``python -m ai_workbench.shell.worker
---event JSON``.
+"""The detached worker the hook starts after a failure: ``python -m ai_workbench.shell.worker``
+with the event (JSON, with the session's recent commands) in ``$AIW_SHELL_EVENT``. The
+environment is readable by this user only, unlike argv; ``--event JSON`` still works for
+hooks loaded before that change.
+
+Once the event is stored (redacted) in the database, its spool line is overwritten with the
+redacted event (:func:`ai_workbench.shell.spool.scrub_event`), or blanked when it is not
+stored at all (a sensitive directory): no raw command line stays on disk.
 
 It leaves the terminal's session first (so closing the terminal or Ctrl-C does not stop it),
 reads the output from the scrollback at once (only the standard library is loaded by then),
@@ -30,10 +36,15 @@ from ai_workbench.shell.capture import (
 from ai_workbench.shell.spool import (
     ShellEvent,
     append_event,
+    ensure_private,
     find_event,
     rotate_if_large,
+    scrub_event,
     spool_dir,
 )
+
+HISTORY_LINES = 10
+ENV_EVENT = "AIW_SHELL_EVENT"
 
 LOG_LIMIT = 256 * 1024
 
@@ -81,24 +92,53 @@ async def run(event: ShellEvent, capture: Capture) -> int:
         event.cwd,
         ignore=shell.ignore,
         sensitive=sensitive_dirs(shell.sensitive_dirs),
+        pipestatus=event.pipestatus,
     )
     if reason and reason.startswith("sensitive"):
+        _scrub(event.id, None)
         return 0  # nothing from a sensitive directory is stored
     store = await Store.open()
     try:
-        stored = await service.record(store, event, capture, ignored=reason)
+        stored = await service.record(
+            store, event, capture, ignored=reason, history=session_history(event)
+        )
+        _scrub(event.id, redacted(event))
         if reason or not shell.auto_analyse or is_off():
             return 0
         if not await ShellEventStore(store).claim(stored.id):
             return 0
         try:
-            await service.analyse(store, loaded, stored, env=os.environ, histfile=event.histfile)
+            await service.analyse(store, loaded, stored, env=os.environ)
         except AiwError as exc:
             _log(f"event {stored.id}: analysis failed: {exc}")
             return 1
     finally:
         await store.close()
     return 0
+
+
+def session_history(event: ShellEvent, limit: int = HISTORY_LINES) -> list[str]:
+    """The commands the session ran before the failed one (the hook sends it last)."""
+    entries = [h for h in event.history if h.strip()]
+    if entries and entries[-1].strip() == event.cmd.strip():
+        entries.pop()
+    return entries[-limit:]
+
+
+def redacted(event: ShellEvent) -> ShellEvent:
+    """The event as the spool may keep it: command redacted, no history."""
+    from dataclasses import replace
+
+    from ai_workbench.core.redact import redact_text
+
+    return replace(event, cmd=redact_text(event.cmd), history=())
+
+
+def _scrub(event_id: str, replacement: ShellEvent | None) -> None:
+    try:
+        scrub_event(event_id, replacement)
+    except OSError as exc:
+        _log(f"spool: could not scrub event {event_id}: {exc}")
 
 
 def first_capture(event: ShellEvent) -> Capture:
@@ -123,21 +163,23 @@ def first_capture(event: ShellEvent) -> Capture:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="aiw-shell-worker")
-    parser.add_argument("--event", required=True, help="the spool line (JSON)")
+    parser.add_argument("--event", help=f"the event (JSON); default: ${ENV_EVENT}")
     parser.add_argument("--no-detach", action="store_true")
     args = parser.parse_args(argv)
     if not args.no_detach:
         _detach()
+    raw = args.event if args.event is not None else os.environ.pop(ENV_EVENT, "")
     try:
-        event = ShellEvent.from_json(json.loads(args.event))
+        event = ShellEvent.from_json(json.loads(raw or "null") or {})
     except ValueError as exc:
         _log(f"bad event: {exc}")
         return 2
     capture = first_capture(event)
     try:
         if find_event(event.id) is None:
-            append_event(event)  # the hook could not write (spool dir missing)
+            append_event(redacted(event))  # the hook could not write (spool dir missing)
         rotate_if_large()
+        ensure_private()
     except OSError as exc:
         _log(f"spool: {exc}")
     try:
