@@ -1211,6 +1211,7 @@ class AiwApp(App[None]):
         briefly: core.model_discovery), in a palette-style picker."""
         from ai_workbench.core.model_discovery import discover_models, endpoints_to_ask
         from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
+
         settings = self.loaded.settings
         current = self.model_choice
         items: list[PickItem] = []
