@@ -1113,7 +1113,26 @@ class AiwApp(App[None]):
             self.notify(f"could not save the rating: {exc}", severity="error")
             return
         view.update_info(rating=saved.rating, comment=saved.comment)
-        self.notify("Liked" if saved.rating > 0 else "Disliked", timeout=3)
+        sources = await self._rate_cited_sources(view, saved.rating, saved.comment)
+        verdict = "Liked" if saved.rating > 0 else "Disliked"
+        extra = f", with its {sources} cited source(s) in the project index" if sources else ""
+        self.notify(verdict + extra, timeout=3)
+
+    async def _rate_cited_sources(self, view: MessageView, rating: int, comment: str | None) -> int:
+        """A rated grounded answer rates the indexed chunks it cites (issue 7): they rise or
+        fall for similar questions. 0 when it cites nothing indexed."""
+        from ai_workbench.tui.knowledge import citations, rate_cited
+
+        if self.loaded is None or not citations(view.text, Path(self.loaded.project_root)):
+            return 0
+        user = self.chat_log.previous_user(view)
+        try:
+            return await rate_cited(
+                self.loaded, self.store, view.text, rating, user.text if user else None, comment
+            )
+        except Exception as exc:  # no index yet, or a broken one: the message rating stands
+            self.log.warning(f"rating cited sources: {exc}")
+            return 0
 
     def copy_code(self, view: MessageView) -> None:
         from ai_workbench.tui.screens.pickers import PickerScreen, PickItem

@@ -8,43 +8,12 @@ in a thread when the user asks for it. Grounded answers cite ``path:start-end``;
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# path:12 or path:12-30, the path with at least one "/" or a file extension; optional backticks.
-_CITATION = re.compile(
-    r"`?(?P<path>[\w.\-/]*[\w\-]\.[\w]+|[\w.\-]+/[\w.\-/]+):(?P<a>\d+)(?:-(?P<b>\d+))?`?"
-)
+from ai_workbench.core.knowledge.citations import Citation, citations
 
-
-@dataclass(frozen=True, slots=True)
-class Citation:
-    path: str
-    start: int
-    end: int
-
-    @property
-    def label(self) -> str:
-        return f"{self.path}:{self.start}" + (f"-{self.end}" if self.end != self.start else "")
-
-
-def citations(text: str, root: Path | None = None) -> list[Citation]:
-    """Cited locations in ``text``, in order, without duplicates; only existing files when
-    ``root`` is given (so a URL's port or a time of day is not taken for one)."""
-    found: list[Citation] = []
-    for match in _CITATION.finditer(text):
-        path = match.group("path")
-        path = path[2:] if path.startswith("./") else path
-        start = int(match.group("a"))
-        end = int(match.group("b") or start)
-        if root is not None and not (root / path).is_file():
-            continue
-        item = Citation(path, start, max(start, end))
-        if item not in found:
-            found.append(item)
-    return found
+__all__ = ["Citation", "citations", "ground", "index_project", "rate_cited", "report_line"]
 
 
 def service_for(loaded: Any) -> Any:
@@ -86,3 +55,15 @@ def report_line(report: Any) -> str:
     seconds = data.get("duration") or data.get("duration_s") or data.get("seconds")
     took = f" in {float(seconds):.1f}s" if isinstance(seconds, (int, float)) else ""
     return (", ".join(parts) or "nothing changed") + took
+
+
+async def rate_cited(
+    loaded: Any, store: Any, answer: str, rating: int, query: str | None, comment: str | None
+) -> int:
+    """Rate the indexed chunks an answer cites (a like on a grounded answer is a like on its
+    sources, for similar queries); how many. Nothing when the project has no index."""
+    service = service_for(loaded)
+    try:
+        return len(await service.rate_cited(store, answer, rating, query=query, comment=comment))
+    finally:
+        service.close()

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ai_workbench.core.feedback import FeedbackService
+from ai_workbench.core.store import Store
+from ai_workbench.tui.screens.feedback import FeedbackScreen
 from tests.tui.conftest import SIZE, settle, wait_for
 
 
@@ -37,6 +40,22 @@ async def test_grounded_answer_with_a_citation_opened_in_the_editor(
         await pilot.press("ctrl+l", "o")
         await settle(pilot, app)
         assert opened == [["nvim", "+1", str(shop_project / "billing" / "invoice.py")]]
+        # liking the grounded answer likes the chunk it cites, for this question
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: isinstance(app.screen, FeedbackScreen))
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert _notified(app, "with its 1 cited source(s)")
+    from ai_workbench.core.knowledge.service import KnowledgeService
+
+    async with await Store.open() as store:
+        service = KnowledgeService.for_project(app.loaded.settings.knowledge, shop_project)
+        try:
+            [chunk] = service.cited_chunks("see billing/invoice.py:1-4")
+            saved = await FeedbackService(store).get("chunk", chunk.uid)
+        finally:
+            service.close()
+    assert saved is not None and saved.rating == 1
 
 
 async def test_weak_retrieval_asks_back_and_keeps_the_prompt(

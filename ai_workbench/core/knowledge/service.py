@@ -517,6 +517,35 @@ class KnowledgeService:
             self.lexical.add_query_feedback(chunk.uid, query, rating)
         return chunk
 
+    def cited_chunks(self, text: str) -> list[StoredChunk]:
+        """The indexed chunks that ``path:start-end`` citations in ``text`` point into."""
+        from ai_workbench.core.knowledge.citations import citations
+
+        found: dict[str, StoredChunk] = {}
+        for cite in citations(text):
+            rows = self.lexical.db.execute(
+                "SELECT uid FROM chunks WHERE rel = ? AND start <= ? AND end >= ?",
+                (cite.path, cite.end, cite.start),
+            ).fetchall()
+            for uid, chunk in self.lexical.by_uids([row[0] for row in rows]).items():
+                found.setdefault(uid, chunk)
+        return list(found.values())
+
+    async def rate_cited(
+        self,
+        store: Store,
+        text: str,
+        rating: int,
+        *,
+        query: str | None = None,
+        comment: str | None = None,
+    ) -> list[StoredChunk]:
+        """Rate every chunk ``text`` cites (a rated grounded answer rates its sources)."""
+        chunks = self.cited_chunks(text)
+        for chunk in chunks:
+            await self.rate(store, chunk.uid, rating, query=query, comment=comment)
+        return chunks
+
     def resolve(self, ref: str) -> StoredChunk | None:
         """A chunk by result number of the last search, uid, or uid prefix (≥ 4 chars)."""
         ref = ref.strip()
