@@ -202,6 +202,8 @@ class AiwApp(App[None]):
         self.watch_service: Any = None  # core.watch.WatchService once started
         self._spool_offset: int | None = None  # bytes of the shell spool already seen
         self._discovered: list[Any] = []  # models local servers reported (model picker)
+        self._seen_report: Path | None = None  # the newest index run report already announced
+        self._own_reindexes = 0  # index updates our file watcher ran (not announced)
         self._status_text = ""
 
         # Paint the first frame in the configured theme: a cheap peek (tomllib, no pydantic);
@@ -1468,9 +1470,37 @@ class AiwApp(App[None]):
                 self.notify, f"indexing failed: {exc}", title="Index", severity="error"
             )
             return
+        if report.report_path:
+            self._seen_report = Path(report.report_path)  # announced here, not again by the poll
         self.call_from_thread(
             self.notify, f"Index updated: {report_line(report)}", title="Project index", timeout=8
         )
+
+    def _check_index_runs(self) -> None:
+        """Announce an index run that finished elsewhere (`aiw index` in another terminal)."""
+        import json
+
+        from ai_workbench.core.knowledge.service import latest_report
+        from ai_workbench.tui.knowledge import report_line
+
+        if self.loaded is None:
+            return
+        latest = latest_report(Path(self.loaded.project_root))
+        if self._seen_report is None:  # first look: only runs from now on are news
+            self._seen_report = latest or Path()
+            return
+        if latest is None or latest == self._seen_report:
+            return
+        self._seen_report = latest
+        own = getattr(self.watch_service, "reindexed", 0)
+        if own != self._own_reindexes:  # our file watcher's quiet update after saves: no news
+            self._own_reindexes = own
+            return
+        try:
+            report = json.loads(latest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        self.notify(f"Index updated: {report_line(report)}", title="Project index", timeout=8)
 
     def open_citation(self, view: MessageView) -> None:
         from ai_workbench.tui.knowledge import citations
@@ -1775,6 +1805,7 @@ class AiwApp(App[None]):
         fresh = [item for item in items if item.id not in self._known_suggestions]
         for item in reversed(fresh):
             self._suggestion_arrived(item)
+        self._check_index_runs()
         if self.session_list.mode == "titles":
             await self._reload_titles()  # sessions made by `aiw ask` meanwhile
 

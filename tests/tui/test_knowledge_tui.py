@@ -81,3 +81,13 @@ async def test_weak_retrieval_asks_back_and_keeps_the_prompt(
         assert "Do you mean" in note.text and "below the" in note.text
         assert app.prompt.text == "why does the kubernetes operator crash?"
         assert fake_llm.chat_requests == []  # asked the user, not the model
+
+
+async def test_an_index_run_elsewhere_is_announced(make_app, shop_project, run_aiw) -> None:
+    app = make_app(cwd=shop_project)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot, app)
+        await wait_for(pilot, lambda: app._seen_report is not None, timeout=10)  # baseline
+        done = run_aiw("index", "--no-embed", cwd=shop_project)  # another terminal
+        assert done.returncode == 0, done.stderr
+        await wait_for(pilot, lambda: _notified(app, "Index updated: 3 added"), timeout=10)

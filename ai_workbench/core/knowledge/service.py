@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -77,6 +78,19 @@ def project_key(root: Path) -> str:
     digest = hashlib.sha1(str(root).encode()).hexdigest()[:10]
     name = re.sub(r"[^A-Za-z0-9_-]", "-", root.name)[:40] or "root"
     return f"{name}-{digest}"
+
+
+def latest_report(root: Path, data_dir: Path | None = None) -> Path | None:
+    """The newest run report of ``root``'s index (by ``aiw index`` or the workbench), if any.
+    Cheap (a directory listing): the workbench polls it to announce finished index runs."""
+    from ai_workbench import paths
+
+    runs = (data_dir or paths.data_dir()) / "knowledge" / project_key(root) / "runs"
+    try:
+        names = [entry.name for entry in os.scandir(runs) if entry.name.endswith(".json")]
+    except OSError:
+        return None
+    return runs / max(names) if names else None
 
 
 def chunk_uid(rel: str, text: str, occurrence: int) -> str:
