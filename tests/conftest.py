@@ -11,7 +11,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -273,3 +273,21 @@ def shop_project(isolated_env: IsolatedEnv) -> Path:
     (root / "billing" / "settings.py").write_text(f'AWS_KEY = "{SHOP_SECRET}"\nVAT_DEFAULT = 0.2\n')
     (root / "README.md").write_text("# Shop\n\nA shop.\n\n## Invoices\n\nInvoices add VAT.\n")
     return root
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    """Where the ``store`` fixture's database lives (a module may override it)."""
+    return tmp_path / "x.db"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[Any]:
+    """A real aiw database (all migrations applied) at ``db_path``, closed afterwards."""
+    from ai_workbench.core.store import Store
+
+    s = await Store.open(db_path)
+    try:
+        yield s
+    finally:
+        await s.close()

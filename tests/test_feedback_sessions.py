@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -12,20 +11,6 @@ import pytest
 from ai_workbench.core.feedback import FeedbackService
 from ai_workbench.core.sessions import SessionService
 from ai_workbench.core.store import SessionNotFound, Store
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "x.db"
-
-
-@pytest.fixture
-async def store(db_path: Path) -> AsyncIterator[Store]:
-    s = await Store.open(db_path)
-    try:
-        yield s
-    finally:
-        await s.close()
 
 
 @pytest.fixture
