@@ -45,16 +45,14 @@ def index_project(loaded: Any) -> Any:
 
 
 def report_line(report: Any) -> str:
-    data = report.to_json() if hasattr(report, "to_json") else dict(report)
-    parts = []
-    for key in ("added", "updated", "deleted", "skipped", "failed"):
-        value = data.get(key)
-        count = len(value) if isinstance(value, (list, dict)) else value
-        if count:
-            parts.append(f"{count} {key}")
-    seconds = data.get("duration") or data.get("duration_s") or data.get("seconds")
-    took = f" in {float(seconds):.1f}s" if isinstance(seconds, (int, float)) else ""
-    return (", ".join(parts) or "nothing changed") + took
+    """The changes of an index run (an ``IndexReport`` or its saved JSON), for a notification."""
+    data = report.to_json() if hasattr(report, "to_json") else report
+    parts = [
+        f"{len(data[key])} {key}"
+        for key in ("added", "updated", "deleted", "skipped", "failed")
+        if data.get(key)
+    ]
+    return (", ".join(parts) or "nothing changed") + f" in {float(data['duration_s']):.1f}s"
 
 
 async def rate_cited(
