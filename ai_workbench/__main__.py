@@ -1,6 +1,6 @@
 """`python -m ai_workbench` runs the aiw CLI."""
 
-from ai_workbench.cli import main
+from ai_workbench.cli.main import main
 
 if __name__ == "__main__":
     main()

@@ -40,8 +40,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     args = parser.parse_args()
 
-    from ai_workbench.config import KnowledgeSettings
-    from ai_workbench.core.knowledge.service import KnowledgeService
+    from ai_workbench.core.settings import KnowledgeSettings
+    from ai_workbench.knowledge.service import KnowledgeService
 
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     with tempfile.TemporaryDirectory() as tmp:

@@ -91,7 +91,7 @@ def ranked_files(hits: list, limit: int = 10) -> list[str]:
 
 
 def weight_used(service: object) -> float:
-    from ai_workbench.core.knowledge import service as service_module
+    from ai_workbench.knowledge import service as service_module
 
     if service_module.VECTOR_WEIGHT is not None:
         return service_module.VECTOR_WEIGHT
@@ -100,9 +100,9 @@ def weight_used(service: object) -> float:
 
 
 def evaluate(repo: Path, dataset: Path, embedding: str, weight: float | None) -> None:
-    from ai_workbench.config import KnowledgeSettings
-    from ai_workbench.core.knowledge import service as service_module
-    from ai_workbench.core.knowledge.service import KnowledgeService
+    from ai_workbench.core.settings import KnowledgeSettings
+    from ai_workbench.knowledge import service as service_module
+    from ai_workbench.knowledge.service import KnowledgeService
 
     if weight is not None:
         service_module.VECTOR_WEIGHT = weight

@@ -1,7 +1,7 @@
 """File-watch suggestions: save-to-suggestion latency and the idle watcher's CPU.
 
 1. **Latency**: a real file in a temp git repo is saved with an ``AI?`` (then an ``AI!``)
-   comment while :class:`~ai_workbench.core.watch.WatchService` runs with the default settings
+   comment while :class:`~ai_workbench.watch.WatchService` runs with the default settings
    (``watch.debounce_ms`` = 300); the loopback fake model (``tests/fake_llm.py``) answers at once.
    Timed from just before the write to the moment the suggestion is committed to the queue
    (the queue's subscriber fires). Target: ≤ 1 s.
@@ -46,10 +46,10 @@ def _isolate(base: Path) -> None:
 
 
 async def _latency(base: Path, runs: int) -> dict[str, list[float]]:
-    from ai_workbench.config import load_config
+    from ai_workbench.core.settings import load_config
     from ai_workbench.core.store import Store
-    from ai_workbench.core.suggestions import SuggestionQueue
-    from ai_workbench.core.watch import WatchService
+    from ai_workbench.suggestions.service import SuggestionQueue
+    from ai_workbench.watch import WatchService
     from tests.fake_llm import FakeLLM
 
     root = base / "latency"
@@ -94,10 +94,10 @@ async def _latency(base: Path, runs: int) -> dict[str, list[float]]:
 
 
 async def _idle(base: Path, files: int, seconds: float) -> tuple[float, float, float]:
-    from ai_workbench.config import load_config
+    from ai_workbench.core.settings import load_config
     from ai_workbench.core.store import Store
-    from ai_workbench.core.suggestions import SuggestionQueue
-    from ai_workbench.core.watch import WatchService
+    from ai_workbench.suggestions.service import SuggestionQueue
+    from ai_workbench.watch import WatchService
 
     root = base / "tree"
     per_dir = 20

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ai_workbench.core.plugins import KnowledgePlugin, Section
+from ai_workbench.chat.plugins import KnowledgePlugin, Section
 
 SECTIONS: tuple[Section, ...] = (
     Section(

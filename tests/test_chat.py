@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.config import load_config
-from ai_workbench.core.chat import AskOptions, ChatService
+from ai_workbench.chat.service import AskOptions, ChatService
 from ai_workbench.core.context import collect_files, fit_messages
 from ai_workbench.core.errors import InputError
+from ai_workbench.core.settings import load_config
 from ai_workbench.core.store import Store
 
 
@@ -56,7 +56,7 @@ async def test_failing_plugin_is_reported_and_the_answer_still_comes(
     plugins = isolated_env.aiw_config / "plugins"
     plugins.mkdir(parents=True)
     (plugins / "boom.py").write_text(
-        "from ai_workbench.core.plugins import ContextPlugin\n"
+        "from ai_workbench.chat.plugins import ContextPlugin\n"
         "class Boom(ContextPlugin):\n    name = 'Boom'\n"
         "    def get_context(self, query, files):\n        raise RuntimeError('kaput')\n"
     )
@@ -150,8 +150,8 @@ async def test_empty_prompt_is_refused_before_anything_is_saved(isolated_env, fa
 async def test_export_shows_feedback_on_answers(isolated_env, fake_llm) -> None:
     import json
 
+    from ai_workbench.chat.sessions import SessionService
     from ai_workbench.core.feedback import FeedbackService
-    from ai_workbench.core.sessions import SessionService
 
     result, _, _, _ = await _ask(isolated_env, fake_llm, prompt="hello")
     store = await Store.open(isolated_env.root / "chat.db")
@@ -192,7 +192,7 @@ async def test_regenerate_reuses_the_saved_prompt(isolated_env, fake_llm) -> Non
 
 async def test_cost_from_litellms_price_table_offline(isolated_env, fake_llm) -> None:
     """A priced model's answer costs tokens x litellm's listed price; an unpriced local one $0."""
-    from ai_workbench.core.costs import cost_of, price_for
+    from ai_workbench.core.llm.costs import cost_of, price_for
 
     price_in, price_out = price_for("openai/gpt-4o-mini")
     assert price_in > 0 and price_out > 0

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.config import ConfigError, effective_items, load_config, set_user_value
+from ai_workbench.core.settings import ConfigError, effective_items, load_config, set_user_value
 
 
 def _user_config(env, text: str) -> Path:

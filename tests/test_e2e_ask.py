@@ -337,7 +337,7 @@ for case in cases:
             )
             for target, fd in enumerate(fds):
                 os.dup2(fd, target)
-            from ai_workbench.cli import main
+            from ai_workbench.cli.main import main
 
             main(args=case["args"], prog_name="aiw")
             code = 0

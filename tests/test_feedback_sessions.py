@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ai_workbench.chat.sessions import SessionService
 from ai_workbench.core.feedback import FeedbackService
-from ai_workbench.core.sessions import SessionService
 from ai_workbench.core.store import SessionNotFound, Store
 
 

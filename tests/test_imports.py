@@ -2,11 +2,11 @@
 
 Design rules checked here, each in a fresh interpreter:
 
-* ``import ai_workbench.cli`` loads none of litellm, chromadb, textual (nor rich or httpx,
+* ``import ai_workbench.cli.main`` loads none of litellm, chromadb, textual (nor rich or httpx,
   which the CLI imports inside the commands that need them);
 * a whole ``aiw ask`` against an OpenAI-compatible endpoint never imports litellm, chromadb
   or textual (checked with ``python -X importtime`` and with ``sys.modules`` at exit);
-* no ``ai_workbench.core`` module imports textual.
+* no module of the core or of a capability package imports textual.
 """
 
 from __future__ import annotations
@@ -20,13 +20,19 @@ from pathlib import Path
 
 import pytest
 
-import ai_workbench.core
+import ai_workbench
 from tests.conftest import REPO_ROOT, IsolatedEnv
 from tests.fake_llm import FakeLLM
 
 HEAVY = ("litellm", "chromadb", "textual")
+#: Everything below the interfaces: the core kernel and each capability package.
+BELOW_INTERFACES = ("core", "chat", "suggestions", "review", "knowledge", "watch", "shell")
 CORE_MODULES = sorted(
-    f"ai_workbench.core.{info.name}" for info in pkgutil.iter_modules(ai_workbench.core.__path__)
+    info.name
+    for package in BELOW_INTERFACES
+    for info in pkgutil.walk_packages(
+        [str(Path(ai_workbench.__file__).parent / package)], prefix=f"ai_workbench.{package}."
+    )
 )
 
 
@@ -63,25 +69,25 @@ def imported_by(statement: str, cwd: Path) -> set[str]:
 
 
 def test_core_modules_are_discovered() -> None:
-    assert "ai_workbench.core.chat" in CORE_MODULES
-    assert "ai_workbench.core.llm" in CORE_MODULES
+    assert "ai_workbench.chat.service" in CORE_MODULES
+    assert "ai_workbench.core.llm.engines" in CORE_MODULES
     assert "ai_workbench.core.store" in CORE_MODULES
 
 
 def test_importing_the_cli_loads_no_heavy_package(isolated_env: IsolatedEnv) -> None:
-    loaded = imported_by("import ai_workbench.cli", isolated_env.work)
+    loaded = imported_by("import ai_workbench.cli.main", isolated_env.work)
 
     assert "ai_workbench" in loaded
     assert "click" in loaded
     for name in (*HEAVY, "rich", "httpx"):
-        assert name not in loaded, f"`import ai_workbench.cli` imports {name}"
+        assert name not in loaded, f"`import ai_workbench.cli.main` imports {name}"
 
 
 def test_cli_help_loads_no_heavy_package(isolated_env: IsolatedEnv) -> None:
     code = (
         "import atexit, json, sys\n"
         "atexit.register(lambda: sys.stderr.write('MODULES ' + json.dumps(sorted(sys.modules))))\n"
-        "from ai_workbench.cli import main\n"
+        "from ai_workbench.cli.main import main\n"
         "main(args=['ask', '--help'], prog_name='aiw')\n"
     )
     result = python("-c", code, cwd=isolated_env.work)
@@ -116,7 +122,7 @@ def test_ask_on_an_openai_compatible_endpoint_never_imports_litellm(
     assert len(fake_llm.chat_requests) == 1
     imports = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
     names = {line.rsplit("|", 1)[1].strip() for line in imports}
-    assert "ai_workbench.core.llm" in names  # the importtime output is really there
+    assert "ai_workbench.core.llm.engines" in names  # the importtime output is really there
     assert "httpx" in names  # the direct engine did the request
     for name in HEAVY:
         offenders = sorted(n for n in names if n == name or n.startswith(name + "."))
@@ -136,7 +142,7 @@ def test_ask_modules_at_exit_have_no_heavy_package(
         "    with open(path, 'w') as f:\n"
         "        json.dump(sorted(sys.modules), f)\n"
         "atexit.register(write)\n"
-        "from ai_workbench.cli import main\n"
+        "from ai_workbench.cli.main import main\n"
         "main(prog_name='aiw')\n"
     )
     result = python(
@@ -178,18 +184,20 @@ KNOWLEDGE_HEAVY = ("chromadb", "onnxruntime", "numpy", "static_model", "pypdf", 
 
 
 def test_knowledge_packages_load_only_when_used(isolated_env: IsolatedEnv) -> None:
-    """`import ai_workbench.cli` (which registers aiw index/search/kb) and `aiw search --help`
+    """`import ai_workbench.cli.main` (which registers aiw index/search/kb) and `aiw search --help`
     load no vector store, embedding model, numpy or document parser."""
     loaded = imported_by(
-        "import ai_workbench.cli\nimport ai_workbench.core.knowledge\n"
-        "from ai_workbench.cli import main\n"
+        "import ai_workbench.cli.main\nimport ai_workbench.knowledge\n"
+        "from ai_workbench.cli.main import main\n"
         "try:\n    main(args=['search', '--help'], prog_name='aiw')\n"
         "except SystemExit:\n    pass",
         isolated_env.work,
     )
     assert "click" in loaded
     for name in KNOWLEDGE_HEAVY:
-        assert name not in loaded, f"`import ai_workbench.cli` / `aiw search --help` imports {name}"
+        assert name not in loaded, (
+            f"`import ai_workbench.cli.main` / `aiw search --help` imports {name}"
+        )
 
 
 def test_shell_hook_worker_and_init_stay_light(isolated_env: IsolatedEnv) -> None:

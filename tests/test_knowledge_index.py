@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.config import KnowledgeSettings
-from ai_workbench.core.knowledge.chunkers import chunk_file
-from ai_workbench.core.knowledge.service import KnowledgeService
-from ai_workbench.core.knowledge.walker import walk_files
+from ai_workbench.core.settings import KnowledgeSettings
+from ai_workbench.knowledge.chunkers import chunk_file
+from ai_workbench.knowledge.service import KnowledgeService
+from ai_workbench.knowledge.walker import walk_files
 
 PY = '''"""Network helpers."""
 
@@ -231,7 +231,7 @@ def test_worker_processes_build_the_same_index(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Big runs parse in worker processes; the result must equal a serial run's."""
-    from ai_workbench.core.knowledge import service as service_module
+    from ai_workbench.knowledge import service as service_module
 
     serial = KnowledgeService(settings(), project, data_dir=tmp_path / "serial")
     serial.index(embed=False)

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.config import KnowledgeSettings
 from ai_workbench.core.feedback import FeedbackService
-from ai_workbench.core.knowledge.service import KnowledgeService
+from ai_workbench.core.settings import KnowledgeSettings
 from ai_workbench.core.store import Store
+from ai_workbench.knowledge.service import KnowledgeService
 
 FILES = {
     "src/cache.py": (
@@ -132,7 +132,7 @@ def test_match_score_tells_specific_from_vague_short_questions(
 def test_content_words_count_in_the_match(shop_project: Path, tmp_path: Path) -> None:
     """ "added" is not a stop word: "where is VAT added" singles out the places that add VAT,
     while "vat" alone matches all three files of the shop equally and is asked back."""
-    from ai_workbench.core.knowledge.lexical import query_terms
+    from ai_workbench.knowledge.lexical import query_terms
 
     assert query_terms("where is VAT added") == ["vat", "added"]
     service = service_for(shop_project, tmp_path)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from ai_workbench.config import load_config
-from ai_workbench.core.model_discovery import discover_models, endpoints_to_ask
+from ai_workbench.core.llm.discovery import discover_models, endpoints_to_ask
+from ai_workbench.core.settings import load_config
 
 
 def _settings(isolated_env, text: str):

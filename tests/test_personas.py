@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.core.personas import (
+from ai_workbench.chat.personas import (
     Persona,
     PersonaError,
     PersonaNotFound,
@@ -240,7 +240,7 @@ def test_malformed_files(text: str, fragment: str) -> None:
 
 
 def test_broken_bundled_style_path_is_relative() -> None:
-    from ai_workbench.core import personas
+    from ai_workbench.chat import personas
 
     root = personas.bundled_dir("personas")
     error = PersonaError(root / "core" / "X.md", "name", "bad", display="personas/core/X.md")

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.core import plugins as plugins_mod
-from ai_workbench.core.plugins import (
+from ai_workbench.chat import plugins as plugins_mod
+from ai_workbench.chat.plugins import (
     ContextPlugin,
     PluginLoadError,
     PluginNotFound,
@@ -44,7 +44,7 @@ def write_plugin(path: Path, source: str) -> Path:
 
 
 SIMPLE = """
-from ai_workbench.core.plugins import ContextPlugin
+from ai_workbench.chat.plugins import ContextPlugin
 
 class {cls}(ContextPlugin):
     name = {name!r}
@@ -149,7 +149,7 @@ def test_later_roots_override_by_case_insensitive_name(config: Path, project: Pa
 
 def test_only_named_classes_defined_in_the_file_are_loaded(config: Path, project: Path) -> None:
     source = """
-    from ai_workbench.core.plugins import ContextPlugin, KnowledgePlugin
+    from ai_workbench.chat.plugins import ContextPlugin, KnowledgePlugin
 
     class Base(ContextPlugin):
         pass
@@ -192,7 +192,7 @@ def test_plugin_file_raising_on_import_is_recorded(config: Path, project: Path) 
 
 def test_plugin_constructor_failure_is_recorded(config: Path, project: Path) -> None:
     source = """
-    from ai_workbench.core.plugins import ContextPlugin
+    from ai_workbench.chat.plugins import ContextPlugin
 
     class Needy(ContextPlugin):
         name = "Needy"
@@ -257,7 +257,7 @@ def test_unknown_plugin_lists_available(project: Path) -> None:
 
 def test_failing_plugin_is_reported_and_skipped(config: Path, project: Path) -> None:
     source = """
-    from ai_workbench.core.plugins import ContextPlugin
+    from ai_workbench.chat.plugins import ContextPlugin
 
     class Boom(ContextPlugin):
         name = "Boom"

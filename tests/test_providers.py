@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ai_workbench.config import load_config
 from ai_workbench.core.errors import ProviderError
-from ai_workbench.core.providers import check_allowed, is_local_url, resolve_chain
+from ai_workbench.core.llm.profiles import check_allowed, is_local_url, resolve_chain
+from ai_workbench.core.settings import load_config
 
 
 @pytest.mark.parametrize(

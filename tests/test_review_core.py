@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from ai_workbench.config import load_config
 from ai_workbench.core.patches import PatchError, file_digest
-from ai_workbench.core.review import ReviewOptions, ReviewService
-from ai_workbench.core.review.diff import collect_changes, parse_diff
+from ai_workbench.core.settings import load_config
 from ai_workbench.core.store import Store
-from ai_workbench.core.suggestions import SuggestionQueue
+from ai_workbench.review import ReviewOptions, ReviewService
+from ai_workbench.review.diff import collect_changes, parse_diff
+from ai_workbench.suggestions.service import SuggestionQueue
 from tests.fake_llm import FakeLLM
 
 # --------------------------------------------------------------------------- helpers
@@ -483,12 +483,12 @@ async def test_learnings_can_be_edited_disabled_and_deleted(repo, fake_llm):
 
 
 def test_review_core_is_headless_and_light() -> None:
-    """`ai_workbench.core.review` never imports Textual, and loads no model client up front."""
+    """`ai_workbench.review` never imports Textual, and loads no model client up front."""
     import sys
 
     code = (
-        "import sys, ai_workbench.cli, ai_workbench.core.review, ai_workbench.core.review.formats, "
-        "ai_workbench.core.review.sarif, ai_workbench.commands.review\n"
+        "import sys, ai_workbench.cli.main, ai_workbench.review, ai_workbench.review.formats, "
+        "ai_workbench.review.sarif, ai_workbench.cli.review\n"
         "print(sorted(m for m in ('textual', 'litellm', 'chromadb', 'httpx', 'rich') "
         "if m in sys.modules))"
     )

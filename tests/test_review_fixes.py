@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from ai_workbench.core.errors import InputError
-from ai_workbench.core.review import ReviewOptions, ReviewService
-from ai_workbench.core.review.diff import collect_changes
-from ai_workbench.core.review.parse import parse_reply
+from ai_workbench.review import ReviewOptions, ReviewService
+from ai_workbench.review.diff import collect_changes
+from ai_workbench.review.parse import parse_reply
 from tests.conftest import RunAiw
 from tests.test_review_core import BUG, CHANGED_CALC, findings_reply, git, make_repo
 
@@ -129,7 +129,7 @@ def test_a_missing_base_tells_ci_to_fetch_full_history(repo: Path) -> None:
 
 
 async def test_re_reviewing_a_file_keeps_the_staged_mode(repo, fake_llm) -> None:
-    from ai_workbench.config import load_config
+    from ai_workbench.core.settings import load_config
     from ai_workbench.core.store import Store
 
     git(repo, "add", "calc.py")

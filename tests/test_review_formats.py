@@ -13,8 +13,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from ai_workbench.core.review.formats import render, to_codeclimate
-from ai_workbench.core.review.sarif import to_sarif
+from ai_workbench.review.formats import render, to_codeclimate
+from ai_workbench.review.sarif import to_sarif
 from tests.test_review_core import BUG, CHANGED_CALC, findings_reply, make_repo, run_review
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text())

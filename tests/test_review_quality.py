@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ai_workbench.core.review.evaluate import Score, load_cases, materialise, score
+from ai_workbench.review.evaluate import Score, load_cases, materialise, score
 from tests.test_review_core import run_review
 
 CASES = Path(__file__).parent / "data" / "review_seeded"

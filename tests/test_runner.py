@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.core.runner import RunError, confirmation_for, rate, run_command
+from ai_workbench.core.safety.runner import RunError, confirmation_for, rate, run_command
 
 
 def test_the_stricter_rating_wins() -> None:

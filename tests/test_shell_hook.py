@@ -77,7 +77,7 @@ def _db_events() -> list:
 
 def _suggestions() -> list:
     from ai_workbench.core.store import Store
-    from ai_workbench.core.suggestions import SuggestionQueue
+    from ai_workbench.suggestions.service import SuggestionQueue
 
     async def go() -> list:
         store = await Store.open()

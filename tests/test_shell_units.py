@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from ai_workbench.core.safety.risk import DANGEROUS, classify, stricter
 from ai_workbench.shell.analysis import ExplanationStream, cache_key, parse_reply, rate_fixes
 from ai_workbench.shell.capture import extract_output, tail_bytes
 from ai_workbench.shell.integration import BEGIN_MARK, install, uninstall
-from ai_workbench.shell.risk import DANGEROUS, classify, stricter
 from ai_workbench.shell.rules import ignore_reason
 from ai_workbench.shell.spool import ShellEvent, append_event
 from tests.conftest import IsolatedEnv

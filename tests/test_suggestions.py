@@ -10,7 +10,7 @@ import pytest
 
 from ai_workbench.core.migrations import MIGRATIONS, split_statements
 from ai_workbench.core.store import Store
-from ai_workbench.core.suggestions import (
+from ai_workbench.suggestions.service import (
     Suggestion,
     SuggestionAction,
     SuggestionNotFound,
@@ -191,7 +191,7 @@ async def test_failing_subscriber_is_logged_and_ignored(
 
     queue.subscribe(broken)
     queue.subscribe(lambda item: heard.append(item.title))
-    with caplog.at_level(logging.ERROR, logger="ai_workbench.core.suggestions"):
+    with caplog.at_level(logging.ERROR, logger="ai_workbench.suggestions.service"):
         item = await queue.add("info", "still added")
     assert item is not None
     assert heard == ["still added"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ai_workbench.core.watch.comments import find_ai_comments, remove_comments
-from ai_workbench.core.watch.diffs import DiffError, apply_hunks, make_diff, parse_diff
+from ai_workbench.watch.comments import find_ai_comments, remove_comments
+from ai_workbench.watch.diffs import DiffError, apply_hunks, make_diff, parse_diff
 
 
 @pytest.mark.parametrize(

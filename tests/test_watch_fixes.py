@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ai_workbench.core.store import Store
-from ai_workbench.core.suggestions import SuggestionAction, SuggestionQueue
-from ai_workbench.core.watch import WatchService
-from ai_workbench.core.watch.limiter import RateLimiter
+from ai_workbench.suggestions.service import SuggestionAction, SuggestionQueue
+from ai_workbench.watch import WatchService
+from ai_workbench.watch.limiter import RateLimiter
 from tests.test_watch_helpers import diff_for, make_project, until, watch_settings
 
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"
@@ -178,7 +178,7 @@ def test_apply_refuses_another_projects_suggestion(
 
 
 async def test_apply_from_inside_the_project_needs_no_flag(tmp_path: Path) -> None:
-    from ai_workbench.core.watch.apply import apply_suggestion
+    from ai_workbench.watch.apply import apply_suggestion
 
     root = make_project(tmp_path / "proj", {"x.py": "X = 1\n"})
     (root / "pkg").mkdir()

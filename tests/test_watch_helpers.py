@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ai_workbench.config import WatchSettings, load_config
+from ai_workbench.core.settings import WatchSettings, load_config
 
 
 def make_project(root: Path, files: dict[str, str] | None = None) -> Path:

@@ -10,10 +10,10 @@ import pytest
 
 from ai_workbench.core.patches import PatchError, apply_patch
 from ai_workbench.core.store import Store
-from ai_workbench.core.suggestions import SuggestionQueue
-from ai_workbench.core.watch import WatchService
-from ai_workbench.core.watch.apply import apply_suggestion
-from ai_workbench.core.watch.limiter import RateLimiter
+from ai_workbench.suggestions.service import SuggestionQueue
+from ai_workbench.watch import WatchService
+from ai_workbench.watch.apply import apply_suggestion
+from ai_workbench.watch.limiter import RateLimiter
 from tests.test_watch_helpers import diff_for, make_project, until, watch_settings
 
 APP = "import time\n\n\ndef fetch(url):\n    return get(url)\n"
@@ -292,8 +292,8 @@ async def test_review_on_save_queues_findings_for_the_changed_lines(tmp_path: Pa
 
 
 async def test_the_knowledge_index_adds_context_and_follows_saves(env, monkeypatch) -> None:
-    from ai_workbench.core.knowledge.service import KnowledgeService
-    from ai_workbench.core.watch import service as watch_service
+    from ai_workbench.knowledge.service import KnowledgeService
+    from ai_workbench.watch import service as watch_service
 
     monkeypatch.setattr(watch_service, "REINDEX_QUIET_S", 0.05)
     root, queue, fake = env["root"], env["queue"], env["fake"]

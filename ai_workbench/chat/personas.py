@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_workbench.paths import bundled_dir, config_dir, find_project_root
+from ai_workbench.core.paths import bundled_dir, config_dir, find_project_root
 
 __all__ = [
     "ORIGINS",

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
-from ai_workbench.paths import bundled_dir, config_dir, find_project_root
+from ai_workbench.core.paths import bundled_dir, config_dir, find_project_root
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ai_workbench.config import LoadedConfig
 from ai_workbench.core.context import (
     AttachedFile,
     build_user_content,
@@ -21,9 +20,10 @@ from ai_workbench.core.context import (
     fit_messages,
 )
 from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError
-from ai_workbench.core.llm import StreamResult, stream_chat
-from ai_workbench.core.providers import ResolvedProvider, check_allowed, resolve_chain
+from ai_workbench.core.llm.engines import StreamResult, stream_chat
+from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.redact import redact, redact_text
+from ai_workbench.core.settings import LoadedConfig
 from ai_workbench.core.store import Message, Session, Store
 
 Notice = Callable[[str], None]
@@ -86,8 +86,8 @@ class ChatService:
 
     async def prepare(self, opts: AskOptions, notice: Notice | None = None) -> PreparedTurn:
         """Everything before the request: resolve, assemble, redact and save the user's turn."""
-        from ai_workbench.core.personas import load_personas
-        from ai_workbench.core.plugins import discover_plugins, run_plugins
+        from ai_workbench.chat.personas import load_personas
+        from ai_workbench.chat.plugins import discover_plugins, run_plugins
 
         notices: list[str] = []
         say = notice or notices.append
@@ -350,7 +350,7 @@ class ChatService:
         provider: ResolvedProvider,
     ) -> float | None:
         from ai_workbench.core.context import estimate_tokens
-        from ai_workbench.core.costs import cost_of
+        from ai_workbench.core.llm.costs import cost_of
 
         tokens_out = result.tokens_out
         if tokens_out is None and result.text:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from ai_workbench.cli.output import session_json, session_markdown
 from ai_workbench.core.store import Message, SearchHit, Session, Store
-from ai_workbench.output import session_json, session_markdown
 
 __all__ = ["ExportFormat", "SearchHit", "Session", "SessionService"]
 

@@ -1,6 +1,6 @@
 """`aiw index`, `aiw search` and `aiw kb like|dislike|status`: the project knowledge index.
 
-The commands print; :class:`ai_workbench.core.knowledge.service.KnowledgeService` does the work
+The commands print; :class:`ai_workbench.knowledge.service.KnowledgeService` does the work
 (the CLI never opens the index database or Chroma itself). ``grounding_for_ask`` is what
 ``aiw ask --kb`` calls to get the retrieved context or a clarifying question.
 """
@@ -14,12 +14,12 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli import CONTEXT_SETTINGS, _guard, _load, _open_store, _run_async
+from ai_workbench.cli.main import CONTEXT_SETTINGS, _guard, _load, _open_store, _run_async
 from ai_workbench.core.errors import EXIT_INPUT, AiwError
 
 
 def _service(loaded: Any, root: Path | None = None) -> Any:
-    from ai_workbench.core.knowledge.service import KnowledgeService
+    from ai_workbench.knowledge.service import KnowledgeService
 
     return KnowledgeService.for_project(loaded.settings.knowledge, root or loaded.project_root)
 

@@ -37,9 +37,9 @@ def _guard(func: Callable[[], T]) -> T:
         click.echo("aiw: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
-        # ConfigError can only come from an imported ai_workbench.config; importing it here
+        # ConfigError can only come from an imported ai_workbench.core.settings; importing it here
         # up front would load pydantic (~0.1 s) before the workbench's first frame.
-        config = sys.modules.get("ai_workbench.config")
+        config = sys.modules.get("ai_workbench.core.settings")
         if config is not None and isinstance(exc, config.ConfigError):
             _fail(str(exc), exc.exit_code)
         if os.environ.get("AIW_DEBUG"):
@@ -57,7 +57,7 @@ def _run_async(factory: Callable[[], Awaitable[T]]) -> T:
 
 
 def _load(ctx: click.Context | None = None, **cli: Any) -> Any:
-    from ai_workbench.config import load_config
+    from ai_workbench.core.settings import load_config
 
     root = ctx.find_root() if ctx else None
     overrides = dict(root.obj or {}) if root else {}
@@ -248,8 +248,8 @@ def ask(
     elif not no_stdin and not sys.stdin.isatty():
         stdin_text = sys.stdin.read()
 
-    from ai_workbench.core.chat import AskOptions
-    from ai_workbench.output import AnswerPrinter
+    from ai_workbench.chat.service import AskOptions
+    from ai_workbench.cli.output import AnswerPrinter
 
     opts = AskOptions(
         prompt=text,
@@ -267,13 +267,13 @@ def ask(
     printer = AnswerPrinter(mode="json" if as_json else "code" if code_only else "stream")
 
     async def go() -> int:
-        from ai_workbench.core.chat import ChatService
+        from ai_workbench.chat.service import ChatService
 
         store = await _open_store()
         try:
             service = ChatService(loaded, store)
             if kb:
-                from ai_workbench.commands.knowledge import grounding_for_ask
+                from ai_workbench.cli.knowledge import grounding_for_ask
 
                 section, question = await grounding_for_ask(loaded, text or stdin_text or "", store)
                 if question:  # weak retrieval: ask instead of guessing
@@ -320,7 +320,7 @@ async def _message_feedback(store: Any, messages: list[Any]) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def sessions_list(limit: int, as_json: bool) -> None:
     """Sessions, most recently used first."""
-    from ai_workbench.output import print_sessions
+    from ai_workbench.cli.output import print_sessions
 
     async def go() -> None:
         store = await _open_store()
@@ -336,7 +336,7 @@ def sessions_list(limit: int, as_json: bool) -> None:
 @click.argument("session_id", metavar="ID")
 def sessions_show(session_id: str) -> None:
     """Print a session's conversation (Markdown on a terminal, plain when piped)."""
-    from ai_workbench.output import print_markdown, session_markdown
+    from ai_workbench.cli.output import print_markdown, session_markdown
 
     async def go() -> None:
         store = await _open_store()
@@ -362,7 +362,7 @@ def sessions_show(session_id: str) -> None:
 )
 def sessions_export(session_id: str, fmt: str, output: Path | None) -> None:
     """Export a session as Markdown or JSON."""
-    from ai_workbench.output import session_json, session_markdown
+    from ai_workbench.cli.output import session_json, session_markdown
 
     async def go() -> None:
         store = await _open_store()
@@ -422,8 +422,8 @@ def personas() -> None:
 @personas.command("list", context_settings=CONTEXT_SETTINGS)
 def personas_list() -> None:
     """Every persona with its origin and description."""
-    from ai_workbench.core.personas import load_personas
-    from ai_workbench.output import print_table
+    from ai_workbench.chat.personas import load_personas
+    from ai_workbench.cli.output import print_table
 
     loaded = _load()
     catalog = load_personas(loaded.project_root)
@@ -437,8 +437,8 @@ def personas_list() -> None:
 @click.argument("name")
 def personas_show(name: str) -> None:
     """Print a persona's front matter and prompt."""
-    from ai_workbench.core.personas import load_personas
-    from ai_workbench.output import print_markdown
+    from ai_workbench.chat.personas import load_personas
+    from ai_workbench.cli.output import print_markdown
 
     loaded = _load()
     catalog = load_personas(loaded.project_root)
@@ -469,8 +469,8 @@ def plugins() -> None:
 @plugins.command("list", context_settings=CONTEXT_SETTINGS)
 def plugins_list() -> None:
     """Every context plugin with its origin; load failures are reported."""
-    from ai_workbench.core.plugins import discover_plugins
-    from ai_workbench.output import print_table
+    from ai_workbench.chat.plugins import discover_plugins
+    from ai_workbench.cli.output import print_table
 
     loaded = _load()
     registry = discover_plugins(loaded.project_root)
@@ -491,7 +491,7 @@ def plugins_trust(revoke: bool) -> None:
     They are Python code that came with the repository, so aiw runs them only after you
     trust the project once (like `direnv allow`).
     """
-    from ai_workbench import paths
+    from ai_workbench.core import paths
     from ai_workbench.core.trust import set_trusted
 
     root = paths.find_project_root()
@@ -514,8 +514,8 @@ def config() -> None:
 @click.pass_context
 def config_show(ctx: click.Context, as_json: bool) -> None:
     """Every effective key, its value and where it came from (secrets masked)."""
-    from ai_workbench.config import effective_items, mask_value
-    from ai_workbench.output import print_config
+    from ai_workbench.cli.output import print_config
+    from ai_workbench.core.settings import effective_items, mask_value
 
     loaded = _load(ctx)
     rows = [(key, mask_value(key, value), source) for key, value, source in effective_items(loaded)]
@@ -536,8 +536,8 @@ def _key_status(loaded: Any) -> list[tuple[str, str, bool]]:
 @config.command("path", context_settings=CONTEXT_SETTINGS)
 def config_path() -> None:
     """Where aiw reads config and keeps data."""
-    from ai_workbench import paths
-    from ai_workbench.config import user_config_path
+    from ai_workbench.core import paths
+    from ai_workbench.core.settings import user_config_path
     from ai_workbench.core.store import default_db_path
 
     project = paths.find_project_config()
@@ -557,7 +557,7 @@ def config_set(key: str, value: str) -> None:
     VALUE is read as TOML when it parses (true, 3, ["Trading"]), else as a string.
     Example: aiw config set providers.local.model openai/qwen2.5-coder
     """
-    from ai_workbench.config import set_user_value
+    from ai_workbench.core.settings import set_user_value
 
     path, parsed = _guard(lambda: set_user_value(key, value))
     click.echo(f"{key} = {parsed!r} written to {path}", err=True)
@@ -566,17 +566,17 @@ def config_set(key: str, value: str) -> None:
 # --- command groups defined in ai_workbench/commands/ -------------------------------------
 # Imported when used (or listed by --help), so `aiw` opening the workbench pays nothing for them.
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "shell": ("ai_workbench.commands.shell", "shell"),
-    "on": ("ai_workbench.commands.shell", "on"),
-    "off": ("ai_workbench.commands.shell", "off"),
-    "explain": ("ai_workbench.commands.shell", "explain"),
-    "history": ("ai_workbench.commands.shell", "history"),
-    "review": ("ai_workbench.commands.review", "review"),
-    "index": ("ai_workbench.commands.knowledge", "index"),
-    "search": ("ai_workbench.commands.knowledge", "search"),
-    "kb": ("ai_workbench.commands.knowledge", "kb"),
-    "watch": ("ai_workbench.commands.watch", "watch"),
-    "suggestions": ("ai_workbench.commands.watch", "suggestions"),
+    "shell": ("ai_workbench.cli.shell", "shell"),
+    "on": ("ai_workbench.cli.shell", "on"),
+    "off": ("ai_workbench.cli.shell", "off"),
+    "explain": ("ai_workbench.cli.shell", "explain"),
+    "history": ("ai_workbench.cli.shell", "history"),
+    "review": ("ai_workbench.cli.review", "review"),
+    "index": ("ai_workbench.cli.knowledge", "index"),
+    "search": ("ai_workbench.cli.knowledge", "search"),
+    "kb": ("ai_workbench.cli.knowledge", "kb"),
+    "watch": ("ai_workbench.cli.watch", "watch"),
+    "suggestions": ("ai_workbench.cli.watch", "suggestions"),
 }
 
 

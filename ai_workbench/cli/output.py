@@ -11,7 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from ai_workbench.core.chat import AskResult
+    from ai_workbench.chat.service import AskResult
     from ai_workbench.core.store import Feedback, Message, Session
 
 CODE_BLOCK = re.compile(
@@ -133,7 +133,7 @@ def _footer(result: AskResult) -> str:
     if stream.tokens_in is not None or stream.tokens_out is not None:
         parts.append(f"{stream.tokens_in or '?'}→{stream.tokens_out or '?'} tokens")
     if result.cost is not None:
-        from ai_workbench.core.costs import format_cost
+        from ai_workbench.core.llm.costs import format_cost
 
         parts.append(format_cost(result.cost))
     parts.append(f"{result.latency_ms / 1000:.1f}s")

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli import CONTEXT_SETTINGS, _load
+from ai_workbench.cli.main import CONTEXT_SETTINGS, _load
 
 EXIT_FINDINGS = 1
 EXIT_TOOL = 2
@@ -53,8 +53,8 @@ def _guarded(func: Any) -> Any:
     import inspect
     import os
 
-    from ai_workbench.config import ConfigError
     from ai_workbench.core.errors import AiwError
+    from ai_workbench.core.settings import ConfigError
 
     try:
         value = func() if callable(func) else func
@@ -188,7 +188,7 @@ def review(
         sys.exit(EXIT_TOOL)
     say = _notice(quiet)
 
-    from ai_workbench.core.review import ReviewOptions
+    from ai_workbench.review import ReviewOptions
 
     opts = ReviewOptions(
         staged=staged,
@@ -205,8 +205,8 @@ def review(
     )
 
     async def go() -> Any:
-        from ai_workbench.core.review import ReviewService
         from ai_workbench.core.store import Store
+        from ai_workbench.review import ReviewService
 
         store = await Store.open()
         try:
@@ -221,7 +221,7 @@ def review(
         click.echo(f"aiw: warning: {line}", err=True)
 
     def report() -> None:
-        from ai_workbench.core.review.formats import print_table, render, render_table
+        from ai_workbench.review.formats import print_table, render, render_table
 
         if fmt == "table" and output is None:
             print_table(result, include_held=show_held, verbose=verbose)
@@ -243,7 +243,7 @@ def review(
 
     _guarded(report)
     if (fmt != "table" or output is not None) and not quiet:
-        from ai_workbench.core.review.formats import summary_line
+        from ai_workbench.review.formats import summary_line
 
         say(summary_line(result))
     if result.errors:
@@ -264,8 +264,8 @@ def review_rate(finding_id: int, rating: str, comment: str | None) -> None:
     loaded = _load()
 
     async def go() -> str:
-        from ai_workbench.core.review import ReviewService
         from ai_workbench.core.store import Store
+        from ai_workbench.review import ReviewService
 
         store = await Store.open()
         try:
@@ -312,7 +312,7 @@ def learnings_list(all_repos: bool, as_json: bool) -> None:
 
 
 def _repo_here() -> str | None:
-    from ai_workbench.core.review.diff import GitError, repo_root
+    from ai_workbench.review.diff import GitError, repo_root
 
     try:
         return str(repo_root(Path.cwd()))
@@ -329,8 +329,8 @@ def _list_learnings(all_repos: bool, as_json: bool) -> None:
         _tool_error("not inside a git repository; use --all to list every repository's learnings")
 
     async def go() -> Any:
-        from ai_workbench.core.review import ReviewService
         from ai_workbench.core.store import Store
+        from ai_workbench.review import ReviewService
 
         store = await Store.open()
         try:
@@ -358,7 +358,7 @@ def _list_learnings(all_repos: bool, as_json: bool) -> None:
     if not items:
         click.echo("No learnings yet: rate findings (workbench, or `aiw review rate ID dislike`).")
         return
-    from ai_workbench.output import print_table
+    from ai_workbench.cli.output import print_table
 
     print_table(
         ["id", "kind", "category", "paths", "examples", "on", "rule"],
@@ -394,15 +394,15 @@ def learnings_edit(
 
     With no option, opens the rule text in $EDITOR.
     """
-    from ai_workbench.core.review.models import CATEGORIES
+    from ai_workbench.review.models import CATEGORIES
 
     if category is not None and category not in (*CATEGORIES, "*"):
         _tool_error(f"--category: expected one of {', '.join(CATEGORIES)} or '*'")
     loaded = _load()
 
     async def current() -> Any:
-        from ai_workbench.core.review import ReviewService
         from ai_workbench.core.store import Store
+        from ai_workbench.review import ReviewService
 
         store = await Store.open()
         try:
@@ -430,8 +430,8 @@ def learnings_edit(
         changes["enabled"] = enable
 
     async def go() -> Any:
-        from ai_workbench.core.review import ReviewService
         from ai_workbench.core.store import Store
+        from ai_workbench.review import ReviewService
 
         store = await Store.open()
         try:
@@ -455,8 +455,8 @@ def learnings_delete(learning_ids: tuple[int, ...]) -> None:
     loaded = _load()
 
     async def go() -> None:
-        from ai_workbench.core.review import ReviewService
         from ai_workbench.core.store import Store
+        from ai_workbench.review import ReviewService
 
         store = await Store.open()
         try:

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli import CONTEXT_SETTINGS, _fail, _guard, _load, _open_store, _run_async
+from ai_workbench.cli.main import CONTEXT_SETTINGS, _fail, _guard, _load, _open_store, _run_async
 
 RISK_STYLE = {"safe": "green", "moderate": "yellow", "dangerous": "bold red"}
 RISK_MARK = {"safe": "safe", "moderate": "moderate", "dangerous": "DANGEROUS"}
@@ -201,7 +201,7 @@ def history(limit: int, as_json: bool) -> None:
     if not rows:
         click.echo("no failed commands recorded (install the hook: aiw shell install)", err=True)
         return
-    from ai_workbench.output import print_table
+    from ai_workbench.cli.output import print_table
 
     table = []
     for r in rows:
@@ -247,7 +247,7 @@ def _confirm_and_run(
     """
     from rich.markup import escape
 
-    from ai_workbench.core.runner import confirmation_for, rate
+    from ai_workbench.core.safety.runner import confirmation_for, rate
 
     rated = rate(command, claimed)
     word = confirmation_for(rated)

@@ -1,6 +1,6 @@
 """``aiw watch`` (headless file-watch suggestions) and ``aiw suggestions`` (act on the queue).
 
-``aiw watch`` runs the same :class:`~ai_workbench.core.watch.WatchService` the workbench runs and
+``aiw watch`` runs the same :class:`~ai_workbench.watch.WatchService` the workbench runs and
 prints each suggestion as it is queued; ``aiw suggestions list | show | apply | dismiss`` acts on
 the queue from any terminal, so the flow works without the workbench.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli import CONTEXT_SETTINGS, _load, _open_store, _run_async
+from ai_workbench.cli.main import CONTEXT_SETTINGS, _load, _open_store, _run_async
 
 
 def _print_suggestion(item: Any) -> None:
@@ -23,7 +23,7 @@ def _print_suggestion(item: Any) -> None:
     payload = item.payload or {}
     click.echo(f"#{item.id} {item.kind} · {item.title}")
     if payload.get("patch"):
-        from ai_workbench.core.watch.diffs import diff_stats
+        from ai_workbench.watch.diffs import diff_stats
 
         files, added, removed = diff_stats(payload["patch"])
         names = ", ".join(payload.get("expect") or {}) or f"{files} file(s)"
@@ -56,9 +56,9 @@ def _watch_root(path: Path | None, project_root: Path) -> Path:
     Watching a folder that is not a project (say, $HOME) would read and watch every file
     under it; the workbench refuses too.
     """
-    from ai_workbench.cli import _fail
+    from ai_workbench.cli.main import _fail
     from ai_workbench.core.errors import EXIT_USAGE
-    from ai_workbench.paths import find_project_config
+    from ai_workbench.core.paths import find_project_config
 
     root = (path or project_root).resolve()
     if (root / ".git").exists() or (root / ".aiw.toml").is_file():
@@ -119,8 +119,8 @@ def watch(
         import contextlib
         import signal
 
-        from ai_workbench.core.suggestions import SuggestionQueue
-        from ai_workbench.core.watch import WatchService
+        from ai_workbench.suggestions.service import SuggestionQueue
+        from ai_workbench.watch import WatchService
 
         store = await _open_store()
         service: WatchService | None = None
@@ -179,8 +179,8 @@ def suggestions() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def suggestions_list(show_all: bool, kind: str | None, limit: int, as_json: bool) -> None:
     """Open suggestions, newest first."""
-    from ai_workbench.core.suggestions import SuggestionQueue
-    from ai_workbench.output import print_table
+    from ai_workbench.cli.output import print_table
+    from ai_workbench.suggestions.service import SuggestionQueue
 
     async def go() -> None:
         store = await _open_store()
@@ -217,7 +217,7 @@ def suggestions_list(show_all: bool, kind: str | None, limit: int, as_json: bool
 
 def _project_label(item: Any) -> str:
     """The suggestion's project root, with the home directory as ``~`` (``-``: none)."""
-    from ai_workbench.core.watch.apply import project_of
+    from ai_workbench.watch.apply import project_of
 
     root = project_of(item)
     if not root:
@@ -229,7 +229,7 @@ def _project_label(item: Any) -> str:
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
-    from ai_workbench.core.watch.apply import project_of
+    from ai_workbench.watch.apply import project_of
 
     return {
         "id": item.id,
@@ -252,8 +252,8 @@ def _as_dict(item: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def suggestions_show(suggestion_id: int, patch_only: bool, as_json: bool) -> None:
     """Print a suggestion: title, status, body and its patch."""
-    from ai_workbench.core.suggestions import SuggestionQueue
-    from ai_workbench.output import print_markdown
+    from ai_workbench.cli.output import print_markdown
+    from ai_workbench.suggestions.service import SuggestionQueue
 
     async def go() -> None:
         store = await _open_store()
@@ -266,7 +266,7 @@ def suggestions_show(suggestion_id: int, patch_only: bool, as_json: bool) -> Non
             click.echo(json.dumps(_as_dict(item), indent=2))
             return
         if patch_only:
-            from ai_workbench.core.watch.apply import patch_of
+            from ai_workbench.watch.apply import patch_of
 
             _, patch, _ = patch_of(item)
             click.echo(patch, nl=not patch.endswith("\n"))
@@ -299,8 +299,8 @@ def suggestions_apply(suggestion_id: int, check_only: bool, any_project: bool) -
     The queue is shared by every project: a suggestion for another project than the one you
     are in is refused (exit 3) unless --any-project is given.
     """
-    from ai_workbench.core.suggestions import SuggestionQueue
-    from ai_workbench.core.watch.apply import apply_suggestion
+    from ai_workbench.suggestions.service import SuggestionQueue
+    from ai_workbench.watch.apply import apply_suggestion
 
     async def go() -> None:
         store = await _open_store()
@@ -327,7 +327,7 @@ def suggestions_apply(suggestion_id: int, check_only: bool, any_project: bool) -
 @click.argument("suggestion_ids", metavar="ID...", type=int, nargs=-1, required=True)
 def suggestions_dismiss(suggestion_ids: tuple[int, ...]) -> None:
     """Dismiss suggestions; they do not come back for the same content."""
-    from ai_workbench.core.suggestions import SuggestionQueue
+    from ai_workbench.suggestions.service import SuggestionQueue
 
     async def go() -> None:
         store = await _open_store()

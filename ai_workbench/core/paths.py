@@ -44,7 +44,7 @@ def user_config_file() -> Path:
 
 def bundled_dir(name: str) -> Path:
     """A top-level resource dir (personas, themes, plugins) from the wheel or the source tree."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the ai_workbench package
     installed = here / "_bundled" / name
     if installed.is_dir():
         return installed

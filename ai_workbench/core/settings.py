@@ -28,7 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from ai_workbench import paths
+from ai_workbench.core import paths
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.toml")
 SECRET_KEY_NAMES = ("api_key", "apikey", "key", "token", "secret", "password")
@@ -76,9 +76,9 @@ class ProviderProfile(BaseModel):
         return value.strip()
 
 
-# The default skip list of `capture = "tee"` lives with the tee reader (stdlib only, so that
-# `aiw shell init` can read it without loading pydantic).
-from ai_workbench.shell.tee import DEFAULT_TEE_SKIP  # noqa: E402
+# The default skip list of `capture = "tee"` is stdlib-only, so that `aiw shell init` can read
+# it without loading pydantic.
+from ai_workbench.core.defaults import DEFAULT_TEE_SKIP  # noqa: E402
 
 
 class ShellSettings(BaseModel):

@@ -34,7 +34,7 @@ import aiosqlite
 
 from ai_workbench.core.errors import EXIT_INPUT, EXIT_STORAGE, AiwError
 from ai_workbench.core.migrations import MIGRATIONS, split_statements
-from ai_workbench.paths import data_dir
+from ai_workbench.core.paths import data_dir
 
 __all__ = [
     "ROLES",

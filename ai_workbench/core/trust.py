@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ai_workbench import paths
+from ai_workbench.core import paths
 
 
 def _trust_file() -> Path:

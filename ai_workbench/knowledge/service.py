@@ -36,25 +36,25 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ai_workbench.core.knowledge.chunkers import Chunk, ChunkError, chunk_file
-from ai_workbench.core.knowledge.embeddings import (
+from ai_workbench.knowledge.chunkers import Chunk, ChunkError, chunk_file
+from ai_workbench.knowledge.embeddings import (
     Embedder,
     EmbeddingUnavailable,
     make_embedder,
 )
-from ai_workbench.core.knowledge.lexical import (
+from ai_workbench.knowledge.lexical import (
     LexicalIndex,
     StoredChunk,
     query_terms,
     split_identifiers,
     stem,
 )
-from ai_workbench.core.knowledge.walker import looks_binary, walk_files
+from ai_workbench.knowledge.walker import looks_binary, walk_files
 
 if TYPE_CHECKING:
-    from ai_workbench.config import KnowledgeSettings
-    from ai_workbench.core.knowledge.vectors import VectorStore
+    from ai_workbench.core.settings import KnowledgeSettings
     from ai_workbench.core.store import Store
+    from ai_workbench.knowledge.vectors import VectorStore
 
 Progress = Callable[[int, int, str], None]
 CANDIDATES = 50
@@ -83,7 +83,7 @@ def project_key(root: Path) -> str:
 def latest_report(root: Path, data_dir: Path | None = None) -> Path | None:
     """The newest run report of ``root``'s index (by ``aiw index`` or the workbench), if any.
     Cheap (a directory listing): the workbench polls it to announce finished index runs."""
-    from ai_workbench import paths
+    from ai_workbench.core import paths
 
     runs = (data_dir or paths.data_dir()) / "knowledge" / project_key(root) / "runs"
     try:
@@ -184,7 +184,7 @@ class KnowledgeService:
     """One project's index: SQLite (manifest, chunks, FTS5) plus Chroma vectors."""
 
     def __init__(self, settings: KnowledgeSettings, root: Path, data_dir: Path | None = None):
-        from ai_workbench import paths
+        from ai_workbench.core import paths
 
         self.settings = settings
         self.root = root.resolve()
@@ -224,7 +224,7 @@ class KnowledgeService:
         if embedder is None:
             return None
         if self._vectors is None and self._vectors_error is None:
-            from ai_workbench.core.knowledge.vectors import (
+            from ai_workbench.knowledge.vectors import (
                 VectorStore,
                 VectorStoreError,
                 collection_name,
@@ -533,7 +533,7 @@ class KnowledgeService:
 
     def cited_chunks(self, text: str) -> list[StoredChunk]:
         """The indexed chunks that ``path:start-end`` citations in ``text`` point into."""
-        from ai_workbench.core.knowledge.citations import citations
+        from ai_workbench.knowledge.citations import citations
 
         found: dict[str, StoredChunk] = {}
         for cite in citations(text):

@@ -2,7 +2,7 @@
 
 Public API (what the CLI, the workbench screen and the file watcher call)::
 
-    from ai_workbench.core.review import ReviewService, ReviewOptions
+    from ai_workbench.review import ReviewService, ReviewOptions
 
     service = ReviewService(loaded_config, store)
     result = await service.review(ReviewOptions(staged=True))           # or rev_range=, files=
@@ -11,14 +11,14 @@ Public API (what the CLI, the workbench screen and the file watcher call)::
     await service.rate(finding.id, -1, "not useful here")               # learns
     await service.apply(finding, Path(result.root), expect=...)         # git apply --check first
 
-Renderers: :mod:`ai_workbench.core.review.formats` (table, json, md, codeclimate) and
-:mod:`ai_workbench.core.review.sarif`. See docs/review.md for how it all works.
+Renderers: :mod:`ai_workbench.review.formats` (table, json, md, codeclimate) and
+:mod:`ai_workbench.review.sarif`. See docs/review.md for how it all works.
 Nothing here imports Textual or litellm at import time.
 """
 
 from __future__ import annotations
 
-from ai_workbench.core.review.models import (
+from ai_workbench.review.models import (
     CATEGORIES,
     SEVERITIES,
     Finding,
@@ -26,7 +26,7 @@ from ai_workbench.core.review.models import (
     ReviewStats,
     rule_id,
 )
-from ai_workbench.core.review.service import ReviewError, ReviewOptions, ReviewService
+from ai_workbench.review.service import ReviewError, ReviewOptions, ReviewService
 
 __all__ = [
     "CATEGORIES",

@@ -12,8 +12,8 @@ from __future__ import annotations
 import difflib
 from pathlib import PurePosixPath
 
-from ai_workbench.core.review.diff import FileDiff
-from ai_workbench.core.review.models import Finding, normalise_code
+from ai_workbench.review.diff import FileDiff
+from ai_workbench.review.models import Finding, normalise_code
 
 WINDOW = 3
 

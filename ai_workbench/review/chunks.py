@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from ai_workbench.core.context import estimate_tokens
-from ai_workbench.core.review.diff import ChangeSet, FileDiff
+from ai_workbench.review.diff import ChangeSet, FileDiff
 
 _ENCLOSING = re.compile(
     r"^\s*(?:async\s+def|def|class|function|func|fn|impl|struct|interface|enum|module)\b"

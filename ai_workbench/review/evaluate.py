@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ai_workbench.core.review.models import Finding
+from ai_workbench.review.models import Finding
 
 SLACK = 2
 

@@ -1,6 +1,6 @@
 """Render a review for people and tools: table (default), JSON, Markdown and CodeClimate.
 
-SARIF lives in :mod:`ai_workbench.core.review.sarif`. Every format states the held-back and
+SARIF lives in :mod:`ai_workbench.review.sarif`. Every format states the held-back and
 re-anchored counts, so a quiet report never hides what was filtered.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ai_workbench.core.review.models import Finding, ReviewResult
+from ai_workbench.review.models import Finding, ReviewResult
 
 
 def escape(text: str) -> str:
@@ -222,7 +222,7 @@ def render(result: ReviewResult, fmt: str, *, include_held: bool = False) -> str
     if fmt == "codeclimate":
         return render_codeclimate(result)
     if fmt == "sarif":
-        from ai_workbench.core.review.sarif import render_sarif
+        from ai_workbench.review.sarif import render_sarif
 
         return render_sarif(result, include_held=include_held)
     raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")

@@ -28,9 +28,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ai_workbench.core.review.models import Finding
-from ai_workbench.core.review.prompt import Example
-from ai_workbench.core.review.storage import Learning, LearningExample, ReviewStore
+from ai_workbench.review.models import Finding
+from ai_workbench.review.prompt import Example
+from ai_workbench.review.storage import Learning, LearningExample, ReviewStore
 
 SIMILARITY = 0.45
 MIN_DISLIKES = 3

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from ai_workbench.core.review.models import CATEGORIES, Finding
+from ai_workbench.review.models import CATEGORIES, Finding
 
 DEFAULT_CONFIDENCE = 0.6
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[ \t]*\n(.*?)```", re.DOTALL)

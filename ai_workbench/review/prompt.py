@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ai_workbench.core.review.chunks import ReviewUnit
-from ai_workbench.core.review.models import CATEGORIES
+from ai_workbench.review.chunks import ReviewUnit
+from ai_workbench.review.models import CATEGORIES
 
 CONTRACT = """\
 ## Output contract (this overrides any other output format above)

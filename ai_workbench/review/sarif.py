@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from ai_workbench import __version__
-from ai_workbench.core.review.models import CATEGORIES, Finding, ReviewResult, rule_id
+from ai_workbench.review.models import CATEGORIES, Finding, ReviewResult, rule_id
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://github.com/ai-workbench/aiw/blob/main/docs/review.md"

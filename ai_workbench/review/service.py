@@ -18,17 +18,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ai_workbench.config import LoadedConfig
 from ai_workbench.core.context import estimate_tokens
 from ai_workbench.core.errors import FALL_THROUGH, AiwError, InputError, ProviderError
-from ai_workbench.core.llm import StreamResult, stream_chat
-from ai_workbench.core.providers import ResolvedProvider, check_allowed, resolve_chain
+from ai_workbench.core.llm.engines import StreamResult, stream_chat
+from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.redact import redact
-from ai_workbench.core.review.anchor import anchor, build_patch, resolve_path
-from ai_workbench.core.review.chunks import ReviewUnit, plan_units
-from ai_workbench.core.review.diff import ChangeSet, FileDiff, collect_changes
-from ai_workbench.core.review.learning import LearningFilter, learn_from_rating, load_filter
-from ai_workbench.core.review.models import (
+from ai_workbench.core.settings import LoadedConfig
+from ai_workbench.core.store import Store
+from ai_workbench.review.anchor import anchor, build_patch, resolve_path
+from ai_workbench.review.chunks import ReviewUnit, plan_units
+from ai_workbench.review.diff import ChangeSet, FileDiff, collect_changes
+from ai_workbench.review.learning import LearningFilter, learn_from_rating, load_filter
+from ai_workbench.review.models import (
     HELD_CAP,
     HELD_LEARNED,
     HELD_LOW_CONFIDENCE,
@@ -36,10 +37,9 @@ from ai_workbench.core.review.models import (
     Finding,
     ReviewResult,
 )
-from ai_workbench.core.review.parse import MalformedReply, parse_reply, to_finding
-from ai_workbench.core.review.prompt import repair_prompt, system_prompt, user_prompt
-from ai_workbench.core.review.storage import Learning, ReviewStore
-from ai_workbench.core.store import Store
+from ai_workbench.review.parse import MalformedReply, parse_reply, to_finding
+from ai_workbench.review.prompt import repair_prompt, system_prompt, user_prompt
+from ai_workbench.review.storage import Learning, ReviewStore
 
 Progress = Callable[[str], None]
 PROMPT_OVERHEAD = 1_500  # tokens for the persona, the contract, learnings and the answer
@@ -228,7 +228,7 @@ class ReviewService:
 
     def _persona(self, name: str) -> tuple[str, str, float | None]:
         """(id, prompt, temperature) of the reviewer persona."""
-        from ai_workbench.core.personas import load_personas
+        from ai_workbench.chat.personas import load_personas
 
         catalog = load_personas(self.loaded.project_root)
         try:
@@ -409,7 +409,7 @@ class ReviewService:
         result.findings.sort(key=lambda f: f.sort_key())
 
     async def _queue(self, result: ReviewResult) -> int:
-        from ai_workbench.core.suggestions import (
+        from ai_workbench.suggestions.service import (
             ACTION_APPLY,
             ACTION_DISMISS,
             ACTION_OPEN,
@@ -486,7 +486,7 @@ class ReviewService:
         return {finding.path: digest} if digest else None
 
     async def _sync_suggestion(self, finding: Finding, status: str) -> None:
-        from ai_workbench.core.suggestions import SuggestionQueue
+        from ai_workbench.suggestions.service import SuggestionQueue
 
         queue = SuggestionQueue(self.store)
         for item in await queue.list(kind=SUGGESTION_KIND, limit=None):

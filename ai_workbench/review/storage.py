@@ -13,8 +13,8 @@ from typing import Any
 
 from ai_workbench.core.errors import InputError
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.review.models import Finding, ReviewResult
 from ai_workbench.core.store import Store
+from ai_workbench.review.models import Finding, ReviewResult
 
 _FINDING_COLUMNS = (
     "id, run_id, path, line_start, line_end, severity, category, title, explanation,"

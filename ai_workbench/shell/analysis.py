@@ -3,7 +3,7 @@
 The model is asked for ``{"explanation": markdown, "suggestions": [{"description", "command",
 "risk_level"}]}``. :func:`parse_reply` accepts that JSON, JSON inside a code fence, or JSON
 with text around it, and otherwise keeps the whole text as the explanation with no fixes.
-Every suggested command is rated again by :func:`ai_workbench.shell.risk.classify`; the
+Every suggested command is rated again by :func:`ai_workbench.core.safety.risk.classify`; the
 stricter rating wins. Analyses are cached by the normalised command + output.
 
 Context tiers (``shell.context_level``): ``minimal`` (command, exit code, output, cwd),
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ai_workbench.core.redact import is_secret_name, redact_text
-from ai_workbench.shell.risk import classify, normalise_level, stricter
+from ai_workbench.core.safety.risk import classify, normalise_level, stricter
 
 __all__ = [
     "Analysis",
@@ -367,8 +367,8 @@ async def ask_model(
     """Stream the analysis from the shell model (``shell.model``/``provider``, else the
     default chain); return (text, model). Raises ProviderError when every provider fails."""
     from ai_workbench.core.errors import ProviderError
-    from ai_workbench.core.llm import StreamResult, stream_chat
-    from ai_workbench.core.providers import check_allowed, resolve_chain
+    from ai_workbench.core.llm.engines import StreamResult, stream_chat
+    from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
 
     settings = loaded.settings
     shell = settings.shell

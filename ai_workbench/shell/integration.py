@@ -57,7 +57,7 @@ def hook_source(shell: Shell) -> str:
 
 def off_flag() -> Path:
     """The file whose presence pauses the hook in every shell (`aiw off`)."""
-    from ai_workbench import paths
+    from ai_workbench.core import paths
 
     return paths.config_dir() / "shell.off"
 
@@ -83,7 +83,7 @@ def set_enabled(enabled: bool) -> bool:
 
 def _user_shell_table() -> dict[str, object]:
     """``[shell]`` of the user config file, or {} (a broken file is reported by the worker)."""
-    from ai_workbench import paths
+    from ai_workbench.core import paths
 
     override = os.environ.get("AIW_CONFIG")  # as config.user_config_path, without pydantic
     path = Path(override).expanduser() if override else paths.user_config_file()
@@ -97,7 +97,7 @@ def _user_shell_table() -> dict[str, object]:
 
 def sensitive_dirs(configured: list[str] | tuple[str, ...] | None = None) -> list[str]:
     """Absolute sensitive dirs: the configured (or default) ones plus aiw's config dir."""
-    from ai_workbench import paths
+    from ai_workbench.core import paths
 
     dirs = list(DEFAULT_SENSITIVE if configured is None else configured)
     result: list[str] = []
@@ -122,7 +122,7 @@ def render_init(shell: Shell) -> str:
 
     if shell not in SHELLS:
         raise ValueError(f"unsupported shell {shell!r}; use one of {', '.join(SHELLS)}")
-    from ai_workbench.shell.tee import DEFAULT_TEE_SKIP
+    from ai_workbench.core.defaults import DEFAULT_TEE_SKIP
 
     table = _user_shell_table()
     sens = table.get("sensitive_dirs")

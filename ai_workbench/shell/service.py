@@ -95,7 +95,7 @@ def suggestion_body(stored: StoredEvent, fixes: list[Fix]) -> str:
 
 
 async def _queue(store: Store, stored: StoredEvent, fixes: list[Fix]) -> int | None:
-    from ai_workbench.core.suggestions import (
+    from ai_workbench.suggestions.service import (
         ACTION_ASK,
         ACTION_COPY,
         ACTION_DISMISS,

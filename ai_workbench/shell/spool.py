@@ -51,7 +51,7 @@ def spool_dir() -> Path:
     """``$XDG_RUNTIME_DIR/aiw/shell`` (falls back to the data dir without a runtime dir)."""
     import warnings
 
-    from ai_workbench import paths
+    from ai_workbench.core import paths
 
     with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")

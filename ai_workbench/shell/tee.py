@@ -30,22 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-__all__ = ["DEFAULT_TEE_SKIP", "TeeSplitter", "cleanup_old", "main", "write_capture"]
-
-#: Interactive programs whose stderr tee mode leaves alone: a word is that program with any
-#: arguments, ``=word`` that line exactly (a REPL without arguments), anything else a glob over
-#: the command, optionally followed by `` !GLOB`` (unless the command also matches GLOB).
-DEFAULT_TEE_SKIP: tuple[str, ...] = (
-    "vi", "vim", "nvim", "gvim", "view", "vimdiff", "nano", "emacs", "emacsclient", "micro",
-    "hx", "kak", "less", "more", "most", "man", "info", "ssh", "mosh", "telnet", "ftp", "sftp",
-    "sudo", "su", "doas", "passwd", "top", "htop", "btop", "atop", "watch", "tmux", "screen",
-    "fzf", "tig", "lazygit", "ranger", "nnn", "lf", "mc", "ncdu", "mutt", "neomutt", "psql",
-    "mysql", "sqlite3", "redis-cli", "mongosh", "crontab", "visudo", "ipython", "bpython",
-    "ptpython", "=python", "=python3", "=node", "=irb", "=ghci", "=lua", "=R", "=bash", "=zsh",
-    "=sh", "python -i*", "python3 -i*", "git commit* !*-*m *", "git rebase -i*",
-    "git rebase --interactive*", "git add -p*", "git add -i*", "git add --patch*",
-    "git add --interactive*", "git mergetool*", "git difftool*",
-)  # fmt: skip
+__all__ = ["TeeSplitter", "cleanup_old", "main", "write_capture"]
 
 #: Capture files older than this are removed (a worker reads its file within seconds).
 STALE_SECONDS = 600.0

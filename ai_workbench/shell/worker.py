@@ -68,8 +68,8 @@ def _detach() -> None:
 
 
 async def run(event: ShellEvent, capture: Capture) -> int:
-    from ai_workbench.config import ConfigError, load_config
     from ai_workbench.core.errors import AiwError
+    from ai_workbench.core.settings import ConfigError, load_config
     from ai_workbench.core.store import Store
     from ai_workbench.shell import service
     from ai_workbench.shell.events import ShellEventStore

@@ -29,7 +29,7 @@ async def rate_suggestion(
     feedback = FeedbackService(store)
     finding = _finding_id(item)
     if finding is not None and loaded is not None:
-        from ai_workbench.core.review import ReviewService
+        from ai_workbench.review import ReviewService
 
         await ReviewService(loaded, store).rate(finding, rating, comment)
         return await feedback.get("finding", finding)
@@ -39,7 +39,7 @@ async def rate_suggestion(
 async def clear_suggestion_rating(loaded: Any, store: Store, item: Any) -> None:
     finding = _finding_id(item)
     if finding is not None and loaded is not None:
-        from ai_workbench.core.review import ReviewService
+        from ai_workbench.review import ReviewService
 
         await ReviewService(loaded, store).unrate(finding)
         return

@@ -303,7 +303,7 @@ class AiwApp(App[None]):
 
     @work(thread=True, group="boot", exit_on_error=False)
     def _load_config(self) -> None:
-        from ai_workbench.config import ConfigError, load_config
+        from ai_workbench.core.settings import ConfigError, load_config
         from ai_workbench.tui.keys import load_keymap
         from ai_workbench.tui.themes import load_themes
 
@@ -330,7 +330,7 @@ class AiwApp(App[None]):
 
         from ai_workbench.core.redact import redact_text
 
-        importlib.import_module("ai_workbench.core.chat")
+        importlib.import_module("ai_workbench.chat.service")
         importlib.import_module("textual.widgets._markdown")  # markdown-it, for the answer
         from textual.highlight import highlight
 
@@ -341,8 +341,8 @@ class AiwApp(App[None]):
     def _chain_needs_litellm(self, settings: Any) -> tuple[bool, str | None]:
         """Whether the providers in use need litellm (the direct engine needs no warm-up)."""
         from ai_workbench.core.errors import ProviderError
-        from ai_workbench.core.llm import choose_engine
-        from ai_workbench.core.providers import resolve_chain
+        from ai_workbench.core.llm.engines import choose_engine
+        from ai_workbench.core.llm.profiles import resolve_chain
 
         try:
             chain = resolve_chain(settings, **self._cli_model_args())
@@ -400,7 +400,7 @@ class AiwApp(App[None]):
 
     @work(thread=True, group="warmup", exit_on_error=False)
     def _warm_up(self) -> None:
-        from ai_workbench.core.llm import import_litellm
+        from ai_workbench.core.llm.engines import import_litellm
 
         started = time.perf_counter()
         try:
@@ -422,11 +422,11 @@ class AiwApp(App[None]):
     async def _open_store(self) -> None:
         # Import the store stack (aiosqlite, services) in a thread, not on the event loop.
         await asyncio.to_thread(_import_store_modules)
+        from ai_workbench.chat.sessions import SessionService
         from ai_workbench.core.errors import AiwError
         from ai_workbench.core.feedback import FeedbackService
-        from ai_workbench.core.sessions import SessionService
         from ai_workbench.core.store import Store
-        from ai_workbench.core.suggestions import SuggestionQueue
+        from ai_workbench.suggestions.service import SuggestionQueue
 
         try:
             store = await Store.open(self.store_path)
@@ -812,7 +812,7 @@ class AiwApp(App[None]):
         self.prompt.action_submit()
 
     def _ask_options(self, text: str, files: list[Path]) -> Any:
-        from ai_workbench.core.chat import AskOptions
+        from ai_workbench.chat.service import AskOptions
 
         choice = self.model_choice
         return AskOptions(
@@ -858,7 +858,7 @@ class AiwApp(App[None]):
         retry_turn: Any = None,
         reuse_message: int | None = None,
     ) -> None:
-        from ai_workbench.core.chat import ChatService
+        from ai_workbench.chat.service import ChatService
         from ai_workbench.core.errors import AiwError
 
         log = self.chat_log
@@ -1206,7 +1206,7 @@ class AiwApp(App[None]):
 
     def _rechain(self, turn: Any) -> Any:
         from ai_workbench.core.errors import ProviderError
-        from ai_workbench.core.providers import resolve_chain
+        from ai_workbench.core.llm.profiles import resolve_chain
 
         args = self._cli_model_args()
         if not any(args.values()) and self.session is not None and self.session.model:
@@ -1230,7 +1230,7 @@ class AiwApp(App[None]):
     async def _pick_model(self) -> None:
         """Profiles from the config, plus what the local servers report (asked concurrently,
         briefly: core.model_discovery), in a palette-style picker."""
-        from ai_workbench.core.model_discovery import discover_models, endpoints_to_ask
+        from ai_workbench.core.llm.discovery import discover_models, endpoints_to_ask
         from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
 
         settings = self.loaded.settings
@@ -1241,7 +1241,7 @@ class AiwApp(App[None]):
             if self.cli_choice.api_base:
                 detail += f" · {self.cli_choice.api_base}"
             items.append(PickItem("cli", self.cli_choice.label, detail, current == self.cli_choice))
-        from ai_workbench.core.providers import resolve_chain
+        from ai_workbench.core.llm.profiles import resolve_chain
 
         for name, profile in settings.providers.items():
             where = "local" if resolve_chain(settings, provider=name)[0].is_local else "cloud"
@@ -1326,7 +1326,7 @@ class AiwApp(App[None]):
 
     @work(group="pickers", exclusive=True, exit_on_error=False)
     async def _persona_picker(self) -> None:
-        from ai_workbench.core.personas import load_personas
+        from ai_workbench.chat.personas import load_personas
         from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
 
         root = self.loaded.project_root if self.loaded is not None else self.cwd
@@ -1480,7 +1480,7 @@ class AiwApp(App[None]):
         """Announce an index run that finished elsewhere (`aiw index` in another terminal)."""
         import json
 
-        from ai_workbench.core.knowledge.service import latest_report
+        from ai_workbench.knowledge.service import latest_report
         from ai_workbench.tui.knowledge import report_line
 
         if self.loaded is None:
@@ -1568,7 +1568,7 @@ class AiwApp(App[None]):
     @work(group="feedback", exit_on_error=False)
     async def _rate_suggestion(self, item: Any, rating: int) -> None:
         """Like/dislike a suggestion with an optional comment (core.suggestion_feedback)."""
-        from ai_workbench.core.suggestion_feedback import (
+        from ai_workbench.suggestions.feedback import (
             clear_suggestion_rating,
             rate_suggestion,
             suggestion_rating,
@@ -1680,7 +1680,7 @@ class AiwApp(App[None]):
             return  # not a project (say, the home dir): watching all of it would be costly
         import importlib
 
-        from ai_workbench.core.watch import WatchService
+        from ai_workbench.watch import WatchService
 
         service = WatchService(
             root,
@@ -1820,7 +1820,7 @@ class AiwApp(App[None]):
 
     @work(thread=True, group="theme", exclusive=True, exit_on_error=False)
     def _save_theme(self, name: str) -> None:
-        from ai_workbench.config import ConfigError, set_user_value
+        from ai_workbench.core.settings import ConfigError, set_user_value
 
         try:
             path, _ = set_user_value("theme", name, cwd=self.cwd)
@@ -2076,10 +2076,10 @@ def _write_export(folder: Path, session_id: str, title: str, fmt: str, text: str
 
 
 def _import_store_modules() -> None:
+    import ai_workbench.chat.sessions
     import ai_workbench.core.feedback
-    import ai_workbench.core.sessions
     import ai_workbench.core.store
-    import ai_workbench.core.suggestions  # noqa: F401
+    import ai_workbench.suggestions.service  # noqa: F401
 
 
 def run_app(**options: Any) -> None:

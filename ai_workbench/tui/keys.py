@@ -20,7 +20,7 @@ from typing import Any
 
 
 def keys_file() -> Path:
-    from ai_workbench.paths import config_dir
+    from ai_workbench.core.paths import config_dir
 
     return config_dir() / "keys.toml"
 

@@ -1,6 +1,6 @@
 """Project knowledge in the workbench: grounding prompts, indexing, and opening citations.
 
-The workbench only calls :class:`ai_workbench.core.knowledge.service.KnowledgeService` (never
+The workbench only calls :class:`ai_workbench.knowledge.service.KnowledgeService` (never
 Chroma or SQLite): ``ground`` before a prompt is sent while the knowledge toggle is on, ``index``
 in a thread when the user asks for it. Grounded answers cite ``path:start-end``;
 :func:`citations` finds those so a key can open one in the editor.
@@ -11,13 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ai_workbench.core.knowledge.citations import Citation, citations
+from ai_workbench.knowledge.citations import Citation, citations
 
 __all__ = ["Citation", "citations", "ground", "index_project", "rate_cited", "report_line"]
 
 
 def service_for(loaded: Any) -> Any:
-    from ai_workbench.core.knowledge.service import KnowledgeService
+    from ai_workbench.knowledge.service import KnowledgeService
 
     return KnowledgeService.for_project(loaded.settings.knowledge, Path(loaded.project_root))
 

@@ -2,7 +2,7 @@
 
 Nothing runs without the user choosing the command and confirming it on screen; a dangerous one
 (by the model's label or aiw's own classifier, whichever is stricter) needs ``yes`` typed. The
-command runs in the failed command's directory through :mod:`ai_workbench.core.runner`, in a
+command runs in the failed command's directory through :mod:`ai_workbench.core.safety.runner`, in a
 worker, and its exit code and output are shown.
 """
 
@@ -37,7 +37,7 @@ def fixes_of(payload: dict[str, Any]) -> list[dict[str, str]]:
 
 async def run_fix_flow(app: Any, item: Any) -> bool:
     """Walk the user through running one of ``item``'s fixes; True when one ran."""
-    from ai_workbench.core.runner import RunError, confirmation_for, rate, run_command
+    from ai_workbench.core.safety.runner import RunError, confirmation_for, rate, run_command
     from ai_workbench.tui.screens.confirm import ConfirmScreen, MessageScreen, TextPromptScreen
     from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
 

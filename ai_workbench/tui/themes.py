@@ -34,7 +34,7 @@ THEME_FIELDS = {
 
 
 def theme_dirs() -> list[Path]:
-    from ai_workbench.paths import bundled_dir, config_dir
+    from ai_workbench.core.paths import bundled_dir, config_dir
 
     return [bundled_dir("themes"), config_dir() / "themes"]
 
@@ -103,9 +103,9 @@ def peek_theme_name(cwd: Path | None = None) -> str | None:
     env = os.environ.get("AIW_THEME")
     if env:
         return env
-    from ai_workbench.paths import find_project_config, user_config_file
+    from ai_workbench.core.paths import find_project_config, user_config_file
 
-    # Mirrors ai_workbench.config.user_config_path without importing pydantic.
+    # Mirrors ai_workbench.core.settings.user_config_path without importing pydantic.
     override = os.environ.get("AIW_CONFIG")
     user = Path(override).expanduser() if override else user_config_file()
     for path in (find_project_config(cwd), user):

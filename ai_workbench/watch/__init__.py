@@ -10,6 +10,6 @@
 See docs/watch.md. Importing this package is cheap; watchfiles loads when watching starts.
 """
 
-from ai_workbench.core.watch.service import SUGGESTION_KIND, WatchEvent, WatchJob, WatchService
+from ai_workbench.watch.service import SUGGESTION_KIND, WatchEvent, WatchJob, WatchService
 
 __all__ = ["SUGGESTION_KIND", "WatchEvent", "WatchJob", "WatchService"]

@@ -1,7 +1,7 @@
 """Apply a queued suggestion's patch: the one path ``aiw suggestions apply`` and tests use.
 
 It reads ``payload["patch"]``, ``payload["root"]`` and ``payload["expect"]`` (see the action
-constants in :mod:`ai_workbench.core.suggestions`) and hands them to
+constants in :mod:`ai_workbench.suggestions.service`) and hands them to
 :func:`ai_workbench.core.patches.apply_patch`, which checks first, refuses a file edited since the
 suggestion was made and changes nothing on any error. On success the suggestion is marked
 ``applied``. Works for any producer's patch (watch, review), not only the watcher's.
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_workbench.core.errors import InputError
-from ai_workbench.core.suggestions import Suggestion, SuggestionQueue
+from ai_workbench.suggestions.service import Suggestion, SuggestionQueue
 
 __all__ = ["apply_suggestion", "patch_of", "project_of", "same_project"]
 
@@ -31,7 +31,7 @@ def project_of(item: Suggestion) -> str | None:
 
 def same_project(root: Path, here: Path) -> bool:
     """Whether ``root`` (a suggestion's project) is the project ``here`` is in."""
-    from ai_workbench.paths import find_project_config, find_project_root
+    from ai_workbench.core.paths import find_project_config, find_project_root
 
     here = here.resolve()
     candidates = {find_project_root(here)}

@@ -239,7 +239,7 @@ def _read_lines(path: Path) -> list[str]:
 
 def _aiw_paths() -> list[Path]:
     """aiw's own data, config and cache directories (ignored when inside a project)."""
-    from ai_workbench import paths
+    from ai_workbench.core import paths
 
     found: list[Path] = []
     for getter in (paths.data_dir, paths.config_dir):

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from ai_workbench.core.context import fence_language
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.watch.comments import AiComment
+from ai_workbench.watch.comments import AiComment
 
 __all__ = [
     "RelatedFile",

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.suggestions import (
+from ai_workbench.suggestions.service import (
     ACTION_APPLY,
     ACTION_DISMISS,
     ACTION_OPEN,
@@ -41,13 +41,13 @@ from ai_workbench.core.suggestions import (
     SuggestionAction,
     SuggestionQueue,
 )
-from ai_workbench.core.watch.comments import (
+from ai_workbench.watch.comments import (
     AiComment,
     find_ai_comments,
     has_marker,
     remove_comments,
 )
-from ai_workbench.core.watch.diffs import (
+from ai_workbench.watch.diffs import (
     DiffError,
     apply_hunks,
     diff_stats,
@@ -55,9 +55,9 @@ from ai_workbench.core.watch.diffs import (
     make_diff,
     parse_diff,
 )
-from ai_workbench.core.watch.ignore import ProjectIgnore
-from ai_workbench.core.watch.limiter import RateLimiter
-from ai_workbench.core.watch.prompts import change_messages, question_messages, related_files
+from ai_workbench.watch.ignore import ProjectIgnore
+from ai_workbench.watch.limiter import RateLimiter
+from ai_workbench.watch.prompts import change_messages, question_messages, related_files
 
 __all__ = ["SUGGESTION_KIND", "WatchEvent", "WatchJob", "WatchService"]
 
@@ -126,7 +126,7 @@ def _clip(text: str, width: int) -> str:
 class WatchService:
     """Watches ``root`` and queues suggestions for AI comments; start/stop from any asyncio loop.
 
-    ``settings`` is the full :class:`~ai_workbench.config.Settings` (``settings.watch`` holds
+    ``settings`` is the full :class:`~ai_workbench.core.settings.Settings` (``settings.watch`` holds
     this feature's keys; the rest picks providers). ``model``/``api_base``/``provider`` choose the
     model as on the command line (default: ``watch.model``, else the default provider chain).
     ``choose_model`` (the workbench's current model choice, ``{"model", "api_base",
@@ -559,8 +559,8 @@ class WatchService:
     async def _complete(self, messages: list[dict[str, str]]) -> str:
         """The model's whole answer (the default chain, falling through like a chat turn)."""
         from ai_workbench.core.errors import FALL_THROUGH, ProviderError
-        from ai_workbench.core.llm import StreamResult, stream_chat
-        from ai_workbench.core.providers import check_allowed, resolve_chain
+        from ai_workbench.core.llm.engines import StreamResult, stream_chat
+        from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
 
         model, api_base, provider = self._model_choice()
         chain = resolve_chain(self.settings, model=model, api_base=api_base, provider=provider)
@@ -779,8 +779,8 @@ class WatchService:
         they are announced here as ``suggested`` events so the workbench panel and
         ``aiw watch`` show them at once.
         """
-        from ai_workbench.config import LoadedConfig
-        from ai_workbench.core.review import ReviewOptions, ReviewService
+        from ai_workbench.core.settings import LoadedConfig
+        from ai_workbench.review import ReviewOptions, ReviewService
 
         loaded = self.loaded or LoadedConfig(self.settings, [], self.root)
         model, api_base, provider = self._model_choice()
@@ -838,7 +838,7 @@ class WatchService:
         self._reindex_task = asyncio.create_task(self._reindex(), name="aiw-watch-reindex")
 
     async def _reindex(self) -> None:
-        from ai_workbench.core.knowledge.service import KnowledgeService
+        from ai_workbench.knowledge.service import KnowledgeService
 
         def run() -> None:
             service = KnowledgeService(self._knowledge, self.root)
@@ -943,8 +943,8 @@ def _explanation(answer: str) -> str:
 
 
 def _knowledge_index_path(root: Path) -> Path:
-    from ai_workbench import paths
-    from ai_workbench.core.knowledge.service import project_key
+    from ai_workbench.core import paths
+    from ai_workbench.knowledge.service import project_key
 
     return paths.data_dir() / "knowledge" / project_key(root) / "index.db"
 
@@ -955,7 +955,7 @@ def _knowledge_search(root: Path, knowledge: Any) -> Callable[[str, int], Sequen
     if knowledge is None:
         return None
     try:
-        from ai_workbench.core.knowledge.service import KnowledgeService
+        from ai_workbench.knowledge.service import KnowledgeService
     except ImportError:
         return None
 

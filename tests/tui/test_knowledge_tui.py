@@ -46,7 +46,7 @@ async def test_grounded_answer_with_a_citation_opened_in_the_editor(
         await pilot.press("enter")
         await settle(pilot, app)
         assert _notified(app, "with its 1 cited source(s)")
-    from ai_workbench.core.knowledge.service import KnowledgeService
+    from ai_workbench.knowledge.service import KnowledgeService
 
     async with await Store.open() as store:
         service = KnowledgeService.for_project(app.loaded.settings.knowledge, shop_project)

@@ -173,7 +173,7 @@ async def test_open_hands_the_line_to_the_editor(review_app, repo, monkeypatch) 
     app = review_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        from ai_workbench.core.review import ReviewOptions, ReviewService
+        from ai_workbench.review import ReviewOptions, ReviewService
 
         service = ReviewService(app.loaded, app.store)
         opts = ReviewOptions(

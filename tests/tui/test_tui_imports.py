@@ -8,14 +8,14 @@ import sys
 
 from tests.conftest import REPO_ROOT
 
-HEAVY = ("litellm", "chromadb", "pydantic", "aiosqlite", "httpx", "ai_workbench.config")
+HEAVY = ("litellm", "chromadb", "pydantic", "aiosqlite", "httpx", "ai_workbench.core.settings")
 
 
 def test_importing_the_app_loads_no_heavy_modules() -> None:
     code = (
         "import json, sys\n"
         "import ai_workbench.tui.app\n"
-        "import ai_workbench.cli\n"
+        "import ai_workbench.cli.main\n"
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
     )
     proc = subprocess.run(
@@ -32,8 +32,8 @@ def test_importing_the_app_loads_no_heavy_modules() -> None:
 def test_the_core_never_imports_textual() -> None:
     code = (
         "import sys\n"
-        "import ai_workbench.core.chat, ai_workbench.core.sessions, ai_workbench.core.feedback\n"
-        "import ai_workbench.core.suggestions, ai_workbench.core.project_files\n"
+        "import ai_workbench.chat.service, ai_workbench.chat.sessions, ai_workbench.core.feedback\n"
+        "import ai_workbench.suggestions.service, ai_workbench.core.project_files\n"
         "print('textual' in sys.modules)\n"
     )
     proc = subprocess.run(

@@ -78,7 +78,7 @@ async def test_send_streams_the_answer_and_saves_the_turn(echo_app, fake_llm) ->
 
 
 async def test_cost_per_answer_and_per_session(echo_app, fake_llm) -> None:
-    from ai_workbench.core.costs import price_for
+    from ai_workbench.core.llm.costs import price_for
 
     price_in, price_out = price_for("openai/gpt-4o-mini")
     app = echo_app(model="gpt-4o-mini")  # priced in litellm's table, served by the fake

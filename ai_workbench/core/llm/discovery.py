@@ -34,7 +34,7 @@ class Endpoint:
 
 def endpoints_to_ask(settings: Any, extra: list[tuple[str, str, str]] = ()) -> list[Endpoint]:
     """Local endpoints of the configured profiles (plus ``extra`` (source, api_base, model))."""
-    from ai_workbench.core.providers import is_local_url, route_of
+    from ai_workbench.core.llm.profiles import is_local_url, route_of
 
     seen: set[str] = set()
     found: list[Endpoint] = []

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ai_workbench.core.errors import RETRYABLE, ProviderError, advice_for
-from ai_workbench.core.providers import OPENAI_COMPATIBLE, ResolvedProvider
+from ai_workbench.core.llm.profiles import OPENAI_COMPATIBLE, ResolvedProvider
 
 Engine = Literal["auto", "direct", "litellm"]
 BACKOFF_BASE = 0.5

@@ -1,7 +1,7 @@
 """Provider profiles: which model to call, where, with which key, and whether it is allowed.
 
 Resolution turns settings (+ command-line choices) into an ordered chain of
-:class:`ResolvedProvider`; :mod:`ai_workbench.core.llm` streams from them.
+:class:`ResolvedProvider`; :mod:`ai_workbench.core.llm.engines` streams from them.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ai_workbench.config import ProviderProfile, Settings
 from ai_workbench.core.errors import ProviderError
+from ai_workbench.core.settings import ProviderProfile, Settings
 
 # Routes whose servers speak the OpenAI chat-completions protocol, with their default
 # endpoint. The built-in client handles these; litellm handles every other route.

@@ -3,9 +3,9 @@
 Used by the workbench for shell-fix suggestions (``aiw explain`` has its own terminal menu). The
 rules that keep this safe live here, not in the UI:
 
-- :func:`rate` re-rates the command with aiw's own classifier (``ai_workbench.shell.risk``) and
-  the stricter of that and the model's label wins, so a model calling ``rm -rf ~`` "safe" does not
-  make it so.
+- :func:`rate` re-rates the command with aiw's own classifier
+  (``ai_workbench.core.safety.risk``) and the stricter of that and the model's label wins, so a
+  model calling ``rm -rf ~`` "safe" does not make it so.
 - :func:`confirmation_for` says what the user must do before it runs: press y for safe and
   moderate commands, type ``yes`` for a dangerous one.
 - :func:`run_command` runs it in the failed command's directory (which must exist) with the
@@ -56,7 +56,7 @@ class CommandRun:
 
 def rate(command: str, claimed: str | None = None) -> Rated:
     """The stricter of the model's ``claimed`` level and aiw's own classification."""
-    from ai_workbench.shell.risk import classify, normalise_level, stricter
+    from ai_workbench.core.safety.risk import classify, normalise_level, stricter
 
     risk = classify(command)
     level = stricter(risk.level, normalise_level(claimed))

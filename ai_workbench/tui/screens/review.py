@@ -2,7 +2,7 @@
 
 Findings are grouped by file on the left; the right shows the selected finding, its hunk with
 the finding's lines marked, and the suggested change as a coloured diff. Everything goes through
-the :class:`~ai_workbench.core.review.ReviewService` passed in (no SQLite, git or model here):
+the :class:`~ai_workbench.review.ReviewService` passed in (no SQLite, git or model here):
 ``review``/``review_file`` run in workers, ``apply`` checks with ``git apply --check`` first and
 changes nothing on conflict, ``rate`` feeds the learnings, ``dismiss`` also clears the
 suggestion.
@@ -27,7 +27,7 @@ from ai_workbench.tui.editor import editor_command, run_editor
 from ai_workbench.tui.screens.feedback import FeedbackResult, FeedbackScreen
 
 if TYPE_CHECKING:
-    from ai_workbench.core.review import Finding, ReviewOptions, ReviewResult, ReviewService
+    from ai_workbench.review import Finding, ReviewOptions, ReviewResult, ReviewService
 
 SEVERITY_STYLE = {"error": "$error", "warning": "$warning", "info": "$accent"}
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "●"}
@@ -166,7 +166,7 @@ selected finding, its code (the finding's lines marked) and the suggested change
         self._show_result(result)
 
     def _show_result(self, result: ReviewResult) -> None:
-        from ai_workbench.core.review.formats import summary_line
+        from ai_workbench.review.formats import summary_line
 
         self.result = result
         self.findings = list(result.shown)
@@ -197,7 +197,7 @@ selected finding, its code (the finding's lines marked) and the suggested change
             ol.add_options(options)
             self._highlight()
         else:
-            from ai_workbench.core.review.formats import empty_message
+            from ai_workbench.review.formats import empty_message
 
             message = empty_message(self.result) if self.result is not None else ""
             style = "$error" if self.result is not None and self.result.status == "error" else "dim"
@@ -507,7 +507,7 @@ def open_review(app: Any, opts: ReviewOptions | None = None) -> None:
     if app.store is None or app.loaded is None:
         app.notify("Still starting up: try again in a moment.", severity="warning")
         return
-    from ai_workbench.core.review import ReviewOptions, ReviewService
+    from ai_workbench.review import ReviewOptions, ReviewService
 
     choice = getattr(app, "model_choice", None)
     if opts is None:

@@ -126,7 +126,7 @@ class MessageView(Vertical):
                 tokens_in, tokens_out = _tokens(info.tokens_in), _tokens(info.tokens_out)
                 parts.append(f"[dim]in\u00a0{tokens_in} · out\u00a0{tokens_out}\u00a0tok[/dim]")
                 if info.cost is not None:
-                    from ai_workbench.core.costs import format_cost
+                    from ai_workbench.core.llm.costs import format_cost
 
                     parts.append(f"[dim]{format_cost(info.cost)}[/dim]")
             if not info.streaming:

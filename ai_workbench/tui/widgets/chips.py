@@ -104,7 +104,7 @@ The open session's **persona** and **model**, and the **files** attached to the 
     def _tokens_markup(self) -> str:
         if not self.tokens:
             return ""
-        from ai_workbench.core.costs import format_cost
+        from ai_workbench.core.llm.costs import format_cost
 
         cost = f" · {format_cost(self.cost)}" if self.cost is not None else ""
         return f"[dim]Σ {self.tokens:,} tok{cost}[/dim]"

@@ -1,0 +1,1 @@
+"""Model access: provider profiles, the direct and litellm engines, costs, local discovery."""

@@ -1,0 +1,1 @@
+"""Safety: rating commands by risk and running them (shell fixes now, the agent later)."""
