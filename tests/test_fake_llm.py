@@ -190,7 +190,9 @@ def test_litellm_sync_cut_raises_midstream(litellm_mod: ModuleType, fake_llm: Fa
     from litellm.exceptions import MidStreamFallbackError
 
     text = ""
-    with pytest.raises(MidStreamFallbackError, match="incomplete chunked read"):
+    # What matters is the kind of error and the text kept before the cut, not litellm's wording
+    # of it (1.110 words it differently from earlier releases).
+    with pytest.raises(MidStreamFallbackError):
         for chunk in response:
             text += chunk.choices[0].delta.content or ""
     assert text == "".join(chunk_text(long_answer(30))[:2])
