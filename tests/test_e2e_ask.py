@@ -260,13 +260,14 @@ def test_code_prints_only_the_code(run_aiw: RunAiw, fake_llm: FakeLLM) -> None:
     assert result.stdout == "import sys\n\nprint(sys.argv)\n"
 
 
-def test_code_without_a_code_block_exits_3(
+def test_code_without_a_code_block_exits_14(
     run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedEnv
 ) -> None:
     fake_llm.reply = "No code here, just prose."
     result = run_aiw(*ask_args(fake_llm, "echo", "--code", "explain"))
 
-    assert result.returncode == 3
+    # Not 3 ("input refused"): the request succeeded, the answer just had no code block.
+    assert result.returncode == 14
     assert result.stdout == ""
     assert "no fenced code block" in result.stderr
     assert "Traceback" not in result.stderr

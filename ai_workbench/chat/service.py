@@ -19,7 +19,7 @@ from ai_workbench.core.context import (
     collect_files,
     fit_messages,
 )
-from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError
+from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError, chain_failed
 from ai_workbench.core.llm.engines import StreamResult, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.redact import redact, redact_text
@@ -269,6 +269,7 @@ class ChatService:
         )  # fmt: skip
         result = StreamResult()
         last_error: ProviderError | None = None
+        errors: list[ProviderError] = []  # one per provider that failed, in the order tried
         used: ResolvedProvider | None = None
         last_save = time.monotonic()
         try:
@@ -303,9 +304,13 @@ class ChatService:
                     last_error = None
                     break
                 except ProviderError as exc:
+                    errors.append(exc)
                     last_error = exc
                     more = index + 1 < len(turn.chain)
                     if result.text or exc.kind not in FALL_THROUGH or not more:
+                        if not result.text and exc.kind in FALL_THROUGH:
+                            # Nothing answered: name every provider tried, with the first's code.
+                            last_error = chain_failed(errors)
                         break
                     nxt = turn.chain[index + 1]
                     say(f"{exc}; trying {nxt.label()}")

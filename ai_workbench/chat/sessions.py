@@ -37,6 +37,33 @@ class SessionService:
         """Sessions for the list, most recently updated first: metadata and message counts only."""
         return await self.store.list_sessions(limit=limit)
 
+    async def listing(
+        self, limit: int | None = 50, *, include_failed: bool = False
+    ) -> tuple[list[Session], set[str]]:
+        """Sessions for `aiw sessions list`, most recent first, and the ids of failed ones.
+
+        A *failed* session never got an answer: every request in it failed before a word came
+        back (the model was unreachable, the key missing, ...). Its prompts are kept (they are
+        saved before anything is sent), but it is left out unless ``include_failed``, so that
+        a first run against a server that was not up does not fill the list with junk. It
+        shows again as soon as one answer in it succeeds.
+        """
+        shown: list[Session] = []
+        failed: set[str] = set()
+        for session in await self.store.list_sessions():
+            if limit is not None and len(shown) >= limit:
+                break
+            if session.message_count and await self._never_answered(session.id):
+                failed.add(session.id)
+                if not include_failed:
+                    continue
+            shown.append(session)
+        return shown, failed
+
+    async def _never_answered(self, session_id: str) -> bool:
+        answers = [m for m in await self.store.get_messages(session_id) if m.role == "assistant"]
+        return bool(answers) and all(m.status == "error" and not m.content for m in answers)
+
     async def open(self, session_id: str) -> tuple[Session, list[Message]]:
         """The session (by id or unique prefix) and its messages in order, with attachments."""
         session = await self.store.get_session(session_id)

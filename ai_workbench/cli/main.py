@@ -286,13 +286,14 @@ def ask(
             turn = await service.prepare(opts, notice=printer.notice)
             if turn.created_session and new_session:
                 printer.notice(f"new session {turn.session.id[:8]} (full id {turn.session.id})")
+            printer.waiting_for = f"{turn.chain[0].model} at {turn.chain[0].endpoint}"
             try:
                 with printer:
                     result = await service.run(turn, printer.write, notice=printer.notice)
             except asyncio.CancelledError:
                 kept = "; the partial answer is kept" if printer.text else ""
                 printer.notice(f"interrupted{kept} in session {turn.session.id[:8]}")
-                raise
+                return EXIT_INTERRUPTED  # said once here; re-raising would say it again
             return printer.finish(result)
         finally:
             await store.close()
@@ -318,14 +319,23 @@ async def _message_feedback(store: Any, messages: list[Any]) -> dict[str, Any]:
 @sessions.command("list", context_settings=CONTEXT_SETTINGS)
 @click.option("-l", "--limit", type=int, default=50, show_default=True, help="How many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def sessions_list(limit: int, as_json: bool) -> None:
-    """Sessions, most recently used first."""
+@click.option(
+    "-a", "--all", "show_all", is_flag=True, help="Also list failed sessions (never answered)."
+)
+def sessions_list(limit: int, as_json: bool, show_all: bool) -> None:
+    """Sessions, most recently used first.
+
+    A session whose every request failed before any answer (say, the model server was not
+    running) keeps your prompt but is listed only with --all, marked failed.
+    """
+    from ai_workbench.chat.sessions import SessionService
     from ai_workbench.cli.output import print_sessions
 
     async def go() -> None:
         store = await _open_store()
         try:
-            print_sessions(await store.list_sessions(limit=limit), as_json=as_json)
+            listed, failed = await SessionService(store).listing(limit, include_failed=show_all)
+            print_sessions(listed, as_json=as_json, failed=failed, hidden=not show_all)
         finally:
             await store.close()
 
@@ -577,6 +587,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "kb": ("ai_workbench.cli.knowledge", "kb"),
     "watch": ("ai_workbench.cli.watch", "watch"),
     "suggestions": ("ai_workbench.cli.watch", "suggestions"),
+    "models": ("ai_workbench.cli.models", "models"),
+    "doctor": ("ai_workbench.cli.doctor", "doctor"),
 }
 
 

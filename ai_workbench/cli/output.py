@@ -47,9 +47,15 @@ class AnswerPrinter:
         self._live: Any = None
         self._last_refresh = 0.0
         self._wrote_plain = False
+        # What the waiting line names (set before entering); shown on a terminal's stderr
+        # until the first token arrives, so a slow prompt evaluation is not mistaken for a hang.
+        self.waiting_for: str | None = None
+        self._waiting: _WaitingLine | None = None
 
     # notices (stderr) -----------------------------------------------------------------
     def notice(self, message: str) -> None:
+        if self._waiting is not None:
+            self._waiting.clear()
         if self._live is not None:
             self._live.console.print(f"[dim]aiw: {_escape(message)}[/dim]")
             return
@@ -61,17 +67,28 @@ class AnswerPrinter:
 
     # streaming ------------------------------------------------------------------------
     def __enter__(self) -> AnswerPrinter:
-        if self.mode == "stream" and self.tty:
-            from rich.live import Live
-            from rich.markdown import Markdown
-
-            self._markdown = Markdown
-            self._live = Live(
-                Markdown(""), console=_console(), refresh_per_second=8,
-                vertical_overflow="visible", transient=False,
-            )  # fmt: skip
-            self._live.__enter__()
+        if self.err_tty and self.waiting_for:
+            self._waiting = _WaitingLine(self.waiting_for)
+            self._waiting.start()
         return self
+
+    def _stop_waiting(self) -> None:
+        if self._waiting is not None:
+            self._waiting.stop()
+            self._waiting = None
+
+    def _start_live(self) -> None:
+        # Started with the first token (not before), so the live view and the waiting line
+        # never draw on the terminal at the same time.
+        from rich.live import Live
+        from rich.markdown import Markdown
+
+        self._markdown = Markdown
+        self._live = Live(
+            Markdown(""), console=_console(), refresh_per_second=8,
+            vertical_overflow="visible", transient=False,
+        )  # fmt: skip
+        self._live.__enter__()
 
     def __exit__(
         self,
@@ -79,6 +96,7 @@ class AnswerPrinter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._stop_waiting()
         if self._live is not None:
             self._live.update(self._markdown(self.text), refresh=True)
             self._live.__exit__(exc_type, exc, tb)
@@ -88,9 +106,12 @@ class AnswerPrinter:
             sys.stdout.flush()
 
     def write(self, chunk: str) -> None:
+        self._stop_waiting()
         self.text += chunk
         if self.mode != "stream":
             return
+        if self.tty and self._live is None:
+            self._start_live()
         if self._live is not None:
             now = time.monotonic()
             if now - self._last_refresh >= 0.1:
@@ -103,7 +124,7 @@ class AnswerPrinter:
 
     # end ------------------------------------------------------------------------------
     def finish(self, result: AskResult) -> int:
-        from ai_workbench.core.errors import EXIT_INPUT, EXIT_OK
+        from ai_workbench.core.errors import EXIT_NO_CODE, EXIT_OK
 
         short = result.session.id[:8]
         code = EXIT_OK
@@ -112,17 +133,72 @@ class AnswerPrinter:
         elif self.mode == "code" and result.error is None:
             extracted = extract_code(result.text)
             if extracted is None:
-                self.notice(f"the answer has no fenced code block; it is saved in session {short}")
-                code = EXIT_INPUT
+                self.notice(
+                    f"--code: the answer has no fenced code block, so nothing is printed; "
+                    f"read it with `aiw sessions show {short}` (exit {EXIT_NO_CODE})"
+                )
+                code = EXIT_NO_CODE
             else:
                 sys.stdout.write(extracted)
         if result.error is not None:
-            kept = f"; the partial answer is kept in session {short}" if result.text else ""
+            if result.text:
+                kept = f"; the partial answer is kept in session {short}"
+            else:
+                kept = (
+                    f"; your prompt is kept in session {short} (`aiw sessions show {short}`)"
+                    if result.created_session
+                    else ""
+                )
             sys.stderr.write(f"aiw: error: {result.error}{kept}\n")
             return result.error.exit_code
         if self.err_tty and self.mode == "stream":
             self.notice(_footer(result))
         return code
+
+
+class _WaitingLine:
+    """``aiw: waiting for MODEL at URL… 12s`` on stderr, redrawn each second until stopped."""
+
+    def __init__(self, label: str) -> None:
+        import threading
+
+        self.label = label
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._run, name="aiw-waiting", daemon=True)
+        self._shown = False
+
+    def start(self) -> None:
+        self._draw()
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self._draw()
+
+    def _draw(self) -> None:
+        with self._lock:
+            if self._stop.is_set():
+                return
+            elapsed = int(time.monotonic() - self.started)
+            sys.stderr.write(f"\r\x1b[2Kaiw: waiting for {self.label}… {elapsed}s")
+            sys.stderr.flush()
+            self._shown = True
+
+    def clear(self) -> None:
+        """Erase the line (a notice is about to be printed; the next tick redraws it)."""
+        with self._lock:
+            if self._shown:
+                sys.stderr.write("\r\x1b[2K")
+                sys.stderr.flush()
+                self._shown = False
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.clear()
+        if self._thread.is_alive():
+            self._thread.join(timeout=2)
 
 
 def _footer(result: AskResult) -> str:
@@ -192,18 +268,37 @@ def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
 
 
-def print_sessions(items: Sequence[Session], *, as_json: bool) -> None:
+def print_sessions(
+    items: Sequence[Session],
+    *,
+    as_json: bool,
+    failed: set[str] | frozenset[str] = frozenset(),
+    hidden: bool = False,
+) -> None:
+    """``failed``: ids of sessions never answered; ``hidden``: those were left out of items."""
     if as_json:
-        sys.stdout.write(json.dumps([_session_dict(s) for s in items], indent=2) + "\n")
+        rows_json = [{**_session_dict(s), "failed": s.id in failed} for s in items]
+        sys.stdout.write(json.dumps(rows_json, indent=2) + "\n")
         return
+    left_out = len(failed) if hidden else 0
     if not items and stdout_is_terminal():
-        sys.stderr.write('no sessions yet; start one with: aiw ask "..."\n')
+        more = f" ({left_out} failed: --all lists them)" if left_out else ""
+        sys.stderr.write(f'no sessions yet{more}; start one with: aiw ask "..."\n')
         return
     rows = [
-        (s.id[:8], _when(s.updated), s.message_count, s.persona or "", s.model or "", s.title)
+        (
+            s.id[:8],
+            _when(s.updated),
+            s.message_count,
+            s.persona or "",
+            s.model or "",
+            ("(failed) " if s.id in failed else "") + s.title,
+        )
         for s in items
     ]
     print_table(["id", "updated", "msgs", "persona", "model", "title"], rows)
+    if left_out and sys.stderr.isatty():
+        sys.stderr.write(f"({left_out} failed session(s) never answered: --all lists them)\n")
 
 
 def _session_dict(session: Session) -> dict[str, Any]:

@@ -89,16 +89,19 @@ def shell_uninstall(shell_name: str | None, rc_file: str | None) -> None:
 @shell.command("status", context_settings=CONTEXT_SETTINGS)
 def shell_status() -> None:
     """Whether the hook is installed, on, and where its spool is."""
-    from ai_workbench.shell.integration import BEGIN_MARK, capture_mode, is_off, off_flag, rc_path
+    from ai_workbench.shell.integration import capture_mode, is_off, off_flag, rc_status
     from ai_workbench.shell.spool import spool_file
 
     for name in ("bash", "zsh"):
-        path = rc_path(name)  # type: ignore[arg-type]
-        try:
-            installed = BEGIN_MARK in path.read_text(encoding="utf-8")
-        except OSError:
-            installed = False
-        click.echo(f"{name}: {'installed in' if installed else 'not installed in'} {path}")
+        rc = rc_status(name)  # type: ignore[arg-type]
+        click.echo(f"{name}: {'installed in' if rc.installed else 'not installed in'} {rc.path}")
+        if rc.broken:
+            click.echo(
+                f"  broken: the block runs {rc.program}, which does not exist (any more); run "
+                f"`aiw shell install --shell {name}` with the aiw you use now",
+            )
+        elif rc.installed and rc.command:
+            click.echo(f"  runs: {rc.command}")
     state = f"off (`aiw on` resumes; flag {off_flag()})" if is_off() else "on"
     click.echo(f"hook: {state}")
     mode = capture_mode()
@@ -346,7 +349,13 @@ def explain(
 
     stored = _run_async(fetch)
     if stored is None:
-        _fail("no failed command recorded yet; install the hook with `aiw shell install`", 1)
+        from ai_workbench.core.errors import EXIT_INPUT
+
+        _fail(
+            "nothing recorded yet: no failed command has been captured; install the hook with "
+            "`aiw shell install` (`aiw shell status` shows whether it is on)",
+            EXIT_INPUT,
+        )
         return
     from ai_workbench.shell.service import fixes_of
 

@@ -17,6 +17,7 @@ EXIT_STREAM_CUT = 10  # the stream stopped mid-answer (partial answer kept)
 EXIT_OFFLINE = 11  # refused by offline mode
 EXIT_BAD_REQUEST = 12  # the provider refused the request (400: context too long, bad params)
 EXIT_STORAGE = 13  # the session database is locked, corrupt or from a newer aiw
+EXIT_NO_CODE = 14  # `aiw ask --code`: the answer has no fenced code block (the answer is saved)
 EXIT_INTERRUPTED = 130  # Ctrl-C (partial answer kept)
 
 EXIT_CODES_HELP = """\
@@ -24,7 +25,8 @@ Exit codes:
   0   success
   1   internal error (a bug: please report it)
   2   bad usage, or a broken config file or value
-  3   input refused: missing, binary or oversized file; unknown session, persona or plugin
+  3   input refused: missing, binary or oversized file; unknown session, persona or plugin;
+      nothing recorded yet (`aiw explain` before any failed command)
   4   authentication failed (401/403) or the API key's environment variable is not set
   5   unknown model
   6   rate limited (429) after retries
@@ -35,6 +37,7 @@ Exit codes:
   11  refused by offline mode
   12  the provider refused the request (400)
   13  the session database is locked, unreadable or from a newer aiw
+  14  --code: the answer has no fenced code block (the answer is saved in its session)
   130 interrupted (the partial answer is kept)"""
 
 PROVIDER_EXIT_CODES = {
@@ -90,6 +93,30 @@ class ProviderError(AiwError):
         self.model = model
         self.retry_after = retry_after
         self.partial = partial
+        self.causes: list[ProviderError] = []  # set by chain_failed: one per provider tried
+
+
+def chain_failed(errors: list[ProviderError]) -> ProviderError:
+    """One error for a fallback chain in which every provider failed.
+
+    Every provider is named with its own reason, in the order tried, and the exit code is the
+    first provider's (the one the user chose or configured as default): a missing key on the
+    default is 4 even when the local fallback after it was merely not running (9).
+    """
+    if len(errors) == 1:
+        return errors[0]
+    first = errors[0]
+    reasons = "; ".join(f"({n}) {e}" for n, e in enumerate(errors, 1))
+    combined = ProviderError(
+        first.kind,
+        f"every provider failed: {reasons}",
+        provider=first.provider,
+        model=first.model,
+        retry_after=first.retry_after,
+        partial=any(e.partial for e in errors),
+    )
+    combined.causes = list(errors)
+    return combined
 
 
 def advice_for(kind: str, provider_label: str, endpoint: str, detail: str = "") -> str:
@@ -98,8 +125,11 @@ def advice_for(kind: str, provider_label: str, endpoint: str, detail: str = "") 
     local_hint = ""
     if "11434" in endpoint:
         local_hint = "; is Ollama running? start it with `ollama serve`"
-    elif "1234" in endpoint:
-        local_hint = "; is LM Studio's server running? start it in LM Studio's Developer tab"
+    elif ":1234" in endpoint:
+        local_hint = (
+            "; is LM Studio's server running? start it with `lms server start` or in LM "
+            "Studio's Developer tab"
+        )
     return {
         "auth": f"{provider_label}: authentication failed{detail}; check the API key in the "
         "environment variable its profile names (api_key_env)",
@@ -112,7 +142,7 @@ def advice_for(kind: str, provider_label: str, endpoint: str, detail: str = "") 
         "timeout": f"{provider_label}: no answer from {endpoint} in time{detail}; raise "
         "request_timeout or check the server",
         "connection": f"{provider_label}: cannot connect to {endpoint}{detail}{local_hint}; "
-        "or choose another provider with --provider",
+        "`aiw models` shows what answers and `aiw doctor` what to fix",
         "stream_cut": f"{provider_label}: the answer stream from {endpoint} stopped mid-answer"
         f"{detail}; retry, or continue the session with --session",
         "bad_request": f"{provider_label}: the request was refused{detail}; shorten the "

@@ -29,6 +29,8 @@ __all__ = [
     "END_MARK",
     "SHELLS",
     "RcChange",
+    "RcStatus",
+    "block_command",
     "capture_mode",
     "detect_shell",
     "hook_source",
@@ -37,6 +39,7 @@ __all__ = [
     "off_flag",
     "rc_block",
     "rc_path",
+    "rc_status",
     "render_init",
     "set_enabled",
     "uninstall",
@@ -174,12 +177,73 @@ def rc_path(shell: Shell) -> Path:
 
 
 def _init_command(shell: Shell) -> str:
-    """How the rc block runs `aiw shell init`: `aiw` when it is on PATH, else this Python."""
+    """How the rc block runs `aiw shell init`: the absolute path of the `aiw` this runs from.
+
+    A new terminal has no virtualenv activated, so a bare `aiw` found on PATH now may not be
+    there then; the script's absolute path (not resolved: a pipx or ~/.local/bin symlink keeps
+    working across upgrades) runs with its own Python. Run as `python -m ai_workbench`, the
+    block runs this Python the same way.
+    """
+    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if here is not None and here.name.startswith("aiw") and here.suffix != ".py":
+        script = Path(os.path.abspath(here))
+        if script.is_file() and os.access(script, os.X_OK):
+            return f"{shlex.quote(str(script))} shell init {shell}"
     found = shutil.which("aiw")
-    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
-    if found and (here is None or here.name != "aiw" or Path(found).resolve() == here):
-        return f"aiw shell init {shell}"
+    if found and here is None:
+        return f"{shlex.quote(os.path.abspath(found))} shell init {shell}"
     return f"{shlex.quote(sys.executable)} -m ai_workbench shell init {shell}"
+
+
+@dataclass(frozen=True, slots=True)
+class RcStatus:
+    """What the aiw block in one rc file runs, and whether that program still exists."""
+
+    shell: str
+    path: Path
+    installed: bool
+    command: str | None = None  # the command line inside eval "$(...)"
+    program: str | None = None  # its first word (an absolute path, or a name on PATH)
+    program_found: str | None = None  # where that program is now, None when missing
+
+    @property
+    def broken(self) -> bool:
+        return self.installed and self.program_found is None
+
+
+def block_command(text: str) -> str | None:
+    """The command the marked block evals (``aiw shell init bash``), or None."""
+    span = _block_span(text)
+    if span is None:
+        return None
+    for line in text[span[0] : span[1]].splitlines():
+        line = line.strip()
+        if line.startswith('eval "$(') and line.endswith(')"'):
+            inner = line[len('eval "$(') : -len(')"')]
+            return inner.removesuffix("2>/dev/null").strip()
+    return None
+
+
+def rc_status(shell: Shell, path: Path | None = None) -> RcStatus:
+    """Whether ``shell``'s rc file has the block and whether the program it runs exists."""
+    target = path or rc_path(shell)
+    try:
+        text = _read(target)
+    except OSError:
+        text = ""
+    command = block_command(text)
+    if command is None:
+        return RcStatus(shell, target, installed=BEGIN_MARK in text)
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    program = words[0] if words else ""
+    if os.path.isabs(program):
+        found = program if os.path.isfile(program) and os.access(program, os.X_OK) else None
+    else:
+        found = shutil.which(program) if program else None
+    return RcStatus(shell, target, True, command, program, found)
 
 
 _NOTE = "# Added by `aiw shell install`; `aiw shell uninstall` removes this block.\n"
