@@ -2,7 +2,9 @@
 
 A bug counts as found when a shown finding on its file NAMES it: its title or explanation
 matches one of the bug's patterns (a finding that only lands on the right line does not count).
-A clean case counts the findings shown at warning or error severity (noise).
+A clean case counts the findings shown at warning or error severity (noise). Every "after"
+adds or changes at least one line: review looks at added lines, so a deletion-only diff would
+give the model nothing to review.
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ CASES: tuple[ReviewCase, ...] = (
         "metrics.py",
         "def mean(values):\n    if not values:\n        return 0.0\n"
         "    return sum(values) / len(values)\n",
-        "def mean(values):\n    return sum(values) / len(values)\n",
+        "def mean(values):\n    total = sum(values)\n    return total / len(values)\n",
         (r"zero", r"ZeroDivision", r"empty"),
     ),
     ReviewCase(
@@ -92,7 +94,7 @@ CASES: tuple[ReviewCase, ...] = (
         "def index_of(xs, target):\n    i = 0\n    while i < len(xs):\n"
         "        if xs[i] == target:\n            return i\n        i += 1\n    return -1\n",
         "def index_of(xs, target):\n    i = 0\n    while i < len(xs):\n"
-        "        if xs[i] == target:\n            return i\n    return -1\n",
+        "        if target == xs[i]:\n            return i\n    return -1\n",
         (r"infinite", r"increment", r"never (ends|terminates|advances|changes)", r"i \+= 1"),
     ),
     ReviewCase(

@@ -39,12 +39,18 @@ def _matches(patterns: tuple[str, ...], text: str) -> bool:
     return any(re.search(p, text, re.IGNORECASE | re.MULTILINE) for p in patterns)
 
 
+def _only(cases: Any, args: argparse.Namespace) -> list[Any]:
+    if not args.case:
+        return list(cases)
+    return [c for c in cases if any(part in getattr(c, "name", c.question) for part in args.case)]
+
+
 # --- review -------------------------------------------------------------------------------------
 def suite_review(args: argparse.Namespace) -> list[dict[str, Any]]:
     from review_cases import CASES
 
     rows = []
-    for case in CASES:
+    for case in _only(CASES, args):
         with _temp_root("review") as tmp:
             env = Env.create(Path(tmp), args.model, args.api_base)
             repo = new_repo(Path(tmp) / "repo", {case.path: case.before})
@@ -103,7 +109,7 @@ def suite_shell(args: argparse.Namespace) -> list[dict[str, Any]]:
     from shell_cases import CASES
 
     rows = []
-    for case in CASES:
+    for case in _only(CASES, args):
         with _temp_root("shell") as tmp:
             env = Env.create(Path(tmp), args.model, args.api_base)
             work = Path(tmp) / "work"
@@ -192,7 +198,7 @@ def suite_kb(args: argparse.Namespace) -> list[dict[str, Any]]:
         indexed = env.aiw("index", cwd=project, timeout=900)
         if indexed.code != 0:
             print(f"kb: aiw index failed: {indexed.stderr.strip()[-400:]}", file=sys.stderr)
-        for case in CASES:
+        for case in _only(CASES, args):
             res = env.aiw("ask", "--kb", "--json", case.question, cwd=project)
             data = res.json() or {}
             answer = str(data.get("answer") or "")
@@ -245,7 +251,7 @@ def suite_watch(args: argparse.Namespace) -> list[dict[str, Any]]:
     from watch_cases import CASES
 
     rows = []
-    for case in CASES:
+    for case in _only(CASES, args):
         with _temp_root("watch") as tmp:
             env = Env.create(Path(tmp), args.model, args.api_base)
             repo = new_repo(Path(tmp) / "repo", {case.path: case.text})
@@ -318,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--api-base", default=DEFAULT_API_BASE)
     parser.add_argument("--suite", action="append", choices=sorted(SUITES))
+    parser.add_argument("--case", action="append", help="only cases whose name contains this")
     parser.add_argument("--label", default=time.strftime("%Y%m%d-%H%M%S"))
     parser.add_argument("--save", action="store_true", help="write results/LABEL.json")
     args = parser.parse_args(argv)
