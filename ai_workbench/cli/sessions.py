@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -15,12 +14,6 @@ from ai_workbench.core.errors import AiwError
 @click.group(context_settings=CONTEXT_SETTINGS)
 def sessions() -> None:
     """List, show, export and delete chat sessions (ids accept unique prefixes)."""
-
-
-async def _message_feedback(store: Any, messages: list[Any]) -> dict[str, Any]:
-    from ai_workbench.core.feedback import FeedbackService
-
-    return await FeedbackService(store).for_targets("message", [m.id for m in messages])
 
 
 @sessions.command("list", context_settings=CONTEXT_SETTINGS)
@@ -44,15 +37,13 @@ def sessions_list(limit: int, as_json: bool) -> None:
 @click.argument("session_id", metavar="ID")
 def sessions_show(session_id: str) -> None:
     """Print a session's conversation (Markdown on a terminal, plain when piped)."""
-    from ai_workbench.cli.output import print_markdown, session_markdown
+    from ai_workbench.chat.sessions import SessionService
+    from ai_workbench.cli.output import print_markdown
 
     async def go() -> None:
         store = await open_store()
         try:
-            found = await store.get_session(session_id)
-            messages = await store.get_messages(found.id)
-            feedback = await _message_feedback(store, messages)
-            print_markdown(session_markdown(found, messages, feedback))
+            print_markdown(await SessionService(store).export(session_id, "md"))
         finally:
             await store.close()
 
@@ -70,16 +61,12 @@ def sessions_show(session_id: str) -> None:
 )
 def sessions_export(session_id: str, fmt: str, output: Path | None) -> None:
     """Export a session as Markdown or JSON."""
-    from ai_workbench.cli.output import session_json, session_markdown
+    from ai_workbench.chat.sessions import SessionService
 
     async def go() -> None:
         store = await open_store()
         try:
-            found = await store.get_session(session_id)
-            messages = await store.get_messages(found.id)
-            feedback = await _message_feedback(store, messages)
-            render = session_markdown if fmt == "md" else session_json
-            text = render(found, messages, feedback)
+            text = await SessionService(store).export(session_id, fmt)
         finally:
             await store.close()
         if output:
