@@ -272,3 +272,41 @@ async def test_migration_2_applies_to_a_version_1_database(db_path: Path) -> Non
         assert row == ("", "[]", None, "new")
     finally:
         conn.close()
+
+
+async def test_a_suggestion_is_rated_in_the_inbox(queue: SuggestionQueue) -> None:
+    item = await queue.add("shell", "`make` failed", body="No Makefile.")
+    assert item is not None
+    assert await queue.rating(item.id) is None
+
+    await queue.rate(item.id, -1, "would not help")
+    await queue.rate(item.id, 1)  # re-rating from a key keeps the comment
+    saved = await queue.rating(item.id)
+    assert saved is not None and (saved.rating, saved.comment) == (1, "would not help")
+
+    await queue.clear_rating(item.id)
+    assert await queue.rating(item.id) is None
+
+
+async def test_the_review_service_rates_other_suggestions_in_the_inbox(
+    queue: SuggestionQueue, store: Store
+) -> None:
+    """The entry point the workbench calls for any inbox item: a suggestion that is not a review
+    finding (even one of kind ``review`` without a finding id) is rated as a suggestion."""
+    from ai_workbench.review.service import (
+        clear_suggestion_rating,
+        rate_suggestion,
+        suggestion_rating,
+    )
+
+    shell = await queue.add("shell", "`make` failed")
+    loose = await queue.add("review", "unused x", payload={"path": "calc.py", "line": 1})
+    assert shell is not None and loose is not None
+
+    await rate_suggestion(None, store, shell, -1, "no")
+    await rate_suggestion(None, store, loose, 1)
+    assert (await queue.rating(shell.id)).rating == -1  # type: ignore[union-attr]
+    assert (await suggestion_rating(store, loose)).rating == 1  # type: ignore[union-attr]
+
+    await clear_suggestion_rating(None, store, shell)
+    assert await suggestion_rating(store, shell) is None

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ai_workbench.core.context import (
     AttachedFile,
@@ -25,6 +26,9 @@ from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, reso
 from ai_workbench.core.redact import redact, redact_text
 from ai_workbench.core.settings import LoadedConfig
 from ai_workbench.core.store import Message, Session, Store
+
+if TYPE_CHECKING:
+    from ai_workbench.chat.personas import Persona
 
 Notice = Callable[[str], None]
 
@@ -74,6 +78,18 @@ class AskResult:
     latency_ms: int
     error: ProviderError | None = None
     cost: float | None = None  # US dollars (core.costs); None when unknown
+
+
+def find_persona(project_root: Path | None, name: str) -> Persona:
+    """The persona ``name`` (an id such as ``core/CA-1``, or a unique short id or name) from the
+    bundled, user and project persona folders; other capabilities (review) take theirs here.
+
+    Raises :class:`~ai_workbench.chat.personas.PersonaNotFound` (unknown or ambiguous; it names
+    the available ones) or :class:`~ai_workbench.chat.personas.PersonaError` (a broken file).
+    """
+    from ai_workbench.chat.personas import load_personas
+
+    return load_personas(project_root).get(name)
 
 
 class ChatService:

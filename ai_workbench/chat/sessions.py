@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ai_workbench.cli.output import session_json, session_markdown
+from ai_workbench.chat.export import session_json, session_markdown
 from ai_workbench.core.store import Message, SearchHit, Session, Store
 
 __all__ = ["ExportFormat", "SearchHit", "Session", "SessionService"]

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli.main import CONTEXT_SETTINGS, _run_async
+from ai_workbench.cli.common import CONTEXT_SETTINGS, run_async
 
 MARKS = {"ok": "ok  ", "info": "--  ", "warn": "warn", "fail": "FAIL"}
 
@@ -126,7 +126,7 @@ def _provider_checks(loaded: Any, checks: list[Any], timeout: float) -> Any:
     from ai_workbench.core.errors import EXIT_CONNECTION, PROVIDER_EXIT_CODES
     from ai_workbench.core.llm.probe import probe
 
-    report = _run_async(lambda: probe(loaded.settings, timeout=timeout))
+    report = run_async(lambda: probe(loaded.settings, timeout=timeout))
     chain = [p for p in report.profiles if p.role]
     for profile in chain:
         status = "ok" if profile.usable else "warn"

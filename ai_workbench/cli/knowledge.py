@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli.main import CONTEXT_SETTINGS, _guard, _load, _open_store, _run_async
+from ai_workbench.cli.common import CONTEXT_SETTINGS, guard, load_settings, open_store, run_async
 from ai_workbench.core.errors import EXIT_INPUT, AiwError
 
 
@@ -50,7 +50,7 @@ def index(ctx: click.Context, path: Path | None, as_json: bool, no_embed: bool) 
     knowledge.exclude are respected; binary and oversized files are skipped. Each run's report
     is printed and kept as JSON.
     """
-    loaded = _load(ctx)
+    loaded = load_settings(ctx)
 
     def go() -> Any:
         service = _service(loaded, _project_root(path))
@@ -59,7 +59,7 @@ def index(ctx: click.Context, path: Path | None, as_json: bool, no_embed: bool) 
         finally:
             service.close()
 
-    report = _guard(go)
+    report = guard(go)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
@@ -136,12 +136,12 @@ def search(
     Rate a result with `aiw kb like N` / `aiw kb dislike N -m "why"` (N is its number here);
     later searches for similar questions rank it up or down.
     """
-    loaded = _load(ctx)
+    loaded = load_settings(ctx)
     text = " ".join(query)
 
     async def go() -> Any:
         service = _service(loaded, _project_root(root))
-        store = await _open_store()
+        store = await open_store()
         try:
             if service.lexical.counts()[1] == 0:
                 raise AiwError(
@@ -152,7 +152,7 @@ def search(
             await store.close()
             service.close()
 
-    result = _run_async(go)
+    result = run_async(go)
     for notice in result.notices:
         _warn(notice)
     if as_json:
@@ -187,11 +187,11 @@ def kb() -> None:
 
 
 def _rate(ctx: click.Context, ref: str, rating: int, comment: str | None, query: str | None):
-    loaded = _load(ctx)
+    loaded = load_settings(ctx)
 
     async def go() -> Any:
         service = _service(loaded)
-        store = await _open_store()
+        store = await open_store()
         try:
             asked = query or service.last_query()
             chunk = await service.rate(store, ref, rating, query=asked, comment=comment)
@@ -200,7 +200,7 @@ def _rate(ctx: click.Context, ref: str, rating: int, comment: str | None, query:
             await store.close()
             service.close()
 
-    chunk, asked = _run_async(go)
+    chunk, asked = run_async(go)
     verb = "liked" if rating > 0 else "disliked"
     about = f' for "{asked}"' if asked else ""
     click.echo(f"{verb} {chunk.location}{about}", err=True)
@@ -233,7 +233,7 @@ def kb_dislike(ctx: click.Context, ref: str, comment: str | None, query: str | N
 @click.pass_context
 def kb_status(ctx: click.Context, as_json: bool) -> None:
     """Where the index is, how many files and chunks it holds, and the last run."""
-    loaded = _load(ctx)
+    loaded = load_settings(ctx)
 
     def go() -> dict[str, Any]:
         service = _service(loaded)
@@ -247,7 +247,7 @@ def kb_status(ctx: click.Context, as_json: bool) -> None:
         finally:
             service.close()
 
-    status = _guard(go)
+    status = guard(go)
     if as_json:
         click.echo(json.dumps(status, indent=2))
     else:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli.main import CONTEXT_SETTINGS, _load, _run_async
+from ai_workbench.cli.common import CONTEXT_SETTINGS, load_settings, run_async
 
 
 @click.command("models", context_settings=CONTEXT_SETTINGS)
@@ -30,8 +30,8 @@ def models(ctx: click.Context, as_json: bool, timeout: float) -> None:
     """
     from ai_workbench.core.llm.probe import probe
 
-    loaded = _load(ctx)
-    report = _run_async(lambda: probe(loaded.settings, timeout=timeout))
+    loaded = load_settings(ctx)
+    report = run_async(lambda: probe(loaded.settings, timeout=timeout))
     if as_json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
         return

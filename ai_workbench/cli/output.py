@@ -6,13 +6,15 @@ import json
 import re
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from ai_workbench.chat.export import local_time, session_dict
+
 if TYPE_CHECKING:
     from ai_workbench.chat.service import AskResult
-    from ai_workbench.core.store import Feedback, Message, Session
+    from ai_workbench.core.store import Session
 
 CODE_BLOCK = re.compile(
     r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S
@@ -264,10 +266,6 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         sys.stdout.write("\t".join("" if cell is None else str(cell) for cell in row) + "\n")
 
 
-def _when(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
-
-
 def print_sessions(
     items: Sequence[Session],
     *,
@@ -277,7 +275,7 @@ def print_sessions(
 ) -> None:
     """``failed``: ids of sessions never answered; ``hidden``: those were left out of items."""
     if as_json:
-        rows_json = [{**_session_dict(s), "failed": s.id in failed} for s in items]
+        rows_json = [{**session_dict(s), "failed": s.id in failed} for s in items]
         sys.stdout.write(json.dumps(rows_json, indent=2) + "\n")
         return
     left_out = len(failed) if hidden else 0
@@ -288,7 +286,7 @@ def print_sessions(
     rows = [
         (
             s.id[:8],
-            _when(s.updated),
+            local_time(s.updated),
             s.message_count,
             s.persona or "",
             s.model or "",
@@ -299,91 +297,6 @@ def print_sessions(
     print_table(["id", "updated", "msgs", "persona", "model", "title"], rows)
     if left_out and sys.stderr.isatty():
         sys.stderr.write(f"({left_out} failed session(s) never answered: --all lists them)\n")
-
-
-def _session_dict(session: Session) -> dict[str, Any]:
-    return {
-        "id": session.id,
-        "title": session.title,
-        "persona": session.persona,
-        "model": session.model,
-        "context": session.context,
-        "created": session.created,
-        "updated": session.updated,
-        "message_count": session.message_count,
-    }
-
-
-def _rating_text(feedback: Feedback | None) -> str | None:
-    if feedback is None:
-        return None
-    verdict = "liked" if feedback.rating > 0 else "disliked"
-    return f"{verdict}: {feedback.comment}" if feedback.comment else verdict
-
-
-def session_markdown(
-    session: Session,
-    messages: Sequence[Message],
-    feedback: Mapping[str, Feedback] | None = None,
-) -> str:
-    lines = [f"# {session.title or 'Untitled'}", ""]
-    meta = [f"session `{session.id}`", f"created {_when(session.created)}"]
-    if session.persona:
-        meta.append(f"persona {session.persona}")
-    if session.model:
-        meta.append(f"model {session.model}")
-    lines += [" · ".join(meta), ""]
-    for message in messages:
-        if message.role == "system":
-            continue
-        who = "You" if message.role == "user" else "Assistant"
-        tags = [message.model] if message.role == "assistant" and message.model else []
-        if message.status != "complete":
-            tags.append(f"**{message.status}**")
-        heading = f"## {who}" + (f" ({', '.join(tags)})" if tags else "")
-        lines += [heading, "", message.content.rstrip() or "_(no text)_", ""]
-        if message.error:
-            lines += [f"> {message.error}", ""]
-        rating = _rating_text((feedback or {}).get(str(message.id)))
-        if rating:
-            lines += [f"_Feedback: {rating}_", ""]
-    return "\n".join(lines)
-
-
-def session_json(
-    session: Session,
-    messages: Sequence[Message],
-    feedback: Mapping[str, Feedback] | None = None,
-) -> str:
-    data = _session_dict(session)
-    data["messages"] = [
-        {
-            "id": m.id,
-            "role": m.role,
-            "content": m.content,
-            "status": m.status,
-            "model": m.model,
-            "provider": m.provider,
-            "tokens_in": m.tokens_in,
-            "tokens_out": m.tokens_out,
-            "latency_ms": m.latency_ms,
-            "cost_usd": m.cost,
-            "error": m.error,
-            "created": m.created,
-            "feedback": _feedback_dict((feedback or {}).get(str(m.id))),
-            "attachments": [
-                {"path": a.path, "sha256": a.sha256, "size": a.size} for a in m.attachments
-            ],
-        }
-        for m in messages
-    ]
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def _feedback_dict(feedback: Feedback | None) -> dict[str, Any] | None:
-    if feedback is None:
-        return None
-    return {"rating": feedback.rating, "comment": feedback.comment, "updated": feedback.updated}
 
 
 def print_config(

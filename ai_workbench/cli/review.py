@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli.main import CONTEXT_SETTINGS, _load
+from ai_workbench.cli.common import CONTEXT_SETTINGS, load_settings
 
 EXIT_FINDINGS = 1
 EXIT_TOOL = 2
@@ -183,7 +183,7 @@ def review(
     if output is not None:
         _check_output(output)  # before any model call: a typo must not cost a whole review
     try:
-        loaded = _load(ctx, offline=offline or None)
+        loaded = load_settings(ctx, offline=offline or None)
     except SystemExit:
         sys.exit(EXIT_TOOL)
     say = _notice(quiet)
@@ -261,7 +261,7 @@ def review(
 @click.option("-m", "--comment", help="Why (becomes the rule text of a new learning).")
 def review_rate(finding_id: int, rating: str, comment: str | None) -> None:
     """Like or dislike a finding by id (ids: `--format json`); later reviews learn from it."""
-    loaded = _load()
+    loaded = load_settings()
 
     async def go() -> str:
         from ai_workbench.core.store import Store
@@ -323,7 +323,7 @@ def _repo_here() -> str | None:
 def _list_learnings(all_repos: bool, as_json: bool) -> None:
     import json
 
-    loaded = _load()
+    loaded = load_settings()
     repo = None if all_repos else _repo_here()
     if not all_repos and repo is None:
         _tool_error("not inside a git repository; use --all to list every repository's learnings")
@@ -398,7 +398,7 @@ def learnings_edit(
 
     if category is not None and category not in (*CATEGORIES, "*"):
         _tool_error(f"--category: expected one of {', '.join(CATEGORIES)} or '*'")
-    loaded = _load()
+    loaded = load_settings()
 
     async def current() -> Any:
         from ai_workbench.core.store import Store
@@ -452,7 +452,7 @@ def learnings_edit(
 @click.argument("learning_ids", type=int, nargs=-1, required=True)
 def learnings_delete(learning_ids: tuple[int, ...]) -> None:
     """Delete learnings (the ratings stay; they no longer affect reviews)."""
-    loaded = _load()
+    loaded = load_settings()
 
     async def go() -> None:
         from ai_workbench.core.store import Store

@@ -14,7 +14,14 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli.main import CONTEXT_SETTINGS, _fail, _guard, _load, _open_store, _run_async
+from ai_workbench.cli.common import (
+    CONTEXT_SETTINGS,
+    fail,
+    guard,
+    load_settings,
+    open_store,
+    run_async,
+)
 
 RISK_STYLE = {"safe": "green", "moderate": "yellow", "dangerous": "bold red"}
 RISK_MARK = {"safe": "safe", "moderate": "moderate", "dangerous": "DANGEROUS"}
@@ -34,7 +41,7 @@ def shell_init(shell_name: str) -> None:
     """Print the integration; add `eval "$(aiw shell init bash)"` to your rc file."""
     from ai_workbench.shell.integration import render_init
 
-    click.echo(_guard(lambda: render_init(shell_name)), nl=False)  # type: ignore[arg-type]
+    click.echo(guard(lambda: render_init(shell_name)), nl=False)  # type: ignore[arg-type]
 
 
 def _which_shell(name: str | None) -> Any:
@@ -43,7 +50,7 @@ def _which_shell(name: str | None) -> Any:
     try:
         return detect_shell(name)
     except ValueError as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
 
 
 @shell.command("install", context_settings=CONTEXT_SETTINGS)
@@ -56,7 +63,7 @@ def shell_install(shell_name: str | None, rc_file: str | None) -> None:
     from ai_workbench.shell.integration import install
 
     name = _which_shell(shell_name)
-    change = _guard(lambda: install(name, Path(rc_file) if rc_file else None))
+    change = guard(lambda: install(name, Path(rc_file) if rc_file else None))
     what = {
         "added": "added the aiw block to",
         "updated": "updated the aiw block in",
@@ -77,7 +84,7 @@ def shell_uninstall(shell_name: str | None, rc_file: str | None) -> None:
     from ai_workbench.shell.integration import uninstall
 
     name = _which_shell(shell_name)
-    change = _guard(lambda: uninstall(name, Path(rc_file) if rc_file else None))
+    change = guard(lambda: uninstall(name, Path(rc_file) if rc_file else None))
     if change.action == "removed":
         click.echo(
             f"removed the aiw block from {change.path} (open shells keep it until exit)", err=True
@@ -143,7 +150,7 @@ def on() -> None:
     """Resume the shell hook in every open shell (no re-sourcing)."""
     from ai_workbench.shell.integration import set_enabled
 
-    changed = _guard(lambda: set_enabled(True))
+    changed = guard(lambda: set_enabled(True))
     click.echo("aiw shell hook is on" + ("" if changed else " (it was)"), err=True)
 
 
@@ -152,7 +159,7 @@ def off() -> None:
     """Pause the shell hook in every open shell: failures are not recorded or analysed."""
     from ai_workbench.shell.integration import set_enabled
 
-    changed = _guard(lambda: set_enabled(False))
+    changed = guard(lambda: set_enabled(False))
     click.echo(
         "aiw shell hook is off" + ("" if changed else " (it was)") + "; `aiw on` resumes", err=True
     )
@@ -172,13 +179,13 @@ def history(limit: int, as_json: bool) -> None:
     from ai_workbench.shell.events import ShellEventStore
 
     async def go() -> list[Any]:
-        store = await _open_store()
+        store = await open_store()
         try:
             return await ShellEventStore(store).recent(limit)
         finally:
             await store.close()
 
-    rows = _run_async(go)
+    rows = run_async(go)
     if as_json:
         click.echo(
             json.dumps(
@@ -315,12 +322,12 @@ def explain(
 
     from ai_workbench.shell.events import ShellEventStore
 
-    loaded = _load(ctx)
+    loaded = load_settings(ctx)
     console = _console()
     streamed: list[str] = []
 
     async def fetch() -> Any:
-        store = await _open_store()
+        store = await open_store()
         try:
             events = ShellEventStore(store)
             stored = await events.get(event_id) if event_id else await events.latest()
@@ -347,11 +354,11 @@ def explain(
         finally:
             await store.close()
 
-    stored = _run_async(fetch)
+    stored = run_async(fetch)
     if stored is None:
         from ai_workbench.core.errors import EXIT_INPUT
 
-        _fail(
+        fail(
             "nothing recorded yet: no failed command has been captured; install the hook with "
             "`aiw shell install` (`aiw shell status` shows whether it is on)",
             EXIT_INPUT,
@@ -450,5 +457,5 @@ def _follow_up(console: Any, loaded: Any, stored: Any, question: str) -> None:
             loaded, messages, lambda t: console.print(t, end="", markup=False, highlight=False)
         )
 
-    _run_async(go)
+    run_async(go)
     console.print()

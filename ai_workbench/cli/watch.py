@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli.main import CONTEXT_SETTINGS, _load, _open_store, _run_async
+from ai_workbench.cli.common import CONTEXT_SETTINGS, fail, load_settings, open_store, run_async
 
 
 def _print_suggestion(item: Any) -> None:
@@ -56,7 +56,6 @@ def _watch_root(path: Path | None, project_root: Path) -> Path:
     Watching a folder that is not a project (say, $HOME) would read and watch every file
     under it; the workbench refuses too.
     """
-    from ai_workbench.cli.main import _fail
     from ai_workbench.core.errors import EXIT_USAGE
     from ai_workbench.core.paths import find_project_config
 
@@ -67,7 +66,7 @@ def _watch_root(path: Path | None, project_root: Path) -> Path:
         config = find_project_config(root)
         if config is not None:
             return config.parent.resolve()
-    _fail(
+    fail(
         f"{root} is not a project (no .git or .aiw.toml there), and watching it would watch "
         "every file under it; cd into a project (a git repository), or create an empty "
         f".aiw.toml in {root} to watch that folder",
@@ -111,7 +110,7 @@ def watch(
     """
     if api_base and not model and not provider:
         raise click.UsageError("--api-base needs --model (the model's name on that server)")
-    loaded = _load(ctx)
+    loaded = load_settings(ctx)
     root = _watch_root(path, loaded.project_root)
 
     async def go() -> None:
@@ -122,7 +121,7 @@ def watch(
         from ai_workbench.suggestions.service import SuggestionQueue
         from ai_workbench.watch import WatchService
 
-        store = await _open_store()
+        store = await open_store()
         service: WatchService | None = None
         try:
             queue = SuggestionQueue(store)
@@ -161,7 +160,7 @@ def watch(
                 await service.stop()
             await store.close()
 
-    _run_async(go)
+    run_async(go)
 
 
 # --- suggestions -------------------------------------------------------------------------------
@@ -183,7 +182,7 @@ def suggestions_list(show_all: bool, kind: str | None, limit: int, as_json: bool
     from ai_workbench.suggestions.service import SuggestionQueue
 
     async def go() -> None:
-        store = await _open_store()
+        store = await open_store()
         try:
             queue = SuggestionQueue(store)
             items = await queue.list(
@@ -212,7 +211,7 @@ def suggestions_list(show_all: bool, kind: str | None, limit: int, as_json: bool
         ]
         print_table(["id", "kind", "status", "actions", "project", "title"], rows)
 
-    _run_async(go)
+    run_async(go)
 
 
 def _project_label(item: Any) -> str:
@@ -256,7 +255,7 @@ def suggestions_show(suggestion_id: int, patch_only: bool, as_json: bool) -> Non
     from ai_workbench.suggestions.service import SuggestionQueue
 
     async def go() -> None:
-        store = await _open_store()
+        store = await open_store()
         try:
             item = await SuggestionQueue(store).get(suggestion_id)
         finally:
@@ -282,7 +281,7 @@ def suggestions_show(suggestion_id: int, patch_only: bool, as_json: bool) -> Non
             text += f"\n\n```diff\n{patch}```\n"
         print_markdown(text)
 
-    _run_async(go)
+    run_async(go)
 
 
 @suggestions.command("apply", context_settings=CONTEXT_SETTINGS)
@@ -303,7 +302,7 @@ def suggestions_apply(suggestion_id: int, check_only: bool, any_project: bool) -
     from ai_workbench.watch.apply import apply_suggestion
 
     async def go() -> None:
-        store = await _open_store()
+        store = await open_store()
         try:
             result = await apply_suggestion(
                 SuggestionQueue(store),
@@ -320,7 +319,7 @@ def suggestions_apply(suggestion_id: int, check_only: bool, any_project: bool) -
         else:
             click.echo(f"applied suggestion {suggestion_id}: {', '.join(result.paths)}", err=True)
 
-    _run_async(go)
+    run_async(go)
 
 
 @suggestions.command("dismiss", context_settings=CONTEXT_SETTINGS)
@@ -330,7 +329,7 @@ def suggestions_dismiss(suggestion_ids: tuple[int, ...]) -> None:
     from ai_workbench.suggestions.service import SuggestionQueue
 
     async def go() -> None:
-        store = await _open_store()
+        store = await open_store()
         try:
             queue = SuggestionQueue(store)
             for suggestion_id in suggestion_ids:
@@ -339,4 +338,4 @@ def suggestions_dismiss(suggestion_ids: tuple[int, ...]) -> None:
         finally:
             await store.close()
 
-    _run_async(go)
+    run_async(go)

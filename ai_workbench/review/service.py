@@ -24,7 +24,7 @@ from ai_workbench.core.llm.engines import StreamResult, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.redact import redact
 from ai_workbench.core.settings import LoadedConfig
-from ai_workbench.core.store import Store
+from ai_workbench.core.store import Feedback, Store
 from ai_workbench.review.anchor import anchor, build_patch, resolve_path
 from ai_workbench.review.chunks import ReviewUnit, plan_units
 from ai_workbench.review.diff import ChangeSet, FileDiff, collect_changes
@@ -228,11 +228,10 @@ class ReviewService:
 
     def _persona(self, name: str) -> tuple[str, str, float | None]:
         """(id, prompt, temperature) of the reviewer persona."""
-        from ai_workbench.chat.personas import load_personas
+        from ai_workbench.chat.service import find_persona
 
-        catalog = load_personas(self.loaded.project_root)
         try:
-            persona = catalog.get(name)
+            persona = find_persona(self.loaded.project_root, name)
         except Exception as exc:
             raise InputError(f"review persona: {str(exc).strip(chr(39) + chr(34))}") from None
         return persona.id, persona.prompt, persona.temperature
@@ -529,3 +528,54 @@ def _worktree_matches(root: Path, fd: FileDiff) -> bool:
 def _clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# --- the inbox: a suggestion that is a review finding is rated as that finding --------------
+
+
+def finding_of(item: Any) -> int | None:
+    """The finding id of a queued suggestion that is a review finding, else ``None``."""
+    payload = item.payload or {}
+    value = payload.get("finding_id")
+    return int(value) if item.kind == SUGGESTION_KIND and isinstance(value, int) else None
+
+
+async def rate_suggestion(
+    loaded: LoadedConfig | None, store: Store, item: Any, rating: int, comment: str | None = None
+) -> Feedback | None:
+    """Like (+1) or dislike (-1) a suggestion from the inbox; the saved feedback.
+
+    A review finding is rated as that finding (stored against it, and learned from by the next
+    reviews of its repository, see :meth:`ReviewService.rate`); any other suggestion is rated in
+    the inbox (:meth:`~ai_workbench.suggestions.service.SuggestionQueue.rate`).
+    """
+    from ai_workbench.core.feedback import FeedbackService
+    from ai_workbench.suggestions.service import SuggestionQueue
+
+    finding = finding_of(item)
+    if finding is not None and loaded is not None:
+        await ReviewService(loaded, store).rate(finding, rating, comment)
+        return await FeedbackService(store).get("finding", finding)
+    return await SuggestionQueue(store).rate(item.id, rating, comment)
+
+
+async def clear_suggestion_rating(loaded: LoadedConfig | None, store: Store, item: Any) -> None:
+    """Remove the rating :func:`rate_suggestion` gave (a finding also stops teaching reviews)."""
+    from ai_workbench.suggestions.service import SuggestionQueue
+
+    finding = finding_of(item)
+    if finding is not None and loaded is not None:
+        await ReviewService(loaded, store).unrate(finding)
+        return
+    await SuggestionQueue(store).clear_rating(item.id)
+
+
+async def suggestion_rating(store: Store, item: Any) -> Feedback | None:
+    """The rating :func:`rate_suggestion` stored for ``item``, or ``None``."""
+    from ai_workbench.core.feedback import FeedbackService
+    from ai_workbench.suggestions.service import SuggestionQueue
+
+    finding = finding_of(item)
+    if finding is not None:
+        return await FeedbackService(store).get("finding", finding)
+    return await SuggestionQueue(store).rating(item.id)

@@ -32,10 +32,11 @@ from typing import Any, Final, Literal
 
 from ai_workbench.core.errors import EXIT_INPUT
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.store import Store, StoreError
+from ai_workbench.core.store import Feedback, Store, StoreError
 
 __all__ = [
     "SUGGESTION_STATUSES",
+    "SUGGESTION_TARGET",
     "Suggestion",
     "SuggestionAction",
     "SuggestionNotFound",
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 SuggestionStatus = Literal["new", "seen", "applied", "dismissed", "failed"]
 SUGGESTION_STATUSES: Final[tuple[str, ...]] = ("new", "seen", "applied", "dismissed", "failed")
 OPEN_STATUSES: Final[tuple[str, ...]] = ("new", "seen")
+SUGGESTION_TARGET: Final = "suggestion"
+"""The feedback ``target_kind`` of a suggestion's own rating."""
 
 _COLUMNS = "id, kind, title, body, actions, payload, source, fingerprint, status, created, updated"
 
@@ -262,6 +265,33 @@ class SuggestionQueue:
     async def dismiss(self, suggestion_id: int) -> Suggestion:
         """Dismiss a suggestion; its fingerprint stays known, so it is not queued again."""
         return await self.set_status(suggestion_id, "dismissed")
+
+    # ---- ratings
+
+    async def rate(self, suggestion_id: int, rating: int, comment: str | None = None) -> Feedback:
+        """Like (+1) or dislike (-1) a suggestion, with an optional comment; the saved feedback.
+
+        Stored against the suggestion itself (``target_kind = "suggestion"``), where producers
+        read it back. A producer that learns from ratings rates its own items its own way: a
+        review finding goes through :func:`ai_workbench.review.service.rate_suggestion`.
+        """
+        from ai_workbench.core.feedback import FeedbackService
+
+        return await FeedbackService(self.store).rate(
+            SUGGESTION_TARGET, suggestion_id, rating, comment
+        )
+
+    async def clear_rating(self, suggestion_id: int) -> None:
+        """Remove the suggestion's rating (nothing happens when it has none)."""
+        from ai_workbench.core.feedback import FeedbackService
+
+        await FeedbackService(self.store).clear(SUGGESTION_TARGET, suggestion_id)
+
+    async def rating(self, suggestion_id: int) -> Feedback | None:
+        """The suggestion's rating, or ``None``."""
+        from ai_workbench.core.feedback import FeedbackService
+
+        return await FeedbackService(self.store).get(SUGGESTION_TARGET, suggestion_id)
 
     # ---- subscribers
 

@@ -1568,7 +1568,7 @@ class AiwApp(App[None]):
     @work(group="feedback", exit_on_error=False)
     async def _rate_suggestion(self, item: Any, rating: int) -> None:
         """Like/dislike a suggestion with an optional comment (core.suggestion_feedback)."""
-        from ai_workbench.suggestions.feedback import (
+        from ai_workbench.review.service import (
             clear_suggestion_rating,
             rate_suggestion,
             suggestion_rating,

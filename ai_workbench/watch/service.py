@@ -780,7 +780,7 @@ class WatchService:
         ``aiw watch`` show them at once.
         """
         from ai_workbench.core.settings import LoadedConfig
-        from ai_workbench.review import ReviewOptions, ReviewService
+        from ai_workbench.review.service import ReviewOptions, ReviewService
 
         loaded = self.loaded or LoadedConfig(self.settings, [], self.root)
         model, api_base, provider = self._model_choice()
