@@ -66,7 +66,7 @@ def _load(ctx: click.Context | None = None, **cli: Any) -> Any:
 
 
 async def _open_store() -> Any:
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     return await Store.open()
 
@@ -538,7 +538,7 @@ def config_path() -> None:
     """Where aiw reads config and keeps data."""
     from ai_workbench.core import paths
     from ai_workbench.core.settings import user_config_path
-    from ai_workbench.core.store import default_db_path
+    from ai_workbench.store import default_db_path
 
     project = paths.find_project_config()
     click.echo(f"user config:    {user_config_path()}")

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from ai_workbench.chat.service import AskResult
-    from ai_workbench.core.store import Feedback, Message, Session
+    from ai_workbench.chat.store import Message, Session
+    from ai_workbench.core.feedback import Feedback
 
 CODE_BLOCK = re.compile(
     r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S

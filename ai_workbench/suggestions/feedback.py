@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ai_workbench.core.feedback import FeedbackService
-from ai_workbench.core.store import Feedback, Store
+from ai_workbench.core.db import Database as Store
+from ai_workbench.core.feedback import Feedback, FeedbackService
 
 __all__ = ["clear_suggestion_rating", "rate_suggestion", "suggestion_rating"]
 

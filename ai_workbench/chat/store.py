@@ -1,0 +1,533 @@
+"""Chat's tables and queries: sessions, messages, attachments and full-text search over messages.
+
+The SQL lives here, beside the chat capability; the connection, transactions and error messages
+come from the database kernel (:class:`ai_workbench.core.db.Database`). The DDL is in
+:mod:`ai_workbench.chat.schema`. :class:`ChatStore` adds the chat methods to the kernel; the
+store that interfaces open (:class:`ai_workbench.store.Store`) is composed from it, so
+``store.add_message(...)`` works on that store as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from ai_workbench.core.db import UNSET, Database, StoreError, _Unset
+from ai_workbench.core.errors import EXIT_INPUT
+
+__all__ = [
+    "ROLES",
+    "STATUSES",
+    "AmbiguousSession",
+    "Attachment",
+    "ChatStore",
+    "Message",
+    "MessageNotFound",
+    "Role",
+    "SearchHit",
+    "Session",
+    "SessionNotFound",
+    "Status",
+    "fts_query",
+]
+
+Role = Literal["system", "user", "assistant"]
+Status = Literal["complete", "partial", "error"]
+ROLES: Final[tuple[str, ...]] = ("system", "user", "assistant")
+STATUSES: Final[tuple[str, ...]] = ("complete", "partial", "error")
+
+
+# --------------------------------------------------------------------------------------- errors
+
+
+class SessionNotFound(StoreError):
+    """No session has this id or id prefix."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, query: str, *, path: Path | None = None) -> None:
+        super().__init__(f"no session matches {query!r}", path=path)
+        self.query = query
+
+
+class AmbiguousSession(StoreError):
+    """An id prefix matches more than one session."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(
+        self, query: str, matches: Sequence[Session], total: int, *, path: Path | None = None
+    ) -> None:
+        width = min(32, max(8, len(query) + 2))
+        shown = ", ".join(
+            f"{s.id[:width]}… " + (f'"{_clip(s.title, 40)}"' if s.title else "(untitled)")
+            for s in matches
+        )
+        if total > len(matches):
+            shown += ", …"
+        super().__init__(
+            f"{query!r} matches {total} sessions: {shown}; type more characters", path=path
+        )
+        self.query = query
+        self.matches = list(matches)
+        self.total = total
+
+
+class MessageNotFound(StoreError):
+    """No message has this id."""
+
+    exit_code = EXIT_INPUT
+
+    def __init__(self, message_id: int, *, path: Path | None = None) -> None:
+        super().__init__(f"no message with id {message_id}", path=path)
+        self.message_id = message_id
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# ---------------------------------------------------------------------------------- records
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    title: str
+    persona: str | None
+    model: str | None
+    context: list[str]
+    created: float
+    updated: float
+    message_count: int = 0
+    api_base: str | None = None
+
+
+@dataclass(slots=True)
+class Attachment:
+    id: int
+    message_id: int
+    path: str
+    sha256: str | None
+    size: int | None
+
+
+@dataclass(slots=True)
+class Message:
+    id: int
+    session_id: str
+    role: str
+    content: str
+    status: str
+    model: str | None
+    provider: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    latency_ms: int | None
+    cost: float | None
+    error: str | None
+    created: float
+    updated: float
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class SearchHit:
+    session_id: str
+    session_title: str
+    message_id: int
+    role: str
+    snippet: str
+
+
+# ---------------------------------------------------------------------------------- queries
+
+_SESSION_SELECT = (
+    "SELECT s.id, s.title, s.persona, s.model, s.api_base, s.context, s.created, s.updated,"
+    " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count"
+    " FROM sessions s"
+)
+_MESSAGE_COLUMNS = (
+    "id, session_id, role, content, status, model, provider, tokens_in, tokens_out,"
+    " latency_ms, cost, error, created, updated"
+)
+_AMBIGUOUS_SHOWN: Final = 5
+_WORD = re.compile(r"\w")
+
+
+class ChatStore(Database):
+    """The kernel plus chat's queries (sessions, messages, attachments, search)."""
+
+    # ---- sessions
+
+    async def create_session(
+        self,
+        *,
+        title: str = "",
+        persona: str | None = None,
+        model: str | None = None,
+        context: Iterable[str] | None = None,
+        api_base: str | None = None,
+    ) -> Session:
+        now = time.time()
+        session = Session(
+            id=uuid.uuid4().hex,
+            title=title,
+            persona=persona,
+            model=model,
+            context=list(context or []),
+            created=now,
+            updated=now,
+            api_base=api_base,
+        )
+        async with self._write() as db:
+            await self._run(
+                db,
+                "INSERT INTO sessions (id, title, persona, model, api_base, context, created,"
+                " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session.id,
+                    title,
+                    persona,
+                    model,
+                    api_base,
+                    json.dumps(session.context),
+                    now,
+                    now,
+                ),
+            )
+        return session
+
+    async def get_session(self, id_or_prefix: str) -> Session:
+        """The session with this id, or the only one whose id starts with it (case-insensitive)."""
+        query = id_or_prefix.strip().lower()
+        if not query:
+            raise SessionNotFound(id_or_prefix, path=self.path)
+        async with self._read() as db:
+            row = await self._one(db, f"{_SESSION_SELECT} WHERE s.id = ?", (query,))
+            if row is not None:
+                return _session(row)
+            # Range scan on the primary key index: every id that starts with `query`.
+            bounds = (query, query + "\U0010ffff")
+            (total,) = await self._one(
+                db, "SELECT COUNT(*) FROM sessions WHERE id >= ? AND id < ?", bounds
+            )
+            rows = await self._all(
+                db,
+                f"{_SESSION_SELECT} WHERE s.id >= ? AND s.id < ? ORDER BY s.updated DESC LIMIT ?",
+                (*bounds, _AMBIGUOUS_SHOWN),
+            )
+        if total == 0:
+            raise SessionNotFound(id_or_prefix, path=self.path)
+        if total > 1:
+            raise AmbiguousSession(id_or_prefix, [_session(r) for r in rows], total, path=self.path)
+        return _session(rows[0])
+
+    async def list_sessions(self, limit: int | None = None) -> list[Session]:
+        """Sessions, most recently updated first, with their message counts."""
+        async with self._read() as db:
+            rows = await self._all(
+                db,
+                f"{_SESSION_SELECT} ORDER BY s.updated DESC, s.created DESC LIMIT ?",
+                (-1 if limit is None else max(0, limit),),
+            )
+        return [_session(r) for r in rows]
+
+    async def update_session(
+        self,
+        session_id: str,
+        *,
+        title: str | _Unset = UNSET,
+        persona: str | _Unset | None = UNSET,
+        model: str | _Unset | None = UNSET,
+        context: Iterable[str] | _Unset | None = UNSET,
+        api_base: str | _Unset | None = UNSET,
+    ) -> Session:
+        """Change only the given fields (``None`` clears persona/model), bump ``updated``."""
+        changes: dict[str, Any] = {}
+        if not isinstance(title, _Unset):
+            changes["title"] = title
+        if not isinstance(persona, _Unset):
+            changes["persona"] = persona
+        if not isinstance(model, _Unset):
+            changes["model"] = model
+        if not isinstance(context, _Unset):
+            changes["context"] = json.dumps(list(context or []))
+        if not isinstance(api_base, _Unset):
+            changes["api_base"] = api_base
+        changes["updated"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        async with self._write() as db:
+            count, _ = await self._run(
+                db,
+                f"UPDATE sessions SET {assignments} WHERE id = ?",
+                (*changes.values(), session_id),
+            )
+            if count == 0:
+                raise SessionNotFound(session_id, path=self.path)
+            row = await self._one(db, f"{_SESSION_SELECT} WHERE s.id = ?", (session_id,))
+        return _session(row)
+
+    async def touch_session(self, session_id: str) -> None:
+        """Mark the session as just used (moves it to the top of ``list_sessions``)."""
+        async with self._write() as db:
+            count, _ = await self._run(
+                db, "UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), session_id)
+            )
+            if count == 0:
+                raise SessionNotFound(session_id, path=self.path)
+
+    async def delete_session(self, session_id: str) -> None:
+        """Delete the session with its messages and attachments (feedback rows are kept)."""
+        async with self._write() as db:
+            count, _ = await self._run(db, "DELETE FROM sessions WHERE id = ?", (session_id,))
+            if count == 0:
+                raise SessionNotFound(session_id, path=self.path)
+
+    # ---- messages
+
+    async def add_message(
+        self,
+        session_id: str,
+        role: Role | str,
+        content: str,
+        *,
+        status: Status | str = "complete",
+        model: str | None = None,
+        provider: str | None = None,
+    ) -> int:
+        """Append a message to the session (bumping its ``updated``); return the message id."""
+        _check_choice("role", role, ROLES)
+        _check_choice("status", status, STATUSES)
+        now = time.time()
+        async with self._write() as db:
+            count, _ = await self._run(
+                db, "UPDATE sessions SET updated = ? WHERE id = ?", (now, session_id)
+            )
+            if count == 0:
+                raise SessionNotFound(session_id, path=self.path)
+            _, message_id = await self._run(
+                db,
+                "INSERT INTO messages (session_id, role, content, status, model, provider,"
+                " created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, role, content, status, model, provider, now, now),
+            )
+        return message_id
+
+    async def update_message(
+        self,
+        message_id: int,
+        *,
+        content: str | _Unset = UNSET,
+        status: Status | str | _Unset = UNSET,
+        tokens_in: int | _Unset | None = UNSET,
+        tokens_out: int | _Unset | None = UNSET,
+        latency_ms: int | _Unset | None = UNSET,
+        cost: float | _Unset | None = UNSET,
+        error: str | _Unset | None = UNSET,
+        model: str | _Unset | None = UNSET,
+        provider: str | _Unset | None = UNSET,
+    ) -> None:
+        """Change only the given fields (``None`` clears a nullable one), bump ``updated``."""
+        given = {
+            "content": content,
+            "status": status,
+            "tokens_in": tokens_in,
+            "tokens_out": tokens_out,
+            "latency_ms": latency_ms,
+            "cost": cost,
+            "error": error,
+            "model": model,
+            "provider": provider,
+        }
+        changes: dict[str, Any] = {
+            name: value for name, value in given.items() if not isinstance(value, _Unset)
+        }
+        if "content" in changes and not isinstance(changes["content"], str):
+            raise ValueError("content must be a string")
+        if "status" in changes:
+            _check_choice("status", changes["status"], STATUSES)
+        changes["updated"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in changes)
+        async with self._write() as db:
+            count, _ = await self._run(
+                db,
+                f"UPDATE messages SET {assignments} WHERE id = ?",
+                (*changes.values(), message_id),
+            )
+            if count == 0:
+                raise MessageNotFound(message_id, path=self.path)
+
+    async def get_message(self, message_id: int) -> Message:
+        async with self._read() as db:
+            row = await self._one(
+                db, f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+            )
+            if row is None:
+                raise MessageNotFound(message_id, path=self.path)
+            attachments = await self._all(
+                db,
+                "SELECT id, message_id, path, sha256, size FROM attachments"
+                " WHERE message_id = ? ORDER BY id",
+                (message_id,),
+            )
+        message = _message(row)
+        message.attachments = [_attachment(a) for a in attachments]
+        return message
+
+    async def get_messages(self, session_id: str) -> list[Message]:
+        """The session's messages in order, each with its attachments."""
+        async with self._read() as db:
+            exists = await self._one(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,))
+            if exists is None:
+                raise SessionNotFound(session_id, path=self.path)
+            rows = await self._all(
+                db,
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id",
+                (session_id,),
+            )
+            attachment_rows = await self._all(
+                db,
+                "SELECT a.id, a.message_id, a.path, a.sha256, a.size FROM attachments a"
+                " JOIN messages m ON m.id = a.message_id WHERE m.session_id = ? ORDER BY a.id",
+                (session_id,),
+            )
+        messages = [_message(r) for r in rows]
+        by_id = {m.id: m for m in messages}
+        for a in attachment_rows:
+            by_id[a["message_id"]].attachments.append(_attachment(a))
+        return messages
+
+    async def add_attachment(
+        self,
+        message_id: int,
+        path: str | os.PathLike[str],
+        *,
+        sha256: str | None = None,
+        size: int | None = None,
+    ) -> int:
+        """Record a file attached to a message; return the attachment id."""
+        async with self._write() as db:
+            if await self._one(db, "SELECT 1 FROM messages WHERE id = ?", (message_id,)) is None:
+                raise MessageNotFound(message_id, path=self.path)
+            _, attachment_id = await self._run(
+                db,
+                "INSERT INTO attachments (message_id, path, sha256, size, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (message_id, os.fspath(path), sha256, size, time.time()),
+            )
+        return attachment_id
+
+    # ---- search
+
+    async def search_messages(
+        self, query: str, limit: int = 50, *, highlight: tuple[str, str] = ("[", "]")
+    ) -> list[SearchHit]:
+        """Full-text search over all message bodies, best matches first.
+
+        Every whitespace-separated word must occur (words are quoted, so ``"``, ``OR``, ``(``,
+        ``NEAR`` … are plain text, never FTS5 syntax); a trailing ``*`` makes a word a prefix.
+        Matched words in ``snippet`` are wrapped in ``highlight``.
+        """
+        match = fts_query(query)
+        if not match or limit <= 0:
+            return []
+        start, end = highlight
+        async with self._read() as db:
+            rows = await self._all(
+                db,
+                "SELECT m.session_id, s.title, m.id, m.role,"
+                " snippet(messages_fts, 0, ?, ?, '…', 16) AS snippet"
+                " FROM messages_fts"
+                " JOIN messages m ON m.id = messages_fts.rowid"
+                " JOIN sessions s ON s.id = m.session_id"
+                " WHERE messages_fts MATCH ?"
+                " ORDER BY rank, m.id DESC LIMIT ?",
+                (start, end, match, limit),
+            )
+        return [
+            SearchHit(session_id=r[0], session_title=r[1], message_id=r[2], role=r[3], snippet=r[4])
+            for r in rows
+        ]
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def fts_query(text: str) -> str:
+    """Turn free user text into a safe FTS5 query: each word quoted, all words required."""
+    terms: list[str] = []
+    for word in text.split():
+        prefix = word.endswith("*")
+        word = word.rstrip("*")
+        if not _WORD.search(word):
+            continue  # only punctuation: the tokenizer would drop it anyway
+        quoted = '"' + word.replace('"', '""') + '"'
+        terms.append(quoted + ("*" if prefix else ""))
+    return " ".join(terms)
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def _context(raw: str | None) -> list[str]:
+    if not raw:
+        return []
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _session(row: sqlite3.Row) -> Session:
+    return Session(
+        id=row["id"],
+        title=row["title"],
+        persona=row["persona"],
+        model=row["model"],
+        context=_context(row["context"]),
+        created=row["created"],
+        updated=row["updated"],
+        message_count=row["message_count"],
+        api_base=row["api_base"],
+    )
+
+
+def _message(row: sqlite3.Row) -> Message:
+    return Message(
+        id=row["id"],
+        session_id=row["session_id"],
+        role=row["role"],
+        content=row["content"],
+        status=row["status"],
+        model=row["model"],
+        provider=row["provider"],
+        tokens_in=row["tokens_in"],
+        tokens_out=row["tokens_out"],
+        latency_ms=row["latency_ms"],
+        cost=row["cost"],
+        error=row["error"],
+        created=row["created"],
+        updated=row["updated"],
+    )
+
+
+def _attachment(row: sqlite3.Row) -> Attachment:
+    return Attachment(
+        id=row["id"],
+        message_id=row["message_id"],
+        path=row["path"],
+        sha256=row["sha256"],
+        size=row["size"],
+    )
