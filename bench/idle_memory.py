@@ -45,7 +45,7 @@ def answer(i: int) -> str:
 
 
 async def seed(db: Path, messages: int) -> str:
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     async with await Store.open(db) as store:
         session = await store.create_session(title="A long working session", model="openai/echo")
@@ -96,7 +96,7 @@ def main() -> int:
         env["AIW_DATA_DIR"] = str(data_dir)
         env["AIW_CONFIG_DIR"] = str(Path(tmp) / "aiw-config")
         os.environ["AIW_DATA_DIR"] = env["AIW_DATA_DIR"]
-        from ai_workbench.core.store import default_db_path
+        from ai_workbench.store import default_db_path
 
         session_id = asyncio.run(seed(default_db_path(), args.messages))
         command = " ".join(_quote(a) for a in [args.aiw, "--session", session_id])

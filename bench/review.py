@@ -83,8 +83,8 @@ def reply_for(body: dict[str, Any]) -> str:
 
 async def review_once(root: Path, fake: FakeLLM, parallel: int) -> dict[str, Any]:
     from ai_workbench.core.settings import load_config
-    from ai_workbench.core.store import Store
     from ai_workbench.review import ReviewOptions, ReviewService
+    from ai_workbench.store import Store
 
     loaded = load_config({"review": {"max_parallel": parallel}}, cwd=root)
     async with await Store.open() as store:

@@ -31,9 +31,9 @@ CASES = REPO_ROOT / "tests" / "data" / "review_seeded"
 async def run(args: argparse.Namespace) -> int:
     from ai_workbench.core.errors import AiwError
     from ai_workbench.core.settings import load_config
-    from ai_workbench.core.store import Store
     from ai_workbench.review import ReviewOptions, ReviewService
     from ai_workbench.review.evaluate import Score, load_cases, materialise, score
+    from ai_workbench.store import Store
 
     total = Score()
     with tempfile.TemporaryDirectory() as tmp:

@@ -47,7 +47,7 @@ def _isolate(base: Path) -> None:
 
 async def _latency(base: Path, runs: int) -> dict[str, list[float]]:
     from ai_workbench.core.settings import load_config
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
     from ai_workbench.suggestions.service import SuggestionQueue
     from ai_workbench.watch import WatchService
     from tests.fake_llm import FakeLLM
@@ -95,7 +95,7 @@ async def _latency(base: Path, runs: int) -> dict[str, list[float]]:
 
 async def _idle(base: Path, files: int, seconds: float) -> tuple[float, float, float]:
     from ai_workbench.core.settings import load_config
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
     from ai_workbench.suggestions.service import SuggestionQueue
     from ai_workbench.watch import WatchService
 

@@ -284,7 +284,7 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 async def store(db_path: Path) -> AsyncIterator[Any]:
     """A real aiw database (all migrations applied) at ``db_path``, closed afterwards."""
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     s = await Store.open(db_path)
     try:

@@ -10,7 +10,7 @@ from ai_workbench.chat.service import AskOptions, ChatService
 from ai_workbench.core.context import collect_files, fit_messages
 from ai_workbench.core.errors import InputError
 from ai_workbench.core.settings import load_config
-from ai_workbench.core.store import Store
+from ai_workbench.store import Store
 
 
 async def _ask(isolated_env, fake_llm, config: str = "", **kwargs):

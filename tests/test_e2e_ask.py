@@ -784,7 +784,7 @@ def test_unknown_session_prefix_exits_3(
 def test_ambiguous_session_prefix_exits_3(
     run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedEnv
 ) -> None:
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     async def create(count: int) -> list[str]:
         async with Store(db_path(isolated_env)) as store:

@@ -10,7 +10,7 @@ import pytest
 
 from ai_workbench.chat.sessions import SessionService
 from ai_workbench.core.feedback import FeedbackService
-from ai_workbench.core.store import SessionNotFound, Store
+from ai_workbench.store import SessionNotFound, Store
 
 
 @pytest.fixture

@@ -71,7 +71,7 @@ def imported_by(statement: str, cwd: Path) -> set[str]:
 def test_core_modules_are_discovered() -> None:
     assert "ai_workbench.chat.service" in CORE_MODULES
     assert "ai_workbench.core.llm.engines" in CORE_MODULES
-    assert "ai_workbench.core.store" in CORE_MODULES
+    assert "ai_workbench.core.db" in CORE_MODULES
 
 
 def test_importing_the_cli_loads_no_heavy_package(isolated_env: IsolatedEnv) -> None:

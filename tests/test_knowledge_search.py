@@ -13,8 +13,8 @@ import pytest
 
 from ai_workbench.core.feedback import FeedbackService
 from ai_workbench.core.settings import KnowledgeSettings
-from ai_workbench.core.store import Store
 from ai_workbench.knowledge.service import KnowledgeService
+from ai_workbench.store import Store
 
 FILES = {
     "src/cache.py": (

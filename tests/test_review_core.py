@@ -16,9 +16,9 @@ import pytest
 
 from ai_workbench.core.patches import PatchError, file_digest
 from ai_workbench.core.settings import load_config
-from ai_workbench.core.store import Store
 from ai_workbench.review import ReviewOptions, ReviewService
 from ai_workbench.review.diff import collect_changes, parse_diff
+from ai_workbench.store import Store
 from ai_workbench.suggestions.service import SuggestionQueue
 from tests.fake_llm import FakeLLM
 

@@ -130,7 +130,7 @@ def test_a_missing_base_tells_ci_to_fetch_full_history(repo: Path) -> None:
 
 async def test_re_reviewing_a_file_keeps_the_staged_mode(repo, fake_llm) -> None:
     from ai_workbench.core.settings import load_config
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     git(repo, "add", "calc.py")
     (repo / "calc.py").write_text(CHANGED_CALC + "UNSTAGED_MARKER = 1\n")

@@ -48,8 +48,8 @@ def _term(env: IsolatedEnv, shell: str, rc: str, **kw: object) -> TmuxShell:
 
 
 def _stored() -> list:
-    from ai_workbench.core.store import Store
     from ai_workbench.shell.events import ShellEventStore
+    from ai_workbench.store import Store
 
     async def go() -> list:
         store = await Store.open()

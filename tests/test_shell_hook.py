@@ -62,8 +62,8 @@ def _events() -> list:
 
 
 def _db_events() -> list:
-    from ai_workbench.core.store import Store
     from ai_workbench.shell.events import ShellEventStore
+    from ai_workbench.store import Store
 
     async def go() -> list:
         store = await Store.open()
@@ -76,7 +76,7 @@ def _db_events() -> list:
 
 
 def _suggestions() -> list:
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
     from ai_workbench.suggestions.service import SuggestionQueue
 
     async def go() -> list:

@@ -361,9 +361,9 @@ def _event(work: Path, cmd: str = "python3 app.py", status: int = 1) -> ShellEve
 def _record(event: ShellEvent, output: str) -> None:
     import asyncio
 
-    from ai_workbench.core.store import Store
     from ai_workbench.shell.capture import Capture
     from ai_workbench.shell.service import record
+    from ai_workbench.store import Store
 
     async def go() -> None:
         store = await Store.open()
@@ -699,8 +699,8 @@ def test_worker_stores_history_and_scrubs_its_spool_line(
     assert stored_line.cmd == "mysql -uroot -p[REDACTED:password] shop"
     import asyncio
 
-    from ai_workbench.core.store import Store
     from ai_workbench.shell.events import ShellEventStore
+    from ai_workbench.store import Store
 
     async def go() -> object:
         store = await Store.open()

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.core import store as store_module
-from ai_workbench.core.migrations import MIGRATIONS, split_statements
-from ai_workbench.core.store import (
+from ai_workbench.chat import store as store_module
+from ai_workbench.core.migrations import split_statements
+from ai_workbench.schema import MIGRATIONS
+from ai_workbench.store import (
     AmbiguousSession,
     MessageNotFound,
     SessionNotFound,
@@ -532,7 +533,7 @@ WRITER = textwrap.dedent(
     """
     import asyncio, os, sys, time
     from pathlib import Path
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     async def main(db: str, shared: str, go: str, n: int) -> None:
         async with await Store.open(Path(db)) as store:
@@ -555,7 +556,7 @@ OPENER = textwrap.dedent(
     """
     import asyncio, sys, time
     from pathlib import Path
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     async def main(db: str, go: str) -> None:
         while not Path(go).exists():

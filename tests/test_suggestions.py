@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ai_workbench.core.migrations import MIGRATIONS, split_statements
-from ai_workbench.core.store import Store
+from ai_workbench.core.migrations import split_statements
+from ai_workbench.schema import MIGRATIONS
+from ai_workbench.store import Store
 from ai_workbench.suggestions.service import (
     Suggestion,
     SuggestionAction,

@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from ai_workbench.core.store import Store
+from ai_workbench.store import Store
 from ai_workbench.suggestions.service import SuggestionAction, SuggestionQueue
 from ai_workbench.watch import WatchService
 from ai_workbench.watch.limiter import RateLimiter

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ai_workbench.core.patches import PatchError, apply_patch
-from ai_workbench.core.store import Store
+from ai_workbench.store import Store
 from ai_workbench.suggestions.service import SuggestionQueue
 from ai_workbench.watch import WatchService
 from ai_workbench.watch.apply import apply_suggestion

@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ai_workbench.core.store import Feedback, Message, Session
+    from ai_workbench.chat.store import Message, Session
+    from ai_workbench.core.feedback import Feedback
 
 __all__ = ["local_time", "session_dict", "session_json", "session_markdown"]
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ai_workbench.chat.store import ChatStore, Message, Session
 from ai_workbench.core.context import (
     AttachedFile,
     build_user_content,
@@ -25,7 +26,6 @@ from ai_workbench.core.llm.engines import StreamResult, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.redact import redact, redact_text
 from ai_workbench.core.settings import LoadedConfig
-from ai_workbench.core.store import Message, Session, Store
 
 if TYPE_CHECKING:
     from ai_workbench.chat.personas import Persona
@@ -95,7 +95,7 @@ def find_persona(project_root: Path | None, name: str) -> Persona:
 class ChatService:
     """Runs chat turns against the store and providers; no terminal, no Textual."""
 
-    def __init__(self, loaded: LoadedConfig, store: Store) -> None:
+    def __init__(self, loaded: LoadedConfig, store: ChatStore) -> None:
         self.loaded = loaded
         self.settings = loaded.settings
         self.store = store

@@ -1,9 +1,9 @@
 """Session management for the UI's session list: list, open, rename, delete, search, export.
 
-A thin service over :class:`~ai_workbench.core.store.Store` so the UI never touches SQLite.
-Unknown ids raise :class:`~ai_workbench.core.store.SessionNotFound`; :meth:`SessionService.open`
+A thin service over :class:`~ai_workbench.chat.store.ChatStore` so the UI never touches SQLite.
+Unknown ids raise :class:`~ai_workbench.chat.store.SessionNotFound`; :meth:`SessionService.open`
 and :meth:`SessionService.export` also accept a unique id prefix (an ambiguous one raises
-:class:`~ai_workbench.core.store.AmbiguousSession`).
+:class:`~ai_workbench.chat.store.AmbiguousSession`).
 
 Usage::
 
@@ -19,7 +19,8 @@ from __future__ import annotations
 from typing import Literal
 
 from ai_workbench.chat.export import session_json, session_markdown
-from ai_workbench.core.store import Message, SearchHit, Session, Store
+from ai_workbench.chat.store import ChatStore as Store
+from ai_workbench.chat.store import Message, SearchHit, Session
 
 __all__ = ["ExportFormat", "SearchHit", "Session", "SessionService"]
 

@@ -79,6 +79,6 @@ def load_settings(ctx: click.Context | None = None, **cli: Any) -> Any:
 
 async def open_store() -> Any:
     """Open the user database (the caller closes it)."""
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     return await Store.open()

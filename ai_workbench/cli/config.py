@@ -43,8 +43,8 @@ def _key_status(loaded: Any) -> list[tuple[str, str, bool]]:
 def config_path() -> None:
     """Where aiw reads config and keeps data."""
     from ai_workbench.core import paths
+    from ai_workbench.core.db import default_db_path
     from ai_workbench.core.settings import user_config_path
-    from ai_workbench.core.store import default_db_path
 
     project = paths.find_project_config()
     click.echo(f"user config:    {user_config_path()}")

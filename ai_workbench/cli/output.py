@@ -14,7 +14,7 @@ from ai_workbench.chat.export import local_time, session_dict
 
 if TYPE_CHECKING:
     from ai_workbench.chat.service import AskResult
-    from ai_workbench.core.store import Session
+    from ai_workbench.chat.store import Session
 
 CODE_BLOCK = re.compile(
     r"^(?P<fence>`{3,}|~{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)[ \t]*$", re.M | re.S

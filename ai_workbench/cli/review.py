@@ -205,8 +205,8 @@ def review(
     )
 
     async def go() -> Any:
-        from ai_workbench.core.store import Store
         from ai_workbench.review import ReviewService
+        from ai_workbench.store import Store
 
         store = await Store.open()
         try:
@@ -264,8 +264,8 @@ def review_rate(finding_id: int, rating: str, comment: str | None) -> None:
     loaded = load_settings()
 
     async def go() -> str:
-        from ai_workbench.core.store import Store
         from ai_workbench.review import ReviewService
+        from ai_workbench.store import Store
 
         store = await Store.open()
         try:
@@ -329,8 +329,8 @@ def _list_learnings(all_repos: bool, as_json: bool) -> None:
         _tool_error("not inside a git repository; use --all to list every repository's learnings")
 
     async def go() -> Any:
-        from ai_workbench.core.store import Store
         from ai_workbench.review import ReviewService
+        from ai_workbench.store import Store
 
         store = await Store.open()
         try:
@@ -401,8 +401,8 @@ def learnings_edit(
     loaded = load_settings()
 
     async def current() -> Any:
-        from ai_workbench.core.store import Store
         from ai_workbench.review import ReviewService
+        from ai_workbench.store import Store
 
         store = await Store.open()
         try:
@@ -430,8 +430,8 @@ def learnings_edit(
         changes["enabled"] = enable
 
     async def go() -> Any:
-        from ai_workbench.core.store import Store
         from ai_workbench.review import ReviewService
+        from ai_workbench.store import Store
 
         store = await Store.open()
         try:
@@ -455,8 +455,8 @@ def learnings_delete(learning_ids: tuple[int, ...]) -> None:
     loaded = load_settings()
 
     async def go() -> None:
-        from ai_workbench.core.store import Store
         from ai_workbench.review import ReviewService
+        from ai_workbench.store import Store
 
         store = await Store.open()
         try:

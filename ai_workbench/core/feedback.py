@@ -2,7 +2,12 @@
 
 A rating belongs to a target: ``target_kind`` (``'message'``, ``'finding'``, ``'chunk'``,
 ``'suggestion'``, ...) and ``target_id`` (stored as text, so ints and strings both work). One rating
-per target: rating again changes it. Comments are redacted before they are stored.
+per target: rating again changes it. Comments are redacted before they are stored (by the service).
+
+Every capability rates things, so the ``feedback`` table, its DDL (:data:`SCHEMA_V1`) and its
+queries live in core. :class:`FeedbackQueries` gives the opened store its ``set_feedback`` /
+``get_feedback`` / ``list_feedback`` / ``delete_feedback`` methods; :class:`FeedbackService` works
+on any :class:`~ai_workbench.core.db.Database`, so a capability holding only the kernel can rate.
 
 Usage::
 
@@ -13,23 +18,87 @@ Usage::
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
+from ai_workbench.core.db import UNSET, Database, _Unset
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.store import Feedback, Store
 
-__all__ = ["Feedback", "FeedbackService"]
+__all__ = ["SCHEMA_V1", "Feedback", "FeedbackQueries", "FeedbackService"]
+
+SCHEMA_V1: Final = """
+CREATE TABLE feedback (
+    id           INTEGER PRIMARY KEY,
+    target_kind  TEXT NOT NULL,           -- 'message', 'finding', 'chunk', 'suggestion', ...
+    target_id    TEXT NOT NULL,
+    rating       INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+    comment      TEXT,
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL,
+    UNIQUE (target_kind, target_id)
+);
+"""
+"""The feedback table (part of schema version 1)."""
 
 _COLUMNS = "id, target_kind, target_id, rating, comment, created, updated"
 _CHUNK: Final = 500
 """Ids per ``IN (...)`` query: well below SQLite's host-parameter limit."""
 
 
-class FeedbackService:
-    """Ratings on top of a :class:`Store` (reuses its connection and transactions)."""
+@dataclass(slots=True)
+class Feedback:
+    id: int
+    target_kind: str
+    target_id: str
+    rating: int
+    comment: str | None
+    created: float
+    updated: float
 
-    def __init__(self, store: Store) -> None:
+
+class FeedbackQueries(Database):
+    """The kernel plus the feedback methods (mixed into the store interfaces open)."""
+
+    async def set_feedback(
+        self,
+        target_kind: str,
+        target_id: str | int,
+        rating: int,
+        comment: str | _Unset | None = UNSET,
+    ) -> Feedback:
+        """Rate a target +1/-1, or change an existing rating.
+
+        ``comment`` replaces the stored comment when given (``None`` clears it); when not given, an
+        existing comment is kept, so re-rating from a key binding does not wipe it.
+        """
+        return await _upsert(self, target_kind, target_id, rating, comment)
+
+    async def get_feedback(self, target_kind: str, target_id: str | int) -> Feedback | None:
+        return await _get(self, target_kind, target_id)
+
+    async def list_feedback(self, target_kind: str | None = None) -> list[Feedback]:
+        """All feedback (or one kind's), most recently changed first."""
+        sql = f"SELECT {_COLUMNS} FROM feedback"
+        params: tuple[Any, ...] = ()
+        if target_kind is not None:
+            sql += " WHERE target_kind = ?"
+            params = (target_kind,)
+        async with self._read() as db:
+            rows = await self._all(db, sql + " ORDER BY updated DESC, id DESC", params)
+        return [_feedback(r) for r in rows]
+
+    async def delete_feedback(self, target_kind: str, target_id: str | int) -> bool:
+        """Remove a rating; return whether there was one."""
+        return await _delete(self, target_kind, target_id)
+
+
+class FeedbackService:
+    """Ratings on top of a :class:`Database` (reuses its connection and transactions)."""
+
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     async def rate(
@@ -50,17 +119,17 @@ class FeedbackService:
         if not target_kind:
             raise ValueError("target_kind must not be empty")
         if comment is None:
-            return await self.store.set_feedback(target_kind, target_id, rating)
+            return await _upsert(self.store, target_kind, target_id, rating, UNSET)
         text = redact_text(comment).strip()
-        return await self.store.set_feedback(target_kind, target_id, rating, text or None)
+        return await _upsert(self.store, target_kind, target_id, rating, text or None)
 
     async def get(self, target_kind: str, target_id: str | int) -> Feedback | None:
         """The target's rating, or ``None`` if it has none."""
-        return await self.store.get_feedback(target_kind, target_id)
+        return await _get(self.store, target_kind, target_id)
 
     async def clear(self, target_kind: str, target_id: str | int) -> bool:
         """Remove the target's rating; return whether there was one."""
-        return await self.store.delete_feedback(target_kind, target_id)
+        return await _delete(self.store, target_kind, target_id)
 
     async def for_targets(
         self, target_kind: str, target_ids: Iterable[str | int]
@@ -85,6 +154,15 @@ class FeedbackService:
                     result[item.target_id] = item
         return result
 
+    async def ratings(self, target_kind: str) -> dict[str, int]:
+        """Every rating of one kind, ``{target_id: +1 or -1}`` (for kinds with few ratings)."""
+        store = self.store
+        async with store._read() as db:
+            rows = await store._all(
+                db, "SELECT target_id, rating FROM feedback WHERE target_kind = ?", (target_kind,)
+            )
+        return {str(r[0]): int(r[1]) for r in rows}
+
     async def summary(self, target_kind: str | None = None) -> dict[str, int]:
         """``{"likes": n, "dislikes": m}`` over every target (or one kind's)."""
         sql = "SELECT rating, COUNT(*) FROM feedback"
@@ -99,7 +177,60 @@ class FeedbackService:
         return {"likes": by_rating.get(1, 0), "dislikes": by_rating.get(-1, 0)}
 
 
-def _feedback(row: Any) -> Feedback:
+async def _upsert(
+    store: Database,
+    target_kind: str,
+    target_id: str | int,
+    rating: int,
+    comment: str | _Unset | None,
+) -> Feedback:
+    if isinstance(rating, bool) or rating not in (-1, 1):
+        raise ValueError(f"rating must be 1 or -1, not {rating!r}")
+    if not target_kind:
+        raise ValueError("target_kind must not be empty")
+    key = (target_kind, str(target_id))
+    now = time.time()
+    new_comment = None if isinstance(comment, _Unset) else comment
+    on_conflict = "rating = excluded.rating, updated = excluded.updated"
+    if not isinstance(comment, _Unset):
+        on_conflict += ", comment = excluded.comment"
+    async with store._write() as db:
+        await store._run(
+            db,
+            "INSERT INTO feedback (target_kind, target_id, rating, comment, created, updated)"
+            " VALUES (?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT (target_kind, target_id) DO UPDATE SET {on_conflict}",
+            (*key, rating, new_comment, now, now),
+        )
+        row = await store._one(
+            db,
+            f"SELECT {_COLUMNS} FROM feedback WHERE target_kind = ? AND target_id = ?",
+            key,
+        )
+    return _feedback(row)
+
+
+async def _get(store: Database, target_kind: str, target_id: str | int) -> Feedback | None:
+    async with store._read() as db:
+        row = await store._one(
+            db,
+            f"SELECT {_COLUMNS} FROM feedback WHERE target_kind = ? AND target_id = ?",
+            (target_kind, str(target_id)),
+        )
+    return None if row is None else _feedback(row)
+
+
+async def _delete(store: Database, target_kind: str, target_id: str | int) -> bool:
+    async with store._write() as db:
+        count, _ = await store._run(
+            db,
+            "DELETE FROM feedback WHERE target_kind = ? AND target_id = ?",
+            (target_kind, str(target_id)),
+        )
+    return count > 0
+
+
+def _feedback(row: sqlite3.Row) -> Feedback:
     return Feedback(
         id=row["id"],
         target_kind=row["target_kind"],

@@ -52,8 +52,8 @@ from ai_workbench.knowledge.lexical import (
 from ai_workbench.knowledge.walker import looks_binary, walk_files
 
 if TYPE_CHECKING:
+    from ai_workbench.core.db import Database
     from ai_workbench.core.settings import KnowledgeSettings
-    from ai_workbench.core.store import Store
     from ai_workbench.knowledge.vectors import VectorStore
 
 Progress = Callable[[int, int, str], None]
@@ -460,20 +460,17 @@ class KnowledgeService:
         return SearchResult(query, hits, self.settings.threshold, used, notices)
 
     async def search(
-        self, query: str, k: int | None = None, *, store: Store | None = None, **kw: Any
+        self, query: str, k: int | None = None, *, store: Database | None = None, **kw: Any
     ) -> SearchResult:
         """Hybrid search; ``store`` adds ratings given anywhere in aiw (target_kind 'chunk')."""
         import asyncio
 
         ratings: dict[str, int] = {}
         if store is not None:
-            # Candidates are not known before the search; chunk ratings are few: read them all
-            # (the same read FeedbackService.for_targets does, without the id filter).
-            async with store._read() as db:
-                rows = await store._all(
-                    db, "SELECT target_id, rating FROM feedback WHERE target_kind = 'chunk'", ()
-                )
-            ratings = {str(r[0]): int(r[1]) for r in rows}
+            from ai_workbench.core.feedback import FeedbackService
+
+            # Candidates are not known before the search; chunk ratings are few: read them all.
+            ratings = await FeedbackService(store).ratings("chunk")
         result = await asyncio.to_thread(
             self.search_sync, query, k or self.settings.top_k, global_ratings=ratings, **kw
         )
@@ -510,7 +507,7 @@ class KnowledgeService:
 
     async def rate(
         self,
-        store: Store,
+        store: Database,
         uid: str,
         rating: int,
         *,
@@ -547,7 +544,7 @@ class KnowledgeService:
 
     async def rate_cited(
         self,
-        store: Store,
+        store: Database,
         text: str,
         rating: int,
         *,
@@ -587,7 +584,7 @@ class KnowledgeService:
     def grounding(self, result: SearchResult, max_chars: int = 24_000) -> str | None:
         return grounding_section(result, max_chars)
 
-    async def ground(self, question: str, store: Store | None = None) -> Grounding:
+    async def ground(self, question: str, store: Database | None = None) -> Grounding:
         """What a grounded answer needs: the context section, or the clarifying question to
         ask instead (retrieval below ``knowledge.threshold``), and the search behind it."""
         from ai_workbench.core.errors import InputError

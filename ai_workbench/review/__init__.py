@@ -18,6 +18,8 @@ Nothing here imports Textual or litellm at import time.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ai_workbench.review.models import (
     CATEGORIES,
     SEVERITIES,
@@ -26,7 +28,22 @@ from ai_workbench.review.models import (
     ReviewStats,
     rule_id,
 )
-from ai_workbench.review.service import ReviewError, ReviewOptions, ReviewService
+
+if TYPE_CHECKING:
+    from ai_workbench.review.service import ReviewError, ReviewOptions, ReviewService
+
+_LAZY = frozenset({"ReviewError", "ReviewOptions", "ReviewService"})
+
+
+def __getattr__(name: str) -> Any:
+    # The service (settings, llm engines, ...) loads on first use, so importing a light
+    # submodule such as review.schema (the migrations list) does not pay for it.
+    if name in _LAZY:
+        from ai_workbench.review import service
+
+        return getattr(service, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CATEGORIES",

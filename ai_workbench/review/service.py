@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from ai_workbench.core.context import estimate_tokens
+from ai_workbench.core.db import Database as Store
 from ai_workbench.core.errors import FALL_THROUGH, AiwError, InputError, ProviderError
+from ai_workbench.core.feedback import Feedback
 from ai_workbench.core.llm.engines import StreamResult, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.redact import redact
 from ai_workbench.core.settings import LoadedConfig
-from ai_workbench.core.store import Feedback, Store
 from ai_workbench.review.anchor import anchor, build_patch, resolve_path
 from ai_workbench.review.chunks import ReviewUnit, plan_units
 from ai_workbench.review.diff import ChangeSet, FileDiff, collect_changes

@@ -1,6 +1,6 @@
 """Review runs, findings and learnings in the aiw database (tables from migration 4).
 
-Reuses the :class:`~ai_workbench.core.store.Store` connection and its short transactions, like
+Reuses the :class:`~ai_workbench.core.db.Database` connection and its short transactions, like
 the suggestion queue and feedback service do. Finding text is stored redacted.
 """
 
@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ai_workbench.core.db import Database
 from ai_workbench.core.errors import InputError
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.store import Store
 from ai_workbench.review.models import Finding, ReviewResult
 
 _FINDING_COLUMNS = (
@@ -67,7 +67,7 @@ class Learning:
 
 
 class ReviewStore:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     # ---- runs and findings

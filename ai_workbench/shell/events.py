@@ -10,9 +10,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ai_workbench.core.db import Database, StoreError
 from ai_workbench.core.errors import EXIT_INPUT
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.store import Store, StoreError
 from ai_workbench.shell.spool import ShellEvent
 
 __all__ = ["EventNotFound", "ShellEventStore", "StoredEvent"]
@@ -87,9 +87,9 @@ def _row(row: Any) -> StoredEvent:
 
 
 class ShellEventStore:
-    """Shell events on top of a :class:`Store` (reuses its connection and locking)."""
+    """Shell events on top of a :class:`~ai_workbench.core.db.Database` (shares its connection)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
 
     async def record(

@@ -8,8 +8,8 @@ import getpass
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from ai_workbench.core.db import Database
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.store import Store
 from ai_workbench.shell.analysis import (
     Fix,
     ask_model,
@@ -36,7 +36,7 @@ def _user() -> str:
 
 
 async def record(
-    store: Store,
+    store: Database,
     event: ShellEvent,
     capture: Capture,
     *,
@@ -94,7 +94,7 @@ def suggestion_body(stored: StoredEvent, fixes: list[Fix]) -> str:
     return "\n".join(lines)
 
 
-async def _queue(store: Store, stored: StoredEvent, fixes: list[Fix]) -> int | None:
+async def _queue(store: Database, stored: StoredEvent, fixes: list[Fix]) -> int | None:
     from ai_workbench.suggestions.service import (
         ACTION_ASK,
         ACTION_COPY,
@@ -141,7 +141,7 @@ async def _queue(store: Store, stored: StoredEvent, fixes: list[Fix]) -> int | N
 
 
 async def analyse(
-    store: Store,
+    store: Database,
     loaded: Any,
     stored: StoredEvent,
     *,

@@ -68,9 +68,14 @@ def _detach() -> None:
 
 
 async def run(event: ShellEvent, capture: Capture) -> int:
+    from ai_workbench.core.db import Database
     from ai_workbench.core.errors import AiwError
     from ai_workbench.core.settings import ConfigError, load_config
-    from ai_workbench.core.store import Store
+
+    # The worker opens the database itself, so it hands the runner the full migrations list
+    # (a shell failure may be the first thing to create the file); the one import of the
+    # composition module from a capability, listed in pyproject's import contracts.
+    from ai_workbench.schema import MIGRATIONS
     from ai_workbench.shell import service
     from ai_workbench.shell.events import ShellEventStore
     from ai_workbench.shell.integration import is_off, sensitive_dirs
@@ -97,7 +102,7 @@ async def run(event: ShellEvent, capture: Capture) -> int:
     if reason and reason.startswith("sensitive"):
         _scrub(event.id, None)
         return 0  # nothing from a sensitive directory is stored
-    store = await Store.open()
+    store = await Database.open(migrations=MIGRATIONS)
     try:
         stored = await service.record(
             store, event, capture, ignored=reason, history=session_history(event)

@@ -30,9 +30,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
+from ai_workbench.core.db import Database, StoreError
 from ai_workbench.core.errors import EXIT_INPUT
+from ai_workbench.core.feedback import Feedback
 from ai_workbench.core.redact import redact_text
-from ai_workbench.core.store import Feedback, Store, StoreError
 
 __all__ = [
     "SUGGESTION_STATUSES",
@@ -60,7 +61,7 @@ class SuggestionNotFound(StoreError):
 
     exit_code = EXIT_INPUT
 
-    def __init__(self, suggestion_id: int, *, store: Store | None = None) -> None:
+    def __init__(self, suggestion_id: int, *, store: Database | None = None) -> None:
         super().__init__(
             f"no suggestion with id {suggestion_id}", path=store.path if store else None
         )
@@ -119,9 +120,9 @@ Subscriber = Callable[[Suggestion], None]
 
 
 class SuggestionQueue:
-    """Persistent queue of suggestions on top of a :class:`Store` (reuses its connection)."""
+    """Persistent queue of suggestions on a :class:`~ai_workbench.core.db.Database` (shares it)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Database) -> None:
         self.store = store
         self._subscribers: builtins.list[Subscriber] = []
 

@@ -425,7 +425,7 @@ class AiwApp(App[None]):
         from ai_workbench.chat.sessions import SessionService
         from ai_workbench.core.errors import AiwError
         from ai_workbench.core.feedback import FeedbackService
-        from ai_workbench.core.store import Store
+        from ai_workbench.store import Store
         from ai_workbench.suggestions.service import SuggestionQueue
 
         try:
@@ -2078,7 +2078,7 @@ def _write_export(folder: Path, session_id: str, title: str, fmt: str, text: str
 def _import_store_modules() -> None:
     import ai_workbench.chat.sessions
     import ai_workbench.core.feedback
-    import ai_workbench.core.store
+    import ai_workbench.store
     import ai_workbench.suggestions.service  # noqa: F401
 
 

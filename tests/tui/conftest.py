@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ai_workbench.core.store import Store
+from ai_workbench.store import Store
 from ai_workbench.tui.app import AiwApp
 
 SIZE = (120, 36)

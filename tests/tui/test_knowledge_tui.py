@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ai_workbench.core.feedback import FeedbackService
-from ai_workbench.core.store import Store
+from ai_workbench.store import Store
 from ai_workbench.tui.screens.feedback import FeedbackScreen
 from tests.tui.conftest import SIZE, settle, wait_for
 

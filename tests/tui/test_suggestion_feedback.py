@@ -7,7 +7,7 @@ from typing import Any
 from textual.widgets import Input
 
 from ai_workbench.core.feedback import FeedbackService
-from ai_workbench.core.store import Store
+from ai_workbench.store import Store
 from ai_workbench.tui.screens.feedback import FeedbackScreen
 from tests.test_review_core import BUG, findings_reply, make_repo, run_review
 from tests.tui.conftest import SIZE, settle, wait_for

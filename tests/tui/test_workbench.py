@@ -10,7 +10,7 @@ import pytest
 from textual.command import CommandPalette
 from textual.widgets import Input, OptionList, Static
 
-from ai_workbench.core.store import Store
+from ai_workbench.store import Store
 from ai_workbench.tui.screens.confirm import ConfirmScreen, MessageScreen, TextPromptScreen
 from ai_workbench.tui.screens.feedback import FeedbackScreen
 from ai_workbench.tui.screens.help import HelpScreen

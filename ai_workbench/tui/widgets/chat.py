@@ -391,7 +391,7 @@ Move between messages with **up/down** (or **k/j**). On the selected message:
 
 
 def views_from_messages(messages: Iterable[Any], ratings: dict[str, Any]) -> list[MessageView]:
-    """Message views for stored messages (``core.store.Message``) with their ratings."""
+    """Message views for stored messages (``chat.store.Message``) with their ratings."""
     import os
 
     views = []

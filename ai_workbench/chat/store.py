@@ -1,48 +1,34 @@
-"""The aiw SQLite store: sessions, messages, attachments, feedback, full-text search, audit log.
+"""Chat's tables and queries: sessions, messages, attachments and full-text search over messages.
 
-One database file (``data_dir() / "aiw.db"``) in WAL mode, shared by every aiw process of the user.
-The connection runs with ``isolation_level=None`` and every write is one short explicit
-``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction; ``busy_timeout`` makes concurrent writers from other
-processes wait for each other instead of failing. Within one process the ``Store`` serialises its
-own transactions with an ``asyncio.Lock``, so tasks sharing a store cannot interleave them.
-
-Usage::
-
-    async with await Store.open() as store:      # or: async with Store(path) as store:
-        session = await store.create_session(title="hello")
-        msg_id = await store.add_message(session.id, "user", "hi")
+The SQL lives here, beside the chat capability; the connection, transactions and error messages
+come from the database kernel (:class:`ai_workbench.core.db.Database`). The DDL is in
+:mod:`ai_workbench.chat.schema`. :class:`ChatStore` adds the chat methods to the kernel; the
+store that interfaces open (:class:`ai_workbench.store.Store`) is composed from it, so
+``store.add_message(...)`` works on that store as before.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import enum
 import json
 import os
 import re
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Final, Literal
 
-import aiosqlite
-
-from ai_workbench.core.errors import EXIT_INPUT, EXIT_STORAGE, AiwError
-from ai_workbench.core.migrations import MIGRATIONS, split_statements
-from ai_workbench.core.paths import data_dir
+from ai_workbench.core.db import UNSET, Database, StoreError, _Unset
+from ai_workbench.core.errors import EXIT_INPUT
 
 __all__ = [
     "ROLES",
     "STATUSES",
-    "UNSET",
     "AmbiguousSession",
     "Attachment",
-    "Feedback",
+    "ChatStore",
     "Message",
     "MessageNotFound",
     "Role",
@@ -50,9 +36,7 @@ __all__ = [
     "Session",
     "SessionNotFound",
     "Status",
-    "Store",
-    "StoreError",
-    "default_db_path",
+    "fts_query",
 ]
 
 Role = Literal["system", "user", "assistant"]
@@ -60,34 +44,8 @@ Status = Literal["complete", "partial", "error"]
 ROLES: Final[tuple[str, ...]] = ("system", "user", "assistant")
 STATUSES: Final[tuple[str, ...]] = ("complete", "partial", "error")
 
-DEFAULT_TIMEOUT: Final = 10.0
-"""Seconds a statement waits for another process's lock before giving up (``busy_timeout``)."""
-
-
-class _Unset(enum.Enum):
-    UNSET = enum.auto()
-
-    def __repr__(self) -> str:
-        return "UNSET"
-
-
-UNSET: Final = _Unset.UNSET
-"""Sentinel for "argument not given" in the partial-update methods (``None`` means "set NULL")."""
-
 
 # --------------------------------------------------------------------------------------- errors
-
-
-class StoreError(AiwError):
-    """A database problem; the message names the database file and says what to do."""
-
-    exit_code = EXIT_STORAGE
-
-    def __init__(
-        self, message: str, *, path: Path | None = None, exit_code: int | None = None
-    ) -> None:
-        super().__init__(message, exit_code)
-        self.path = path
 
 
 class SessionNotFound(StoreError):
@@ -182,17 +140,6 @@ class Message:
 
 
 @dataclass(slots=True)
-class Feedback:
-    id: int
-    target_kind: str
-    target_id: str
-    rating: int
-    comment: str | None
-    created: float
-    updated: float
-
-
-@dataclass(slots=True)
 class SearchHit:
     session_id: str
     session_title: str
@@ -201,12 +148,7 @@ class SearchHit:
     snippet: str
 
 
-def default_db_path() -> Path:
-    """``$XDG_DATA_HOME/aiw/aiw.db`` (``AIW_DATA_DIR`` overrides the directory)."""
-    return data_dir() / "aiw.db"
-
-
-# ------------------------------------------------------------------------------------ store
+# ---------------------------------------------------------------------------------- queries
 
 _SESSION_SELECT = (
     "SELECT s.id, s.title, s.persona, s.model, s.api_base, s.context, s.created, s.updated,"
@@ -217,239 +159,12 @@ _MESSAGE_COLUMNS = (
     "id, session_id, role, content, status, model, provider, tokens_in, tokens_out,"
     " latency_ms, cost, error, created, updated"
 )
-_FEEDBACK_COLUMNS = "id, target_kind, target_id, rating, comment, created, updated"
 _AMBIGUOUS_SHOWN: Final = 5
 _WORD = re.compile(r"\w")
 
 
-class Store:
-    """Async access to the aiw database: ``await Store.open()`` or ``async with Store()``."""
-
-    def __init__(self, path: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.path: Path = Path(path) if path is not None else default_db_path()
-        self.timeout = timeout
-        self._db: aiosqlite.Connection | None = None
-        self._lock = asyncio.Lock()
-
-    # ---- lifecycle
-
-    @classmethod
-    async def open(cls, path: Path | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> Store:
-        """Connect to (creating if needed) the database at ``path``; bring its schema up to date."""
-        store = cls(path, timeout=timeout)
-        await store._connect()
-        return store
-
-    async def _connect(self) -> None:
-        if self._db is not None:
-            return
-        path = self.path
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as e:
-            raise StoreError(
-                f"cannot create the directory for database {path}: {e}; check permissions or set"
-                " AIW_DATA_DIR to a writable directory",
-                path=path,
-            ) from e
-        is_new = not path.exists()
-        with self._translate():
-            db = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            if is_new:
-                with contextlib.suppress(OSError):
-                    os.chmod(path, 0o600)  # chat history is private; -wal/-shm inherit this
-            db.row_factory = sqlite3.Row
-            with self._translate():
-                await db.execute(f"PRAGMA busy_timeout = {max(0, int(self.timeout * 1000))}")
-                await self._enable_wal(db)
-                await db.execute("PRAGMA foreign_keys = ON")
-                await db.execute("PRAGMA synchronous = NORMAL")
-                await self._migrate(db)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await db.close()
-            raise
-        self._db = db
-
-    async def _enable_wal(self, db: aiosqlite.Connection) -> None:
-        """Switch to WAL. Changing the journal mode can report SQLITE_BUSY at once, without
-        the busy handler, while another process opens the same new file: retry it."""
-        deadline = time.monotonic() + max(self.timeout, 0.5)
-        while True:
-            try:
-                await db.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise
-                await asyncio.sleep(0.02)
-
-    async def close(self) -> None:
-        """Close the connection (idempotent)."""
-        db, self._db = self._db, None
-        if db is None:
-            return
-        async with self._lock:
-            with contextlib.suppress(sqlite3.Error):
-                await db.execute("PRAGMA optimize")
-            await db.close()
-
-    @property
-    def is_open(self) -> bool:
-        return self._db is not None
-
-    async def __aenter__(self) -> Store:
-        await self._connect()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    def __repr__(self) -> str:
-        state = "open" if self._db is not None else "closed"
-        return f"<Store {str(self.path)!r} {state}>"
-
-    # ---- migrations
-
-    async def _migrate(self, db: aiosqlite.Connection) -> None:
-        target = len(MIGRATIONS)
-        version = await self._user_version(db)
-        self._check_version(version, target)
-        if version == target:
-            return
-        # Take the write lock, then look again: another process may have migrated meanwhile.
-        await db.execute("BEGIN IMMEDIATE")
-        try:
-            version = await self._user_version(db)
-            self._check_version(version, target)
-            for index in range(version, target):
-                for statement in split_statements(MIGRATIONS[index]):
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {index + 1}")
-            await db.execute("COMMIT")
-        except BaseException:
-            if db.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    await db.execute("ROLLBACK")
-            raise
-
-    @staticmethod
-    async def _user_version(db: aiosqlite.Connection) -> int:
-        async with db.execute("PRAGMA user_version") as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row is not None else 0
-
-    def _check_version(self, version: int, target: int) -> None:
-        if version > target:
-            raise StoreError(
-                f"database {self.path} was created by a newer aiw (schema {version} > {target});"
-                " upgrade aiw",
-                path=self.path,
-            )
-
-    # ---- plumbing
-
-    @contextlib.contextmanager
-    def _translate(self) -> Iterator[None]:
-        """Turn sqlite3 errors into StoreError messages that name the file and say what to do."""
-        try:
-            yield
-        except sqlite3.Error as e:
-            raise self._store_error(e) from e
-
-    def _store_error(self, e: sqlite3.Error) -> StoreError:
-        path = self.path
-        text = str(e)
-        low = text.lower()
-        if "locked" in low or "busy" in low:
-            return StoreError(
-                f"database {path} is locked by another process (waited {self.timeout:g}s);"
-                " close other aiw instances or try again",
-                path=path,
-            )
-        if "not a database" in low or "malformed" in low or "corrupt" in low:
-            return StoreError(
-                f"{path} is not a usable aiw database ({text}); move it aside"
-                f" (mv '{path}' '{path}.bad') and aiw will create a new one",
-                path=path,
-            )
-        if "unable to open" in low:
-            return StoreError(
-                f"cannot open database {path} ({text}); check that the directory exists and is"
-                " writable, or set AIW_DATA_DIR",
-                path=path,
-            )
-        if "readonly" in low or "read-only" in low:
-            return StoreError(
-                f"database {path} is read-only ({text}); check its permissions", path=path
-            )
-        if "disk is full" in low or "disk i/o" in low:
-            return StoreError(f"database {path}: {text}; free disk space and retry", path=path)
-        return StoreError(f"database {path}: {text}", path=path)
-
-    def _conn(self) -> aiosqlite.Connection:
-        if self._db is None:
-            raise StoreError(
-                f"store for {self.path} is not open; use `await Store.open()` or `async with`",
-                path=self.path,
-            )
-        return self._db
-
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One short write transaction: BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error."""
-        db = self._conn()
-        async with self._lock:
-            with self._translate():
-                await db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                    await db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        with contextlib.suppress(sqlite3.Error):
-                            await db.execute("ROLLBACK")
-                    raise
-
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A read transaction, so several SELECTs see one consistent snapshot."""
-        db = self._conn()
-        async with self._lock:
-            with self._translate():
-                await db.execute("BEGIN")
-                try:
-                    yield db
-                finally:
-                    if db.in_transaction:
-                        with contextlib.suppress(sqlite3.Error):
-                            await db.execute("COMMIT")
-
-    @staticmethod
-    async def _all(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        async with db.execute(sql, params) as cur:
-            return list(await cur.fetchall())
-
-    @staticmethod
-    async def _one(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> Any:
-        async with db.execute(sql, params) as cur:
-            return await cur.fetchone()
-
-    @staticmethod
-    async def _run(
-        db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()
-    ) -> tuple[int, int]:
-        """Execute a write; return (rowcount, lastrowid)."""
-        async with db.execute(sql, params) as cur:
-            return cur.rowcount, cur.lastrowid or 0
+class ChatStore(Database):
+    """The kernel plus chat's queries (sessions, messages, attachments, search)."""
 
     # ---- sessions
 
@@ -711,75 +426,6 @@ class Store:
             )
         return attachment_id
 
-    # ---- feedback
-
-    async def set_feedback(
-        self,
-        target_kind: str,
-        target_id: str | int,
-        rating: int,
-        comment: str | _Unset | None = UNSET,
-    ) -> Feedback:
-        """Rate a target +1/-1, or change an existing rating.
-
-        ``comment`` replaces the stored comment when given (``None`` clears it); when not given, an
-        existing comment is kept, so re-rating from a key binding does not wipe it.
-        """
-        if isinstance(rating, bool) or rating not in (-1, 1):
-            raise ValueError(f"rating must be 1 or -1, not {rating!r}")
-        if not target_kind:
-            raise ValueError("target_kind must not be empty")
-        key = (target_kind, str(target_id))
-        now = time.time()
-        new_comment = None if isinstance(comment, _Unset) else comment
-        on_conflict = "rating = excluded.rating, updated = excluded.updated"
-        if not isinstance(comment, _Unset):
-            on_conflict += ", comment = excluded.comment"
-        async with self._write() as db:
-            await self._run(
-                db,
-                "INSERT INTO feedback (target_kind, target_id, rating, comment, created, updated)"
-                " VALUES (?, ?, ?, ?, ?, ?)"
-                f" ON CONFLICT (target_kind, target_id) DO UPDATE SET {on_conflict}",
-                (*key, rating, new_comment, now, now),
-            )
-            row = await self._one(
-                db,
-                f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE target_kind = ? AND target_id = ?",
-                key,
-            )
-        return _feedback(row)
-
-    async def get_feedback(self, target_kind: str, target_id: str | int) -> Feedback | None:
-        async with self._read() as db:
-            row = await self._one(
-                db,
-                f"SELECT {_FEEDBACK_COLUMNS} FROM feedback WHERE target_kind = ? AND target_id = ?",
-                (target_kind, str(target_id)),
-            )
-        return None if row is None else _feedback(row)
-
-    async def list_feedback(self, target_kind: str | None = None) -> list[Feedback]:
-        """All feedback (or one kind's), most recently changed first."""
-        sql = f"SELECT {_FEEDBACK_COLUMNS} FROM feedback"
-        params: tuple[Any, ...] = ()
-        if target_kind is not None:
-            sql += " WHERE target_kind = ?"
-            params = (target_kind,)
-        async with self._read() as db:
-            rows = await self._all(db, sql + " ORDER BY updated DESC, id DESC", params)
-        return [_feedback(r) for r in rows]
-
-    async def delete_feedback(self, target_kind: str, target_id: str | int) -> bool:
-        """Remove a rating; return whether there was one."""
-        async with self._write() as db:
-            count, _ = await self._run(
-                db,
-                "DELETE FROM feedback WHERE target_kind = ? AND target_id = ?",
-                (target_kind, str(target_id)),
-            )
-        return count > 0
-
     # ---- search
 
     async def search_messages(
@@ -811,32 +457,6 @@ class Store:
             SearchHit(session_id=r[0], session_title=r[1], message_id=r[2], role=r[3], snippet=r[4])
             for r in rows
         ]
-
-    # ---- audit
-
-    async def audit(self, action: str, detail: str | Mapping[str, Any] | None = None) -> int:
-        """Append to the audit log of tool actions; a mapping ``detail`` is stored as JSON."""
-        text = detail if detail is None or isinstance(detail, str) else json.dumps(detail)
-        async with self._write() as db:
-            _, audit_id = await self._run(
-                db,
-                "INSERT INTO audit (action, detail, created) VALUES (?, ?, ?)",
-                (action, text, time.time()),
-            )
-        return audit_id
-
-    # ---- maintenance
-
-    async def backup(self, dest: str | os.PathLike[str]) -> Path:
-        """Write a consistent copy of the database to ``dest`` (``VACUUM INTO``, safe in use)."""
-        target = Path(dest)
-        if target.exists():
-            raise StoreError(f"backup target {target} already exists; remove it or pick another")
-        db = self._conn()
-        async with self._lock:
-            with self._translate():
-                await db.execute("VACUUM INTO ?", (os.fspath(target),))
-        return target
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -910,16 +530,4 @@ def _attachment(row: sqlite3.Row) -> Attachment:
         path=row["path"],
         sha256=row["sha256"],
         size=row["size"],
-    )
-
-
-def _feedback(row: sqlite3.Row) -> Feedback:
-    return Feedback(
-        id=row["id"],
-        target_kind=row["target_kind"],
-        target_id=row["target_id"],
-        rating=row["rating"],
-        comment=row["comment"],
-        created=row["created"],
-        updated=row["updated"],
     )

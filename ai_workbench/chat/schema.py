@@ -1,0 +1,77 @@
+"""Chat's tables, per schema version (assembled in order by :mod:`ai_workbench.schema`).
+
+Shipped scripts never change: a new column or table is a new version (see docs/storage.md).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+V1: Final = """
+CREATE TABLE sessions (
+    id       TEXT PRIMARY KEY,            -- uuid4 hex, 32 chars
+    title    TEXT NOT NULL DEFAULT '',
+    persona  TEXT,
+    model    TEXT,
+    context  TEXT,                        -- JSON list of context plugin names
+    created  REAL NOT NULL,               -- unix time
+    updated  REAL NOT NULL
+);
+CREATE INDEX sessions_updated ON sessions(updated);
+
+CREATE TABLE messages (
+    id          INTEGER PRIMARY KEY,
+    session_id  TEXT NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+    role        TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+    content     TEXT NOT NULL DEFAULT '',
+    status      TEXT NOT NULL DEFAULT 'complete'
+                CHECK (status IN ('complete', 'partial', 'error')),
+    model       TEXT,
+    provider    TEXT,
+    tokens_in   INTEGER,
+    tokens_out  INTEGER,
+    latency_ms  INTEGER,
+    cost        REAL,
+    error       TEXT,
+    created     REAL NOT NULL,
+    updated     REAL NOT NULL
+);
+CREATE INDEX messages_session ON messages(session_id, id);
+
+CREATE TABLE attachments (
+    id          INTEGER PRIMARY KEY,
+    message_id  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    path        TEXT NOT NULL,
+    sha256      TEXT,
+    size        INTEGER,
+    created     REAL NOT NULL
+);
+CREATE INDEX attachments_message ON attachments(message_id);
+
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+    content,
+    content = 'messages',
+    content_rowid = 'id',
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+    INSERT INTO messages_fts(rowid, content) VALUES (new.id, new.content);
+END;
+"""
+"""Sessions, messages, attachments and the FTS5 index kept in step by triggers."""
+
+V3: Final = """
+-- The endpoint a session talks to, so `--session ID` reaches the same server
+-- (an ad-hoc `--model M --api-base URL` has no profile to remember it by).
+ALTER TABLE sessions ADD COLUMN api_base TEXT;
+"""
