@@ -206,11 +206,6 @@ def test_the_cycle_finder_reports_module_and_package_cycles() -> None:
 # --- (c) each capability -> capability use is a service call, and every package is covered -----
 
 
-#: Top-level modules that compose every capability (the schema's ordered migrations list). The
-#: detached shell worker opens the database itself, so it may use this one, and only this one.
-COMPOSITION_ROOTS = {f"{PACKAGE}.schema"}
-
-
 def _packages() -> list[str]:
     root = REPO_ROOT / PACKAGE
     return sorted(p.name for p in root.iterdir() if (p / "__init__.py").is_file())
@@ -223,8 +218,6 @@ def test_every_allowed_capability_use_targets_a_service_module() -> None:
     assert entries, "the services contract lists no allowed use"
     for entry in entries:
         importer, _, imported = (part.strip() for part in entry.partition("->"))
-        if imported in COMPOSITION_ROOTS:
-            continue
         assert imported.rsplit(".", 1)[-1] == "service", (
             f"ignore_imports: {entry!r} must target a capability's .service module"
         )

@@ -204,7 +204,7 @@ def test_shell_hook_worker_and_init_stay_light(isolated_env: IsolatedEnv) -> Non
     """The worker reads the scrollback before anything heavy loads; `aiw shell init` (run at
     every shell start) loads neither pydantic nor the providers."""
     worker = imported_by(
-        "import ai_workbench.shell.worker, ai_workbench.shell.capture", cwd=isolated_env.work
+        "import ai_workbench.cli.shell_worker, ai_workbench.shell.capture", cwd=isolated_env.work
     )
     assert not worker & {*HEAVY, "pydantic", "aiosqlite", "httpx", "rich"}
     init = imported_by(

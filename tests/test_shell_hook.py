@@ -343,7 +343,7 @@ def test_success_spawns_no_process(shell: str, isolated_env: IsolatedEnv) -> Non
     forks = [line for line in lines[start:fail_at] if re.search(r"\b(?:clone3?|v?fork)\(", line)]
     assert len(forks) == 26  # the 25 `ls` and the failing one (its fork precedes its exec)
     # the failure starts the worker (detached), and only then
-    assert any("ai_workbench.shell.worker" in line for line in lines[fail_at:])
+    assert any("ai_workbench.cli.shell_worker" in line for line in lines[fail_at:])
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh"])

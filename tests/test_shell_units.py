@@ -642,8 +642,8 @@ def test_scrub_overwrites_a_stored_event_in_place_and_keeps_offsets(
     import os
     import stat
 
+    from ai_workbench.cli.shell_worker import redacted
     from ai_workbench.shell.spool import read_events, scrub_event, spool_file
-    from ai_workbench.shell.worker import redacted
 
     secret = "mysql -uroot -phunter2xyz shop"
     long_secret = "x -p" + "A" * 3  # its redaction is longer than itself
@@ -679,7 +679,7 @@ def test_worker_stores_history_and_scrubs_its_spool_line(
 ) -> None:
     """The worker reads the event from its environment, keeps the session history (redacted)
     and leaves only the redacted line in the spool."""
-    from ai_workbench.shell import worker
+    from ai_workbench.cli import shell_worker as worker
     from ai_workbench.shell.spool import read_events, spool_file
 
     monkeypatch.setenv("AIW_SHELL__AUTO_ANALYSE", "false")

@@ -238,6 +238,7 @@ def _shell_checks(checks: list[Any]) -> None:
 def _data_checks(checks: list[Any]) -> None:
     from ai_workbench.core import paths
     from ai_workbench.core.diagnose import data_dir_checks
+    from ai_workbench.schema import SCHEMA_VERSION
 
     data = paths.data_dir()
-    checks.extend(data_dir_checks(Path(data), Path(data) / "aiw.db"))
+    checks.extend(data_dir_checks(Path(data), Path(data) / "aiw.db", SCHEMA_VERSION))

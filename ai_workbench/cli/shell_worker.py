@@ -1,5 +1,6 @@
-"""The detached worker the hook starts after a failure: ``python -m ai_workbench.shell.worker``
-with the event (JSON, with the session's recent commands) in ``$AIW_SHELL_EVENT``. The
+"""The detached worker the hook starts after a failure:
+``python -m ai_workbench.cli.shell_worker`` (a process entry point, so it lives with the
+interfaces) with the event (JSON, with the session's recent commands) in ``$AIW_SHELL_EVENT``. The
 environment is readable by this user only, unlike argv; ``--event JSON`` still works for
 hooks loaded before that change.
 
@@ -68,14 +69,8 @@ def _detach() -> None:
 
 
 async def run(event: ShellEvent, capture: Capture) -> int:
-    from ai_workbench.core.db import Database
     from ai_workbench.core.errors import AiwError
     from ai_workbench.core.settings import ConfigError, load_config
-
-    # The worker opens the database itself, so it hands the runner the full migrations list
-    # (a shell failure may be the first thing to create the file); the one import of the
-    # composition module from a capability, listed in pyproject's import contracts.
-    from ai_workbench.schema import MIGRATIONS
     from ai_workbench.shell import service
     from ai_workbench.shell.events import ShellEventStore
     from ai_workbench.shell.integration import is_off, sensitive_dirs
@@ -102,7 +97,9 @@ async def run(event: ShellEvent, capture: Capture) -> int:
     if reason and reason.startswith("sensitive"):
         _scrub(event.id, None)
         return 0  # nothing from a sensitive directory is stored
-    store = await Database.open(migrations=MIGRATIONS)
+    from ai_workbench.store import Store  # the same entry point as every interface
+
+    store = await Store.open()
     try:
         stored = await service.record(
             store, event, capture, ignored=reason, history=session_history(event)

@@ -38,9 +38,10 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def data_dir_checks(data_dir: Path, db_path: Path) -> list[Check]:
-    """The data dir exists and only its owner can write it; the database opens and is current."""
-    from ai_workbench.core.migrations import SCHEMA_VERSION
+def data_dir_checks(data_dir: Path, db_path: Path, schema_version: int) -> list[Check]:
+    """The data dir exists and only its owner can write it; the database opens and is current
+    (``schema_version``: what this release's migrations reach, from ai_workbench.schema)."""
+    SCHEMA_VERSION = schema_version
 
     checks: list[Check] = []
     if not data_dir.exists():

@@ -4,7 +4,7 @@ Flow (docs/shell.md, ../design/SHELL_HOOK.md):
 
 1. ``hook.bash`` / ``hook.zsh`` (package data, printed by ``aiw shell init``) notice a failure
    without a fork on success, append one JSON line to the spool (:mod:`.spool`) and start
-   ``python -m ai_workbench.shell.worker`` detached.
+   ``python -m ai_workbench.cli.shell_worker`` detached.
 2. The worker reads the output from the terminal's scrollback (:mod:`.capture`), applies the
    configured ignore rules (:mod:`.rules`), stores the event (:mod:`.events`) and, unless
    ``shell.auto_analyse`` is off, analyses it (:mod:`.analysis`: context tiers, redaction, the

@@ -122,7 +122,7 @@ _aiw_failed() {
   # The worker gets the event (plus this session's history) in its environment, which only
   # this user can read; never in argv (ps shows that to everyone) nor on disk.
   _aiw_hist
-  ( AIW_SHELL_EVENT=${j%\}}',"history":['$REPLY']}' "$_aiw_py" -m ai_workbench.shell.worker </dev/null >/dev/null 2>&1 &! )
+  ( AIW_SHELL_EVENT=${j%\}}',"history":['$REPLY']}' "$_aiw_py" -m ai_workbench.cli.shell_worker </dev/null >/dev/null 2>&1 &! )
 }
 
 # This session's last commands (up to 11, the failed one last; not $HISTFILE nor what zsh

@@ -138,7 +138,7 @@ def suite_shell(args: argparse.Namespace) -> list[dict[str, Any]]:
             }
             started = time.perf_counter()
             env.run(
-                [sys.executable, "-m", "ai_workbench.shell.worker", "--no-detach", "--event",
+                [sys.executable, "-m", "ai_workbench.cli.shell_worker", "--no-detach", "--event",
                  json.dumps(event)],
                 cwd=work,
             )  # fmt: skip
