@@ -154,8 +154,6 @@ def test_a_keyless_profile_never_gets_a_key_from_the_environment(
         isolated_env,
         f'[providers.relay]\nmodel = "anthropic/claude-x"\napi_base = "{fake_llm.url}"\n',
     )
-    run_aiw(
-        "ask", "--provider", "relay", "hi", env={"ANTHROPIC_API_KEY": KEY}, timeout=120
-    )
+    run_aiw("ask", "--provider", "relay", "hi", env={"ANTHROPIC_API_KEY": KEY}, timeout=120)
     assert fake_llm.requests, "the request should have reached the endpoint"
     assert KEY not in json.dumps(fake_llm.requests)
