@@ -293,7 +293,7 @@ class ChatService:
                 result = StreamResult()
                 used = provider
                 try:
-                    check_allowed(provider, settings)
+                    check_allowed(provider, settings, notice=say)
                     if index > 0:
                         await self.store.update_message(
                             answer_id, model=provider.model, provider=provider.name

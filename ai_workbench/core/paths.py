@@ -28,6 +28,67 @@ def data_dir() -> Path:
     return user_data_path(APP_NAME, appauthor=False)
 
 
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` and any missing parents as 0700 (what aiw keeps is private).
+
+    ``Path.mkdir(mode=...)`` applies the mode to the last component only, so a data dir created
+    as the parent of the first file would be 0755; here every directory aiw creates is 0700.
+    The default data dir, when it exists already, is tightened too (not an ``AIW_DATA_DIR``
+    the user chose, which may be shared on purpose).
+    """
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, 0o700)
+        except FileExistsError:
+            pass
+        else:
+            os.chmod(directory, 0o700)  # whatever the umask
+    if not os.environ.get("AIW_DATA_DIR"):
+        default = data_dir()
+        if path == default or default in path.parents:
+            tighten_dir(default)
+    return path
+
+
+def tighten_dir(directory: Path) -> None:
+    """Remove group and other permissions from one of aiw's own directories (if ours)."""
+    try:
+        mode = directory.stat().st_mode & 0o777
+        if mode & 0o077 and directory.stat().st_uid == os.getuid():
+            os.chmod(directory, mode & 0o700)
+    except OSError:
+        pass
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists and only its owner can read it (0600) before it is written.
+
+    SQLite gives its -wal and -shm files the database file's permissions, so creating the file
+    0600 before ``connect`` keeps all three private whatever the umask.
+    """
+    ensure_private_dir(path.parent)
+    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for suffix in ("-wal", "-shm", "-journal"):
+        sibling = path.with_name(path.name + suffix)
+        try:
+            if sibling.stat().st_mode & 0o077:
+                os.chmod(sibling, 0o600)
+        except OSError:
+            pass
+    return path
+
+
 def runtime_dir() -> Path:
     """Per-user runtime dir for spools and sockets (falls back to the data dir)."""
     from platformdirs import user_runtime_path

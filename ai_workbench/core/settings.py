@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -177,6 +185,15 @@ class KnowledgeSettings(BaseModel):
     exclude: list[str] = Field(default_factory=list)
     window_lines: int = Field(default=60, ge=5, le=2000)
     window_overlap: int = Field(default=10, ge=0, le=1000)
+    # Copied from the top-level ``offline`` by Settings, so whatever holds these knowledge
+    # settings (the CLI, the workbench, watch) refuses remote embeddings and Chroma servers.
+    _offline: bool = PrivateAttr(default=False)
+    # (dotted key, value, project file) of knowledge endpoints a trusted project file chose.
+    _project_choices: dict[str, tuple[str, str, str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def offline(self) -> bool:
+        return self._offline
 
 
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
@@ -210,6 +227,17 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='workbench key map: binding id = "key" (e.g. "prompt.send" = "ctrl+s")',
     )
+    # Endpoints the project's .aiw.toml put in use: endpoint -> (dotted key, value).
+    _project_endpoints: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)
+    _project_file: str | None = PrivateAttr(default=None)
+
+    @property
+    def project_endpoints(self) -> dict[str, tuple[str, str]]:
+        return self._project_endpoints
+
+    @property
+    def project_file(self) -> str | None:
+        return self._project_file
 
     @classmethod
     def settings_customise_sources(
@@ -231,6 +259,7 @@ class Settings(BaseSettings):
                 f"default_provider '{self.default_provider}' is not a configured provider "
                 f"(have: {', '.join(sorted(self.providers))})"
             )
+        self.knowledge._offline = self.offline
         return self
 
 
@@ -313,18 +342,124 @@ def _refuse_project_secrets(path: Path, data: dict[str, Any]) -> None:
             )
 
 
-def _refuse_project_endpoint_for_keys(provenance: Mapping[tuple[str, ...], Layer]) -> None:
-    """A project file must not point a keyed provider at another endpoint (key exfiltration)."""
-    for key, layer in provenance.items():
-        if layer.kind == "project" and len(key) == 3 and key[0] == "providers":
-            if key[2] != "api_base":
-                continue
-            if ("providers", key[1], "api_key_env") in provenance:
-                raise ConfigError(
-                    f"{layer.path}: providers.{key[1]}.api_base: a project file cannot redirect "
-                    "a provider that sends an API key; define a new provider without a key, "
-                    "or set it in your user config"
-                )
+_LOCAL_EMBEDDINGS = frozenset({"", "builtin", "e5", "none", "off", "false"})
+
+
+def _merge(layers: list[Layer]) -> dict[str, Any]:
+    """The layers' data merged, later ones winning (tables merged key by key)."""
+
+    def into(target: dict[str, Any], data: Mapping[str, Any]) -> None:
+        for key, value in data.items():
+            if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+                into(target[key], value)
+            elif isinstance(value, Mapping):
+                target[key] = {}
+                into(target[key], value)
+            else:
+                target[key] = value
+
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        into(merged, layer.data)
+    return merged
+
+
+def _redirects(
+    merged: Mapping[str, Any], below: Mapping[str, Any]
+) -> Iterator[tuple[tuple[str, ...], str, bool]]:
+    """(key, why, always) for every value that would send requests, keys or indexed text
+    somewhere the user did not choose; ``always``: refused even for a trusted project."""
+    from ai_workbench.core.llm.profiles import LOCAL_ROUTES, is_loopback_url, route_of
+
+    below_providers = below.get("providers") or {}
+    for name, profile in (merged.get("providers") or {}).items():
+        if not isinstance(profile, Mapping):
+            continue
+        key_env = profile.get("api_key_env")
+        base = profile.get("api_base")
+        if base and key_env:
+            yield (
+                ("providers", name, "api_base"),
+                "a project file cannot redirect a provider that sends an API key; define a new "
+                "provider without a key, or set it in your user config",
+                True,
+            )
+        elif base and not is_loopback_url(str(base)):
+            yield (("providers", name, "api_base"), f"sends requests to {base}", False)
+        old = (below_providers.get(name) or {}).get("model")
+        model = profile.get("model")
+        if key_env and model and old and route_of(str(model)) != route_of(str(old)):
+            yield (
+                ("providers", name, "model"),
+                f"a project file cannot move a provider that sends an API key ({key_env}) "
+                f"to another service ({route_of(str(old))} -> {route_of(str(model))})",
+                True,
+            )
+        if profile.get("local") is True:
+            yield (("providers", name, "local"), "counts a remote endpoint as local", False)
+    knowledge = merged.get("knowledge") or {}
+    if knowledge.get("chroma_url") and not is_loopback_url(str(knowledge["chroma_url"])):
+        url = knowledge["chroma_url"]
+        yield (("knowledge", "chroma_url"), f"sends every indexed chunk to {url}", False)
+    if knowledge.get("embedding_api_base"):
+        base = knowledge["embedding_api_base"]
+        yield (("knowledge", "embedding_api_base"), f"sends indexed text to {base}", False)
+    model = str(knowledge.get("embedding_model") or "").strip()
+    if model.lower() not in _LOCAL_EMBEDDINGS and route_of(model) not in LOCAL_ROUTES:
+        yield (("knowledge", "embedding_model"), f"sends indexed text to {model}", False)
+    shell_base = (merged.get("shell") or {}).get("api_base")
+    if shell_base and not is_loopback_url(str(shell_base)):
+        yield (("shell", "api_base"), f"sends shell output to {shell_base}", False)
+    if merged.get("allow_cloud_fallback") is True:
+        yield (("allow_cloud_fallback",), "lets cloud providers join the chain", False)
+    if merged.get("offline") is False and below.get("offline") is True:
+        yield (("offline",), "turns off the offline mode you set", False)
+
+
+def _refuse_project_redirects(
+    layers: list[Layer], provenance: Mapping[tuple[str, ...], Layer], project_root: Path
+) -> dict[str, tuple[str, str, str]]:
+    """Refuse a project file that chooses where requests, keys or indexed text go.
+
+    Such settings are user-level only; a project trusted with ``aiw plugins trust`` (it may
+    run its own code anyway) may set them, except the ones that would hand an API key to
+    another endpoint. Returns the knowledge endpoints a trusted project chose, for the
+    first-use notice: dotted key -> (dotted key, value, project file).
+    """
+    project = next((layer for layer in layers if layer.kind == "project"), None)
+    if project is None or not project.data:
+        return {}
+    below = _merge([layer for layer in layers if layer.kind in ("default", "user")])
+    merged = _merge(layers)
+    trusted: bool | None = None
+    chosen: dict[str, tuple[str, str, str]] = {}
+    for key, why, always in _redirects(merged, below):
+        if provenance.get(key) is not project:
+            continue  # the user's own setting (or an env/flag override)
+        dotted = ".".join(key)
+        if always:
+            raise ConfigError(f"{project.path}: {dotted}: {why}")
+        if trusted is None:
+            from ai_workbench.core.trust import is_trusted
+
+            trusted = is_trusted(project_root)
+        if not trusted:
+            raise ConfigError(
+                f"{project.path}: {dotted}: a project file cannot choose where data or keys go "
+                f"(it {why}); set it in your user config (`aiw config set {dotted} ...`), or "
+                "trust this project with `aiw plugins trust`"
+            )
+        if key[0] == "knowledge":
+            value = _get_path(merged, key)
+            chosen[dotted] = (dotted, str(value), str(project.path))
+    return chosen
+
+
+def _get_path(data: Mapping[str, Any], key: tuple[str, ...]) -> Any:
+    value: Any = data
+    for part in key:
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
 
 
 def user_config_path() -> Path:
@@ -369,7 +504,7 @@ def load_config(
         for key in _leaves(layer.data):
             provenance[key] = layer
 
-    _refuse_project_endpoint_for_keys(provenance)
+    knowledge_choices = _refuse_project_redirects(layers, provenance, project_root)
     token = _FILE_LAYERS.set(file_layers)
     try:
         settings = Settings(**cli_data)
@@ -377,6 +512,14 @@ def load_config(
         raise ConfigError(_explain(exc, provenance)) from None
     finally:
         _FILE_LAYERS.reset(token)
+    project = next((layer for layer in layers if layer.kind == "project"), None)
+    if project is not None and project.data:
+        from ai_workbench.core.llm.redirects import project_endpoints
+
+        below = _merge([layer for layer in layers if layer.kind in ("default", "user")])
+        settings._project_file = str(project.path)
+        settings._project_endpoints = project_endpoints(settings, project, below, provenance)
+        settings.knowledge._project_choices = knowledge_choices
     return LoadedConfig(settings, layers, project_root, provenance)
 
 

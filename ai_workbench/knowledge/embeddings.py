@@ -115,9 +115,10 @@ class LiteLLMEmbedder:
         return f"litellm:{self.model}" + (f"@{self.api_base}" if self.api_base else "")
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        import litellm
-
+        from ai_workbench.core.llm.engines import import_litellm
         from ai_workbench.core.redact import redact_text
+
+        litellm = import_litellm()  # with the bundled cost map: no fetch from the internet
 
         vectors: list[list[float]] = []
         for start in range(0, len(texts), self.batch):
@@ -138,6 +139,27 @@ class LiteLLMEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed([text])[0]
+
+
+def remote_embedding_endpoint(model: str, api_base: str = "") -> str | None:
+    """Where a litellm embedding model sends text when that is off this machine or private
+    network, else None (builtin, e5, none, Ollama, a local server). No DNS lookup."""
+    from ai_workbench.core.llm.profiles import (
+        LOCAL_ROUTES,
+        OPENAI_COMPATIBLE,
+        is_local_url,
+        route_of,
+    )
+
+    name = (model or "").strip()
+    if name.lower() in DISABLED or name.lower() in (BUILTIN, "e5"):
+        return None
+    if api_base:
+        return None if is_local_url(api_base) else api_base
+    route = route_of(name)
+    if route in LOCAL_ROUTES:
+        return None
+    return OPENAI_COMPATIBLE.get(route, f"the {route} cloud API")
 
 
 def make_embedder(model: str, api_base: str = "") -> Embedder | None:

@@ -141,10 +141,14 @@ class LexicalIndex:
     """Synchronous access to one project's index file (one connection, one thread at a time)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        from ai_workbench.core.paths import private_file
+
+        private_file(path)  # 0600 in a 0700 dir: it holds the project's text
         self.path = path
         self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
+        # Deleted chunks (a file re-indexed once its secret is redacted) are overwritten.
+        self.db.execute("PRAGMA secure_delete=ON")
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
@@ -327,7 +331,11 @@ class LexicalIndex:
 
 
 def _stored(row: sqlite3.Row) -> StoredChunk:
+    # Redacted again on the way out: an index written before aiw redacted indexed text (or
+    # before redact.py learnt a token family) never shows a secret it holds.
+    from ai_workbench.core.redact import redact_text
+
     return StoredChunk(
-        row["id"], row["uid"], row["rel"], row["start"], row["end"], row["kind"], row["title"],
-        row["text"],
+        row["id"], row["uid"], row["rel"], row["start"], row["end"], row["kind"],
+        redact_text(row["title"]), redact_text(row["text"], filename=row["rel"]),
     )  # fmt: skip

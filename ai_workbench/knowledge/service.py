@@ -41,6 +41,7 @@ from ai_workbench.knowledge.embeddings import (
     Embedder,
     EmbeddingUnavailable,
     make_embedder,
+    remote_embedding_endpoint,
 )
 from ai_workbench.knowledge.lexical import (
     LexicalIndex,
@@ -71,6 +72,8 @@ FEEDBACK_MIN_SIMILARITY = 0.3
 # (0.80), shared with two or more it is not (0.67, 0.57...); see docs/knowledge.md.
 AMBIGUITY = 0.25
 TIE = 0.05
+# Stored in the index's meta table once every chunk in it went through core/redact.py.
+REDACTION_MARK = "1"
 
 
 def project_key(root: Path) -> str:
@@ -190,6 +193,8 @@ class KnowledgeService:
         self.root = root.resolve()
         self.key = project_key(self.root)
         self.dir = (data_dir or paths.data_dir()) / "knowledge" / self.key
+        paths.ensure_private_dir(self.dir)
+        paths.tighten_dir(self.dir)  # an index made before aiw kept it private
         self.lexical = LexicalIndex(self.dir / "index.db")
         self._embedder: Embedder | None = None
         self._embedder_error: str | None = None
@@ -209,6 +214,11 @@ class KnowledgeService:
     def embedder(self) -> Embedder | None:
         if not self._embedder_loaded:
             self._embedder_loaded = True
+            refusal = self._offline_refusal_for_embeddings()
+            if refusal is not None:
+                self._embedder_error = refusal
+                return None
+            self._announce("knowledge.embedding_model", "knowledge.embedding_api_base")
             try:
                 self._embedder = make_embedder(
                     self.settings.embedding_model, self.settings.embedding_api_base
@@ -219,10 +229,46 @@ class KnowledgeService:
                 self._embedder_error = str(exc)
         return self._embedder
 
+    def _offline_refusal_for_embeddings(self) -> str | None:
+        """Why offline mode rules out the embedding model (None when it may be used)."""
+        from ai_workbench.core.llm.profiles import offline_refusal
+
+        if not self.settings.offline:
+            return None
+        endpoint = remote_embedding_endpoint(
+            self.settings.embedding_model, self.settings.embedding_api_base
+        )
+        if endpoint is None:
+            return None
+        setting = "knowledge.embedding_" + (
+            "api_base" if self.settings.embedding_api_base else "model"
+        )
+        return offline_refusal(setting, endpoint, "that embedding endpoint")
+
+    def _announce(self, *keys: str) -> None:
+        """The first-use notice for knowledge endpoints a trusted project file chose."""
+        from ai_workbench.core.llm.redirects import announce
+
+        choices = self.settings._project_choices
+        for key in keys:
+            if key in choices:
+                dotted, value, project_file = choices[key]
+                announce(project_file, dotted, value, value, None)
+
     def vectors(self) -> VectorStore | None:
         embedder = self.embedder()
         if embedder is None:
             return None
+        url = self.settings.chroma_url
+        if self._vectors is None and self._vectors_error is None and url:
+            from ai_workbench.core.llm.profiles import is_local_url, offline_refusal
+
+            if self.settings.offline and not is_local_url(url):
+                self._vectors_error = offline_refusal(
+                    "knowledge.chroma_url", url, "that Chroma server"
+                )
+            else:
+                self._announce("knowledge.chroma_url")
         if self._vectors is None and self._vectors_error is None:
             from ai_workbench.knowledge.vectors import (
                 VectorStore,
@@ -269,13 +315,21 @@ class KnowledgeService:
         report.skipped = [{"path": x.rel, "reason": x.reason} for x in walk.skipped]
         report.files_seen = len(walk.files)
         manifest = self.lexical.manifest()
+        # An index written before chunks were redacted is re-read once, file by file, so the
+        # secrets it holds are replaced (chunks without any keep their id and vector).
+        rescan = self.lexical.get_meta("redaction") != REDACTION_MARK
         seen = {f.rel for f in walk.files}
         removed_uids: list[str] = []
         total = len(walk.files)
         todo = []
         for entry in walk.files:
             old = manifest.get(entry.rel)
-            if old is not None and old.size == entry.size and old.mtime == entry.mtime:
+            if (
+                not rescan
+                and old is not None
+                and old.size == entry.size
+                and old.mtime == entry.mtime
+            ):
                 report.unchanged += 1  # not even read
             else:
                 todo.append((entry, old))
@@ -283,7 +337,8 @@ class KnowledgeService:
         db.execute("BEGIN")
         try:
             done = report.unchanged
-            for (entry, old), prepared in zip(todo, _prepare_all(todo, s), strict=True):
+            prepared_all = _prepare_all(todo, s, rescan=rescan)
+            for (entry, old), prepared in zip(todo, prepared_all, strict=True):
                 done += 1
                 if progress is not None and (done % 25 == 0 or done == total):
                     progress(done, total, entry.rel)
@@ -316,6 +371,8 @@ class KnowledgeService:
                 report.chunks_removed += len(uids)
                 report.deleted.append(rel)
             db.execute("COMMIT")
+            if rescan:
+                self.lexical.set_meta("redaction", REDACTION_MARK)
         except BaseException:
             db.execute("ROLLBACK")
             raise
@@ -358,8 +415,9 @@ class KnowledgeService:
         report.embedding_s += time.perf_counter() - clock
 
     def _save_report(self, report: IndexReport) -> None:
-        runs = self.dir / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
+        from ai_workbench.core.paths import ensure_private_dir
+
+        runs = ensure_private_dir(self.dir / "runs")
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(report.started))
         path = runs / f"{stamp}-{int(report.started * 1000) % 1000:03d}.json"
         report.report_path = str(path)
@@ -628,7 +686,7 @@ def _prepare(
     if suffix not in ("pdf", "docx") and looks_binary(data):
         return digest, [], [], "binary file"
     try:
-        chunks = chunk_file(rel, data, window=window, overlap=overlap)
+        chunks = [_redacted(c) for c in chunk_file(rel, data, window=window, overlap=overlap)]
     except ChunkError as exc:
         return digest, [], [], str(exc)
     except Exception as exc:  # one bad file never stops a run
@@ -636,13 +694,33 @@ def _prepare(
     return digest, chunks, [split_identifiers(c.text) for c in chunks], None
 
 
-def _prepare_all(todo: list[tuple[Any, Any]], s: KnowledgeSettings) -> Any:
+def _redacted(chunk: Chunk) -> Chunk:
+    """The chunk with secrets replaced: only redacted text is stored, embedded or shown."""
+    from dataclasses import replace
+
+    from ai_workbench.core.redact import redact_text
+
+    text = redact_text(chunk.text, filename=chunk.rel)
+    title = redact_text(chunk.title) if chunk.title else chunk.title
+    if text == chunk.text and title == chunk.title:
+        return chunk
+    return replace(chunk, text=text, title=title)
+
+
+def _prepare_all(todo: list[tuple[Any, Any]], s: KnowledgeSettings, *, rescan: bool = False) -> Any:
     """Read, hash and chunk the files in order; in worker processes when there are many
-    (parsing is CPU-bound: ``ast.parse`` is most of a first index)."""
+    (parsing is CPU-bound: ``ast.parse`` is most of a first index). ``rescan``: re-chunk
+    files whose bytes did not change too."""
     import os
 
     args = [
-        (str(e.path), e.rel, o.sha256 if o is not None else None, s.window_lines, s.window_overlap)
+        (
+            str(e.path),
+            e.rel,
+            o.sha256 if o is not None and not rescan else None,
+            s.window_lines,
+            s.window_overlap,
+        )
         for e, o in todo
     ]
     workers = min(4, os.cpu_count() or 1)

@@ -46,8 +46,11 @@ class VectorStore:
                 )
                 self.where = url
             else:
+                from ai_workbench.core.paths import ensure_private_dir, tighten_dir
+
                 assert path is not None
-                path.mkdir(parents=True, exist_ok=True)
+                ensure_private_dir(path)
+                tighten_dir(path)
                 client = chromadb.PersistentClient(path=str(path), settings=settings)
                 self.where = str(path)
             self.collection: Any = client.get_or_create_collection(

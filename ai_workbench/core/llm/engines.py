@@ -296,8 +296,9 @@ _LITELLM_KINDS = {
 
 
 def import_litellm() -> Any:
-    """Import litellm with the local cost map (it would otherwise fetch one over the net)."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    """Import litellm with the local cost map (it would otherwise fetch one over the net on
+    import, offline mode or not; aiw reads prices itself, core/llm/costs.py)."""
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     os.environ.setdefault("LITELLM_LOG", "CRITICAL")
     import litellm
 
@@ -357,7 +358,9 @@ async def _litellm_stream(
     key = provider.api_key()
     if key:
         kwargs["api_key"] = key
-    elif provider.openai_compatible and provider.api_base:
+    elif provider.api_base:
+        # A profile without api_key_env gets no key: without one litellm would read the
+        # route's conventional variable (ANTHROPIC_API_KEY ...) and send it to this endpoint.
         kwargs["api_key"] = "sk-no-key-required"
     if temperature is not None:
         kwargs["temperature"] = temperature

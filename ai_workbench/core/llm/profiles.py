@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -108,6 +109,27 @@ def is_local_url(url: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_private or address.is_link_local
+
+
+def is_loopback_url(url: str) -> bool:
+    """True only for this machine: localhost names and loopback addresses (no DNS)."""
+    host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
+    host = host.lower().rstrip(".")
+    if host in {"localhost", "localhost.localdomain"} or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def offline_refusal(setting: str, endpoint: str, what: str = "it") -> str:
+    """The one line that refuses ``setting`` (pointing at ``endpoint``) in offline mode."""
+    return (
+        f"{setting} = {endpoint}: {what} is not on this machine or a private network, and "
+        "offline mode is on (offline = true or AIW_OFFLINE=1); nothing was sent. Use a local "
+        "endpoint or turn offline mode off"
+    )
 
 
 def _is_local(profile: ProviderProfile) -> bool:
@@ -229,8 +251,13 @@ def _default_key_env(adhoc: ProviderProfile, profiles: dict[str, ProviderProfile
     return f"{route.upper()}_API_KEY"
 
 
-def check_allowed(provider: ResolvedProvider, settings: Settings) -> None:
-    """Refuse a provider that offline mode or a missing key rules out, before any request."""
+def check_allowed(
+    provider: ResolvedProvider, settings: Settings, notice: Callable[[str], None] | None = None
+) -> None:
+    """Refuse a provider that offline mode or a missing key rules out, before any request.
+
+    When the project's ``.aiw.toml`` chose this endpoint, say so once (``notice``, else
+    stderr): see :mod:`ai_workbench.core.llm.redirects`."""
     if settings.offline and not provider.is_local:
         raise ProviderError(
             "offline",
@@ -248,3 +275,6 @@ def check_allowed(provider: ResolvedProvider, settings: Settings) -> None:
             provider=provider.name,
             model=provider.model,
         )
+    from ai_workbench.core.llm.redirects import announce_project_endpoint
+
+    announce_project_endpoint(settings, provider.endpoint, notice)
