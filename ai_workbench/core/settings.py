@@ -227,13 +227,16 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='workbench key map: binding id = "key" (e.g. "prompt.send" = "ctrl+s")',
     )
-    # Endpoints the project's .aiw.toml put in use: endpoint -> (dotted key, value).
-    _project_endpoints: dict[str, tuple[str, str]] = PrivateAttr(default_factory=dict)
+    # Endpoints the project's .aiw.toml put in use: endpoint -> (dotted key, value). Worked out
+    # on first use by the model layer (core/llm/redirects.py) from _project_inputs: the project
+    # layer, the user's own merged configuration below it, and where each key came from.
+    _project_endpoints: dict[str, tuple[str, str]] | None = PrivateAttr(default=None)
+    _project_inputs: tuple[Any, Any, Any] | None = PrivateAttr(default=None)
     _project_file: str | None = PrivateAttr(default=None)
 
     @property
     def project_endpoints(self) -> dict[str, tuple[str, str]]:
-        return self._project_endpoints
+        return self._project_endpoints or {}
 
     @property
     def project_file(self) -> str | None:
@@ -369,7 +372,7 @@ def _redirects(
 ) -> Iterator[tuple[tuple[str, ...], str, bool]]:
     """(key, why, always) for every value that would send requests, keys or indexed text
     somewhere the user did not choose; ``always``: refused even for a trusted project."""
-    from ai_workbench.core.llm.profiles import LOCAL_ROUTES, is_loopback_url, route_of
+    from ai_workbench.core.endpoints import LOCAL_ROUTES, is_loopback_url, route_of
 
     below_providers = below.get("providers") or {}
     for name, profile in (merged.get("providers") or {}).items():
@@ -514,11 +517,9 @@ def load_config(
         _FILE_LAYERS.reset(token)
     project = next((layer for layer in layers if layer.kind == "project"), None)
     if project is not None and project.data:
-        from ai_workbench.core.llm.redirects import project_endpoints
-
         below = _merge([layer for layer in layers if layer.kind in ("default", "user")])
         settings._project_file = str(project.path)
-        settings._project_endpoints = project_endpoints(settings, project, below, provenance)
+        settings._project_inputs = (project, below, provenance)
         settings.knowledge._project_choices = knowledge_choices
     return LoadedConfig(settings, layers, project_root, provenance)
 

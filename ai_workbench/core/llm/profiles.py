@@ -6,12 +6,19 @@ Resolution turns settings (+ command-line choices) into an ordered chain of
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ai_workbench.core.endpoints import (  # noqa: F401  (re-exported)
+    LOCAL_HOSTNAMES,
+    LOCAL_ROUTES,
+    LOCAL_SUFFIXES,
+    is_local_url,
+    is_loopback_url,
+    route_of,
+)
 from ai_workbench.core.errors import ProviderError
 from ai_workbench.core.settings import ProviderProfile, Settings
 
@@ -29,9 +36,6 @@ OPENAI_COMPATIBLE: dict[str, str] = {
     "xai": "https://api.x.ai/v1",
     "hosted_vllm": "http://127.0.0.1:8000/v1",
 }
-LOCAL_ROUTES = {"ollama", "ollama_chat", "lm_studio", "hosted_vllm", "llamafile"}
-LOCAL_HOSTNAMES = {"localhost", "localhost.localdomain", "host.docker.internal"}
-LOCAL_SUFFIXES = (".local", ".localhost", ".internal", ".lan", ".home.arpa")
 
 # Context windows of common models (tokens); profiles may override with context_window.
 CONTEXT_WINDOWS: dict[str, int] = {
@@ -92,35 +96,6 @@ class ResolvedProvider:
 
 def _host_of(url: str) -> str:
     return urlsplit(url if "://" in url else f"http://{url}").netloc or url
-
-
-def route_of(model: str) -> str:
-    return model.split("/", 1)[0].lower() if "/" in model else "openai"
-
-
-def is_local_url(url: str) -> bool:
-    """True for loopback, private, link-local addresses and local host names (no DNS)."""
-    host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
-    host = host.lower().rstrip(".")
-    if host in LOCAL_HOSTNAMES or host.endswith(LOCAL_SUFFIXES):
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_private or address.is_link_local
-
-
-def is_loopback_url(url: str) -> bool:
-    """True only for this machine: localhost names and loopback addresses (no DNS)."""
-    host = urlsplit(url if "://" in url else f"http://{url}").hostname or ""
-    host = host.lower().rstrip(".")
-    if host in {"localhost", "localhost.localdomain"} or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def offline_refusal(setting: str, endpoint: str, what: str = "it") -> str:
@@ -277,4 +252,10 @@ def check_allowed(
         )
     from ai_workbench.core.llm.redirects import announce_project_endpoint
 
-    announce_project_endpoint(settings, provider.endpoint, notice)
+    announce_project_endpoint(
+        settings,
+        provider.endpoint,
+        notice,
+        resolve_profile=_resolve_profile,
+        resolve_chain=resolve_chain,
+    )

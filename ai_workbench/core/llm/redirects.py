@@ -40,6 +40,9 @@ def project_endpoints(
     project: Layer,
     below: Mapping[str, Any],
     provenance: Mapping[tuple[str, ...], Layer],
+    *,
+    resolve_profile: Callable[..., Any],
+    resolve_chain: Callable[..., Any],
 ) -> dict[str, tuple[str, str]]:
     """endpoint → (dotted key, value) for every endpoint the project file put in use.
 
@@ -47,7 +50,6 @@ def project_endpoints(
     the project sets to the value the user already has changes nothing and is not listed.
     """
     from ai_workbench.core.errors import ProviderError
-    from ai_workbench.core.llm.profiles import _resolve_profile, resolve_chain
 
     found: dict[str, tuple[str, str]] = {}
 
@@ -56,7 +58,7 @@ def project_endpoints(
 
     def profile(name: str, key: tuple[str, ...], value: Any) -> None:
         if name in settings.providers:
-            endpoint = _resolve_profile(name, settings.providers[name]).endpoint
+            endpoint = resolve_profile(name, settings.providers[name]).endpoint
             found.setdefault(endpoint, (".".join(key), str(value)))
 
     for key in _PROFILE_KEYS:
@@ -130,8 +132,25 @@ def announce(project_file: str, key: str, value: str, endpoint: str, notice: Not
     return True
 
 
-def announce_project_endpoint(settings: Settings, endpoint: str, notice: Notice | None) -> bool:
-    """The notice for ``endpoint`` when the project file put it in use (once)."""
+def announce_project_endpoint(
+    settings: Settings,
+    endpoint: str,
+    notice: Notice | None,
+    *,
+    resolve_profile: Callable[..., Any],
+    resolve_chain: Callable[..., Any],
+) -> bool:
+    """The notice for ``endpoint`` when the project file put it in use (once).
+
+    The resolvers come from :mod:`ai_workbench.core.llm.profiles` (its caller), so this module
+    does not import it back."""
+    if settings._project_endpoints is None and settings._project_inputs is not None:
+        settings._project_endpoints = project_endpoints(
+            settings,
+            *settings._project_inputs,
+            resolve_profile=resolve_profile,
+            resolve_chain=resolve_chain,
+        )
     chosen = settings.project_endpoints.get(endpoint.rstrip("/"))
     if chosen is None or settings.project_file is None:
         return False
