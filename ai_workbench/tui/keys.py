@@ -58,3 +58,29 @@ def load_keymap(settings: Any = None) -> tuple[dict[str, str], list[str]]:
         return keymap, errors
     keymap.update(_pairs({k: v for k, v in table.items() if k != "keys"}, str(path), errors))
     return keymap, errors
+
+
+def key_display(app: Any, binding_id: str | None) -> str:
+    """How the key bound to ``binding_id`` is shown in ``app`` (after the user's key map)."""
+    from textual.binding import Binding
+
+    from ai_workbench.tui.widgets.chat import ChatLog
+    from ai_workbench.tui.widgets.chips import Chip
+    from ai_workbench.tui.widgets.prompt import PromptInput
+    from ai_workbench.tui.widgets.session_list import SessionOptions
+    from ai_workbench.tui.widgets.suggestions import SuggestionOptions
+
+    if not binding_id:
+        return ""
+    owners: list[Any] = [type(app), PromptInput, ChatLog, SessionOptions, SuggestionOptions, Chip]
+    if binding_id.startswith("files."):  # the file tree imports on first F2, not for this
+        from ai_workbench.tui.widgets.file_tree import ProjectTree
+
+        owners.append(ProjectTree)
+    for owner in owners:
+        for binding in owner.BINDINGS:
+            if isinstance(binding, Binding) and binding.id == binding_id:
+                keys = app.keymap.get(binding_id, binding.key)
+                first = keys.split(",")[0].strip()
+                return app.get_key_display(Binding(first, ""))
+    return ""

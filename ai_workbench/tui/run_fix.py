@@ -35,8 +35,9 @@ def fixes_of(payload: dict[str, Any]) -> list[dict[str, str]]:
     return fixes
 
 
-async def run_fix_flow(app: Any, item: Any) -> bool:
-    """Walk the user through running one of ``item``'s fixes; True when one ran."""
+async def run_fix_flow(app: Any, item: Any, cwd: Any = None) -> bool:
+    """Walk the user through running one of ``item``'s fixes (in the failed command's
+    directory, else ``cwd``); True when one ran."""
     from ai_workbench.core.safety.runner import RunError, confirmation_for, rate, run_command
     from ai_workbench.tui.screens.confirm import ConfirmScreen, MessageScreen, TextPromptScreen
     from ai_workbench.tui.screens.pickers import PickerScreen, PickItem
@@ -47,7 +48,7 @@ async def run_fix_flow(app: Any, item: Any) -> bool:
         app.notify("This suggestion has no command to run.", severity="warning")
         return False
     rated = [rate(fix["command"], fix["risk_level"]) for fix in fixes]
-    cwd = str(payload.get("cwd") or app.cwd)
+    cwd = str(payload.get("cwd") or cwd or app.cwd)
     items = [
         PickItem(
             value=str(index),

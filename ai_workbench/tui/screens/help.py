@@ -58,3 +58,48 @@ class HelpScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+APP_HELP = """\
+## aiw workbench
+
+Sessions on the left, the conversation in the middle, suggestions on the right.
+**Tab** moves between panes; **F1** shows help for the pane you are in.
+
+Type a prompt at the bottom and press **Enter**. Attach project files from the file tree
+(**F2**). Pick a model (**Ctrl+O**) or a persona (**Ctrl+R**). Every command, with its key,
+is in the palette (**Ctrl+P**), which also switches themes.
+
+Keys can be remapped by binding id in `~/.config/aiw/keys.toml`, e.g.
+`[keys]` `"prompt.send" = "ctrl+s"`.
+"""
+
+
+def help_for_focus(app: Any) -> tuple[str, list[KeySection]]:
+    """The focused pane's HELP text and the keys active now (pane first, then global)."""
+    from dataclasses import replace
+
+    from textual.app import App
+
+    text = None
+    node: Any = app.focused
+    while node is not None and node is not app:
+        text = getattr(type(node), "HELP", None)
+        if text:
+            break
+        node = node.parent
+    groups: dict[bool, dict[str, list[str]]] = {True: {}, False: {}}  # global? → what → keys
+    for key, active in app.screen.active_bindings.items():
+        binding = active.binding
+        if not binding.description or binding.system or not (binding.id or binding.show):
+            continue  # Textual's own scrolling / editing keys: documented upstream
+        what = binding.tooltip or binding.description
+        shown = app.get_key_display(replace(binding, key=key))
+        keys = groups[isinstance(active.node, App)].setdefault(what, [])
+        if shown not in keys:
+            keys.append(shown)
+    here = [(" ".join(keys), what) for what, keys in groups[False].items()]
+    everywhere = [(" ".join(keys), what) for what, keys in groups[True].items()]
+    everywhere.append((app.get_key_display(Binding("ctrl+p", "")), "Command palette"))
+    everywhere.append((app.get_key_display(Binding("ctrl+q", "")), "Quit"))
+    return text or APP_HELP, [("Keys here", here), ("Everywhere", everywhere)]

@@ -91,6 +91,18 @@ a repository).
         yield Static(f"Files · {self.root.name}", classes="pane-title")
         yield self._status
 
+    def on_mount(self) -> None:
+        self.run_worker(self._load(), group="files", exclusive=True, exit_on_error=False)
+
+    async def _load(self) -> None:
+        """Read the project's visible files (git or .gitignore) in a thread, then show them."""
+        import asyncio
+
+        from ai_workbench.core.project_files import visible_set
+
+        keep = await asyncio.to_thread(visible_set, self.root)
+        await self.show_tree(keep, keep.source)
+
     async def show_tree(self, keep: Callable[[Path], bool], source: str) -> None:
         self._status.display = False
         self.project_tree = ProjectTree(self.root, keep, id="file-tree")
