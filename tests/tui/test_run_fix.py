@@ -115,7 +115,7 @@ async def test_a_moderate_fix_defaults_to_no(make_app, isolated_env) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         # the model calls it safe; aiw rates cp moderate (it may overwrite a file)
-        fix = {"description": "make it", "command": "cp /dev/null by-moderate", "risk_level": "safe"}
+        fix = {"description": "make", "command": "cp /dev/null by-moderate", "risk_level": "safe"}
         await app.suggestion_queue.add(
             "shell", "`cat by-moderate` failed (exit 1)", body="Missing.",
             actions=[("run", "Run a fix…"), ("dismiss", "Dismiss")],
