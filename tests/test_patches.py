@@ -179,7 +179,7 @@ index 0000000..1111111
                 "diff --git a/calc.py b/calc.py\nold mode 100644\nnew mode 100755\n--- a/calc.py",
             ),
             "changes the mode",
-        ),  # noqa: E501
+        ),
         (NEW_EXECUTABLE, "creates run.sh with mode 100755"),
     ],
 )
