@@ -132,6 +132,43 @@ def test_files_refused_with_clear_messages(tmp_path: Path) -> None:
         collect_files(["*.txt"], tmp_path, max_files=1, max_bytes=10_000)
 
 
+def test_a_symlink_out_of_the_project_is_refused_unless_named(tmp_path: Path) -> None:
+    """Issue 13: a cloned repo can plant notes.md -> ~/.ssh/config; -f notes.md must not
+    send it. The same file named by its own path outside the project is the user's call."""
+    project = tmp_path / "clone"
+    (project / ".git").mkdir(parents=True)
+    (project / "docs").mkdir()
+    secret = tmp_path / "home" / "ssh-config"
+    secret.parent.mkdir()
+    secret.write_text("Host prod\n  IdentityFile ~/.ssh/prod\n")
+    (project / "notes.md").symlink_to(secret)
+    (project / "docs" / "guide.md").write_text("guide")
+    (project / "docs" / "same.md").symlink_to(project / "docs" / "guide.md")
+    (project / "outside").symlink_to(secret.parent, target_is_directory=True)
+    for pattern, cwd in [
+        ("notes.md", project),
+        ("*.md", project),
+        ("outside/ssh-config", project),
+        ("../notes.md", project / "docs"),
+    ]:
+        with pytest.raises(InputError, match="outside the project"):
+            collect_files([pattern], cwd, max_files=5, max_bytes=10_000)
+    inside = collect_files(["docs/*.md"], project, max_files=5, max_bytes=10_000)
+    assert sorted(f.text for f in inside) == ["guide"]  # a link inside the project is fine
+    named = collect_files([str(secret)], project, max_files=5, max_bytes=10_000)
+    assert "IdentityFile" in named[0].text
+
+
+def test_a_latin1_text_file_is_attached_not_refused_as_binary(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_bytes("caf\xe9 cr\xe8me br\xfbl\xe9e\n".encode("latin-1"))
+    (tmp_path / "utf8.txt").write_text("naïve ✓\n", encoding="utf-8")
+    files = collect_files(["notes.txt", "utf8.txt"], tmp_path, max_files=5, max_bytes=1000)
+    assert [f.text for f in files] == ["café crème brûlée\n", "naïve ✓\n"]
+    (tmp_path / "x.bin").write_bytes(bytes(range(1, 32)) * 20)
+    with pytest.raises(InputError, match="binary"):
+        collect_files(["x.bin"], tmp_path, max_files=5, max_bytes=10_000)
+
+
 def test_prompt_too_large_for_the_model_is_refused() -> None:
     with pytest.raises(InputError, match="attach fewer"):
         fit_messages("", [], "word " * 10_000, context_window=2_000, model="m")

@@ -139,3 +139,17 @@ def test_config_set_keeps_comments_and_validates(isolated_env) -> None:
 def test_config_set_refuses_api_keys(isolated_env) -> None:
     with pytest.raises(ConfigError, match="never stored in config"):
         set_user_value("providers.openai.api_key", "sk-123", cwd=isolated_env.work)
+
+
+def test_a_missing_aiw_config_file_is_an_error_naming_it(isolated_env, run_aiw) -> None:
+    """Issue 13: AIW_CONFIG=/nonexistent.toml was ignored silently (the defaults ran)."""
+    missing = isolated_env.root / "nonexistent.toml"
+    done = run_aiw("config", "show", env={"AIW_CONFIG": str(missing)})
+    assert done.returncode != 0
+    assert f"AIW_CONFIG={missing}: no such file" in done.stderr
+    assert "Traceback" not in done.stderr
+    # `aiw config set` is how the file comes to exist, so it still works
+    made = run_aiw("config", "set", "chat.max_context_files", "7", env={"AIW_CONFIG": str(missing)})
+    assert made.returncode == 0, made.stderr
+    assert "max_context_files = 7" in missing.read_text()
+    assert run_aiw("config", "show", env={"AIW_CONFIG": str(missing)}).returncode == 0

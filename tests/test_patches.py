@@ -141,3 +141,61 @@ def test_removed_sql_comment_lines_are_content_not_headers(tmp_path: Path) -> No
     assert "--- only active users AI!" in normalise_patch(patch)
     apply_patch(root, patch)
     assert (root / "query.sql").read_text() == "SELECT * FROM users WHERE active;\n"
+
+
+LINK_OUT = """diff --git a/notes.md b/notes.md
+new file mode 120000
+index 0000000..1111111
+--- /dev/null
++++ b/notes.md
+@@ -0,0 +1 @@
++../../home/user/.ssh/config
+\\ No newline at end of file
+"""
+LINK_IN = LINK_OUT.replace("../../home/user/.ssh/config", "docs/guide.md")
+MODE_CHANGE = """diff --git a/calc.py b/calc.py
+old mode 100644
+new mode 100755
+"""
+NEW_EXECUTABLE = """diff --git a/run.sh b/run.sh
+new file mode 100755
+index 0000000..1111111
+--- /dev/null
++++ b/run.sh
+@@ -0,0 +1 @@
++echo hi
+"""
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        (LINK_OUT, "symlink to ../../home/user/.ssh/config, outside the project"),
+        (LINK_OUT.replace("../../home/user/.ssh/config", "/etc/passwd"), "outside the project"),
+        (MODE_CHANGE, "changes the mode of calc.py"),
+        (
+            FIX.replace(
+                "--- a/calc.py",
+                "diff --git a/calc.py b/calc.py\nold mode 100644\nnew mode 100755\n--- a/calc.py",
+            ),
+            "changes the mode",
+        ),
+        (NEW_EXECUTABLE, "creates run.sh with mode 100755"),
+    ],
+)
+def test_symlinks_out_and_mode_changes_are_refused(project: Path, patch: str, message: str) -> None:
+    """Issue 13: git apply would create the link or chmod the file; aiw refuses first."""
+    with pytest.raises(PatchError, match=message):
+        apply_patch(project, patch)
+    assert not (project / "notes.md").is_symlink()
+    assert not (project / "run.sh").exists()
+    assert (project / "calc.py").read_text() == ORIGINAL
+    assert not (project / "calc.py").stat().st_mode & 0o111
+
+
+def test_a_symlink_inside_the_project_still_applies(project: Path) -> None:
+    (project / "docs").mkdir()
+    (project / "docs" / "guide.md").write_text("guide\n")
+    apply_patch(project, LINK_IN)
+    assert (project / "notes.md").is_symlink()
+    assert (project / "notes.md").read_text() == "guide\n"

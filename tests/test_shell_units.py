@@ -127,6 +127,9 @@ DANGEROUS_COMMANDS = [
     "truncate -s 0 data.db",
     "truncate --size=0 users.csv",
     "truncate -s0 /var/lib/mysql/ibdata1",
+    # issue 13: appending to a shell rc file is persistence (these were rated safe)
+    "echo x >> ~/.bashrc",
+    "echo x | tee -a ~/.bashrc",
 ]
 
 MODERATE_COMMANDS = [
@@ -155,6 +158,10 @@ MODERATE_COMMANDS = [
     "truncate -s 0 app.log",
     "truncate -s 10M disk.img",
     "echo x > notes.txt",
+    # issue 13: running a script is not provably harmless (these were rated safe)
+    "python3 script.py < input.txt",
+    "cat data.csv | python3 process.py",
+    "bash script.sh",
 ]
 
 SAFE_COMMANDS = [
@@ -170,15 +177,10 @@ SAFE_COMMANDS = [
     "which python3",
     "echo hi >&2",
     "git reset --soft HEAD~1",
-    "python3 script.py < input.txt",
-    "cat data.csv | python3 process.py",
     "cat data.json | python3 -m json.tool",
-    "echo x >> ~/.bashrc",
-    "echo x | tee -a ~/.bashrc",
     "ls > /dev/null",
     "find . -name '*.py'",
     "python3 -c 'print(1)'",
-    "bash script.sh",
 ]
 
 

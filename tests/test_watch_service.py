@@ -325,3 +325,27 @@ async def test_the_knowledge_index_adds_context_and_follows_saves(env, monkeypat
 
     await until(found, what="the index update")
     assert service.reindexed >= 1
+
+
+async def test_a_change_patch_may_touch_another_file_only_when_the_request_names_it(env) -> None:
+    """Issue 13: an AI! comment in app.py got a patch that also rewrote util.py, unasked."""
+    root, queue, fake = env["root"], env["queue"], env["fake"]
+    other = diff_for("util.py", "X = 1", "X = 2").replace("```diff\n", "").replace("```\n", "")
+    fake.reply = diff_for("app.py", "    return get(url)", "    return get(url, timeout=5)")
+    fake.reply = fake.reply.replace("```\n", other + "```\n")
+    (root / "app.py").write_text(WITH_CHANGE)
+    service = env["make"]()
+    await service.process_pending_now()
+    (item,) = await queue.list()
+    assert item.title.startswith("No patch for app.py:5")
+    assert "util.py, which the request does not name" in item.body
+    assert "patch" not in item.payload
+    assert (root / "util.py").read_text() == "X = 1\n"
+
+    await queue.set_status(item.id, "dismissed")
+    (root / "app.py").write_text(WITH_CHANGE.replace("add a timeout", "add a timeout, util.py too"))
+    await service.process_pending_now()
+    (item,) = await queue.list()
+    assert set(item.payload["expect"]) == {"app.py", "util.py"}
+    await apply_suggestion(queue, item.id)
+    assert (root / "util.py").read_text() == "X = 2\n"

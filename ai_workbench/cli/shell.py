@@ -122,6 +122,30 @@ def shell_status() -> None:
     click.echo(f"spool: {spool_file()}")
 
 
+@shell.command("rate", context_settings={**CONTEXT_SETTINGS, "ignore_unknown_options": True})
+@click.option("--json", "as_json", is_flag=True, help='Print {"level": …, "reasons": […]}.')
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def shell_rate(as_json: bool, command: tuple[str, ...]) -> None:
+    """Rate COMMAND (never run): safe, moderate or dangerous, and why.
+
+    The same rating `aiw explain` and the workbench apply to a model's fixes. Quote the command
+    as one argument (`aiw shell rate 'git push origin main'`); several arguments are joined
+    with spaces. Exit code 0 whatever the level.
+    """
+    import json
+
+    from ai_workbench.core.safety.risk import classify
+
+    text = command[0] if len(command) == 1 else " ".join(command)
+    risk = classify(text)
+    if as_json:
+        click.echo(json.dumps(risk.to_json()))
+        return
+    click.echo(RISK_MARK[risk.level])
+    for reason in risk.reasons:
+        click.echo(f"  - {reason}")
+
+
 @shell.command("pty", context_settings={**CONTEXT_SETTINGS, "ignore_unknown_options": True})
 @click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[SHELL [ARGS]...]")
 def shell_pty(command: tuple[str, ...]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,14 +40,25 @@ def estimate_tokens(text: str) -> int:
 
 
 def _looks_binary(data: bytes) -> bool:
-    if b"\x00" in data[:8192]:
+    """NUL bytes or many control characters: binary. Text in another encoding (Latin-1,
+    cp1252) is not binary; :func:`_decode` reads it."""
+    sample = data[:8192]
+    if b"\x00" in sample:
         return True
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    return controls > max(8, len(sample) // 100)
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else cp1252, else Latin-1 (which decodes any bytes)."""
     try:
-        data[:8192].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the sample's end is still text.
-        return exc.start < len(data[:8192]) - 4
-    return False
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
 
 
 def collect_files(
@@ -71,6 +83,7 @@ def collect_files(
             raise InputError(f"-f {pattern}: no such file")
         else:
             found.append(target)
+    _refuse_links_out(found, patterns, cwd)
     unique = list(dict.fromkeys(p.resolve() for p in found))
     if len(unique) > max_files:
         raise InputError(
@@ -78,6 +91,37 @@ def collect_files(
             "attach fewer files or raise the limit (aiw config set chat.max_context_files N)"
         )
     return [_read_file(path, cwd, max_bytes) for path in unique]
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _refuse_links_out(found: list[Path], patterns: Sequence[str], cwd: Path) -> None:
+    """A file reached through the project (``notes.md``, ``docs/*.md``) must stay in it: a
+    symlink planted in a cloned repository (``notes.md -> ~/.ssh/config``) is refused. A path
+    the user typed outside the project (``-f ~/notes.txt``) is theirs to attach."""
+    from ai_workbench.core.paths import find_project_root
+
+    root = find_project_root(cwd)
+    for path in found:
+        lexical = Path(os.path.normpath(path.absolute()))
+        real = path.resolve()
+        if _inside(real, root) or not _inside(_lexical_root(lexical, root), root):
+            continue
+        shown = _display(lexical, cwd)
+        raise InputError(
+            f"-f {shown}: is a symlink to {real}, outside the project ({root}); "
+            f"name {real} itself to attach it"
+        )
+
+
+def _lexical_root(path: Path, root: Path) -> Path:
+    """``path`` as typed, with symlinks above the project root resolved (``/tmp`` on macOS)."""
+    for parent in [path, *path.parents]:
+        if parent.resolve() == root:
+            return root / path.relative_to(parent)
+    return path
 
 
 def _display(path: Path, cwd: Path) -> str:
@@ -103,7 +147,7 @@ def _read_file(path: Path, cwd: Path, max_bytes: int) -> AttachedFile:
         raise InputError(f"-f {display}: cannot read: {exc.strerror or exc}") from None
     if _looks_binary(data):
         raise InputError(f"-f {display}: looks like a binary file; only text can be attached")
-    text = data.decode("utf-8", "replace")
+    text = _decode(data)
     return AttachedFile(path, display, text, hashlib.sha256(data).hexdigest(), size)
 
 

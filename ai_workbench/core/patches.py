@@ -21,6 +21,7 @@ prefixes; :func:`normalise_patch` adds them so ``-p1`` is always right.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import subprocess
 from collections.abc import Mapping
@@ -225,6 +226,66 @@ def _confine(root: Path, paths: list[str]) -> None:
             )
 
 
+_MODE = re.compile(r"^(old mode|new mode|new file mode|deleted file mode) (\d+)$")
+_PLAIN_FILE = "100644"
+_SYMLINK = "120000"
+
+
+def _refuse_modes_and_links(root: Path, diff: str) -> None:
+    """A model's patch changes text, not permissions: refuse mode changes (``old mode``/``new
+    mode``), new executables, and new symlinks that point outside the project."""
+    base = root.resolve()
+    lines = normalise_patch(diff).split("\n")
+    current = "?"
+    link = False
+    in_hunk = False
+    for line in lines:
+        git = _DIFF_GIT.match(line)
+        if git:
+            current = _strip_prefix(git.group(2)) or "?"
+            link = in_hunk = False
+            continue
+        if line.startswith("+++ "):
+            current = _strip_prefix(line[4:]) or current
+            continue
+        mode = _MODE.match(line)
+        if mode:
+            kind, value = mode.groups()
+            if kind in ("old mode", "new mode"):
+                raise PatchError(
+                    f"patch refused: it changes the mode of {current} ({line}); "
+                    "aiw applies content changes only, change modes yourself",
+                    paths=[current],
+                )
+            if kind == "new file mode" and value == _SYMLINK:
+                link = True
+            elif kind == "new file mode" and value != _PLAIN_FILE:
+                raise PatchError(
+                    f"patch refused: it creates {current} with mode {value}; aiw creates "
+                    "plain files only",
+                    paths=[current],
+                )
+            continue
+        if line.startswith("@@"):
+            in_hunk = True
+            continue
+        if link and in_hunk and line.startswith("+"):
+            target = line[1:]
+            where = PurePosixPath(current).parent
+            lexical = Path(os.path.normpath(base / where / target))
+            resolved = (base / where / target).resolve()
+            for candidate in (lexical, resolved):
+                if target.startswith(("/", "~")) or (
+                    candidate != base and base not in candidate.parents
+                ):
+                    raise PatchError(
+                        f"patch refused: it creates {current} as a symlink to {target}, "
+                        f"outside the project {base}",
+                        paths=[current],
+                    )
+            link = False
+
+
 def _git_apply(root: Path, patch: str, *, check: bool) -> subprocess.CompletedProcess[str]:
     args = ["git", "apply", "-p1", "--whitespace=nowarn", "--unidiff-zero"]
     if check:
@@ -264,6 +325,7 @@ def check_patch(root: Path, diff: str, *, expect: Mapping[str, str] | None = Non
     if not paths:
         raise PatchError("not a unified diff: no ---/+++ file headers found")
     _confine(root, paths)
+    _refuse_modes_and_links(root, diff)
     for name, digest in (expect or {}).items():
         _confine(root, [name])
         if file_digest(root / name) != digest:

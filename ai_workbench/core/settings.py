@@ -470,6 +470,21 @@ def user_config_path() -> Path:
     return Path(override).expanduser() if override else paths.user_config_file()
 
 
+def _check_config_override() -> None:
+    """``AIW_CONFIG`` naming a file that is not there is a mistake to report, not to skip."""
+    override = os.environ.get("AIW_CONFIG")
+    if not override:
+        return
+    path = Path(override).expanduser()
+    if path.is_dir():
+        raise ConfigError(f"AIW_CONFIG={override}: is a directory; point it at a .toml file")
+    if not path.exists():
+        raise ConfigError(
+            f"AIW_CONFIG={override}: no such file; create it (`aiw config set KEY VALUE` "
+            "writes it) or unset AIW_CONFIG to use the default config"
+        )
+
+
 def _leaves(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
     for key, value in data.items():
         path = (*prefix, str(key))
@@ -495,6 +510,7 @@ def load_config(
     """Load and validate every layer; raise ConfigError with one clear line on a problem."""
     cwd = (cwd or Path.cwd()).resolve()
     project_root = paths.find_project_root(cwd)
+    _check_config_override()
     file_layers = [read_toml(DEFAULTS_FILE, "default"), read_toml(user_config_path(), "user")]
     project_file = paths.find_project_config(cwd)
     if project_file is not None:

@@ -25,6 +25,7 @@ import contextlib
 import difflib
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,16 @@ class WatchJob:
 
     def describe(self) -> str:
         return f"{self.relpath}:{self.line} {self.request}"
+
+
+def _names(request: str, target: str) -> bool:
+    """Whether an AI comment's ``request`` names ``target`` (its path or its file name): a
+    patch for one comment may change another file only when the user asked for it."""
+    name = target.rsplit("/", 1)[-1]
+    return (
+        target in request
+        or re.search(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", request) is not None
+    )
 
 
 def _sha(data: bytes) -> str:
@@ -716,6 +727,11 @@ class WatchService:
                 raise DiffError(f"the diff names a path outside the project: {item.path}")
             if target != job.relpath and self.ignore.ignored(target):
                 raise DiffError(f"the diff changes {target}, which the watcher ignores")
+            if target != job.relpath and not _names(job.request, target):
+                raise DiffError(
+                    f"the diff also changes {target}, which the request does not name; "
+                    f"name it in the {self.config.change_marker} comment to allow that"
+                )
             if target not in base:
                 path = self.root / target
                 try:

@@ -107,3 +107,25 @@ async def test_a_failed_shell_command_is_announced_at_once(make_app, isolated_en
         assert not any(token in str(n.message) for n in app._notifications)  # redacted
         assert not any("old-failure" in str(n.message) for n in app._notifications)
         assert any("exit 127" in str(n.message) for n in app._notifications)
+
+
+async def test_a_moderate_fix_defaults_to_no(make_app, isolated_env) -> None:
+    """Enter on the confirmation of a moderate command runs nothing (the default is No)."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        # the model calls it safe; aiw rates cp moderate (it may overwrite a file)
+        fix = {"description": "make", "command": "cp /dev/null by-moderate", "risk_level": "safe"}
+        await app.suggestion_queue.add(
+            "shell", "`cat by-moderate` failed (exit 1)", body="Missing.",
+            actions=[("run", "Run a fix…"), ("dismiss", "Dismiss")],
+            payload={"commands": [fix], "cwd": str(isolated_env.work)},
+        )  # fmt: skip
+        await _open_run(pilot, app)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "moderate" in str(app.screen.title_text)
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert not isinstance(app.screen, MessageScreen)
+        assert not (isolated_env.work / "by-moderate").exists()

@@ -1,30 +1,49 @@
-"""Risk classification of shell commands: ``safe``, ``moderate`` or ``dangerous``.
+"""Risk rating of shell commands: ``safe``, ``moderate`` or ``dangerous``.
 
-A model's fix is rated by the model and by :func:`classify`; :func:`stricter` of the two wins,
-so a model that calls ``rm -rf ~`` "safe" cannot get it run without a typed confirmation.
+*Safe only when provably safe.* :func:`classify` parses the command the way bash reads it
+(bashlex, :mod:`ai_workbench.core.safety.parse`) and rates it:
 
-The command is split the way a shell would split it (quotes kept together, ``;``, ``&&``,
-``||``, ``|``, ``&``, subshells ``( )``, ``$( )`` and backticks, ``bash -c '…'``, ``eval``,
-``xargs``), wrappers are peeled off (``sudo``, ``doas``, ``env X=1``, ``nohup``, ``time``,
-``nice``, ``timeout N``, ``command``, ``exec``), and every simple command is matched against
-the rules below. Pipelines are matched as a whole too (``curl … | sh``). ``sudo`` makes any
-command at least moderate. Commands no rule knows are ``safe`` here (the model's rating then
-decides); commands that change files, packages, services or remote state are ``moderate``.
+- **safe** only when every simple command in it (``$(…)``, subshells and loops included) is on
+  the allowlist of harmless commands with those arguments (:mod:`.allow`: ``ls``, ``cat``,
+  ``grep``, ``git status``, ``docker ps``, ``kubectl get``…) and nothing writes a file;
+- **dangerous** for the pattern rules (:mod:`.rules`: ``rm -rf ~``, ``mkfs``, ``curl … | sh``,
+  force-push to main…) and for what hides or reaches further (:mod:`.checks`): ``eval``, a
+  command name computed at run time (``$x``, ``$(…)``, ``$'\\x72\\x6d'``), text piped or fed
+  into a shell or interpreter, ``bash -c`` with non-literal text, one-liners that run commands,
+  several lines, hidden characters, credential files sent over the network, reverse shells
+  (``/dev/tcp``, ``nc -e``, ``socat exec:``), persistence (rc files, ``authorized_keys``,
+  crontab, ``at``, sudoers, systemd/launchd units, aliases, functions, git hooks), erasing
+  shell history;
+- **moderate** for everything else: commands that change state (``git push``, ``pip install``,
+  ``make test``) and whatever aiw does not understand (an unknown program, text bashlex cannot
+  parse).
+
+A model's own label can only make a rating stricter (:func:`stricter`).
 """
 
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Callable, Iterable
+import unicodedata
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 
-__all__ = ["LEVELS", "Risk", "RiskLevel", "classify", "normalise_level", "stricter"]
+from ai_workbench.core.safety.rules import DANGEROUS, MODERATE, RiskLevel, Simple
 
-RiskLevel = Literal["safe", "moderate", "dangerous"]
+__all__ = [
+    "DANGEROUS",
+    "LEVELS",
+    "MODERATE",
+    "Risk",
+    "RiskLevel",
+    "classify",
+    "normalise_level",
+    "stricter",
+]
+
 LEVELS: Final[tuple[RiskLevel, ...]] = ("safe", "moderate", "dangerous")
 _RANK = {level: i for i, level in enumerate(LEVELS)}
+_MAX_DEPTH = 4
 
 
 @dataclass(slots=True)
@@ -37,6 +56,9 @@ class Risk:
             self.level = level
         if level != "safe" and reason not in self.reasons:
             self.reasons.append(reason)
+
+    def to_json(self) -> dict[str, object]:
+        return {"level": self.level, "reasons": list(self.reasons)}
 
 
 def normalise_level(value: object) -> RiskLevel | None:
@@ -66,630 +88,630 @@ def stricter(*levels: RiskLevel | None) -> RiskLevel:
     return max(known, key=lambda level: _RANK[level])
 
 
-# ------------------------------------------------------------------------------ splitting
-
-_WRAPPERS = {"sudo", "doas", "nohup", "time", "nice", "ionice", "command", "exec", "builtin"}
-_WRAPPER_ARGS = {  # options of a wrapper that take a value
-    "sudo": {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U"},
-    "doas": {"-u", "-C"},
-    "nice": {"-n"},
-    "ionice": {"-c", "-n", "-p"},
-}
-_SHELLS = {"sh", "bash", "zsh", "dash", "ksh", "fish", "ash"}
-_OPS = {";", "&&", "||", "|", "&", "|&", ";;", "(", ")", "{", "}", "\n"}
-_SUBST = re.compile(r"\$\(([^()]*(?:\([^()]*\)[^()]*)*)\)|`([^`]*)`")
-
-
-@dataclass(slots=True)
-class Simple:
-    """One simple command after wrappers: the program and its arguments."""
-
-    prog: str
-    args: list[str]
-    sudo: bool = False
-
-    @property
-    def text(self) -> str:
-        return " ".join([self.prog, *self.args])
-
-
-def _tokens(command: str) -> list[str]:
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|()<>")
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    try:
-        return list(lexer)
-    except ValueError:  # unbalanced quotes: fall back to whitespace
-        return command.replace(";", " ; ").replace("|", " | ").split()
-
-
-def _peel(words: list[str]) -> Simple | None:
-    sudo = False
-    i = 0
-    while i < len(words):
-        word = words[i]
-        base = word.rsplit("/", 1)[-1]
-        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word):
-            i += 1
-            continue
-        if base == "env":
-            i += 1
-            while i < len(words) and (words[i].startswith("-") or "=" in words[i]):
-                i += 1
-            continue
-        if base == "timeout":
-            i += 1
-            while i < len(words) and words[i].startswith("-"):
-                i += 1
-            i += 1  # the duration
-            continue
-        if base in _WRAPPERS:
-            sudo = sudo or base in ("sudo", "doas")
-            takes = _WRAPPER_ARGS.get(base, set())
-            i += 1
-            while i < len(words) and words[i].startswith("-"):
-                if words[i] == "--":
-                    i += 1
-                    break
-                if words[i] in takes:
-                    i += 1
-                i += 1
-            continue
-        break
-    if i >= len(words):
-        return None
-    return Simple(prog=words[i].rsplit("/", 1)[-1], args=words[i + 1 :], sudo=sudo)
-
-
-def _pipelines(command: str, depth: int = 0) -> Iterable[list[Simple]]:
-    """Every pipeline (a list of simple commands) in ``command``, nested code included."""
-    if depth > 4:
-        return
-    for match in _SUBST.finditer(command):
-        inner = match.group(1) if match.group(1) is not None else match.group(2)
-        yield from _pipelines(inner, depth + 1)
-    tokens = _tokens(command)
-    pipeline: list[Simple] = []
-    words: list[str] = []
-
-    def flush_words() -> None:
-        nonlocal words
-        words = [w for w in words if w not in ("<", ">", ">>", "<<", "<<<")]
-        if words:
-            simple = _peel(words)
-            if simple is not None:
-                pipeline.append(simple)
-        words = []
-
-    for token in [*tokens, ";"]:
-        if token in ("|", "|&"):
-            flush_words()
-        elif token in _OPS or set(token) <= set(";&|()"):
-            flush_words()
-            if pipeline:
-                yield pipeline
-            pipeline = []
-        else:
-            words.append(token)
-    # nested code given as a string: bash -c '…', eval '…', xargs CMD
-    for line in list(_collect(tokens)):
-        yield from _pipelines(line, depth + 1)
-
-
-def _collect(tokens: list[str]) -> Iterable[str]:
-    for i, token in enumerate(tokens):
-        base = token.rsplit("/", 1)[-1]
-        if base in _SHELLS:
-            for j in range(i + 1, min(i + 4, len(tokens) - 1)):
-                if tokens[j].startswith("-") and "c" in tokens[j][1:]:
-                    yield tokens[j + 1]
-                    break
-        elif base == "eval" and i + 1 < len(tokens):
-            yield " ".join(tokens[i + 1 :])
-        elif base == "find":
-            for j, arg in enumerate(tokens[i + 1 :], i + 1):
-                if arg in _OPS:
-                    break
-                if arg in ("-exec", "-execdir", "-ok", "-okdir"):
-                    run = []
-                    for word in tokens[j + 1 :]:
-                        if word in (";", "\\;", "+") or word in _OPS:
-                            break
-                        run.append(word)
-                    if run:
-                        yield shlex.join(w for w in run if w != "{}")
-        elif base == "xargs":
-            rest = tokens[i + 1 :]
-            while rest and rest[0].startswith("-"):
-                rest = rest[1:]
-            if rest:
-                yield shlex.join(rest)
-        elif base in ("watch", "ssh", "su") and i + 1 < len(tokens):
-            tail = [t for t in tokens[i + 1 :] if not t.startswith("-")]
-            if base == "ssh" and tail:
-                tail = tail[1:]  # the host
-            if tail:
-                yield " ".join(tail)
-
-
-# ---------------------------------------------------------------------------------- rules
-
-_SYSTEM = r"(?:/|/\*|/(?:bin|boot|dev|etc|home|lib|lib32|lib64|opt|proc|root|run|sbin|srv|sys|usr|var|System|Library|Applications|Users)(?:/\*?)?)"  # noqa: E501
-_HOME = (
-    r"(?:~|~/|~/\*|\$HOME|\$HOME/|\$HOME/\*|\$\{HOME\}/?\*?|/home/[^/\s]+/?\*?|/Users/[^/\s]+/?\*?)"
-)
-_DEVICE = r"/dev/(?:sd[a-z]\d*|hd[a-z]\d*|vd[a-z]\d*|xvd[a-z]\d*|nvme\d+n\d+(?:p\d+)?|mmcblk\d+(?:p\d+)?|disk\d+(?:s\d+)?|rdisk\d+|md\d+|dm-\d+|mapper/\S+|loop\d+)"  # noqa: E501
-_PROTECTED_BRANCH = r"(?:main|master|trunk|develop|production|prod|release(?:/\S*)?)"
-
-# A dotfile or dot-directory in a home (~/.bashrc, $HOME/.ssh/config) and files in system
-# directories: truncating them with > breaks a login or the system.
-_DOTFILE = r"(?:~|\$HOME|\$\{HOME\}|/home/[^/\s]+|/root|/Users/[^/\s]+)/\.[^\s/]+"
-_SYSFILE = r"/(?:etc|boot|usr|bin|sbin|lib|lib32|lib64|var/lib|sys|proc)/[^\s;&|]+"
-
-Rule = tuple[RiskLevel, str, Callable[[Simple], bool]]
-
-
-def _has_flag(args: list[str], long: Iterable[str] = (), short: str = "") -> bool:
-    for arg in args:
-        if arg == "--":
-            return False
-        if arg in long:
-            return True
-        if short and re.fullmatch(r"-[A-Za-z]+", arg) and any(c in arg[1:] for c in short):
-            return True
-    return False
-
-
-def _operands(args: list[str]) -> list[str]:
-    out: list[str] = []
-    after = False
-    for arg in args:
-        if arg == "--" and not after:
-            after = True
-            continue
-        if after or not arg.startswith("-"):
-            out.append(arg)
-    return out
-
-
-def _re(pattern: str) -> Callable[[Simple], bool]:
-    compiled = re.compile(pattern, re.IGNORECASE)
-    return lambda s: compiled.search(s.text) is not None
-
-
-def _prog(*names: str, sub: str | None = None) -> Callable[[Simple], bool]:
-    compiled = re.compile(sub, re.IGNORECASE) if sub else None
-
-    def check(s: Simple) -> bool:
-        if s.prog not in names:
-            return False
-        return compiled is None or compiled.search(" ".join(s.args)) is not None
-
-    return check
-
-
-def _rm_recursive_on(target: str) -> Callable[[Simple], bool]:
-    compiled = re.compile(rf"^{target}$")
-
-    def check(s: Simple) -> bool:
-        if s.prog != "rm" or not _has_flag(s.args, ("--recursive",), "rR"):
-            return False
-        return any(compiled.match(op.rstrip("/") or "/") for op in _operands(s.args))
-
-    return check
-
-
-def _recursive_on_system(prog: str) -> Callable[[Simple], bool]:
-    compiled = re.compile(rf"^(?:{_SYSTEM}|{_HOME})$")
-
-    def check(s: Simple) -> bool:
-        if s.prog != prog or not _has_flag(s.args, ("--recursive",), "R"):
-            return False
-        return any(compiled.match(op) for op in _operands(s.args))
-
-    return check
-
-
-def _find_delete_wide(s: Simple) -> bool:
-    if s.prog != "find" or not s.args:
-        return False
-    wide = re.fullmatch(rf"{_SYSTEM}|{_HOME}", s.args[0]) is not None
-    deletes = "-delete" in s.args or any(
-        a in ("-exec", "-execdir") and i + 1 < len(s.args) and s.args[i + 1] in ("rm", "shred")
-        for i, a in enumerate(s.args)
-    )
-    return wide and deletes
-
-
-def _git_force_push_protected(s: Simple) -> bool:
-    if s.prog != "git" or "push" not in s.args:
-        return False
-    force = _has_flag(s.args, ("--force",), "f") or any(a.startswith("+") for a in s.args)
-    if not force or ("--force-with-lease" in s.args and "--force" not in s.args):
-        return False
-    refs = [a.lstrip("+").split(":")[-1] for a in _operands(s.args[s.args.index("push") + 1 :])]
-    named = refs[1:] if len(refs) > 1 else []
-    # No branch named: the current branch is pushed, which may well be main.
-    return not named or any(re.fullmatch(_PROTECTED_BRANCH, r) for r in named)
-
-
-def _git_force_push(s: Simple) -> bool:
-    return (
-        s.prog == "git"
-        and "push" in s.args
-        and (_has_flag(s.args, ("--force", "--force-with-lease"), "f") or "--mirror" in s.args)
-    )
-
-
-_FIND_DELETERS = {"rm", "shred", "unlink", "rmdir", "srm"}
-# find tests that narrow what is matched (-type alone does not: every file is still one)
-_FIND_FILTERS = {
-    "-name", "-iname", "-path", "-ipath", "-wholename", "-iwholename", "-regex", "-iregex",
-    "-newer", "-newermt", "-anewer", "-cnewer", "-mtime", "-mmin", "-atime", "-amin", "-ctime",
-    "-cmin", "-size", "-empty", "-user", "-group", "-nouser", "-nogroup", "-perm", "-links",
-    "-inum", "-samefile", "-lname", "-ilname", "-used", "-fstype", "-xtype", "-context",
-}  # fmt: skip
-
-
-def _find_deletes(s: Simple) -> bool:
-    if s.prog != "find":
-        return False
-    return "-delete" in s.args or any(
-        a in ("-exec", "-execdir", "-ok", "-okdir")
-        and i + 1 < len(s.args)
-        and s.args[i + 1].rsplit("/", 1)[-1] in _FIND_DELETERS
-        for i, a in enumerate(s.args)
-    )
-
-
-def _find_deletes_everything(s: Simple) -> bool:
-    """``find . -delete``: deleting everything here, with no test that narrows the match
-    (``find build -delete`` is ``rm -rf build``: moderate)."""
-    if not _find_deletes(s) or any(a in _FIND_FILTERS for a in s.args):
-        return False
-    first_test = next(
-        (i for i, a in enumerate(s.args) if a.startswith(("-", "(", "!"))), len(s.args)
-    )
-    starts = s.args[:first_test]  # find's starting points (none: `.`)
-    everything = ("", ".", "..", "*", "./*", "~", "$HOME")
-    return not starts or any(a.rstrip("/") in everything for a in starts)
-
-
-_INTERPRETERS = {"python", "python2", "python3", "perl", "ruby", "node", "nodejs", "php", "deno"}
-_CODE_FLAGS = {"-c", "-e", "-E", "-r", "--eval", "-m"}
-_DELETE_API = re.compile(
-    r"\b(?:shutil\.)?rmtree\b|\bos\.(?:remove|unlink|rmdir|removedirs)\b|\.unlink\s*\("
-    r"|\.rmdir\s*\(|\bsend2trash\b|\bFileUtils\.(?:rm\w*|remove\w*)\b|\bunlink\b"
-    r"|\b(?:rmSync|rmdirSync|unlinkSync|rimraf)\b|\bfs\.(?:rm|rmdir|unlink)\b|\bFile\.delete\b",
-)
-_DELETE_WIDE = re.compile(
-    r"(?:rmtree|rm_rf|rm_r|rmSync|rimraf|removedirs)\s*\(\s*(?:"
-    r"[\"'](?:/|/\*|~|~/|\.|\./|\.\.|\*|/(?:bin|boot|etc|home|lib\w*|opt|root|sbin|srv|usr|var)/?)[\"']"
-    r"|os\.path\.expanduser\(\s*[\"']~/?[\"']\s*\)|(?:pathlib\.)?Path\.home\(\)|os\.getcwd\(\)"
-    r"|os\.environ\[\s*[\"']HOME[\"']\s*\]|process\.env\.HOME|ENV\[[\"']HOME[\"']\])"
-)
-
-
-def _inline_code(s: Simple) -> str:
-    """The code of ``python -c CODE`` / ``perl -e CODE`` / ``node -e CODE`` (else "")."""
-    if s.prog.rstrip("0123456789.") not in _INTERPRETERS and s.prog not in _INTERPRETERS:
-        return ""
-    for i, arg in enumerate(s.args[:-1]):
-        if arg in ("-c", "-e", "-E", "-r", "--eval", "-p") or (
-            re.fullmatch(r"-[A-Za-z]*[ceE]", arg) is not None
-        ):
-            return s.args[i + 1]
-    return ""
-
-
-def _code_deletes(s: Simple) -> bool:
-    return _DELETE_API.search(_inline_code(s)) is not None
-
-
-def _code_deletes_wide(s: Simple) -> bool:
-    return _DELETE_WIDE.search(_inline_code(s)) is not None
-
-
-def _runs_stdin(s: Simple) -> bool:
-    """A shell or interpreter with no script operand: it runs what it reads on stdin."""
-    name = s.prog.rstrip("0123456789.") if s.prog not in _SHELLS else s.prog
-    if name not in _SHELLS and name not in _INTERPRETERS:
-        return False
-    args = s.args
-    if name in _SHELLS and any(re.fullmatch(r"-[A-Za-z]*s[A-Za-z]*", a) for a in args):
-        return True
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == "-":
-            return True
-        if arg == "--":
-            return i + 1 >= len(args) or args[i + 1] == "-"
-        if arg in _CODE_FLAGS or re.fullmatch(r"-[A-Za-z]*c", arg):
-            return False  # code or a module given on the line (rated on its own)
-        if not arg.startswith("-"):
-            return False  # a script file
-        if arg in ("-W", "-X", "-o", "-O", "--rcfile", "--init-file", "-I", "-r") and name != "sh":
-            i += 1
-        i += 1
-    return True
-
-
-_LOG_FILE = re.compile(r"(?:\.log(?:\.\d+)?|\.out|\.err)$|^/var/log/")
-
-
-def _truncate_empties_data(s: Simple) -> bool:
-    """``truncate -s 0 FILE`` on anything but log files: the contents are gone."""
-    if s.prog != "truncate":
-        return False
-    args = s.args
-    zero = False
-    for i, arg in enumerate(args):
-        value = None
-        if arg in ("-s", "--size") and i + 1 < len(args):
-            value = args[i + 1]
-        elif arg.startswith("--size="):
-            value = arg.split("=", 1)[1]
-        elif arg.startswith("-s") and len(arg) > 2:
-            value = arg[2:]
-        if value is not None and re.fullmatch(r"0+[KMGTPEZY]?i?B?", value):
-            zero = True
-    if not zero:
-        return False
-    files = [
-        a
-        for i, a in enumerate(args)
-        if not a.startswith("-") and not (i > 0 and args[i - 1] in ("-s", "--size", "-r"))
-    ]
-    return any(not _LOG_FILE.search(f) for f in files)
-
-
-DANGEROUS: list[tuple[str, Callable[[Simple], bool]]] = [
-    ("recursive delete of /", _rm_recursive_on(r"(?:/|/\*)")),
-    ("recursive delete of the home directory", _rm_recursive_on(_HOME.replace("/?", "/?"))),
-    ("recursive delete of a system directory", _rm_recursive_on(_SYSTEM)),
-    ("recursive delete of everything here", _rm_recursive_on(r"(?:\*|\.|\.\.|\./\*|\.\*)")),
-    ("recursive delete of a repository's .git", _rm_recursive_on(r"(?:\S*/)?\.git")),
-    ("rm --no-preserve-root", _re(r"^rm\b.*--no-preserve-root")),
-    ("dd writing to a device", _re(rf"^dd\b.*\bof={_DEVICE}")),
-    ("dd writing to a system path", _re(r"^dd\b.*\bof=/(?:etc|boot|bin|usr|lib)/")),
-    ("making a filesystem", _re(r"^mkfs(?:\.\w+)?\b|^mke2fs\b|^newfs(?:_\w+)?\b")),
-    ("mkswap on a device", _re(rf"^mkswap\b.*{_DEVICE}")),
-    ("wiping filesystem signatures", _prog("wipefs", sub=r"(?:-a|--all)\b")),
-    ("repartitioning a disk", _re(r"^(?:fdisk|sfdisk|gdisk|sgdisk|cfdisk|parted)\b(?!.*\s-l\b)")),
-    ("shredding data", _prog("shred")),
-    ("erasing a disk", _re(r"^diskutil\b.*\b(?:erase\w*|partitionDisk|zeroDisk)\b")),
-    ("blkdiscard on a device", _prog("blkdiscard")),
-    ("encrypting/formatting a device", _re(r"^cryptsetup\b.*\b(?:luksFormat|erase)\b")),
-    ("destroying a volume", _re(r"^(?:lvremove|vgremove|pvremove)\b")),
-    ("destroying a ZFS pool or dataset", _re(r"^(?:zpool\s+destroy|zfs\s+destroy)\b")),
-    ("deleting a btrfs subvolume", _re(r"^btrfs\s+subvolume\s+delete\b")),
-    ("chmod -R on a system path", _recursive_on_system("chmod")),
-    ("chown -R on a system path", _recursive_on_system("chown")),
-    ("chgrp -R on a system path", _recursive_on_system("chgrp")),
-    (
-        "chmod -R 777",
-        _re(r"^chmod\b.*(?:-R|--recursive)\b.*\b[0-7]?777\b|^chmod\b.*\b[0-7]?777\b.*-R"),
-    ),
-    ("removing every permission from /", _re(rf"^chmod\b.*\b0*00?0\s+{_SYSTEM}$")),
-    ("moving a system or home directory", _re(rf"^mv\s+(?:-\S+\s+)*(?:{_SYSTEM}|{_HOME})\s")),
-    ("moving files to /dev/null", _re(r"^mv\b.*\s/dev/null$")),
-    ("find deleting across / or ~", _find_delete_wide),
-    ("find deleting everything it finds (no -name/-path test)", _find_deletes_everything),
-    ("a one-liner deleting /, ~ or everything here", _code_deletes_wide),
-    ("emptying a data file (truncate -s 0)", _truncate_empties_data),
-    (
-        "discarding uncommitted work (git reset --hard)",
-        _re(r"^git\s+(?:-\S+\s+(?:\S+\s+)?)*reset\s+(?:\S+\s+)*--hard\b"),
-    ),
-    ("force-push to a protected branch", _git_force_push_protected),
-    ("pushing a mirror (overwrites every remote ref)", _re(r"^git\s+push\b.*--mirror\b")),
-    (
-        "deleting a protected remote branch",
-        _re(
-            rf"^git\s+push\b.*(?:--delete|\s-d)\b.*\s{_PROTECTED_BRANCH}$"
-            rf"|^git\s+push\s+\S+\s+:{_PROTECTED_BRANCH}$"
-        ),
-    ),
-    (
-        "rewriting history (filter-branch/filter-repo)",
-        _re(r"^git\s+(?:filter-branch|filter-repo)\b|^bfg\b"),
-    ),
-    ("expiring the reflog", _re(r"^git\s+reflog\s+expire\b.*--expire=(?:now|all)")),
-    ("pruning unreachable objects now", _re(r"^git\s+gc\b.*--prune=now")),
-    ("deleting refs", _re(r"^git\s+update-ref\s+-d\b")),
-    ("deleting untracked and ignored files", _re(r"^git\s+clean\b.*-\w*x")),
-    ("deleting a GitHub repository", _re(r"^gh\s+repo\s+delete\b")),
-    (
-        "DROP DATABASE/SCHEMA/TABLE",
-        _re(r"\bdrop\s+(?:database|schema|table|keyspace|collection)\b"),
-    ),
-    ("TRUNCATE TABLE", _re(r"\btruncate\s+(?:table\s+)?[\w.\"`]+\s*;?\s*$|\btruncate\s+table\b")),
-    ("DELETE without WHERE", _re(r"\bdelete\s+from\s+[\w.\"`]+\s*(?:;|$|['\"])(?!.*\bwhere\b)")),
-    ("dropping a database", _re(r"^dropdb\b|^mysqladmin\b.*\bdrop\b")),
-    ("flushing every Redis key", _re(r"^redis-cli\b.*\bflush(?:all|db)\b")),
-    ("dropping a Mongo database", _re(r"dropDatabase\s*\(")),
-    ("kubectl delete namespace", _re(r"^kubectl\s+delete\s+(?:namespaces?|ns)\b")),
-    ("kubectl delete --all", _re(r"^kubectl\s+delete\b.*(?:--all\b|\ball\s+--all)")),
-    (
-        "kubectl delete persistent volumes",
-        _re(r"^kubectl\s+delete\s+(?:pvc?|persistentvolume\w*)\b"),
-    ),
-    (
-        "terraform destroy",
-        _re(
-            r"^(?:terraform|tofu|terragrunt)\s+(?:\S+\s+)*destroy\b|^(?:terraform|tofu)\s+apply\b.*-destroy\b"
-        ),
-    ),
-    ("pulumi destroy", _re(r"^pulumi\s+destroy\b")),
-    ("deleting an S3 bucket's contents", _re(r"^aws\s+s3\s+(?:rm\b.*--recursive|rb\b.*--force)")),
-    (
-        "terminating cloud instances or databases",
-        _re(
-            r"^aws\s+\S+\s+(?:terminate-instances|delete-db-instance|delete-db-cluster|delete-stack|delete-bucket|delete-table)\b"
-        ),
-    ),
-    ("deleting IAM identities", _re(r"^aws\s+iam\s+delete-")),
-    (
-        "deleting a cloud project or resource group",
-        _re(
-            r"^gcloud\s+projects\s+delete\b|^az\s+group\s+delete\b|^gcloud\s+sql\s+instances\s+delete\b"
-        ),
-    ),
-    (
-        "disabling the firewall",
-        _re(
-            r"^ufw\s+(?:disable|reset)\b|^(?:systemctl|service)\s+(?:stop|disable|mask)\s+(?:firewalld|ufw|iptables|nftables)\b|^(?:systemctl|service)\s+(?:firewalld|ufw|iptables)\s+stop\b"
-        ),
-    ),
-    (
-        "flushing firewall rules",
-        _re(
-            r"^(?:iptables|ip6tables)\b.*(?:\s-F\b|--flush|-P\s+\w+\s+ACCEPT)|^nft\s+flush\s+ruleset\b"
-        ),
-    ),
-    ("disabling SELinux", _re(r"^setenforce\s+0\b")),
-    (
-        "stopping SSH (remote lock-out)",
-        _re(r"^(?:systemctl|service)\s+(?:stop|disable|mask)\s+sshd?\b"),
-    ),
-    (
-        "shutting down or rebooting",
-        _re(
-            r"^(?:shutdown|reboot|halt|poweroff)\b|^init\s+[06]\b|^systemctl\s+(?:poweroff|reboot|halt)\b"
-        ),
-    ),
-    ("killing every process", _re(r"^kill\s+(?:-\S+\s+)*-1$|^killall5\b|^kill\s+(?:-\S+\s+)*1$")),
-    ("removing every cron job", _re(r"^crontab\b.*\s-r\b|^crontab\s+-r")),
-    ("deleting a user with their home", _re(r"^userdel\b.*-r\b|^deluser\b.*--remove-home")),
-    ("removing the root password", _re(r"^passwd\s+-d\s+root\b")),
-    ("pruning Docker volumes", _re(r"^docker\s+(?:volume\s+prune|system\s+prune\b.*--volumes)")),
-    ("rsync --delete into / or ~", _re(rf"^rsync\b.*--delete\S*\b.*\s(?:{_SYSTEM}|{_HOME})$")),
-]
-
-MODERATE: list[tuple[str, Callable[[Simple], bool]]] = [
-    ("deletes files", _prog("rm", "rmdir", "unlink", "trash", "trash-put")),
-    ("moves or overwrites files", _prog("mv")),
-    ("changes permissions or owners", _prog("chmod", "chown", "chgrp", "chattr", "setfacl")),
-    ("truncates a file", _prog("truncate")),
-    ("find deletes files", _find_deletes),
-    ("a one-liner that deletes files", _code_deletes),
-    ("kills processes", _prog("kill", "pkill", "killall", "xkill")),
-    (
-        "discards local git changes",
-        _re(
-            r"^git\s+(?:checkout\s+(?:--\s+)?\.$|checkout\s+--\s|restore\s|clean\b|stash\s+(?:drop|clear)\b|branch\s+-D\b|rebase\b|commit\s+--amend\b|cherry-pick\b|revert\b|merge\b|pull\b)"
-        ),
-    ),
-    ("force-pushes", _git_force_push),
-    ("pushes to a remote", _re(r"^git\s+push\b")),
-    (
-        "installs or removes packages",
-        _re(
-            r"^(?:apt|apt-get|aptitude|dnf|yum|zypper|pacman|apk|brew|port|snap|flatpak|nix-env)\s+(?:\S+\s+)*(?:install|remove|purge|uninstall|upgrade|dist-upgrade|autoremove|-S\w*|-R\w*|-U\w*)\b|^(?:pip|pip3|pipx|uv|poetry|npm|pnpm|yarn|gem|cargo|go|conda|mamba)\s+(?:\S+\s+)*(?:install|uninstall|remove|add|update|upgrade|publish)\b|^dpkg\s+(?:-i|-r|-P|--purge|--remove|--install)\b"
-        ),
-    ),
-    (
-        "changes services",
-        _re(
-            r"^(?:systemctl|service|launchctl|rc-service)\s+(?:\S+\s+)*(?:start|stop|restart|reload|enable|disable|mask|kill|load|unload)\b"
-        ),
-    ),
-    (
-        "changes containers or clusters",
-        _re(
-            r"^(?:docker|podman)\s+(?:rm|rmi|kill|stop|prune|system|volume|network|image\s+prune|container\s+prune|compose\s+down)\b|^kubectl\s+(?:delete|apply|replace|patch|scale|drain|cordon|rollout|edit|set)\b|^helm\s+(?:uninstall|delete|upgrade|install|rollback)\b"
-        ),
-    ),
-    (
-        "changes infrastructure",
-        _re(
-            r"^(?:terraform|tofu|pulumi|cdk|serverless|sls)\s+(?:apply|up|deploy|import|state|taint)\b|^aws\s+\S+\s+(?:delete|remove|put|update|create|terminate|stop)-"
-        ),
-    ),
-    (
-        "changes disks or mounts",
-        _re(r"^(?:mount|umount|swapoff|swapon|losetup|fsck\S*|tune2fs|resize2fs|e2fsck)\b"),
-    ),
-    (
-        "changes users or groups",
-        _re(r"^(?:useradd|usermod|userdel|groupadd|groupdel|passwd|chpasswd|visudo)\b"),
-    ),
-    (
-        "changes kernel or system settings",
-        _re(
-            r"^(?:sysctl\s+-w|modprobe|rmmod|insmod|update-grub|grub-install|timedatectl\s+set|hostnamectl\s+set)"
-        ),
-    ),
-    (
-        "changes firewall rules",
-        _re(r"^(?:iptables|ip6tables|nft|ufw|firewall-cmd)\b(?!.*\s(?:-L|--list|status)\b)"),
-    ),
-    ("edits the crontab", _re(r"^crontab\s+(?!-l)")),
-    (
-        "changes the database",
-        _re(
-            r"\b(?:insert\s+into|update\s+\w+\s+set|alter\s+table|delete\s+from|create\s+(?:table|database|index)|grant|revoke)\b"
-        ),
-    ),
-    ("overwrites a file with dd", _prog("dd")),
-    ("runs code fetched from a URL", _re(r"^(?:source|\.)\s+<\(")),
-    ("changes history", _re(r"^history\s+-c\b")),
-]
-
-
-def _whole_line(command: str, risk: Risk) -> None:
-    flat = " ".join(command.split())
-    fetch = r"(?:curl|wget|fetch|iwr|invoke-webrequest)\b[^|;&]*"
-    runner = r"(?:sudo\s+(?:-\S+\s+)*)?(?:\S*/)?(?:sh|bash|zsh|dash|ksh|fish|python\d?(?:\.\d+)?|perl|ruby|node|php)\b"  # noqa: E501
-    if re.search(rf"{fetch}\|\s*{runner}", flat, re.IGNORECASE):
-        risk.raise_to("dangerous", "pipes a download into a shell or interpreter")
-    if re.search(rf"{runner}\s+(?:-\S+\s+)*<\(\s*{fetch}\)", flat, re.IGNORECASE):
-        risk.raise_to("dangerous", "runs a download with process substitution")
-    if re.search(rf"(?:{runner}|eval)\s+(?:-c\s+)?[\"']?\$\(\s*{fetch}\)", flat, re.IGNORECASE):
-        risk.raise_to("dangerous", "runs a download with command substitution")
-    if re.search(r"(\w+|:)\s*\(\)\s*\{\s*\1\s*\|\s*\1\s*&\s*\}\s*;\s*\1", flat) or re.search(
-        r":\(\)\{\s*:\|:&\s*\};:", flat
-    ):
-        risk.raise_to("dangerous", "fork bomb")
-    if re.search(rf">\s*{_DEVICE}", flat):
-        risk.raise_to("dangerous", "writes straight to a disk device")
-    if re.search(r">\s*/etc/(?:passwd|shadow|group|sudoers|fstab|hosts)\b", flat):
-        risk.raise_to("dangerous", "overwrites a system file")
-    if re.search(rf"(?<![<>&])(?:\d|&)?>[|!]?(?!>)(?!&)\s*[\"']?(?:{_DOTFILE}|{_SYSFILE})", flat):
-        risk.raise_to("dangerous", "truncates a dotfile or system file with >")
-    if re.search(
-        rf"\btee\s+(?!(?:\S+\s+)*?(?:-a|--append)\b)(?:-\S+\s+)*[\"']?(?:{_DOTFILE}|{_SYSFILE})",
-        flat,
-    ):
-        risk.raise_to("dangerous", "overwrites a dotfile or system file with tee")
-    if re.search(
-        r"\bxargs\b[^|;&]*?\brm\s+(?:[^|;&]*\s)?(?:-[A-Za-z]*[rR][A-Za-z]*|--recursive)\b", flat
-    ):
-        risk.raise_to("dangerous", "recursive delete of a list read from input (xargs rm -r)")
-    if re.search(r"(?<![<>&\d])>(?!>)(?!&)\s*(?!/dev/null)\S", flat):
-        risk.raise_to("moderate", "overwrites a file with >")
-    if re.search(r"\btee\s+(?:-a\s+)?/etc/", flat):
-        risk.raise_to("moderate", "writes a file under /etc")
-
-
 def classify(command: str) -> Risk:
-    """Rate ``command``; ``reasons`` names every rule that matched."""
+    """Rate ``command``; ``reasons`` says why (for a safe one: which harmless commands)."""
     risk = Risk()
     if not command or not command.strip():
         return risk
-    _whole_line(command, risk)
-    for pipeline in _pipelines(command):
-        if any(_runs_stdin(simple) for simple in pipeline[1:]):
-            risk.raise_to("dangerous", "pipes data into a shell or interpreter, which runs it")
-        for simple in pipeline:
-            for reason, check in DANGEROUS:
-                if check(simple):
-                    risk.raise_to("dangerous", reason)
-            if risk.level != "dangerous":
-                for reason, check in MODERATE:
-                    if check(simple):
-                        risk.raise_to("moderate", reason)
-            if simple.sudo:
-                risk.raise_to("moderate", "runs as root (sudo)")
+    rater = _Rater(risk)
+    rater.line(command, depth=0)
+    if risk.level == "safe":
+        names = list(dict.fromkeys(rater.harmless))
+        risk.reasons = [f"only known harmless commands: {', '.join(names) or 'none'}"]
     return risk
+
+
+# ------------------------------------------------------------------------------------ rater
+
+_SHELLS = frozenset({"sh", "bash", "zsh", "dash", "ksh", "mksh", "fish", "ash", "csh", "tcsh"})
+_INTERPRETERS = {
+    "python": "python",
+    "pypy": "python",
+    "perl": "perl",
+    "ruby": "ruby",
+    "node": "node",
+    "nodejs": "node",
+    "deno": "deno",
+    "bun": "bun",
+    "php": "php",
+    "lua": "lua",
+    "luajit": "lua",
+    "Rscript": "R",
+    "osascript": "AppleScript",
+    "pwsh": "PowerShell",
+    "powershell": "PowerShell",
+    "tclsh": "tcl",
+    "jshell": "java",
+    "irb": "ruby",
+}
+_CODE_FLAGS = re.compile(r"^(?:-c|-e|-E|-r|--eval|-p|--print|-[A-Za-z]*[ceE])$")
+_WRAPPERS = {
+    "sudo", "doas", "nohup", "time", "nice", "ionice", "command", "exec", "builtin", "setsid",
+    "stdbuf", "unbuffer", "caffeinate", "xvfb-run", "proxychains", "proxychains4", "torsocks",
+    "noglob", "nocorrect", "chronic", "catchsegv", "env", "timeout", "gtimeout", "then", "do",
+}  # fmt: skip
+_WRAPPER_VALUE_OPTS = {
+    "sudo": {"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U", "-R", "-T"},
+    "doas": {"-u", "-C"},
+    "nice": {"-n"},
+    "ionice": {"-c", "-n", "-p"},
+    "env": {"-u", "-C", "-S", "--unset", "--chdir", "--split-string"},
+    "timeout": {"-s", "-k", "--signal", "--kill-after"},
+    "gtimeout": {"-s", "-k", "--signal", "--kill-after"},
+}
+_SYSTEM_BIN = (
+    "/bin/",
+    "/usr/bin/",
+    "/usr/local/bin/",
+    "/sbin/",
+    "/usr/sbin/",
+    "/opt/homebrew/bin/",
+)
+_EDITORS = frozenset({"vi", "vim", "nvim", "nano", "emacs", "code", "subl", "micro", "hx", "ed"})
+_READERS = frozenset(
+    {"cat", "less", "more", "head", "tail", "grep", "rg", "ls", "stat", "file", "wc", "diff",
+     "bat", "cmp", "md5sum", "sha256sum", "shasum", "test", "[", "readlink", "realpath", "du",
+     "tree", "strings", "xxd", "hexdump", "od", "find", "echo", "printf", "source", "."}
+)  # fmt: skip
+_HIDDEN = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_NAME = re.compile(r"^[\w.+@%:,/-]+$|^\[$|^\.$")
+_DEV_NET = re.compile(r"/dev/(?:tcp|udp)/")
+_HARMLESS_TARGETS = re.compile(r"^(?:/dev/(?:null|stdout|stderr|tty|fd/\d+)|&?\d|-)$")
+
+
+class _Rater:
+    def __init__(self, risk: Risk) -> None:
+        self.risk = risk
+        self.harmless: list[str] = []
+
+    def flag(self, level: RiskLevel, reason: str) -> None:
+        self.risk.raise_to(level, reason)
+
+    # --- whole lines ------------------------------------------------------------------------
+
+    def line(self, text: str, depth: int) -> None:
+        from ai_workbench.core.safety.checks import CREDENTIAL, NETWORK_PROGRAMS
+        from ai_workbench.core.safety.parse import Unparsable, parse
+        from ai_workbench.core.safety.rules import whole_line
+
+        if depth > _MAX_DEPTH:
+            self.flag("dangerous", "code nested in code too deeply to follow")
+            return
+        joined = text.strip().replace("\\\r\n", " ").replace("\\\n", " ")
+        if "\n" in joined or "\r" in joined:
+            self.flag("dangerous", "several lines: a terminal shows only part of what would run")
+        if _HIDDEN.search(text) or any(
+            unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text
+        ):
+            self.flag("dangerous", "hidden or control characters in the command")
+        if _DEV_NET.search(text):
+            self.flag("dangerous", "opens a network connection through /dev/tcp (reverse shell)")
+        for level, reason in whole_line(text):
+            if level == "dangerous":
+                self.flag(level, reason)
+        try:
+            parsed = parse(joined)
+        except Unparsable as exc:
+            self.unparsable(joined, str(exc))
+            return
+        for name in parsed.functions:
+            self.flag("dangerous", f"defines a shell function ({name}) that can shadow a command")
+        for command in parsed.commands:
+            self.command(command.words, command, depth)
+        secrets = sorted({w.text for w in _sent_words(parsed) if CREDENTIAL.search(w.text)})
+        heredocs = " ".join(r.heredoc or "" for c in parsed.commands for r in c.redirects)
+        if CREDENTIAL.search(heredocs):
+            secrets.append("(a here-document)")
+        programs = {self.program_of(c.words) for c in parsed.commands}
+        network = bool(programs & NETWORK_PROGRAMS) or self.code_networks
+        if secrets and network:
+            self.flag(
+                "dangerous",
+                f"sends a credential file over the network ({', '.join(secrets[:3])})",
+            )
+        elif secrets and self.risk.level != "dangerous":
+            self.flag("moderate", f"reads a credential file ({', '.join(secrets[:3])})")
+        for pipeline in parsed.pipelines:
+            names = [self.program_of(c.words) for c in pipeline]
+            dumps = {"env", "printenv", "set", "export", "declare"} & set(names)
+            if dumps and (set(names) & NETWORK_PROGRAMS):
+                self.flag("dangerous", "sends the environment (API keys) over the network")
+
+    code_networks = False
+
+    def unparsable(self, text: str, why: str) -> None:
+        """bashlex cannot read it: the old splitting still finds dangerous shapes."""
+        from ai_workbench.core.safety.rules import pipelines, runs_stdin, whole_line
+
+        self.flag("moderate", f"aiw could not parse this command ({why.split(':')[0]})")
+        for level, reason in whole_line(text):
+            self.flag(level, reason)
+        for line in pipelines(text):
+            if any(runs_stdin(simple) for simple in line[1:]):
+                self.flag("dangerous", "pipes data into a shell or interpreter, which runs it")
+            for simple in line:
+                self.simple_rules(simple)
+                if simple.prog == "eval":
+                    self.flag("dangerous", "eval runs text built at run time")
+                if simple.prog in _SHELLS or simple.prog.rstrip("0123456789.") in _INTERPRETERS:
+                    self.flag("moderate", f"runs {simple.prog}")
+
+    # --- one simple command -----------------------------------------------------------------
+
+    @staticmethod
+    def program_of(words: list) -> str:
+        index, _ = _peel(words)
+        if index is None:  # only wrappers: `env` alone prints the environment
+            return words[0].text.rsplit("/", 1)[-1] if words else ""
+        return words[index].text.rsplit("/", 1)[-1]
+
+    def simple_rules(self, simple: Simple) -> bool:
+        """The pattern rules; True when one rated it dangerous."""
+        hit = False
+        for reason, check in DANGEROUS:
+            if check(simple):
+                self.flag("dangerous", reason)
+                hit = True
+        return hit
+
+    def moderate_reason(self, simple: Simple) -> str | None:
+        return next((reason for reason, check in MODERATE if check(simple)), None)
+
+    def command(self, words: list, command, depth: int) -> None:
+        """Rate one simple command (``command`` gives its redirects, assignments, pipe)."""
+        from ai_workbench.core.safety.checks import dangerous_variable
+
+        before = (self.risk.level, len(self.risk.reasons))
+        for assignment in command.assignments if command is not None else []:
+            found = dangerous_variable(assignment.text)
+            if found:
+                self.flag(*found)
+        redirects = command.redirects if command is not None else []
+        for redirect in redirects:
+            self.redirect(redirect)
+        index, sudo = _peel(words)
+        for word in words[: index if index is not None else len(words)]:
+            if "=" in word.text and not word.text.startswith("-"):
+                found = dangerous_variable(word.text)
+                if found:
+                    self.flag(*found)
+        if index is None:
+            if sudo:
+                self.flag("moderate", "runs as root (sudo)")
+            return
+        name_word = words[index]
+        if not name_word.literal:
+            self.flag(
+                "dangerous",
+                f"the command name is only known at run time ({name_word.text})",
+            )
+            return
+        if not _NAME.match(name_word.text):
+            self.flag("dangerous", f"the command name is disguised ({name_word.text!r})")
+            return
+        path = name_word.text
+        prog = path.rsplit("/", 1)[-1] if path not in ("/", ".") else path
+        arg_words = words[index + 1 :]
+        args = [w.text for w in arg_words]
+        simple = Simple(prog=prog, args=args, sudo=sudo)
+        piped_in = command.piped_in if command is not None else False
+        self.simple_rules(simple)
+        special = self.special(prog, arg_words, command, depth, piped_in)
+        self.non_literal_targets(simple, arg_words)
+        self.persistence(prog, args, arg_words)
+        if sudo:
+            self.flag("moderate", "runs as root (sudo)")
+        if (self.risk.level, len(self.risk.reasons)) != before or special:
+            return
+        from ai_workbench.core.safety.allow import not_harmless
+
+        if "/" in path and not path.startswith(_SYSTEM_BIN):
+            self.flag("moderate", f"runs a program by its path ({path})")
+            return
+        why = not_harmless(prog, args)
+        if why is None:
+            self.harmless.append(prog)
+            return
+        reason = self.moderate_reason(simple) or why or f"{prog} with arguments read from input"
+        self.flag("moderate", reason)
+        if why is not None and why.endswith("aiw knows to be harmless"):
+            self.suffixes(arg_words, depth)
+
+    def suffixes(self, arg_words: list, depth: int) -> None:
+        """An unknown program may run its arguments (``setsid rm -rf ~``): rate each tail."""
+        for start, word in enumerate(arg_words):
+            if word.literal and not word.text.startswith("-") and _NAME.match(word.text):
+                sub = _Rater(Risk())
+                sub.command(arg_words[start:], None, depth + 1)
+                if sub.risk.level == "dangerous":
+                    for reason in sub.risk.reasons:
+                        self.flag("dangerous", f"{reason} (in the arguments of another program)")
+                    return
+
+    def redirect(self, redirect) -> None:
+        from ai_workbench.core.safety.checks import PERSISTENCE
+
+        target = redirect.target
+        if redirect.op in ("<<<", "<<") or target is None:
+            return
+        text = target.text
+        if _DEV_NET.search(text):
+            self.flag("dangerous", "redirects to a network connection (/dev/tcp)")
+            return
+        if not redirect.writes:
+            return
+        if _HARMLESS_TARGETS.match(text):
+            return
+        if PERSISTENCE.search(text):
+            self.flag("dangerous", f"writes {text}, which runs code at login or grants access")
+        elif not target.literal:
+            self.flag("moderate", f"writes a file named at run time ({text})")
+        else:
+            verb = "appends to" if ">>" in redirect.op else "overwrites"
+            self.flag("moderate", f"{verb} {text}")
+
+    def persistence(self, prog: str, args: list[str], arg_words: list) -> None:
+        from ai_workbench.core.safety.checks import PERSISTENCE
+
+        if prog in _READERS:
+            return
+        hits = [
+            a if len(a) <= 60 else a[:57] + "..."
+            for a in args
+            if PERSISTENCE.search(a) and not re.match(r"^(?:\w+=)?@", a)  # curl -d @file reads
+        ]
+        if not hits:
+            return
+        if prog in _EDITORS:
+            self.flag("moderate", f"edits {hits[0]}, which runs code at login or grants access")
+        else:
+            self.flag(
+                "dangerous",
+                f"changes {hits[0]}, which runs code at login or grants access (persistence)",
+            )
+
+    def non_literal_targets(self, simple: Simple, arg_words: list) -> None:
+        computed = [w.text for w in arg_words if not w.literal and not w.text.startswith("-")]
+        if not computed:
+            return
+        recursive = any(
+            re.fullmatch(r"-[A-Za-z]*[rR][A-Za-z]*|--recursive", a) for a in simple.args
+        )
+        if simple.prog in ("rm", "shred", "srm") and recursive:
+            self.flag(
+                "dangerous", f"recursive delete of a path known only at run time ({computed[0]})"
+            )
+        elif simple.prog == "dd" and any(a.startswith("of=") for a in computed):
+            self.flag("dangerous", "dd writes to a target known only at run time")
+        elif simple.prog == "find" and "-delete" in simple.args:
+            self.flag("dangerous", "find deletes under a path known only at run time")
+
+    # --- programs that run other code -------------------------------------------------------
+
+    def special(self, prog: str, arg_words: list, command, depth: int, piped_in: bool) -> bool:
+        """Programs whose danger is in what they run; True when handled here."""
+        from ai_workbench.core.safety.checks import git_option_runs_code
+
+        args = [w.text for w in arg_words]
+        base = re.sub(r"[\d.]+$", "", prog)
+        if prog == "eval":
+            self.flag("dangerous", "eval runs text built at run time")
+            return True
+        if prog in ("source", "."):
+            if not all(w.literal for w in arg_words[:1]):
+                self.flag("dangerous", "sources code produced at run time")
+            else:
+                self.flag("moderate", f"runs {' '.join(args[:1]) or 'a file'} in the shell")
+            return True
+        if prog in _SHELLS or base in _INTERPRETERS:
+            self.interpreter(prog, base, arg_words, command, depth, piped_in)
+            return True
+        if prog == "trap" and arg_words:
+            self.nested(arg_words[0], depth, "trap")
+            return True
+        if prog in ("watch", "su", "runuser", "script", "parallel"):
+            code = [w for w in arg_words if not w.text.startswith("-")]
+            if prog in ("su", "runuser", "script"):
+                code = [
+                    w
+                    for i, w in enumerate(arg_words)
+                    if i and arg_words[i - 1].text in ("-c", "--command")
+                ]
+            if code:
+                self.nested_words(code, depth, prog)
+            self.flag("moderate", f"{prog} runs another command")
+            return True
+        if prog == "ssh":
+            self.ssh(arg_words, depth)
+            return True
+        if prog == "xargs":
+            self.xargs(arg_words, depth)
+            return True
+        if prog == "find":
+            self.find_exec(arg_words, depth)
+            return False
+        if prog in ("nc", "ncat", "netcat", "busybox") and any(
+            re.fullmatch(r"-[A-Za-z]*[ec][A-Za-z]*|--exec|--sh-exec|--lua-exec", a) for a in args
+        ):
+            self.flag("dangerous", f"{prog} -e hands a shell to the network (reverse shell)")
+            return True
+        if prog == "socat" and any(re.search(r"(?i)\b(?:exec|system):", a) for a in args):
+            self.flag("dangerous", "socat runs a program for the network (reverse shell)")
+            return True
+        if prog in ("crontab",) and args[:1] != ["-l"]:
+            self.flag("dangerous", "installs or replaces cron jobs (runs commands on a schedule)")
+            return True
+        if prog in ("at", "batch") and not set(args) & {"-l", "-q", "-V"}:
+            self.flag("dangerous", f"{prog} schedules a command to run later (persistence)")
+            return True
+        if prog == "alias" and any("=" in a for a in args):
+            self.flag("dangerous", "defines an alias, which can make a command do something else")
+            return True
+        if prog in ("visudo", "sudoedit") or (
+            prog == "launchctl" and set(args) & {"load", "bootstrap", "submit", "enable"}
+        ):
+            self.flag(
+                "dangerous", f"{prog} changes who may run what as root, or what starts at login"
+            )
+            return True
+        if prog == "history" and set(args) & {"-c", "-w", "-d", "-r", "-a", "-n", "-p", "-s"}:
+            self.flag("dangerous", "erases or rewrites the shell history (hides what ran)")
+            return True
+        if prog in ("unset", "export", "declare", "typeset", "local", "readonly"):
+            from ai_workbench.core.safety.checks import dangerous_variable
+
+            for arg in args:
+                if prog == "unset" and arg.startswith("HIST"):
+                    self.flag("dangerous", f"unsets {arg} (hides what ran)")
+                found = dangerous_variable(arg) if "=" in arg else None
+                if found:
+                    self.flag(*found)
+            return False
+        if prog == "git":
+            key = git_option_runs_code(args)
+            if key:
+                self.flag("dangerous", f"sets git option {key}, which makes git run a command")
+                return True
+            return False
+        if prog in ("chmod",) and any(
+            re.fullmatch(r"[ugoa]*[+=][rwxXt]*s[rwxXt]*|0?[2467][0-7]{3}", a) for a in args
+        ):
+            self.flag("dangerous", "sets the setuid/setgid bit (runs as the file's owner)")
+            return True
+        if prog in ("docker", "podman") and ("run" in args or "exec" in args or "create" in args):
+            text = " ".join(args)
+            if re.search(
+                r"--privileged|(?:-v|--volume|--mount)[ =](?:type=bind,\S*source=)?/(?::|\s|$|,)"
+                r"|docker\.sock|--pid[ =]host|--cap-add[ =](?:ALL|SYS_ADMIN)",
+                text,
+            ):
+                self.flag("dangerous", "gives a container root access to the host")
+                return True
+            return False
+        if prog in ("curl", "wget"):
+            uploads = re.compile(
+                r"^(?:-d|--data\S*|-F|--form\S*|-T|--upload-file|--post-file|--body-file)(?:=|$)"
+            )
+            if (
+                (
+                    any(uploads.match(a) for a in args)
+                    and any(a.startswith("@") or "=@" in a or "<" in a for a in args)
+                )
+                or "-T" in args
+                or "--upload-file" in args
+                or any(a.startswith(("--post-file", "--body-file")) for a in args)
+            ):
+                self.flag("moderate", f"{prog} uploads a local file")
+            return False
+        return False
+
+    def interpreter(
+        self, prog: str, base: str, arg_words: list, command, depth: int, piped_in: bool
+    ) -> None:
+        from ai_workbench.core.safety.allow import not_harmless
+        from ai_workbench.core.safety.checks import code_finding, code_uses_network
+
+        args = [w.text for w in arg_words]
+        language = _INTERPRETERS.get(base, "shell")
+        is_shell = prog in _SHELLS
+        if args and set(args) <= {"--version", "-V", "--help", "-h", "version"}:
+            self.harmless.append(prog)
+            return
+        for i, word in enumerate(arg_words):
+            flag = word.text
+            if flag == "--":
+                break
+            if (is_shell and re.fullmatch(r"-[A-Za-z]*c[A-Za-z]*", flag)) or (
+                not is_shell and _CODE_FLAGS.match(flag)
+            ):
+                if i + 1 >= len(arg_words):
+                    self.flag("moderate", f"{prog} {flag} without code")
+                    return
+                code = arg_words[i + 1]
+                if not code.literal:
+                    self.flag(
+                        "dangerous", f"{prog} {flag} runs text built at run time ({code.text})"
+                    )
+                    return
+                if is_shell:
+                    self.nested(code, depth, prog)
+                    return
+                found = code_finding(language, code.text)
+                if code_uses_network(code.text):
+                    self.code_networks = True
+                if found:
+                    self.flag(*found)
+                else:
+                    self.harmless.append(f"{prog} {flag}")
+                return
+            if not is_shell and flag == "-m":
+                why = not_harmless("python", args) if language == "python" else f"{prog} -m"
+                if why is None:
+                    self.harmless.append(f"{prog} -m")
+                else:
+                    self.flag("moderate", why)
+                return
+            if not flag.startswith("-") or flag == "-":
+                if flag == "-":
+                    break
+                if not word.literal:
+                    self.flag("dangerous", f"{prog} runs a script named at run time ({flag})")
+                elif word.substituted:
+                    self.flag("dangerous", f"{prog} runs code produced at run time ({flag})")
+                else:
+                    self.flag("moderate", f"runs the {language} script {flag}")
+                return
+            if is_shell and flag in ("-i", "-l", "--login") and not piped_in:
+                continue
+        # no script and no code: the program reads what to run from stdin
+        feeds = [
+            r
+            for r in (command.redirects if command is not None else [])
+            if r.op in ("<<<", "<<", "<")
+        ]
+        if piped_in:
+            self.flag("dangerous", "pipes data into a shell or interpreter, which runs it")
+        elif feeds:
+            feed = feeds[-1]
+            if feed.op == "<":
+                self.flag("moderate", f"runs the script {feed.target.text if feed.target else ''}")
+            elif feed.op == "<<<" and feed.target is not None:
+                if not feed.target.literal:
+                    self.flag("dangerous", f"feeds text built at run time into {prog}")
+                elif is_shell:
+                    self.nested(feed.target, depth, prog)
+                else:
+                    found = code_finding(language, feed.target.text)
+                    self.flag(*(found or ("moderate", f"runs {language} code")))
+            else:
+                self.flag("moderate", f"runs a here-document with {prog}")
+        else:
+            self.flag("moderate", f"starts an interactive {prog}")
+
+    def nested(self, word, depth: int, where: str) -> None:
+        if not word.literal:
+            self.flag("dangerous", f"{where} runs text built at run time ({word.text})")
+            return
+        self.line(word.text, depth + 1)
+
+    def nested_words(self, words: list, depth: int, where: str) -> None:
+        from ai_workbench.core.safety.parse import Word
+
+        if not all(w.literal for w in words):
+            self.flag("dangerous", f"{where} runs text built at run time")
+            return
+        text = " ".join(w.text for w in words)
+        self.nested(Word(text), depth, where)
+
+    def ssh(self, arg_words: list, depth: int) -> None:
+        takes = set("bcDEeFIiJLlmOopQRSWw")
+        i = 0
+        host_seen = False
+        while i < len(arg_words):
+            text = arg_words[i].text
+            if text.startswith("-") and not host_seen:
+                if re.search(r"(?i)(?:ProxyCommand|LocalCommand|KnownHostsCommand)=", text) or (
+                    text == "-o"
+                    and i + 1 < len(arg_words)
+                    and re.match(
+                        r"(?i)(?:ProxyCommand|LocalCommand|KnownHostsCommand)",
+                        arg_words[i + 1].text,
+                    )
+                ):
+                    self.flag("dangerous", "ssh runs a local command (ProxyCommand/LocalCommand)")
+                if len(text) == 2 and text[1] in takes:
+                    i += 1
+                i += 1
+                continue
+            if not host_seen:
+                host_seen = True
+                i += 1
+                continue
+            self.nested_words(arg_words[i:], depth, "ssh")
+            break
+        self.flag("moderate", "connects to another machine (ssh)")
+
+    def xargs(self, arg_words: list, depth: int) -> None:
+        from ai_workbench.core.safety.parse import Word
+
+        takes = {"-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-e", "-s", "-a", "--max-args",
+                 "--max-procs", "--delimiter", "--arg-file", "--replace"}  # fmt: skip
+        i = 0
+        while i < len(arg_words) and arg_words[i].text.startswith("-"):
+            i += 2 if arg_words[i].text in takes else 1
+        inner = arg_words[i:] or [Word("echo")]
+        self.command([*inner, Word("$ARGS", literal=False)], None, depth + 1)
+
+    def find_exec(self, arg_words: list, depth: int) -> None:
+        from ai_workbench.core.safety.parse import Word
+
+        texts = [w.text for w in arg_words]
+        for i, text in enumerate(texts):
+            if text in ("-exec", "-execdir", "-ok", "-okdir"):
+                run = []
+                for word in arg_words[i + 1 :]:
+                    if word.text in (";", "\\;", "+"):
+                        break
+                    run.append(Word("$FOUND", literal=False) if word.text == "{}" else word)
+                if run:
+                    self.command(run, None, depth + 1)
+
+
+_SSH_FAMILY = frozenset({"ssh", "scp", "sftp", "ssh-add", "ssh-keygen", "ssh-copy-id", "autossh"})
+
+
+def _sent_words(parsed) -> list:
+    """Every word and redirect target, except the key an ssh-family program logs in with
+    (``ssh -i ~/.ssh/id_ed25519 host`` uses the key, it does not send it)."""
+    out = []
+    for command in parsed.commands:
+        index, _ = _peel(command.words)
+        prog = command.words[index].text.rsplit("/", 1)[-1] if index is not None else ""
+        skip = False
+        for word in command.words + command.assignments:
+            if skip:
+                skip = False
+                continue
+            if prog in _SSH_FAMILY and word.text in ("-i", "-o"):
+                skip = True
+                continue
+            if prog in _SSH_FAMILY and re.match(r"(?i)-?o?IdentityFile=", word.text):
+                continue
+            out.append(word)
+        out += [r.target for r in command.redirects if r.target is not None]
+    return out
+
+
+def _peel(words: list) -> tuple[int | None, bool]:
+    """The index of the program after assignments and wrappers (``sudo``, ``env X=1``,
+    ``timeout 5``, ``nice -n 5``…), and whether ``sudo``/``doas`` was one of them."""
+    sudo = False
+    i = 0
+    while i < len(words):
+        text = words[i].text
+        base = text.rsplit("/", 1)[-1]
+        if words[i].literal and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", text):
+            i += 1
+            continue
+        if not words[i].literal or base not in _WRAPPERS:
+            break
+        if base == "command" and i + 1 < len(words) and words[i + 1].text in ("-v", "-V"):
+            return None, sudo  # `command -v x` only looks x up
+        sudo = sudo or base in ("sudo", "doas")
+        takes = _WRAPPER_VALUE_OPTS.get(base, set())
+        i += 1
+        while i < len(words) and words[i].text.startswith("-"):
+            if words[i].text == "--":
+                i += 1
+                break
+            if words[i].text in takes:
+                i += 1
+            i += 1
+        if base in ("env",):
+            while i < len(words) and "=" in words[i].text:
+                i += 1
+        if base in ("timeout", "gtimeout") and i < len(words):
+            i += 1  # the duration
+    if i >= len(words):
+        return None, sudo
+    return i, sudo
