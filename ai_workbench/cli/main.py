@@ -23,7 +23,9 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 
 def _fail(message: str, code: int) -> None:
-    click.echo(f"aiw: error: {message}", err=True)
+    from ai_workbench.core.sanitize import strip_controls
+
+    click.echo(f"aiw: error: {strip_controls(message)}", err=True)
     sys.exit(code)
 
 

@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from ai_workbench.core.sanitize import StreamSanitizer, strip_controls
+
 if TYPE_CHECKING:
     from ai_workbench.chat.service import AskResult
     from ai_workbench.core.store import Feedback, Message, Session
@@ -37,7 +39,11 @@ def extract_code(markdown: str) -> str | None:
 
 
 class AnswerPrinter:
-    """Shows an answer as it streams and prints the end result in the chosen mode."""
+    """Shows an answer as it streams and prints the end result in the chosen mode.
+
+    Everything shown goes through :mod:`ai_workbench.core.sanitize` first (the chat service
+    already hands over clean text; this is the last line before the terminal).
+    """
 
     def __init__(self, mode: Literal["stream", "json", "code"] = "stream") -> None:
         self.mode = mode
@@ -47,9 +53,11 @@ class AnswerPrinter:
         self._live: Any = None
         self._last_refresh = 0.0
         self._wrote_plain = False
+        self._clean = StreamSanitizer()
 
     # notices (stderr) -----------------------------------------------------------------
     def notice(self, message: str) -> None:
+        message = strip_controls(message)
         if self._live is not None:
             self._live.console.print(f"[dim]aiw: {_escape(message)}[/dim]")
             return
@@ -79,6 +87,9 @@ class AnswerPrinter:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        tail = self._clean.flush()
+        if tail:
+            self._append(tail)
         if self._live is not None:
             self._live.update(self._markdown(self.text), refresh=True)
             self._live.__exit__(exc_type, exc, tb)
@@ -88,6 +99,11 @@ class AnswerPrinter:
             sys.stdout.flush()
 
     def write(self, chunk: str) -> None:
+        chunk = self._clean.feed(chunk)
+        if chunk:
+            self._append(chunk)
+
+    def _append(self, chunk: str) -> None:
         self.text += chunk
         if self.mode != "stream":
             return
@@ -118,7 +134,7 @@ class AnswerPrinter:
                 sys.stdout.write(extracted)
         if result.error is not None:
             kept = f"; the partial answer is kept in session {short}" if result.text else ""
-            sys.stderr.write(f"aiw: error: {result.error}{kept}\n")
+            sys.stderr.write(f"aiw: error: {strip_controls(str(result.error))}{kept}\n")
             return result.error.exit_code
         if self.err_tty and self.mode == "stream":
             self.notice(_footer(result))
@@ -167,6 +183,7 @@ def _escape(text: str) -> str:
 
 
 def print_markdown(text: str) -> None:
+    text = strip_controls(text)
     if stdout_is_terminal():
         from rich.markdown import Markdown
 
@@ -176,6 +193,7 @@ def print_markdown(text: str) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    rows = [["" if cell is None else strip_controls(str(cell)) for cell in row] for row in rows]
     if stdout_is_terminal():
         from rich.table import Table
 
@@ -209,7 +227,7 @@ def print_sessions(items: Sequence[Session], *, as_json: bool) -> None:
 def _session_dict(session: Session) -> dict[str, Any]:
     return {
         "id": session.id,
-        "title": session.title,
+        "title": strip_controls(session.title),
         "persona": session.persona,
         "model": session.model,
         "context": session.context,
@@ -231,7 +249,7 @@ def session_markdown(
     messages: Sequence[Message],
     feedback: Mapping[str, Feedback] | None = None,
 ) -> str:
-    lines = [f"# {session.title or 'Untitled'}", ""]
+    lines = [f"# {strip_controls(session.title) or 'Untitled'}", ""]
     meta = [f"session `{session.id}`", f"created {_when(session.created)}"]
     if session.persona:
         meta.append(f"persona {session.persona}")
@@ -246,12 +264,13 @@ def session_markdown(
         if message.status != "complete":
             tags.append(f"**{message.status}**")
         heading = f"## {who}" + (f" ({', '.join(tags)})" if tags else "")
-        lines += [heading, "", message.content.rstrip() or "_(no text)_", ""]
+        content = strip_controls(message.content).rstrip()
+        lines += [heading, "", content or "_(no text)_", ""]
         if message.error:
-            lines += [f"> {message.error}", ""]
+            lines += [f"> {strip_controls(message.error)}", ""]
         rating = _rating_text((feedback or {}).get(str(message.id)))
         if rating:
-            lines += [f"_Feedback: {rating}_", ""]
+            lines += [f"_Feedback: {strip_controls(rating)}_", ""]
     return "\n".join(lines)
 
 
@@ -265,7 +284,7 @@ def session_json(
         {
             "id": m.id,
             "role": m.role,
-            "content": m.content,
+            "content": strip_controls(m.content),
             "status": m.status,
             "model": m.model,
             "provider": m.provider,
@@ -273,7 +292,7 @@ def session_json(
             "tokens_out": m.tokens_out,
             "latency_ms": m.latency_ms,
             "cost_usd": m.cost,
-            "error": m.error,
+            "error": strip_controls(m.error) if m.error else m.error,
             "created": m.created,
             "feedback": _feedback_dict((feedback or {}).get(str(m.id))),
             "attachments": [

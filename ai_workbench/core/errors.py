@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ai_workbench.core.sanitize import strip_controls
+
 # Exit codes of the headless CLI.
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -62,7 +64,9 @@ class AiwError(Exception):
     exit_code = EXIT_INTERNAL
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:
-        super().__init__(message)
+        # Messages quote provider error bodies, file names and model text: never let them
+        # carry terminal control sequences to the user's terminal.
+        super().__init__(strip_controls(message))
         if exit_code is not None:
             self.exit_code = exit_code
 

@@ -32,6 +32,7 @@ from typing import Any, Final, Literal
 
 from ai_workbench.core.errors import EXIT_INPUT
 from ai_workbench.core.redact import redact_text
+from ai_workbench.core.sanitize import strip_controls
 from ai_workbench.core.store import Store, StoreError
 
 __all__ = [
@@ -150,8 +151,8 @@ class SuggestionQueue:
         action_list = [_action(a) for a in actions]
         actions_json = json.dumps([{"id": a.id, "label": a.label} for a in action_list])
         payload_json = None if payload is None else json.dumps(dict(payload))
-        title = redact_text(title)
-        body = redact_text(body) if body else ""
+        title = redact_text(strip_controls(title))
+        body = redact_text(strip_controls(body)) if body else ""
         now = time.time()
         store = self.store
         async with store._write() as db:
