@@ -119,7 +119,7 @@ class AnswerPrinter:
 
     # end ------------------------------------------------------------------------------
     def finish(self, result: AskResult) -> int:
-        from ai_workbench.core.errors import EXIT_INPUT, EXIT_OK
+        from ai_workbench.core.errors import EXIT_INPUT, EXIT_OK, EXIT_STORAGE
 
         short = result.session.id[:8]
         code = EXIT_OK
@@ -132,6 +132,12 @@ class AnswerPrinter:
                 code = EXIT_INPUT
             else:
                 sys.stdout.write(extracted)
+        if result.saved_to is not None:
+            sys.stderr.write(
+                f"aiw: error: the session database stayed locked, so the whole answer was not "
+                f"saved in session {short}; it is kept in {result.saved_to}\n"
+            )
+            return result.error.exit_code if result.error is not None else EXIT_STORAGE
         if result.error is not None:
             kept = f"; the partial answer is kept in session {short}" if result.text else ""
             sys.stderr.write(f"aiw: error: {strip_controls(str(result.error))}{kept}\n")

@@ -33,7 +33,8 @@ Exit codes:
   7   provider server error (5xx) after retries
   8   timed out
   9   cannot connect to the provider
-  10  the answer stream was cut mid-answer (the partial answer is kept)
+  10  the answer stream was cut mid-answer, or stopped at a chat.max_answer_* cap
+      (the partial answer is kept)
   11  refused by offline mode
   12  the provider refused the request (400)
   13  the session database is locked, unreadable or from a newer aiw
@@ -48,6 +49,7 @@ PROVIDER_EXIT_CODES = {
     "timeout": EXIT_TIMEOUT,
     "connection": EXIT_CONNECTION,
     "stream_cut": EXIT_STREAM_CUT,
+    "capped": EXIT_STREAM_CUT,  # aiw stopped an answer at chat.max_answer_* (partial kept)
     "offline": EXIT_OFFLINE,
     "bad_request": EXIT_BAD_REQUEST,
     "unknown": EXIT_INTERNAL,

@@ -225,7 +225,27 @@ CREATE INDEX shell_events_created ON shell_events(created);
 CREATE INDEX shell_events_cache ON shell_events(cache_key);
 """
 
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+_V6 = """
+-- A streaming answer is saved by appending to its content (Store.append_message) with
+-- indexed = 0, which keeps it out of the full-text index; the final save of the whole text
+-- (Store.update_message with content) sets indexed = 1 and indexes it once. Until then,
+-- saves cost the new text only, not a rewrite of the message's FTS row.
+ALTER TABLE messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 1;
+
+DROP TRIGGER messages_fts_delete;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.indexed BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+
+DROP TRIGGER messages_fts_update;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, indexed ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content)
+        SELECT 'delete', old.id, old.content WHERE old.indexed;
+    INSERT INTO messages_fts(rowid, content) SELECT new.id, new.content WHERE new.indexed;
+END;
+"""
+
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 
 SCHEMA_VERSION: int = len(MIGRATIONS)
