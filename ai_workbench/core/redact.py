@@ -359,8 +359,14 @@ def _needle(rule: _Rule, needle: str) -> _Rule:
     return rule
 
 
-def _has_digit_and_letter(value: str) -> bool:
-    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
+def _body_has_digit_and_letter(prefix: str) -> Callable[[str], bool]:
+    """A random body mixes digits and letters (``API-DOCUMENTATION…`` is prose, not a key)."""
+
+    def check(value: str) -> bool:
+        body = value[len(prefix) :]
+        return any(c.isdigit() for c in body) and any(c.isalpha() for c in body)
+
+    return check
 
 
 _PROVIDER_RULES: tuple[_Rule, ...] = (
@@ -427,7 +433,7 @@ _PROVIDER_RULES: tuple[_Rule, ...] = (
         "_mmk",
     ),
     _token("notion-token", "ntn_", r"[0-9]{11}[A-Za-z0-9]{35}"),
-    _token("octopus-api-key", "API-", r"[A-Z0-9]{26}", check=_looks_random),
+    _token("octopus-api-key", "API-", r"[A-Z0-9]{26}", check=_body_has_digit_and_letter("API-")),
     _token("openshift-token", "sha256~", r"[\w-]{43}"),
     _token("perplexity-api-key", "pplx-", r"[A-Za-z0-9]{48}"),
     _token("planetscale-token", "pscale_", r"(?:tkn|oauth|pw)_[\w=.-]{32,64}", end=f".={_T}"),
@@ -453,12 +459,12 @@ _PROVIDER_RULES: tuple[_Rule, ...] = (
         ),
         ":A",
     ),
-    _token("twilio-api-key", "SK", r"[0-9a-fA-F]{32}", check=_has_digit_and_letter),
+    _token("twilio-api-key", "SK", r"[0-9a-fA-F]{32}", check=_body_has_digit_and_letter("SK")),
     _token("vault-token", "hvs.", r"[\w-]{90,120}"),
     _token("vault-token", "hvb.", r"[\w-]{138,300}"),
     _token("yandex-api-key", "AQVN", r"[\w-]{35,38}"),
     _token("yandex-token", "t1.", r"[\w-]{1,64}={0,2}\.[\w-]{86}={0,2}", end=_B64),
-    _token("mailgun-api-key", "key-", r"[a-f0-9]{32}", check=_has_digit_and_letter),
+    _token("mailgun-api-key", "key-", r"[a-f0-9]{32}", check=_body_has_digit_and_letter("key-")),
     _needle(
         _Rule(
             "mailchimp-api-key",
