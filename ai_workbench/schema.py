@@ -28,6 +28,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (3, chat.V3),
     (4, review.V4),
     (5, shell.V5),
+    (6, chat.V6),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

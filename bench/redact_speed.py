@@ -32,6 +32,8 @@ def planted_secrets(seed: int) -> str:
             f"aws_key_id = 'AKIA{_fake(16, seed).upper()}'",
             f"db_url = 'postgres://app:{_fake(12, seed)}@db.internal:5432/app'",
             f"password = '{_fake(10, seed)}'",
+            f"# sendgrid: SG.{_fake(22, seed)}.{_fake(43, seed + 1)}",
+            f"do_token = 'dop_v1_{_fake(64, seed).lower().encode().hex()[:64]}'",
             f"headers = {{'Authorization': 'Bearer {_fake(40, seed)}'}}",
             f"KEY = '''-----BEGIN RSA PRIVATE KEY-----\n{pem_body}\n"
             "-----END RSA PRIVATE KEY-----'''",
@@ -76,19 +78,21 @@ def main(argv: list[str] | None = None) -> int:
     mb = len(text.encode("utf-8")) / 1_000_000
     result = redact(text)  # warm-up, and the counts to show
     times: list[float] = []
+    cpu: list[float] = []
     for _ in range(args.repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         redact(text)
         times.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
     best = min(times)
-    print(f"corpus: {mb:.2f} MB of stdlib source ({files} files), {planted} x 6 planted secrets")
+    print(f"corpus: {mb:.2f} MB of stdlib source ({files} files), {planted} x 8 planted secrets")
     print(
         f"found:  {result.total} secrets: "
         + ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items()))
     )
     print(
         f"redact: best of {args.repeat}: {best * 1000:.1f} ms -> {mb / best:.1f} MB/s "
-        f"({best * 1000 / mb:.1f} ms per MB)"
+        f"({best * 1000 / mb:.1f} ms per MB); CPU time {min(cpu) * 1000 / mb:.1f} ms per MB"
     )
     return 0
 

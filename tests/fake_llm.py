@@ -22,6 +22,16 @@ stripped), so a subprocess test picks the behaviour from the command line:
     reads the request, then never answers (until the server stops, 600 s at most).
 ``cut``
     sends the headers and 2 content chunks, then closes the socket mid-body.
+``hostile``
+    answers :data:`HOSTILE_REPLY` (``reply`` overrides it), one word per chunk: text laced with
+    terminal control sequences (OSC 52 clipboard, OSC 0 title, OSC 8 link, CSI clear screen,
+    cursor moves, 8-bit CSI), some split across chunks.
+``endless``
+    streams words (``reply`` repeated, or ``wordN``) until the client goes away or the server
+    stops: for answer caps.
+
+``FakeLLM.error_message`` replaces the message in every error body (e.g. with control
+sequences, as a hostile server would send).
 
 Run ``python -m tests.fake_llm [--port N]`` to serve in the foreground; the first stdout
 line is the server's URL.
@@ -51,6 +61,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "EMBEDDING_DIMS",
     "FAIL_STATUSES",
+    "HOSTILE_REPLY",
     "MODEL_NAMES",
     "FakeLLM",
     "chunk_text",
@@ -64,6 +75,8 @@ MODEL_NAMES: tuple[str, ...] = (
     "slow",
     "hang",
     "cut",
+    "hostile",
+    "endless",
     "fail-401",
     "fail-403",
     "fail-404",
@@ -82,6 +95,15 @@ HANG_SECONDS = 600.0
 _FLAKY_RE = re.compile(r"^flaky-(429|500)-(\d+)$")
 _FAIL_RE = re.compile(r"^fail-(\d{3})$")
 _CREATED = 1_700_000_000
+ESC = "\x1b"
+#: What a hostile model says: visible words around terminal control sequences. Words are split
+#: on spaces, so the OSC 0 title and OSC 8 link sequences arrive in two chunks each.
+HOSTILE_REPLY = (
+    f"Hello {ESC}]52;c;ZWNobyBwd25lZA=={ESC}\\ there{ESC}]0;owned title\x07 "
+    f"{ESC}[2J{ESC}[H{ESC}[3;1Hcleared "
+    f"{ESC}]8;;https://evil.example/ x{ESC}\\click{ESC}]8;;{ESC}\\ "
+    f"\x9b31mred\x9b0m back\rspace\x08\x07 {ESC}P1$r secret{ESC}\\done {ESC}[?1049h end"
+)
 
 
 def long_answer(words: int = 200) -> str:
@@ -149,7 +171,7 @@ def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _error_body(status: int, model: str) -> dict[str, Any]:
+def _error_body(status: int, model: str, override: str | None = None) -> dict[str, Any]:
     message: str
     err_type: str
     code: str | None
@@ -177,6 +199,8 @@ def _error_body(status: int, model: str) -> dict[str, Any]:
     else:
         message = "The server had an error while processing your request. Sorry about that!"
         err_type, code = "server_error", None
+    if override is not None:
+        message = override
     return {"error": {"message": message, "type": err_type, "param": None, "code": code}}
 
 
@@ -267,7 +291,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_error(self, status: int, model: str) -> None:
         extra = {"retry-after": "0"} if status == 429 else None
-        self._send_json(status, _error_body(status, model), extra)
+        self._send_json(status, _error_body(status, model, self.fake.error_message), extra)
 
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
@@ -373,7 +397,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         delay = fake.chunk_delay
-        if model == "slow":
+        words_per_chunk = fake.words_per_chunk
+        if model == "endless":
+            self._endless(body, fake.reply or "")
+            return
+        if model == "hostile":
+            answer = fake.reply if fake.reply is not None else HOSTILE_REPLY
+            words_per_chunk = 1
+        elif model == "slow":
             answer = fake.reply if fake.reply is not None else long_answer()
             delay = delay or SLOW_CHUNK_DELAY
         elif model == "cut":
@@ -452,7 +483,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
         self._write_chunk(event({"role": "assistant", "content": "", "refusal": None}, None))
-        for index, piece in enumerate(chunk_text(answer, fake.words_per_chunk)):
+        for index, piece in enumerate(chunk_text(answer, words_per_chunk)):
             if model == "cut" and index >= 2:
                 self._cut()
                 return
@@ -479,6 +510,32 @@ class _Handler(BaseHTTPRequestHandler):
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
+
+    def _endless(self, body: dict[str, Any], text: str) -> None:
+        """Stream chunks (``text`` or ``wordN ``) until the client or the server stops."""
+        self.close_connection = True
+        model = str(body.get("model") or "endless").removeprefix("openai/")
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        index = 0
+        try:
+            while not self.fake._stopping.is_set():
+                index += 1
+                piece = text or f"word{index} "
+                chunk = {
+                    "id": "chatcmpl-endless",
+                    "object": "chat.completion.chunk",
+                    "created": _CREATED,
+                    "model": model,
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                }
+                self._write_chunk(b"data: " + _dumps(chunk) + b"\n\n")
+                if self.fake.chunk_delay > 0:
+                    self.fake._stopping.wait(self.fake.chunk_delay)
+        except OSError:
+            return  # the client went away
 
     def _hang(self) -> None:
         """Send nothing until the server stops, the client goes away or ``HANG_SECONDS`` pass."""
@@ -518,6 +575,7 @@ class FakeLLM:
         self.reply_fn: Callable[[dict[str, Any]], str | None] | None = None
         self.chunk_delay: float = 0.0
         self.words_per_chunk: int = WORDS_PER_CHUNK  # 1 streams like real APIs (a token each)
+        self.error_message: str | None = None  # replaces the message of every error body
         self.requests: list[dict[str, Any]] = []
         self.script: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -578,6 +636,7 @@ class FakeLLM:
         self.reply = None
         self.chunk_delay = 0.0
         self.reply_fn = None
+        self.error_message = None
 
     # -- addresses -------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ai_workbench.core.sanitize import strip_controls
+
 if TYPE_CHECKING:
     from ai_workbench.chat.store import Message, Session
     from ai_workbench.core.feedback import Feedback
@@ -27,7 +29,7 @@ def local_time(timestamp: float) -> str:
 def session_dict(session: Session) -> dict[str, Any]:
     return {
         "id": session.id,
-        "title": session.title,
+        "title": strip_controls(session.title),
         "persona": session.persona,
         "model": session.model,
         "context": session.context,
@@ -49,7 +51,7 @@ def session_markdown(
     messages: Sequence[Message],
     feedback: Mapping[str, Feedback] | None = None,
 ) -> str:
-    lines = [f"# {session.title or 'Untitled'}", ""]
+    lines = [f"# {strip_controls(session.title) or 'Untitled'}", ""]
     meta = [f"session `{session.id}`", f"created {local_time(session.created)}"]
     if session.persona:
         meta.append(f"persona {session.persona}")
@@ -64,12 +66,13 @@ def session_markdown(
         if message.status != "complete":
             tags.append(f"**{message.status}**")
         heading = f"## {who}" + (f" ({', '.join(tags)})" if tags else "")
-        lines += [heading, "", message.content.rstrip() or "_(no text)_", ""]
+        content = strip_controls(message.content).rstrip()
+        lines += [heading, "", content or "_(no text)_", ""]
         if message.error:
-            lines += [f"> {message.error}", ""]
+            lines += [f"> {strip_controls(message.error)}", ""]
         rating = _rating_text((feedback or {}).get(str(message.id)))
         if rating:
-            lines += [f"_Feedback: {rating}_", ""]
+            lines += [f"_Feedback: {strip_controls(rating)}_", ""]
     return "\n".join(lines)
 
 
@@ -83,7 +86,7 @@ def session_json(
         {
             "id": m.id,
             "role": m.role,
-            "content": m.content,
+            "content": strip_controls(m.content),
             "status": m.status,
             "model": m.model,
             "provider": m.provider,
@@ -91,7 +94,7 @@ def session_json(
             "tokens_out": m.tokens_out,
             "latency_ms": m.latency_ms,
             "cost_usd": m.cost,
-            "error": m.error,
+            "error": strip_controls(m.error) if m.error else m.error,
             "created": m.created,
             "feedback": _feedback_dict((feedback or {}).get(str(m.id))),
             "attachments": [

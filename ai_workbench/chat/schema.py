@@ -75,3 +75,24 @@ V3: Final = """
 -- (an ad-hoc `--model M --api-base URL` has no profile to remember it by).
 ALTER TABLE sessions ADD COLUMN api_base TEXT;
 """
+
+
+V6: Final = """
+-- A streaming answer is saved by appending to its content (ChatStore.append_message) with
+-- indexed = 0, which keeps it out of the full-text index; the final save of the whole text
+-- (update_message with content) sets indexed = 1 and indexes it once. Until then, saves cost
+-- the new text only, not a rewrite of the message's FTS row.
+ALTER TABLE messages ADD COLUMN indexed INTEGER NOT NULL DEFAULT 1;
+
+DROP TRIGGER messages_fts_delete;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.indexed BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content) VALUES ('delete', old.id, old.content);
+END;
+
+DROP TRIGGER messages_fts_update;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, indexed ON messages BEGIN
+    INSERT INTO messages_fts(messages_fts, rowid, content)
+        SELECT 'delete', old.id, old.content WHERE old.indexed;
+    INSERT INTO messages_fts(rowid, content) SELECT new.id, new.content WHERE new.indexed;
+END;
+"""

@@ -1,8 +1,10 @@
 """The chat service: one turn from prompt to saved answer.
 
 input ▶ save user message ▶ assemble context (persona, plugins, files, stdin, history within
-the model's window) ▶ redact ▶ stream ▶ save the answer as it streams (at least once per
-``chat.save_interval``) ▶ mark it complete, or partial on cancel or error.
+the model's window) ▶ redact ▶ stream ▶ save the answer as it streams (appending, at least once
+per ``chat.save_interval``, in the background: a locked database never stalls the stream) ▶
+mark it complete, or partial on cancel, error or a ``chat.max_answer_*`` cap. A final save
+that cannot get past a lock writes the answer to a recovery file instead (chat/drafts.py).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ai_workbench.chat.drafts import AnswerCap, AnswerSaver, write_recovery
 from ai_workbench.chat.store import ChatStore, Message, Session
 from ai_workbench.core.context import (
     AttachedFile,
@@ -21,6 +24,7 @@ from ai_workbench.core.context import (
     collect_files,
     fit_messages,
 )
+from ai_workbench.core.db import StoreError
 from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError, chain_failed
 from ai_workbench.core.llm.engines import StreamResult, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
@@ -78,6 +82,8 @@ class AskResult:
     latency_ms: int
     error: ProviderError | None = None
     cost: float | None = None  # US dollars (core.costs); None when unknown
+    # Set when the database stayed locked: where the whole answer was written instead.
+    saved_to: Path | None = None
 
 
 def find_persona(project_root: Path | None, name: str) -> Persona:
@@ -287,7 +293,8 @@ class ChatService:
         last_error: ProviderError | None = None
         errors: list[ProviderError] = []  # one per provider that failed, in the order tried
         used: ResolvedProvider | None = None
-        last_save = time.monotonic()
+        saver = AnswerSaver(self.store, answer_id, settings.chat.save_interval, say)
+        cap = AnswerCap(settings.chat)
         try:
             for index, provider in enumerate(turn.chain):
                 result = StreamResult()
@@ -311,12 +318,18 @@ class ChatService:
                         max_tokens=settings.chat.max_output_tokens,
                         notice=say,
                     )
-                    async for text in stream:
-                        on_text(text)
-                        now = time.monotonic()
-                        if now - last_save >= settings.chat.save_interval:
-                            await self.store.update_message(answer_id, content=result.text)
-                            last_save = now
+                    try:
+                        async for text in stream:
+                            on_text(text)
+                            saver.feed(result.text)
+                            stop = cap.add(text, result.tokens_out)
+                            if stop is not None:
+                                raise ProviderError(
+                                    "capped", f"{provider.label()}: {stop}",
+                                    provider=provider.name, model=provider.model, partial=True,
+                                )  # fmt: skip
+                    finally:
+                        await stream.aclose()
                     last_error = None
                     break
                 except ProviderError as exc:
@@ -333,21 +346,22 @@ class ChatService:
         except asyncio.CancelledError:
             await asyncio.shield(
                 self._finish(
-                    answer_id, result, "partial", started, "interrupted", used or turn.chain[0]
+                    answer_id, result, "partial", started, "interrupted", used or turn.chain[0],
+                    saver, turn.session.id, patience=0,
                 )
-            )
+            )  # fmt: skip
             raise
         latency = int((time.perf_counter() - started) * 1000)
-        if last_error is not None:
-            status = "partial" if result.text else "error"
-            cost = await self._finish(
-                answer_id, result, status, started, str(last_error), used or turn.chain[0]
-            )
-        else:
-            cost = await self._finish(
-                answer_id, result, "complete", started, None, used or turn.chain[0]
-            )
-        session = await self.store.get_session(turn.session.id)
+        status = "complete" if last_error is None else ("partial" if result.text else "error")
+        cost, saved_to = await self._finish(
+            answer_id, result, status, started, None if last_error is None else str(last_error),
+            used or turn.chain[0], saver, turn.session.id,
+            patience=settings.chat.save_retry_seconds,
+        )  # fmt: skip
+        try:
+            session = await self.store.get_session(turn.session.id)
+        except StoreError:
+            session = turn.session  # unreadable now: what we know is enough for the result
         return AskResult(
             session=session,
             created_session=turn.created_session,
@@ -359,6 +373,7 @@ class ChatService:
             latency_ms=latency,
             error=last_error,
             cost=cost,
+            saved_to=saved_to,
         )
 
     async def _finish(
@@ -369,7 +384,12 @@ class ChatService:
         started: float,
         error: str | None,
         provider: ResolvedProvider,
-    ) -> float | None:
+        saver: AnswerSaver,
+        session_id: str,
+        *,
+        patience: float,
+    ) -> tuple[float | None, Path | None]:
+        """The final save of the whole answer; (cost, recovery file if the save failed)."""
         from ai_workbench.core.context import estimate_tokens
         from ai_workbench.core.llm.costs import cost_of
 
@@ -379,17 +399,27 @@ class ChatService:
         cost = await asyncio.to_thread(
             cost_of, provider.model, result.tokens_in, tokens_out, is_local=provider.is_local
         )
-        await self.store.update_message(
-            answer_id,
-            content=result.text,
-            status=status,
-            tokens_in=result.tokens_in,
-            tokens_out=tokens_out,
-            latency_ms=int((time.perf_counter() - started) * 1000),
-            error=error,
-            cost=cost,
+        latency_ms = int((time.perf_counter() - started) * 1000)
+
+        async def save() -> None:
+            await self.store.update_message(
+                answer_id,
+                content=result.text,
+                status=status,
+                tokens_in=result.tokens_in,
+                tokens_out=tokens_out,
+                latency_ms=latency_ms,
+                error=error,
+                cost=cost,
+            )
+
+        failed = await saver.finish(save, patience)
+        if failed is None:
+            return cost, None
+        path = await asyncio.to_thread(
+            write_recovery, session_id, answer_id, result.text, str(failed)
         )
-        return cost
+        return cost, path
 
 
 def _title_from(prompt: str, files: Sequence[AttachedFile], stdin_text: str | None) -> str:

@@ -355,6 +355,8 @@ class ChatStore(Database):
             raise ValueError("content must be a string")
         if "status" in changes:
             _check_choice("status", changes["status"], STATUSES)
+        if "content" in changes:
+            changes["indexed"] = 1  # the whole text: (re)index it (see append_message)
         changes["updated"] = time.time()
         assignments = ", ".join(f"{name} = ?" for name in changes)
         async with self._write() as db:
@@ -362,6 +364,21 @@ class ChatStore(Database):
                 db,
                 f"UPDATE messages SET {assignments} WHERE id = ?",
                 (*changes.values(), message_id),
+            )
+            if count == 0:
+                raise MessageNotFound(message_id, path=self.path)
+
+    async def append_message(self, message_id: int, text: str) -> None:
+        """Append ``text`` to a message's content (a streaming answer's periodic save).
+
+        Costs the new text only: the message leaves the full-text index until its whole text
+        is saved with :meth:`update_message` (``content=``), which indexes it once.
+        """
+        async with self._write() as db:
+            count, _ = await self._run(
+                db,
+                "UPDATE messages SET content = content || ?, indexed = 0, updated = ? WHERE id = ?",
+                (text, time.time(), message_id),
             )
             if count == 0:
                 raise MessageNotFound(message_id, path=self.path)

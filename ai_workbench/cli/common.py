@@ -32,8 +32,10 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print ``aiw: error: MESSAGE`` on stderr and exit with ``code``."""
-    click.echo(f"aiw: error: {message}", err=True)
+    """Print ``aiw: error: MESSAGE`` on stderr (control sequences stripped) and exit."""
+    from ai_workbench.core.sanitize import strip_controls
+
+    click.echo(f"aiw: error: {strip_controls(message)}", err=True)
     sys.exit(code)
 
 

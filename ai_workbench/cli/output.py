@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from ai_workbench.chat.export import local_time, session_dict
+from ai_workbench.core.sanitize import StreamSanitizer, strip_controls
 
 if TYPE_CHECKING:
     from ai_workbench.chat.service import AskResult
@@ -39,7 +40,11 @@ def extract_code(markdown: str) -> str | None:
 
 
 class AnswerPrinter:
-    """Shows an answer as it streams and prints the end result in the chosen mode."""
+    """Shows an answer as it streams and prints the end result in the chosen mode.
+
+    Everything shown goes through :mod:`ai_workbench.core.sanitize` first (the chat service
+    already hands over clean text; this is the last line before the terminal).
+    """
 
     def __init__(self, mode: Literal["stream", "json", "code"] = "stream") -> None:
         self.mode = mode
@@ -53,9 +58,11 @@ class AnswerPrinter:
         # until the first token arrives, so a slow prompt evaluation is not mistaken for a hang.
         self.waiting_for: str | None = None
         self._waiting: _WaitingLine | None = None
+        self._clean = StreamSanitizer()
 
     # notices (stderr) -----------------------------------------------------------------
     def notice(self, message: str) -> None:
+        message = strip_controls(message)
         if self._waiting is not None:
             self._waiting.clear()
         if self._live is not None:
@@ -99,6 +106,9 @@ class AnswerPrinter:
         tb: TracebackType | None,
     ) -> None:
         self._stop_waiting()
+        tail = self._clean.flush()
+        if tail:
+            self._append(tail)
         if self._live is not None:
             self._live.update(self._markdown(self.text), refresh=True)
             self._live.__exit__(exc_type, exc, tb)
@@ -109,6 +119,11 @@ class AnswerPrinter:
 
     def write(self, chunk: str) -> None:
         self._stop_waiting()
+        chunk = self._clean.feed(chunk)
+        if chunk:
+            self._append(chunk)
+
+    def _append(self, chunk: str) -> None:
         self.text += chunk
         if self.mode != "stream":
             return
@@ -126,7 +141,7 @@ class AnswerPrinter:
 
     # end ------------------------------------------------------------------------------
     def finish(self, result: AskResult) -> int:
-        from ai_workbench.core.errors import EXIT_NO_CODE, EXIT_OK
+        from ai_workbench.core.errors import EXIT_NO_CODE, EXIT_OK, EXIT_STORAGE
 
         short = result.session.id[:8]
         code = EXIT_OK
@@ -142,6 +157,12 @@ class AnswerPrinter:
                 code = EXIT_NO_CODE
             else:
                 sys.stdout.write(extracted)
+        if result.saved_to is not None:
+            sys.stderr.write(
+                f"aiw: error: the session database stayed locked, so the whole answer was not "
+                f"saved in session {short}; it is kept in {result.saved_to}\n"
+            )
+            return result.error.exit_code if result.error is not None else EXIT_STORAGE
         if result.error is not None:
             if result.text:
                 kept = f"; the partial answer is kept in session {short}"
@@ -151,7 +172,7 @@ class AnswerPrinter:
                     if result.created_session
                     else ""
                 )
-            sys.stderr.write(f"aiw: error: {result.error}{kept}\n")
+            sys.stderr.write(f"aiw: error: {strip_controls(str(result.error))}{kept}\n")
             return result.error.exit_code
         if self.err_tty and self.mode == "stream":
             self.notice(_footer(result))
@@ -245,6 +266,7 @@ def _escape(text: str) -> str:
 
 
 def print_markdown(text: str) -> None:
+    text = strip_controls(text)
     if stdout_is_terminal():
         from rich.markdown import Markdown
 
@@ -254,6 +276,7 @@ def print_markdown(text: str) -> None:
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    rows = [["" if cell is None else strip_controls(str(cell)) for cell in row] for row in rows]
     if stdout_is_terminal():
         from rich.table import Table
 

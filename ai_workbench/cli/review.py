@@ -42,7 +42,9 @@ Examples:
 
 
 def _tool_error(message: str) -> None:
-    click.echo(f"aiw: error: {message}", err=True)
+    from ai_workbench.core.sanitize import strip_controls
+
+    click.echo(f"aiw: error: {strip_controls(message)}", err=True)
     sys.exit(EXIT_TOOL)
 
 

@@ -359,13 +359,15 @@ def explain(
                 return None
             if stored.status == "done" and not again:
                 return stored
+            from ai_workbench.core.sanitize import StreamSanitizer
             from ai_workbench.shell.analysis import ExplanationStream
             from ai_workbench.shell.service import analyse
 
             extractor = ExplanationStream()
+            clean = StreamSanitizer()  # the extractor decodes \u001b escapes into real ESCs
 
             def on_text(delta: str) -> None:
-                piece = extractor.feed(delta)
+                piece = clean.feed(extractor.feed(delta))
                 if piece and not as_json:
                     streamed.append(piece)
                     console.print(piece, end="", markup=False, highlight=False, soft_wrap=True)
@@ -415,7 +417,9 @@ def explain(
     else:
         where = f"exit {stored.exit_code}, {escape(stored.cwd)}"
         console.print(f"[bold]$ {escape(stored.command)}[/]  [dim]({where})[/]")
-        console.print(Markdown(stored.explanation or "(no explanation)"))
+        from ai_workbench.core.sanitize import strip_controls
+
+        console.print(Markdown(strip_controls(stored.explanation or "(no explanation)")))
     _print_fixes(console, fixes)
     if no_menu or not sys.stdin.isatty():
         return

@@ -20,8 +20,10 @@ from ai_workbench.cli.common import CONTEXT_SETTINGS, fail, load_settings, open_
 
 def _print_suggestion(item: Any) -> None:
     """One queued suggestion on stdout: the title, then the answer or the patch summary."""
+    from ai_workbench.core.sanitize import strip_controls
+
     payload = item.payload or {}
-    click.echo(f"#{item.id} {item.kind} · {item.title}")
+    click.echo(f"#{item.id} {item.kind} · {strip_controls(item.title)}")
     if payload.get("patch"):
         from ai_workbench.watch.diffs import diff_stats
 
@@ -32,7 +34,7 @@ def _print_suggestion(item: Any) -> None:
             f"apply {item.id} · dismiss {item.id}"
         )
     else:
-        text = str(payload.get("text") or item.body).strip()
+        text = strip_controls(str(payload.get("text") or item.body)).strip()
         for line in text.splitlines() or [""]:
             click.echo(textwrap.indent(line, "    ") if line.strip() else "")
         click.echo(f"    (aiw suggestions dismiss {item.id})")
@@ -46,8 +48,10 @@ def _print_event(event: Any) -> None:
         return
     if event.kind == "stopped":
         return
+    from ai_workbench.core.sanitize import strip_controls
+
     prefix = "aiw: error: " if event.kind == "error" else "aiw: "
-    click.echo(prefix + event.message, err=True)
+    click.echo(prefix + strip_controls(event.message), err=True)
 
 
 def _watch_root(path: Path | None, project_root: Path) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ai_workbench.core.sanitize import strip_controls
+
 # Exit codes of the headless CLI.
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -33,7 +35,8 @@ Exit codes:
   7   provider server error (5xx) after retries
   8   timed out
   9   cannot connect to the provider
-  10  the answer stream was cut mid-answer (the partial answer is kept)
+  10  the answer stream was cut mid-answer, or stopped at a chat.max_answer_* cap
+      (the partial answer is kept)
   11  refused by offline mode
   12  the provider refused the request (400)
   13  the session database is locked, unreadable or from a newer aiw
@@ -49,6 +52,7 @@ PROVIDER_EXIT_CODES = {
     "timeout": EXIT_TIMEOUT,
     "connection": EXIT_CONNECTION,
     "stream_cut": EXIT_STREAM_CUT,
+    "capped": EXIT_STREAM_CUT,  # aiw stopped an answer at chat.max_answer_* (partial kept)
     "offline": EXIT_OFFLINE,
     "bad_request": EXIT_BAD_REQUEST,
     "unknown": EXIT_INTERNAL,
@@ -65,7 +69,9 @@ class AiwError(Exception):
     exit_code = EXIT_INTERNAL
 
     def __init__(self, message: str, exit_code: int | None = None) -> None:
-        super().__init__(message)
+        # Messages quote provider error bodies, file names and model text: never let them
+        # carry terminal control sequences to the user's terminal.
+        super().__init__(strip_controls(message))
         if exit_code is not None:
             self.exit_code = exit_code
 

@@ -198,7 +198,10 @@ _RULES: tuple[_Rule, ...] = (
         ),
         check=_has_key_material,
     ),
-    _Rule("aws-access-key-id", _rx(r"A(?<![A-Za-z0-9]A)(?:KIA|SIA)[A-Z0-9]{16}(?![A-Za-z0-9])")),
+    _Rule(
+        "aws-access-key-id",
+        _rx(r"A(?<![A-Za-z0-9]A)(?:KIA|SIA|BIA|CCA|3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])"),
+    ),
     _Rule("gcp-api-key", _rx(rf"AIza(?<![{_T}]AIza)[{_T}]{{35}}(?![{_T}])")),
     _Rule("gcp-private-key-id", _rx(r"\"private_key_id\"\s*:\s*\"(?P<v>[0-9a-f]{40})\"")),
     _Rule(
@@ -230,7 +233,7 @@ _RULES: tuple[_Rule, ...] = (
     ),
     _Rule(
         "gitlab-token",
-        _rx(rf"gl(?<![{_T}]gl)(?:pat|dt|rt|ptt|ft|cbt|oas|soat|imt|agent)-[{_T}]{{20,}}"),
+        _rx(rf"gl(?<![{_T}]gl)(?:pat|dt|rt|ptt|ft|ffct|cbt|oas|soat|imt|agent)-[{_T}]{{20,}}"),
     ),
     _Rule("slack-token", _rx(rf"x(?<![{_T}]x)(?:ox[abeoprs]|app)-\d[A-Za-z0-9-]{{9,}}")),
     _Rule(
@@ -252,7 +255,7 @@ _RULES: tuple[_Rule, ...] = (
     _Rule("pypi-token", _rx(rf"pypi-(?<![{_T}]pypi-)AgE[{_T}]{{50,}}")),
     _Rule(
         "stripe-key",
-        _rx(r"k_(?<=(?<![A-Za-z0-9_])[sr]k_)(?:live|test)_[A-Za-z0-9]{16,}(?![A-Za-z0-9_])"),
+        _rx(r"k_(?<=(?<![A-Za-z0-9_])[sr]k_)(?:live|test|prod)_[A-Za-z0-9]{16,}(?![A-Za-z0-9_])"),
         back=1,
     ),
     _Rule("google-oauth-client-secret", _rx(rf"GOCSPX-(?<![{_T}]GOCSPX-)[{_T}]{{20,}}")),
@@ -325,6 +328,208 @@ _RULES: tuple[_Rule, ...] = (
         check=_has_session_value,
     ),
 )
+
+
+# Provider token families, after the shapes secret scanners know (gitleaks' default rules):
+# each a distinctive literal prefix, a body of the provider's alphabet and length, and a
+# boundary on both sides, so a scan costs about one ``str.find`` per family.
+_B64 = "A-Za-z0-9+/="
+
+
+def _token(
+    kind: str,
+    prefix: str,
+    body: str,
+    *,
+    end: str = _T,
+    check: Callable[[str], bool] | None = None,
+) -> _Rule:
+    """``prefix`` (a literal) + ``body`` (a regex), not inside a longer token."""
+    lit = re.escape(prefix)
+    rule = _Rule(kind, _rx(f"{lit}(?<![{_T}]{lit}){body}(?![{end}])"), check=check)
+    _NEEDLES[id(rule)] = prefix
+    return rule
+
+
+_NEEDLES: dict[int, str] = {}  # provider rule -> a literal every match contains
+
+
+def _needle(rule: _Rule, needle: str) -> _Rule:
+    _NEEDLES[id(rule)] = needle
+    return rule
+
+
+def _body_has_digit_and_letter(prefix: str) -> Callable[[str], bool]:
+    """A random body mixes digits and letters (``API-DOCUMENTATION…`` is prose, not a key)."""
+
+    def check(value: str) -> bool:
+        body = value[len(prefix) :]
+        return any(c.isdigit() for c in body) and any(c.isalpha() for c in body)
+
+    return check
+
+
+_PROVIDER_RULES: tuple[_Rule, ...] = (
+    _token("sendgrid-api-key", "SG.", r"[\w-]{16,32}\.[\w-]{16,64}", end=f".{_T}"),
+    _token("digitalocean-token", "dop_v1_", r"[a-f0-9]{64}"),
+    _token("digitalocean-token", "doo_v1_", r"[a-f0-9]{64}"),
+    _token("digitalocean-token", "dor_v1_", r"[a-f0-9]{64}"),
+    _token("artifactory-token", "AKCp", r"[A-Za-z0-9]{69}"),
+    _token("artifactory-token", "cmVmd", r"[A-Za-z0-9]{59}"),
+    _token(
+        "1password-secret-key",
+        "A3-",
+        r"[A-Z0-9]{6}-(?:[A-Z0-9]{11}|[A-Z0-9]{6}-[A-Z0-9]{5})-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}",
+    ),
+    _token("1password-token", "ops_eyJ", r"[A-Za-z0-9+/]{250,}={0,3}", end=_B64),
+    _token("adobe-client-secret", "p8e-", r"[A-Za-z0-9]{32}"),
+    _token("age-secret-key", "AGE-SECRET-KEY-1", r"[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
+    _token("alibaba-access-key-id", "LTAI", r"[A-Za-z0-9]{20}"),
+    _token("atlassian-api-token", "ATATT3", r"[A-Za-z0-9_=-]{186}"),
+    _token("clickhouse-api-key", "4b1d", r"[A-Za-z0-9]{38}", check=_looks_random),
+    _token("clojars-token", "CLOJARS_", r"[A-Za-z0-9]{60}"),
+    _token("cloudflare-origin-ca-key", "v1.0-", r"[a-f0-9]{24}-[a-f0-9]{146}"),
+    _token("databricks-token", "dapi", r"[a-f0-9]{32}(?:-\d)?"),
+    _token("doppler-token", "dp.", r"(?:pt|st|sa|ct|scim|audit)\.[A-Za-z0-9]{40,44}"),
+    _token("duffel-token", "duffel_", r"(?:test|live)_[A-Za-z0-9_=-]{43}"),
+    _token("dynatrace-token", "dt0c01.", r"[A-Za-z0-9]{24}\.[A-Za-z0-9]{64}"),
+    _token("easypost-token", "EZAK", r"[A-Za-z0-9]{54}"),
+    _token("easypost-token", "EZTK", r"[A-Za-z0-9]{54}"),
+    _token("facebook-token", "EAA", r"[MC][A-Za-z0-9]{100,}"),
+    _token("square-token", "EAAA", r"[\w-]{22,60}"),
+    _token("square-token", "sq0", r"(?:atp|csp)-[\w-]{22,60}"),
+    _token("flutterwave-key", "FLW", r"(?:SECK|PUBK)(?:_TEST)?-[a-h0-9]{12,32}(?:-X)?"),
+    _token("flyio-token", "fo1_", r"[\w-]{43}"),
+    _token("flyio-token", "fm", r"(?:1[ar]|2)_[A-Za-z0-9+/]{100,}={0,3}", end=_B64),
+    _token("frameio-token", "fio-u-", r"[A-Za-z0-9_=-]{64}"),
+    _token("gitlab-token", "GR1348941", r"[\w-]{20}"),
+    _token("gitlab-session-cookie", "_gitlab_session=", r"[0-9a-z]{32}"),
+    _token("grafana-token", "eyJrIjoi", r"[A-Za-z0-9]{70,400}={0,3}", end=_B64),
+    _token("grafana-token", "glc_", r"[A-Za-z0-9+/]{32,400}={0,3}", end=_B64),
+    _token("grafana-token", "glsa_", r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),
+    _token("harness-token", "pat.", r"[\w-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}"),
+    _token("harness-token", "sat.", r"[\w-]{22}\.[A-Za-z0-9]{24}\.[A-Za-z0-9]{20}"),
+    _needle(
+        _Rule(
+            "terraform-token",
+            _rx(
+                r"\.atlasv1\.(?<=(?<![A-Za-z0-9])[A-Za-z0-9]{14}\.atlasv1\.)[\w=-]{60,70}(?![\w=-])"
+            ),
+            back=14,
+        ),
+        ".atlasv1.",
+    ),
+    _token("heroku-api-key", "HRKU-AA", r"[\w-]{58}"),
+    _token("huggingface-token", "api_org_", r"[A-Za-z]{34}"),
+    _token("infracost-token", "ico-", r"[A-Za-z0-9]{32}"),
+    _token("intra42-secret", "s-s4t2", r"(?:ud|af)-[a-f0-9]{64}"),
+    _token("linear-api-key", "lin_api_", r"[A-Za-z0-9]{40}"),
+    _needle(
+        _Rule(
+            "maxmind-license-key",
+            _rx(r"_mmk(?<=(?<![\w-])[A-Za-z0-9]{6}_[A-Za-z0-9]{29}_mmk)(?![\w-])"),
+            back=36,
+        ),
+        "_mmk",
+    ),
+    _token("notion-token", "ntn_", r"[0-9]{11}[A-Za-z0-9]{35}"),
+    _token("octopus-api-key", "API-", r"[A-Z0-9]{26}", check=_body_has_digit_and_letter("API-")),
+    _token("openshift-token", "sha256~", r"[\w-]{43}"),
+    _token("perplexity-api-key", "pplx-", r"[A-Za-z0-9]{48}"),
+    _token("planetscale-token", "pscale_", r"(?:tkn|oauth|pw)_[\w=.-]{32,64}", end=f".={_T}"),
+    _token("postman-api-key", "PMAK-", r"[a-fA-F0-9]{24}-[a-fA-F0-9]{34}"),
+    _token("prefect-api-key", "pnu_", r"[A-Za-z0-9]{36}"),
+    _token("pulumi-token", "pul-", r"[a-f0-9]{40}"),
+    _token("readme-api-key", "rdme_", r"[a-z0-9]{70}"),
+    _token("rubygems-api-key", "rubygems_", r"[a-f0-9]{48}"),
+    _token("scalingo-token", "tk-us-", r"[\w-]{48}"),
+    _token("brevo-api-key", "xkeysib-", r"[a-f0-9]{64}-[A-Za-z0-9]{16}"),
+    _token("brevo-api-key", "xsmtpsib-", r"[a-f0-9]{64}-[A-Za-z0-9]{16}"),
+    _token("sentry-token", "sntryu_", r"[a-f0-9]{64}"),
+    _token("sentry-token", "sntrys_", r"eyJ[A-Za-z0-9+/=_]{50,}", end=_B64),
+    _token("settlemint-token", "sm_", r"(?:aat|pat|sat)_[A-Za-z0-9]{16}"),
+    _token("shippo-api-key", "shippo_", r"(?:live|test)_[a-fA-F0-9]{40}"),
+    _token("shopify-token", "shp", r"(?:at|ca|pa|ss)_[a-fA-F0-9]{32}"),
+    _token("slack-token", "xoxe.", r"xox[bp]-\d-[A-Za-z0-9]{100,}"),
+    _token("sourcegraph-token", "sgp_", r"(?:[a-fA-F0-9]{16}_|local_)?[a-fA-F0-9]{40}"),
+    _token("stripe-webhook-secret", "whsec_", r"[A-Za-z0-9+/]{32,}={0,2}", end=_B64),
+    _needle(
+        _Rule(  # <bot id>:<secret>: the id stays
+            "telegram-bot-token", _rx(r":A(?<=\d{8}:A)(?P<v>[\w-]{34})(?![\w-])")
+        ),
+        ":A",
+    ),
+    _token("twilio-api-key", "SK", r"[0-9a-fA-F]{32}", check=_body_has_digit_and_letter("SK")),
+    _token("vault-token", "hvs.", r"[\w-]{90,120}"),
+    _token("vault-token", "hvb.", r"[\w-]{138,300}"),
+    _token("yandex-api-key", "AQVN", r"[\w-]{35,38}"),
+    _token("yandex-token", "t1.", r"[\w-]{1,64}={0,2}\.[\w-]{86}={0,2}", end=_B64),
+    _token("mailgun-api-key", "key-", r"[a-f0-9]{32}", check=_body_has_digit_and_letter("key-")),
+    _needle(
+        _Rule(
+            "mailchimp-api-key",
+            _rx(r"-us(?<=(?<![A-Za-z0-9])[a-f0-9]{32}-us)\d{1,2}(?![A-Za-z0-9])"),
+            back=32,
+        ),
+        "-us",
+    ),
+    _token("new-relic-key", "NRAK-", r"[A-Z0-9]{27}"),
+    _token("new-relic-key", "NRII-", r"[\w-]{32}"),
+    _token("new-relic-key", "NRJS-", r"[a-f0-9]{19}"),
+    _needle(
+        _Rule(
+            "teams-webhook",
+            _rx(r"webhook\.office\.com/webhookb2/(?P<v>[A-Za-z0-9@/-]{40,})"),
+        ),
+        "webhook.office.com/webhookb2/",
+    ),
+    _needle(
+        _Rule(
+            "discord-webhook",
+            _rx(r"discord(?:app)?\.com/api/webhooks/\d+/(?P<v>[\w-]{60,})"),
+        ),
+        "/api/webhooks/",
+    ),
+    # twitter before dropbox: a bearer token's run of A's would look like a dropbox token
+    _token("twitter-bearer-token", "AAAAAAAAAAAAAAAAAAAAA", r"A[A-Za-z0-9%]{80,100}"),
+    _token("dropbox-token", "sl.", r"[\w=-]{130,}", end=f"={_T}"),
+    _needle(
+        _Rule(
+            "dropbox-token",
+            _rx(r"AAAAAAAAAA(?<=(?<![A-Za-z0-9])[A-Za-z0-9]{11}AAAAAAAAAA)[\w=-]{43}(?![\w=-])"),
+            back=11,
+        ),
+        "AAAAAAAAAA",
+    ),
+)
+_PROVIDER_NEEDLES = tuple(_NEEDLES[id(rule)] for rule in _PROVIDER_RULES)
+
+# Every provider token is one run of at least this many token characters.
+_RUN = 20
+_RUN_TABLE = bytes(
+    0x61 if chr(i).isascii() and (chr(i).isalnum() or chr(i) in "_-.+/=~:%@") else 0x20
+    for i in range(256)
+)
+
+
+def _long_runs(work: str) -> str:
+    """The runs of ``_RUN``+ token characters in ``work`` (one character per byte), joined.
+
+    Ordinary text has few, so checking 70-odd provider prefixes against them costs far less
+    than 70-odd scans of the whole text; ``bytes.translate`` and ``bytes.find`` of a long
+    needle skip through the rest at memory speed.
+    """
+    mapped = work.encode("latin-1").translate(_RUN_TABLE)
+    needle = b"a" * _RUN
+    runs: list[str] = []
+    pos = 0
+    while (hit := mapped.find(needle, pos)) >= 0:
+        start = mapped.rfind(b" ", pos, hit) + 1 or pos
+        stop = mapped.find(b" ", hit + _RUN)
+        stop = len(mapped) if stop < 0 else stop
+        runs.append(work[start:stop])
+        pos = stop
+    return "\n".join(runs)
 
 
 def _group_kinds(pattern: re.Pattern[str]) -> dict[str, str]:
@@ -477,7 +682,35 @@ _KEY_QUALIFIERS = frozenset(
         "license",
         "service",
         "app",
+        "admin",
+        "consumer",
+        "ingest",
+        "insert",
+        "write",
+        "management",
+        "server",
+        "webhook",
+        "personal",
+        "deploy",
+        "oauth",
+        "bot",
     }
+)
+# `<provider>_key`, `<provider>_admin_key`: a key named after a service is that service's key
+# (the providers secret scanners know by keyword rather than by token shape).
+_PROVIDER_WORDS = frozenset(
+    """adafruit adobe airtable algolia alibaba amplitude anthropic asana atlassian auth0 aws
+    azure beamer binance bitbucket bitly bittrex brevo circleci clickup cloudflare codecov
+    cohere coinbase confluence confluent contentful databricks datadog deepseek digitalocean
+    discord docker dockerhub doppler dropbox dynatrace etsy facebook fastly finicity finnhub
+    firebase flickr freshbooks freshdesk gemini github gitlab gitter gocardless google
+    grafana groq heroku hubspot huggingface intercom jfrog jira kraken kucoin launchdarkly
+    linear linkedin mailchimp mailgun mandrill mapbox mattermost messagebird mistral mixpanel
+    netlify newrelic notion npm nuget nytimes okta openai openrouter pagerduty paypal
+    perplexity plaid postmark pusher pypi rapidapi replicate rubygems segment sendbird
+    sendgrid sendinblue sentry shopify slack snyk sonar sparkpost square squarespace stripe
+    sumologic supabase telegram travis twilio twitch twitter typeform vercel yandex
+    zendesk""".split()  # noqa: SIM905
 )
 _PASSWORD_WORDS = ("password", "passwd", "pwd")
 _SECRET_ENDINGS = (
@@ -510,7 +743,9 @@ def _key_kind(key: str) -> str | None:
     elif last in ("credential", "credentials"):
         secret = True
     elif last == "key":
-        secret = not single and words[-2] in _KEY_QUALIFIERS
+        secret = not single and (
+            words[-2] in _KEY_QUALIFIERS or any(w in _PROVIDER_WORDS for w in words[:-1])
+        )
     else:
         secret = last.endswith(_SECRET_ENDINGS)
     if not secret:
@@ -809,7 +1044,13 @@ def redact(text: str, *, filename: str | None = None) -> Redaction:
     elif "File `" in work and ".env" in work:
         work = _env_blocks_pass(work, counter)
     lowered = _ascii_lower(work)
-    for rule in _RULES:
+    runs = _long_runs(work)
+    rules = _RULES + tuple(
+        rule
+        for rule, needle in zip(_PROVIDER_RULES, _PROVIDER_NEEDLES, strict=True)
+        if needle in runs
+    )
+    for rule in rules:
         redacted = _apply_rule(rule, work, lowered, counter)
         if redacted is not work:
             work, lowered = redacted, _ascii_lower(redacted)

@@ -135,6 +135,13 @@ class ChatSettings(BaseModel):
     save_interval: float = Field(default=1.0, gt=0, le=10)
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_output_tokens: int | None = Field(default=None, gt=0)
+    # An answer that grows past any of these is stopped and kept as partial (chat/drafts.py).
+    max_answer_bytes: int = Field(default=1_000_000, ge=1_000)
+    max_answer_tokens: int = Field(default=250_000, ge=100)
+    max_answer_seconds: float = Field(default=900.0, gt=0)
+    # How long the final save of an answer retries a locked database before the answer is
+    # written to a recovery file in the data dir instead.
+    save_retry_seconds: float = Field(default=60.0, ge=0)
 
 
 class WatchSettings(BaseModel):

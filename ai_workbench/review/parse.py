@@ -13,6 +13,7 @@ import json
 import re
 from typing import Any
 
+from ai_workbench.core.sanitize import strip_controls_deep
 from ai_workbench.review.models import CATEGORIES, Finding
 
 DEFAULT_CONFIDENCE = 0.6
@@ -101,7 +102,7 @@ def parse_reply(text: str) -> tuple[list[dict[str, Any]], int]:
     """(raw finding dicts, count of unusable items) from a reply; raise MalformedReply."""
     if not text.strip():
         raise MalformedReply("the reply was empty")
-    data = _load(text)
+    data = strip_controls_deep(_load(text))  # decoded \u001b escapes are real ESCs
     if isinstance(data, dict):
         items = data.get("findings")
         if items is None:

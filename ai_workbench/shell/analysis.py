@@ -31,6 +31,7 @@ from typing import Any
 
 from ai_workbench.core.redact import is_secret_name, redact_text
 from ai_workbench.core.safety.risk import classify, normalise_level, stricter
+from ai_workbench.core.sanitize import strip_controls_deep
 
 __all__ = [
     "Analysis",
@@ -271,7 +272,7 @@ def parse_reply(text: str) -> tuple[str, list[dict[str, Any]]]:
     candidates = [_loads(text.strip())]
     candidates += [_loads(m.group(1).strip()) for m in _FENCE.finditer(text)]
     candidates.append(_first_object(text))
-    for value in candidates:
+    for value in map(strip_controls_deep, candidates):  # decoded \u001b escapes are real ESCs
         if isinstance(value, dict) and ("explanation" in value or "suggestions" in value):
             explanation = str(value.get("explanation") or "").strip()
             raw = value.get("suggestions") or []

@@ -34,6 +34,7 @@ from ai_workbench.core.db import Database, StoreError
 from ai_workbench.core.errors import EXIT_INPUT
 from ai_workbench.core.feedback import Feedback
 from ai_workbench.core.redact import redact_text
+from ai_workbench.core.sanitize import strip_controls
 
 __all__ = [
     "SUGGESTION_STATUSES",
@@ -154,8 +155,8 @@ class SuggestionQueue:
         action_list = [_action(a) for a in actions]
         actions_json = json.dumps([{"id": a.id, "label": a.label} for a in action_list])
         payload_json = None if payload is None else json.dumps(dict(payload))
-        title = redact_text(title)
-        body = redact_text(body) if body else ""
+        title = redact_text(strip_controls(title))
+        body = redact_text(strip_controls(body)) if body else ""
         now = time.time()
         store = self.store
         async with store._write() as db:

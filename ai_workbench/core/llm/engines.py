@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from ai_workbench.core.errors import RETRYABLE, ProviderError, advice_for
 from ai_workbench.core.llm.profiles import OPENAI_COMPATIBLE, ResolvedProvider
+from ai_workbench.core.sanitize import StreamSanitizer
 
 Engine = Literal["auto", "direct", "litellm"]
 BACKOFF_BASE = 0.5
@@ -74,7 +75,10 @@ async def stream_chat(
 ) -> AsyncIterator[str]:
     """Yield text deltas; retry 429/5xx with backoff while nothing has been yielded.
 
-    ``notice`` hears each retry as it is scheduled (before the backoff sleep)."""
+    The deltas are model text, so terminal control sequences are stripped from them (a sequence
+    split across deltas is held back until it is complete): what is yielded, kept in
+    ``result.text`` and saved can be printed safely. ``notice`` hears each retry as it is
+    scheduled (before the backoff sleep)."""
     chosen = choose_engine(provider, engine)
     result.engine = chosen
     attempt = 0
@@ -82,14 +86,22 @@ async def stream_chat(
     while True:
         opener = _direct_stream if chosen == "direct" else _litellm_stream
         emitted = False
+        clean = StreamSanitizer()
         try:
-            async for text in opener(provider, messages, result, timeout, temperature, max_tokens):
+            async for raw in opener(provider, messages, result, timeout, temperature, max_tokens):
+                text = clean.feed(raw)
+                if not text:
+                    continue
                 if not emitted:
                     emitted = True
                     if result.first_token_ms is None:
                         result.first_token_ms = int((time.perf_counter() - started) * 1000)
                 result.text += text
                 yield text
+            tail = clean.flush()
+            if tail:
+                result.text += tail
+                yield tail
             return
         except ProviderError as exc:
             if emitted or exc.kind not in RETRYABLE or attempt >= max_retries:
