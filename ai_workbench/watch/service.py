@@ -55,6 +55,7 @@ from ai_workbench.watch.diffs import (
     make_diff,
     parse_diff,
 )
+from ai_workbench.watch.edit_patch import edit_blocks, patch_from_edits, without_edit_blocks
 from ai_workbench.watch.ignore import ProjectIgnore
 from ai_workbench.watch.limiter import RateLimiter
 from ai_workbench.watch.prompts import change_messages, question_messages, related_files
@@ -702,6 +703,9 @@ class WatchService:
 
     def _build_patch(self, job: WatchJob, answer: str) -> tuple[str, dict[str, str]]:
         """(exact diff, expect digests) from the model's answer; DiffError if unusable."""
+        blocks = edit_blocks(answer)  # SEARCH/REPLACE blocks, as the prompt asks for
+        if blocks:
+            return patch_from_edits(self, job, blocks)
         diff_text = extract_diff(answer)
         if diff_text is None:
             raise DiffError("the answer holds no diff")
@@ -936,7 +940,7 @@ def _explanation(answer: str) -> str:
     """The model's words outside its diff (a sentence or two), for the suggestion body."""
     import re
 
-    outside = re.sub(r"```.*?```", "", answer, flags=re.DOTALL).strip()
+    outside = re.sub(r"```.*?```", "", without_edit_blocks(answer), flags=re.DOTALL).strip()
     if not outside or outside.lstrip().startswith(("--- ", "@@", "diff --git")):
         return ""
     return _clip(outside, 400)
