@@ -89,3 +89,14 @@ async def test_a_redacted_secret_is_kept_in_the_file(env: Any) -> None:
     assert (env["root"] / "conf.py").read_text() == source.replace(
         "N = 1  # make it 2 AI!", "N = 2"
     )
+
+
+async def test_a_copied_placeholder_path_means_the_asked_file(env: Any) -> None:
+    # Qwen2.5-Coder-1.5B wrote `path/to/shapes.py` from the prompt's example
+    reply = BLOCK.format(
+        search="    return get(url)\n", replace="    return get(url, timeout=5)\n"
+    ).replace("app.py\n", "path/to/app.py\n", 1)
+    (item,) = await _suggest(env, reply)
+    await apply_suggestion(env["queue"], item.id)
+    assert (env["root"] / "app.py").read_text() == FIXED
+    assert not (env["root"] / "path").exists()

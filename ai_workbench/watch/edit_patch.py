@@ -38,6 +38,13 @@ def without_edit_blocks(answer: str) -> str:
     return _BLOCK.sub("", answer)
 
 
+def _means(named: str, relpath: str) -> bool:
+    """Whether a path the model wrote stands for ``relpath``: the same path under other
+    leading directories, or the same file name (small models copy the prompt's
+    ``path/to/file.py`` example)."""
+    return named.endswith("/" + relpath) or named.rsplit("/", 1)[-1] == relpath.rsplit("/", 1)[-1]
+
+
 def _sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -78,6 +85,13 @@ def patch_from_edits(
     targets: list[EditBlock] = []
     for block in blocks:
         target = _safe_rel(block.path) if block.path else job.relpath
+        if (
+            target is not None
+            and target != job.relpath
+            and _means(target, job.relpath)
+            and not (service.root / target).exists()
+        ):
+            target = job.relpath  # "path/to/app.py", "./src/app.py" for the asked file
         if target is None:
             raise DiffError(f"the edit names a path outside the project: {block.path}")
         if target != job.relpath and service.ignore.ignored(target):

@@ -123,7 +123,8 @@ def change_messages(
     body = (
         f"Instructions from {marker} comments in `{relpath}`:\n{asks}\n\n"
         f"`{relpath}`:\n{_fence(redact_text(_excerpt(text, comments, context_lines)), relpath)}"
-        f"{_related_block(related)}\n\nReply with the SEARCH/REPLACE blocks."
+        f"{_related_block(related)}\n\nReply with the SEARCH/REPLACE blocks; the path line for "
+        f"this file is `{relpath}`."
     )
     return [
         {"role": "system", "content": CHANGE_SYSTEM.format(marker=marker)},
