@@ -32,6 +32,14 @@ stripped), so a subprocess test picks the behaviour from the command line:
 
 ``FakeLLM.error_message`` replaces the message in every error body (e.g. with control
 sequences, as a hostile server would send).
+``no-schema``
+    answers 400 (OpenAI's wording) to any request with ``response_format``, else echoes.
+``json-object-only``
+    like llama-cpp-python's server: a ``response_format`` of type ``json_schema`` gets a 500
+    whose message names the field; ``json_object`` (with or without ``schema``) is accepted.
+
+``FakeLLM.first_token_delay`` sleeps after the headers, before the first content chunk (a
+server evaluating a long prompt); every request body is in ``FakeLLM.requests``.
 
 Run ``python -m tests.fake_llm [--port N]`` to serve in the foreground; the first stdout
 line is the server's URL.
@@ -86,6 +94,8 @@ MODEL_NAMES: tuple[str, ...] = (
     "flaky-429-1",
     "flaky-500-1",
     "embed",
+    "no-schema",
+    "json-object-only",
 )
 FAIL_STATUSES: tuple[int, ...] = (401, 403, 404, 429, 500, 503)
 EMBEDDING_DIMS = 8
@@ -395,6 +405,28 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "hang":
             self._hang()
             return
+        response_format = body.get("response_format")
+        if model == "no-schema" and response_format is not None:
+            error = {
+                "message": "Invalid parameter: 'response_format' is not supported with this model.",
+                "type": "invalid_request_error",
+                "param": "response_format",
+                "code": None,
+            }
+            self._send_json(400, {"error": error})
+            return
+        if (
+            model == "json-object-only"
+            and isinstance(response_format, dict)
+            and response_format.get("type") not in ("text", "json_object")
+        ):
+            message = (
+                "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+                "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\"}"
+            )
+            error = {"message": message, "type": "internal_server_error", "param": None}
+            self._send_json(500, {"error": error})
+            return
 
         delay = fake.chunk_delay
         words_per_chunk = fake.words_per_chunk
@@ -483,6 +515,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
         self._write_chunk(event({"role": "assistant", "content": "", "refusal": None}, None))
+        if fake.first_token_delay > 0 and fake._stopping.wait(fake.first_token_delay):
+            self._cut()
+            return
         for index, piece in enumerate(chunk_text(answer, words_per_chunk)):
             if model == "cut" and index >= 2:
                 self._cut()
@@ -574,6 +609,7 @@ class FakeLLM:
         # None keeps the model's usual one (e.g. a review "model" that answers per file).
         self.reply_fn: Callable[[dict[str, Any]], str | None] | None = None
         self.chunk_delay: float = 0.0
+        self.first_token_delay: float = 0.0
         self.words_per_chunk: int = WORDS_PER_CHUNK  # 1 streams like real APIs (a token each)
         self.error_message: str | None = None  # replaces the message of every error body
         self.requests: list[dict[str, Any]] = []
@@ -635,6 +671,7 @@ class FakeLLM:
             self.script.clear()
         self.reply = None
         self.chunk_delay = 0.0
+        self.first_token_delay = 0.0
         self.reply_fn = None
         self.error_message = None
 

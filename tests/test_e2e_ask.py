@@ -295,7 +295,10 @@ FAILURES: dict[str, FailureCase] = {
     "fail-429": FailureCase("fail-429", 6, NO_RETRY),
     "fail-500": FailureCase("fail-500", 7, NO_RETRY),
     "fail-503": FailureCase("fail-503", 7, NO_RETRY),
-    "hang": FailureCase("hang", 8, {**NO_RETRY, "AIW_REQUEST_TIMEOUT": "1"}),
+    # the first token has its own (longer, for a local server) timeout since issue 14
+    "hang": FailureCase(
+        "hang", 8, {**NO_RETRY, "AIW_REQUEST_TIMEOUT": "1", "AIW_FIRST_TOKEN_TIMEOUT": "1"}
+    ),
     "refused": FailureCase("echo", 9, NO_RETRY, refused=True),
     "cut": FailureCase("cut", 10, NO_RETRY, partial=True),
 }

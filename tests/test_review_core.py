@@ -262,16 +262,24 @@ async def test_findings_off_the_added_lines_are_reanchored_or_discarded(repo, fa
     broken = {"file": "calc.py", "title": "no line number"}
     fake_llm.reply = findings_reply(BUG, near, quoted, far, other, beyond, broken)
     result = await run_review(repo, fake_llm, max_per_file=10)
-    placed = {f.title: (f.line_start, f.line_end, f.reanchored) for f in result.findings}
+    # issue 14: a finding is moved only on evidence (the code it quotes); one on a context line
+    # of the hunk keeps its own line; one outside every hunk is held back, not discarded
+    placed = {f.title: (f.line_start, f.line_end, f.reanchored) for f in result.shown}
     assert placed == {
         BUG["title"]: (3, 4, False),
-        "Near miss": (3, 3, True),
+        "Near miss": (2, 2, False),
         "Quotes the added line": (3, 3, True),
     }
+    # line 9 lies past the lines the model was shown (1-7: the change and 3 lines after it)
+    assert {f.title: f.held_reason for f in result.held} == {
+        "On an unchanged line": "off-change",
+        "Past the end": "off-change",
+    }
     assert result.stats.raw_findings == 7
-    assert result.stats.reanchored == 2
-    assert result.stats.discarded == 4
-    assert any("2 finding(s) moved" in n and "4 discarded" in n for n in result.notices)
+    assert result.stats.reanchored == 1
+    assert result.stats.discarded == 2
+    assert result.stats.held["off-change"] == 2
+    assert any("1 finding(s) moved" in n and "2 discarded" in n for n in result.notices)
 
 
 async def test_low_confidence_and_per_file_cap_are_held_back_and_counted(repo, fake_llm):
@@ -307,7 +315,12 @@ async def test_low_confidence_and_per_file_cap_are_held_back_and_counted(repo, f
         "util issue 0": "per-file-cap",  # the info one goes first
         "util issue 3": "per-file-cap",
     }
-    assert result.stats.held == {"low-confidence": 1, "per-file-cap": 2, "learned": 0}
+    assert result.stats.held == {
+        "low-confidence": 1,
+        "per-file-cap": 2,
+        "learned": 0,
+        "off-change": 0,
+    }
 
 
 async def test_large_diff_is_split_within_the_budget_and_reviewed_in_parallel(

@@ -28,6 +28,7 @@ from ai_workbench.core.db import StoreError
 from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError, chain_failed
 from ai_workbench.core.llm.engines import StreamResult, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
+from ai_workbench.core.llm.speed import first_token_timeout
 from ai_workbench.core.redact import redact, redact_text
 from ai_workbench.core.settings import LoadedConfig
 
@@ -311,6 +312,9 @@ class ChatService:
                         result,
                         engine=settings.engine,
                         timeout=settings.request_timeout,
+                        first_token_timeout=first_token_timeout(
+                            provider, settings.first_token_timeout, settings.request_timeout
+                        ),
                         max_retries=settings.max_retries,
                         temperature=turn.temperature
                         if turn.temperature is not None

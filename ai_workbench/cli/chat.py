@@ -139,7 +139,14 @@ def ask(
             if kb:
                 from ai_workbench.cli.knowledge import grounding_for_ask
 
-                section, question = await grounding_for_ask(loaded, text or stdin_text or "", store)
+                section, question = await grounding_for_ask(
+                    loaded,
+                    text or stdin_text or "",
+                    store,
+                    model=model,
+                    api_base=api_base,
+                    provider=provider,
+                )
                 if question:  # weak retrieval: ask instead of guessing
                     import json
 

@@ -259,15 +259,19 @@ def kb_status(ctx: click.Context, as_json: bool) -> None:
 
 
 async def grounding_for_ask(
-    loaded: Any, question: str, store: Any
+    loaded: Any, question: str, store: Any, **model_choice: str | None
 ) -> tuple[str | None, str | None]:
     """(system-context section, None) for a confident retrieval, else (None, clarifying question).
 
-    Raises AiwError when the project has no index yet.
+    ``model_choice`` (model, api_base, provider: the ask's flags) sizes the excerpts by how
+    fast that model reads. Raises AiwError when the project has no index yet.
     """
+    from ai_workbench.knowledge.service import excerpt_budget
+
     service = _service(loaded)
     try:
-        grounding = await service.ground(question, store)
+        budget = excerpt_budget(loaded.settings, **model_choice)
+        grounding = await service.ground(question, store, budget_tokens=budget)
     finally:
         service.close()
     for notice in grounding.result.notices:

@@ -63,6 +63,19 @@ class ProviderProfile(BaseModel):
     )
     context_window: int | None = Field(default=None, gt=0, description="tokens the model accepts")
     temperature: float | None = Field(default=None, ge=0, le=2)
+    structured_output: Literal["auto", "json_schema", "json_object", "off"] = Field(
+        default="auto",
+        description="how JSON answers are constrained: auto tries json_schema, then json_object "
+        "with the schema, then none (remembered per endpoint while aiw runs)",
+    )
+    prompt_tokens_per_second: float | None = Field(
+        default=None,
+        gt=0,
+        description="how fast the model reads a prompt (default: measured from earlier requests)",
+    )
+    first_token_timeout: float | None = Field(
+        default=None, gt=0, description="seconds to wait for the first token (overrides the global)"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -222,6 +235,9 @@ class Settings(BaseSettings):
     offline: bool = False
     engine: Literal["auto", "direct", "litellm"] = "auto"
     request_timeout: float = Field(default=60.0, gt=0)
+    # The wait for the first token (prompt evaluation): None = 180 s for local providers,
+    # request_timeout for cloud ones. request_timeout then bounds each gap between chunks.
+    first_token_timeout: float | None = Field(default=None, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     theme: str = "textual-dark"
     chat: ChatSettings = Field(default_factory=ChatSettings)

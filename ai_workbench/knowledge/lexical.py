@@ -9,6 +9,7 @@ Identifiers are split (``parse_args`` and ``parseArgs`` also index ``parse`` and
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 import time
@@ -66,7 +67,7 @@ _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 # Only function words: a content word ("added", "fix", "use") is evidence of what the user
 # means, both for BM25 and for the match score that decides the clarifying question.
 STOPWORDS = frozenset(
-    """a an and are as at be been but by can could did do does for from had has have how i
+    """a about an and are as at be been but by can could did do does for from had has have how i
     if in into is it its me my no not of on or our should so than that the their them then
     there these they this those to was we were what when where which who whom why will with
     would you your""".split()  # noqa: SIM905
@@ -111,6 +112,19 @@ def query_terms(query: str) -> list[str]:
         if len(word) > 1 and word not in STOPWORDS and not word.isdigit():
             seen.setdefault(word)
     return list(seen)
+
+
+def compounds(terms: Sequence[str]) -> list[str]:
+    """Closed compounds of adjacent query terms: "times out" → ``timeout``, "set up" →
+    ``setup``, "back up" → ``backup`` (docs write them as one word, users as two)."""
+    out: list[str] = []
+    for left, right in itertools.pairwise(terms):
+        heads = (left, stem(left), left[:-1] if left.endswith("s") else left)
+        for head in dict.fromkeys(heads):
+            word = head + right
+            if len(word) >= 5 and word not in out:
+                out.append(word)
+    return out
 
 
 @dataclass(frozen=True)
@@ -286,7 +300,7 @@ class LexicalIndex:
         terms = [t for t in terms if t not in BM25_SKIP] or terms
         if not terms:
             return []
-        match = " OR ".join(f'"{t}"' for t in terms)
+        match = " OR ".join(f'"{t}"' for t in [*terms, *compounds(terms)])
         rows = self.db.execute(
             "SELECT c.*, -bm25(chunks_fts, ?, ?, ?) AS score FROM chunks_fts "
             "JOIN chunks c ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ? "
@@ -294,6 +308,33 @@ class LexicalIndex:
             (*WEIGHTS, match, *WEIGHTS, limit),
         ).fetchall()
         return [(_stored(r), float(r["score"])) for r in rows]
+
+    def files_with_all(self, terms: Sequence[str]) -> int:
+        """How many files hold every term (or a word it begins) in some chunk, or hold
+        the terms' compound: the places a query matches as well as any other."""
+        if not terms:
+            return 0
+        # each term as FTS5's porter stemmer reads it, or by aiw's crude stem as a prefix
+        every = " AND ".join(f'("{t}" OR "{stem(t)}"*)' for t in terms)
+        joined = " OR ".join(f'"{c}"' for c in compounds(terms))
+        match = f"({every}) OR {joined}" if joined else every
+        try:
+            row = self.db.execute(
+                "SELECT count(DISTINCT c.rel) FROM chunks_fts JOIN chunks c "
+                "ON c.id = chunks_fts.rowid WHERE chunks_fts MATCH ?",
+                (match,),
+            ).fetchone()
+        except sqlite3.Error:
+            return 0
+        return int(row[0]) if row else 0
+
+    def used_terms(self, terms: Sequence[str]) -> list[str]:
+        """The terms the index uses somewhere, alone or in a compound with a neighbour."""
+        used = {t for t in terms if self.files_with_all([t])}
+        for left, right in itertools.pairwise(terms):
+            if not {left, right} <= used and self.files_with_all([left, right]):
+                used.update((left, right))  # e.g. "times out" for "timeout"
+        return [t for t in terms if t in used]
 
     # --- feedback with the query it was given for ---
 

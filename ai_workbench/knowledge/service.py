@@ -26,6 +26,7 @@ query word, while a query that singles out one place is: a number a user can rea
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -46,6 +47,7 @@ from ai_workbench.knowledge.embeddings import (
 from ai_workbench.knowledge.lexical import (
     LexicalIndex,
     StoredChunk,
+    compounds,
     query_terms,
     split_identifiers,
     stem,
@@ -486,11 +488,17 @@ class KnowledgeService:
              candidates),
             key=lambda item: -item[1],
         )  # fmt: skip
+        terms = query_terms(query)
+        if mode != "vector":
+            # a word the index never uses ("switch" for the docs' "choose") cannot tell one
+            # chunk from another: the evidence is the share of the words it does use
+            terms = self.lexical.used_terms(terms) or terms
         matches = _matches(
-            query_terms(query),
+            terms,
             [chunks[uid] for uid, _ in candidates],
             None if mode == "vector" else set(lex_rank),
             sims,
+            self.lexical.files_with_all(terms) if mode != "vector" else 0,
         )
         hits = []
         for uid, score in rescored[:k]:
@@ -642,9 +650,14 @@ class KnowledgeService:
     def grounding(self, result: SearchResult, max_chars: int = 24_000) -> str | None:
         return grounding_section(result, max_chars)
 
-    async def ground(self, question: str, store: Database | None = None) -> Grounding:
+    async def ground(
+        self, question: str, store: Database | None = None, *, budget_tokens: int | None = None
+    ) -> Grounding:
         """What a grounded answer needs: the context section, or the clarifying question to
-        ask instead (retrieval below ``knowledge.threshold``), and the search behind it."""
+        ask instead (retrieval below ``knowledge.threshold``), and the search behind it.
+
+        ``budget_tokens``: how much excerpt text the model can read in time
+        (:func:`excerpt_budget`); the default fits a 24,000-character section."""
         from ai_workbench.core.errors import InputError
 
         if self.lexical.counts()[1] == 0:
@@ -652,7 +665,8 @@ class KnowledgeService:
         result = await self.search(question, store=store)
         if not result.confident:
             return Grounding(None, result.clarifying_question, result)
-        return Grounding(self.grounding(result), None, result)
+        max_chars = budget_tokens * 4 if budget_tokens else 24_000
+        return Grounding(self.grounding(result, max_chars), None, result)
 
 
 @dataclass
@@ -792,7 +806,12 @@ def _coverage(terms: list[str], chunk: StoredChunk) -> float:
     # share its stem: stemming just those keeps this cheap over 50-100 candidates a query.
     wanted = {t[:3] for t in terms}
     stems = {stem(w) for w in words if w[:3] in wanted}
-    return sum(1 for t in terms if t in words or stem(t) in stems) / len(terms)
+    covered = {t for t in terms if t in words or stem(t) in stems}
+    # "times out" is covered by "timeout": both words of a closed compound count
+    for left, right in itertools.pairwise(terms):
+        if set(compounds([left, right])) & words:
+            covered.update((left, right))
+    return len(covered) / len(terms)
 
 
 def _matches(
@@ -800,6 +819,7 @@ def _matches(
     candidates: Sequence[StoredChunk],
     lexical_uids: set[str] | None,
     sims: dict[str, float],
+    files_with_all: int = 0,
 ) -> dict[str, tuple[float, float, int]]:
     """uid → (match, coverage, alternatives) for every candidate.
 
@@ -809,7 +829,10 @@ def _matches(
     *Alternatives* are the other files whose best evidence is within ``TIE`` of this chunk's:
     places that answer the query just as well. Match = evidence / (1 + AMBIGUITY × that).
     Coverage is computed only for BM25 candidates (``lexical_uids``; None = all): a chunk
-    BM25 did not return holds none of the terms.
+    BM25 did not return holds none of the terms. ``files_with_all``: how many files of the
+    whole index hold every term; a chunk that covers them all has at least those others as
+    alternatives (the 50 candidates often come from two or three long files, which hid that a
+    vague "what about errors?" matches a dozen).
     """
     finite = sorted(v for v in sims.values() if not math.isnan(v))
     background = finite[len(finite) // 2] if len(finite) >= 3 else None
@@ -833,6 +856,8 @@ def _matches(
             1 for rel, best in best_by_file.items()
             if rel != chunk.rel and best > 0 and best >= value - TIE
         )  # fmt: skip
+        if covered >= 1.0 and value <= 1.0:
+            others = max(others, files_with_all - 1)
         result[chunk.uid] = (value / (1.0 + AMBIGUITY * others), covered, others)
     return result
 
@@ -858,8 +883,59 @@ def clarifying_question(result: SearchResult) -> str:
     )
 
 
+# Grounded answers send at most this many excerpts, and only those whose match is at least
+# this share of the best one's: a small model reads 3,200-4,000 tokens of excerpts in about a
+# minute on a CPU, and the weak ones mostly distract it.
+MAX_EXCERPTS = 5
+MIN_SHARE_OF_BEST = 0.5
+
+
+def excerpt_budget(
+    settings: Any,
+    *,
+    model: str | None = None,
+    api_base: str | None = None,
+    provider: str | None = None,
+) -> int | None:
+    """Tokens of excerpts the answering model reads in time (core/llm/speed.py), or None
+    when its provider cannot be resolved (the caller then uses the default size)."""
+    from ai_workbench.core.llm.profiles import resolve_chain
+    from ai_workbench.core.llm.speed import first_token_timeout, prompt_budget_tokens
+
+    try:
+        chain = resolve_chain(settings, model=model, api_base=api_base, provider=provider)
+    except Exception:
+        return None
+    if not chain:
+        return None
+    head = chain[0]
+    wait = first_token_timeout(head, settings.first_token_timeout, settings.request_timeout)
+    return prompt_budget_tokens(head, wait)
+
+
+def _tight(hits: Sequence[SearchHit]) -> list[SearchHit]:
+    """The excerpts worth sending: strong enough next to the best, none overlapping another
+    excerpt of the same file (windows overlap by ``window_overlap`` lines), at most
+    ``MAX_EXCERPTS``."""
+    if not hits:
+        return []
+    best = max(h.normalized for h in hits)
+    chosen: list[SearchHit] = []
+    for hit in hits:
+        if chosen and hit.normalized < best * MIN_SHARE_OF_BEST:
+            continue
+        if any(c.rel == hit.rel and c.start <= hit.end and hit.start <= c.end for c in chosen):
+            continue
+        chosen.append(hit)
+        if len(chosen) == MAX_EXCERPTS:
+            break
+    return chosen
+
+
 def grounding_section(result: SearchResult, max_chars: int = 24_000) -> str | None:
-    """The system-context section for a grounded answer (redacted), or None without hits."""
+    """The system-context section for a grounded answer (redacted), or None without hits.
+
+    Sends the :func:`_tight` excerpts, in rank order, until ``max_chars``."""
     from ai_workbench.core.redact import redact_text
 
     if not result.hits:
@@ -871,7 +947,7 @@ def grounding_section(result: SearchResult, max_chars: int = 24_000) -> str | No
         "paragraphs). If the excerpts do not contain the answer, say so instead of guessing."
     ]
     used = len(parts[0])
-    for hit in result.hits:
+    for hit in _tight(result.hits):
         header = f"### {hit.location}" + (f" ({hit.title})" if hit.title else "")
         block = f"{header}\n```\n{redact_text(hit.text)}\n```"
         if used + len(block) > max_chars and len(parts) > 1:

@@ -1,21 +1,22 @@
-"""Check each finding against the diff: it must sit on added lines of a file that changed.
+"""Check each finding against the diff: where does it sit, and may it be shown there?
 
 A finding whose range overlaps added lines is trimmed to the first run of added lines in it.
-One that misses them is moved when the evidence says where it belongs: the ``existing_code``
-it quotes matches an added line, or an added line lies within ``window`` lines of the range.
-Otherwise it is discarded. Moves and discards are counted, so the user sees how often the
-model pointed at the wrong place.
+One that misses them is moved only on evidence: the ``existing_code`` it quotes matches an
+added line. Otherwise the model's own line is kept when it lies in a hunk the model was shown
+(the context of a change, with its enclosing function: the problem may well be there), and a finding
+outside everything shown is held back as ``off-change`` (counted and listed, not shown as a
+finding). Nothing is moved onto a changed line merely for being near it: on a one-line diff
+that made every finding "hit".
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from pathlib import PurePosixPath
 
 from ai_workbench.review.diff import FileDiff
 from ai_workbench.review.models import Finding, normalise_code
-
-WINDOW = 3
 
 
 def resolve_path(raw: str, known: dict[str, FileDiff], root: str) -> str | None:
@@ -45,8 +46,15 @@ def _runs(added: list[int], start: int, end: int) -> tuple[int, int] | None:
     return first, last
 
 
-def anchor(finding: Finding, fd: FileDiff | None) -> str:
-    """Place ``finding`` on added lines; return ``"kept"``, ``"reanchored"`` or ``"discarded"``."""
+def anchor(
+    finding: Finding, fd: FileDiff | None, shown: Sequence[tuple[int, int]] | None = None
+) -> str:
+    """Place ``finding``; return ``"kept"``, ``"reanchored"``, ``"context"`` (kept on a
+    context line the model was shown), ``"off-change"`` (outside all of them) or
+    ``"discarded"`` (no such file in the diff, or nothing added to it).
+
+    ``shown``: the new-side line spans of this file the model saw (the review unit's blocks:
+    each change with its surrounding lines); without them, the diff's hunks."""
     if fd is None:
         return "discarded"
     added = sorted(fd.added_lines)
@@ -67,17 +75,18 @@ def anchor(finding: Finding, fd: FileDiff | None) -> str:
                 placed = (best, best + len(wanted) - 1)
                 placed = _runs(added, placed[0], placed[1]) or (best, best)
                 moved = True
+    outcome = "reanchored" if moved else "kept"
     if placed is None:
-        near = [n for n in added if start - WINDOW <= n <= end + WINDOW]
-        if near:
-            best = min(near, key=lambda n: min(abs(n - start), abs(n - end)))
-            placed, moved = (best, best), True
-    if placed is None:
-        return "discarded"
+        spans = list(shown) if shown else [(h.new_start, h.new_end) for h in fd.hunks]
+        span = next((s for s in spans if s[0] <= start <= s[1]), None)
+        if span is None:
+            finding.line_text = lines[start - 1] if 0 < start <= len(lines) else ""
+            return "off-change"
+        placed, moved, outcome = (start, min(end, span[1])), False, "context"
     finding.line_start, finding.line_end = placed
     finding.line_text = lines[placed[0] - 1] if placed[0] - 1 < len(lines) else ""
     finding.reanchored = moved
-    return "reanchored" if moved else "kept"
+    return outcome
 
 
 def build_patch(finding: Finding, fd: FileDiff) -> str | None:

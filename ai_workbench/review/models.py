@@ -28,7 +28,13 @@ FINDING_STATUSES: Final[tuple[str, ...]] = ("open", "held", "applied", "dismisse
 HELD_LOW_CONFIDENCE: Final = "low-confidence"
 HELD_CAP: Final = "per-file-cap"
 HELD_LEARNED: Final = "learned"
-HELD_REASONS: Final[tuple[str, ...]] = (HELD_LOW_CONFIDENCE, HELD_CAP, HELD_LEARNED)
+HELD_OFF_CHANGE: Final = "off-change"  # the model's line is outside every hunk it was shown
+HELD_REASONS: Final[tuple[str, ...]] = (
+    HELD_LOW_CONFIDENCE,
+    HELD_CAP,
+    HELD_LEARNED,
+    HELD_OFF_CHANGE,
+)
 MODES: Final[tuple[str, ...]] = ("worktree", "staged", "range", "files")
 
 

@@ -43,6 +43,44 @@ Rules:
 - Never report style, formatting, import order, naming taste or missing comments."""
 
 
+#: The contract as a JSON schema, sent as ``response_format`` where the server takes one
+#: (core/llm/structured.py): a server that constrains decoding to it never returns broken JSON.
+FINDINGS_SCHEMA: dict[str, object] = {
+    "type": "object",
+    "properties": {
+        "findings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "file": {"type": "string"},
+                    "line_start": {"type": "integer"},
+                    "line_end": {"type": "integer"},
+                    "severity": {"type": "string", "enum": ["error", "warning", "info"]},
+                    "category": {"type": "string", "enum": list(CATEGORIES)},
+                    "title": {"type": "string"},
+                    "explanation": {"type": "string"},
+                    "confidence": {"type": "number"},
+                    "existing_code": {"type": "string"},
+                    "improved_code": {"type": "string"},
+                },
+                "required": [
+                    "file",
+                    "line_start",
+                    "line_end",
+                    "severity",
+                    "category",
+                    "title",
+                    "explanation",
+                    "confidence",
+                ],
+            },
+        }
+    },
+    "required": ["findings"],
+}
+
+
 @dataclass
 class Example:
     """A liked finding shown to the model as what this team values."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,8 @@ from ai_workbench.core.errors import FALL_THROUGH, AiwError, InputError, Provide
 from ai_workbench.core.feedback import Feedback
 from ai_workbench.core.llm.engines import StreamResult, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
+from ai_workbench.core.llm.speed import first_token_timeout
+from ai_workbench.core.llm.structured import OutputSchema
 from ai_workbench.core.redact import redact
 from ai_workbench.core.settings import LoadedConfig
 from ai_workbench.review.anchor import anchor, build_patch, resolve_path
@@ -34,12 +36,18 @@ from ai_workbench.review.models import (
     HELD_CAP,
     HELD_LEARNED,
     HELD_LOW_CONFIDENCE,
+    HELD_OFF_CHANGE,
     SEVERITY_RANK,
     Finding,
     ReviewResult,
 )
 from ai_workbench.review.parse import MalformedReply, parse_reply, to_finding
-from ai_workbench.review.prompt import repair_prompt, system_prompt, user_prompt
+from ai_workbench.review.prompt import (
+    FINDINGS_SCHEMA,
+    repair_prompt,
+    system_prompt,
+    user_prompt,
+)
 from ai_workbench.review.storage import Learning, ReviewStore
 
 Progress = Callable[[str], None]
@@ -212,7 +220,7 @@ class ReviewService:
                 if finding is None:
                     stats.discarded += 1
                     continue
-                self._place(finding, by_path, root, result)
+                self._place(finding, by_path, root, result, outcome.unit.blocks)
         self._filter(result, lf, max_per_file, min_conf)
         stats.duration_ms = int((time.perf_counter() - started) * 1000)
         if stats.reanchored or stats.discarded:
@@ -267,8 +275,12 @@ class ReviewService:
                     stream,
                     engine=self.settings.engine,
                     timeout=self.settings.request_timeout,
+                    first_token_timeout=first_token_timeout(
+                        provider, self.settings.first_token_timeout, self.settings.request_timeout
+                    ),
                     max_retries=self.settings.max_retries,
                     temperature=temperature,
+                    schema=OutputSchema("review_findings", FINDINGS_SCHEMA),
                 ):
                     pass
             except ProviderError as exc:
@@ -332,16 +344,28 @@ class ReviewService:
         return outcome
 
     def _place(
-        self, finding: Finding, by_path: dict[str, FileDiff], root: str, result: ReviewResult
+        self,
+        finding: Finding,
+        by_path: dict[str, FileDiff],
+        root: str,
+        result: ReviewResult,
+        blocks: Sequence[Any] = (),
     ) -> None:
         stats = result.stats
         path = resolve_path(finding.path, by_path, root)
         fd = by_path.get(path) if path else None
         if fd is not None:
             finding.path = fd.path
-        outcome = anchor(finding, fd)
+        shown = [(b.start, b.end) for b in blocks if fd is not None and b.path == fd.path]
+        outcome = anchor(finding, fd, shown or None)
         if outcome == "discarded" or fd is None:
             stats.discarded += 1
+            return
+        if outcome == "off-change":
+            # far from every change: counted and listed as held back, never shown as a hit
+            finding.held_reason = HELD_OFF_CHANGE
+            finding.compute_fingerprint()
+            result.findings.append(finding)
             return
         if outcome == "reanchored":
             stats.reanchored += 1
@@ -383,6 +407,8 @@ class ReviewService:
     ) -> None:
         held = result.stats.held
         for f in result.findings:
+            if f.held_reason is not None:
+                continue  # held back while placed (off-change)
             if f.confidence < min_conf:
                 f.held_reason = HELD_LOW_CONFIDENCE
                 continue

@@ -1,10 +1,14 @@
 """Analyse a failed command: context tiers, redaction, the model's JSON, risk, cache, delivery.
 
 The model is asked for ``{"explanation": markdown, "suggestions": [{"description", "command",
-"risk_level"}]}``. :func:`parse_reply` accepts that JSON, JSON inside a code fence, or JSON
-with text around it, and otherwise keeps the whole text as the explanation with no fixes.
-Every suggested command is rated again by :func:`ai_workbench.core.safety.risk.classify`; the
-stricter rating wins. Analyses are cached by the normalised command + output.
+"risk_level"}]}``, through the server's structured output when it has one (``SCHEMA``,
+core/llm/structured.py). :func:`parse_reply` accepts that JSON, JSON inside a code fence, JSON
+with text around it, or JSON that json-repair can mend (stray quotes, ``//`` comments, a
+missing brace), and otherwise keeps the whole text as the explanation with no fixes.
+:func:`rate_fixes` drops fixes that only repeat the failed command or a line of the shell
+history (small models copy them from the prompt), merges duplicates, and rates every command
+again with :func:`ai_workbench.core.safety.risk.classify`; the stricter rating wins. Analyses
+are cached by the normalised command + output.
 
 Context tiers (``shell.context_level``): ``minimal`` (command, exit code, output, cwd),
 ``standard`` (+ the shell session's last 10 commands before the failed one, which the hook
@@ -63,6 +67,28 @@ ENV_NAMES = (
 )  # fmt: skip
 HISTORY_LINES = 10
 MAX_FILES_LISTED = 60
+
+#: The answer's JSON schema, sent as ``response_format`` where the server takes one.
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "explanation": {"type": "string"},
+        "suggestions": {
+            "type": "array",
+            "maxItems": 3,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "command": {"type": "string"},
+                    "risk_level": {"type": "string", "enum": ["safe", "moderate", "dangerous"]},
+                },
+                "required": ["description", "command", "risk_level"],
+            },
+        },
+    },
+    "required": ["explanation", "suggestions"],
+}
 
 
 @dataclass(slots=True)
@@ -267,41 +293,89 @@ def _first_object(text: str) -> Any:
     return None
 
 
+def _repaired(text: str) -> Any:
+    """json-repair's reading of the first JSON-looking part of ``text`` (None without one)."""
+    start = text.find("{")
+    if start < 0:
+        return None
+    try:
+        import json_repair
+
+        return json_repair.loads(text[start:])
+    except Exception:  # a repair that fails is just no candidate
+        return None
+
+
+def _reading(value: Any) -> tuple[str, list[dict[str, Any]]] | None:
+    if not (isinstance(value, dict) and ("explanation" in value or "suggestions" in value)):
+        return None
+    explanation = str(value.get("explanation") or "").strip()
+    raw = value.get("suggestions") or []
+    items = [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
+    return explanation, items
+
+
 def parse_reply(text: str) -> tuple[str, list[dict[str, Any]]]:
     """(explanation, raw suggestions) from the model's answer, with the fallbacks above."""
+    fences = [m.group(1).strip() for m in _FENCE.finditer(text)]
     candidates = [_loads(text.strip())]
-    candidates += [_loads(m.group(1).strip()) for m in _FENCE.finditer(text)]
+    candidates += [_loads(fenced) for fenced in fences]
     candidates.append(_first_object(text))
     for value in map(strip_controls_deep, candidates):  # decoded \u001b escapes are real ESCs
-        if isinstance(value, dict) and ("explanation" in value or "suggestions" in value):
-            explanation = str(value.get("explanation") or "").strip()
-            raw = value.get("suggestions") or []
-            items = (
-                [item for item in raw if isinstance(item, dict)] if isinstance(raw, list) else []
-            )
-            return explanation, items
+        reading = _reading(value)
+        if reading is not None:
+            return reading
+    for source in [*fences, text]:
+        reading = _reading(strip_controls_deep(_repaired(source)))
+        if reading is not None:
+            return reading
     return text.strip(), []
 
 
-def rate_fixes(raw: Sequence[Mapping[str, Any]]) -> list[Fix]:
-    """Suggestions with a command, each rated by the model and by aiw; the stricter wins."""
+def _same_command(text: str) -> str:
+    """A command line for comparison: whitespace collapsed, a leading ``$ `` prompt dropped."""
+    line = _SPACE.sub(" ", text.strip())
+    return line[2:] if line.startswith("$ ") else line
+
+
+def rate_fixes(
+    raw: Sequence[Mapping[str, Any]],
+    *,
+    failed: str | None = None,
+    history: Sequence[str] = (),
+) -> list[Fix]:
+    """Suggestions with a command, each rated by the model and by aiw; the stricter wins.
+
+    A suggestion that is the failed command itself or a line of the session's history, word
+    for word, is dropped: it is the prompt copied back, not a fix. The same command suggested
+    twice becomes one fix with the stricter of its ratings."""
+    copied = {_same_command(line) for line in history if str(line).strip()}
+    if failed:
+        copied.add(_same_command(failed))
     fixes: list[Fix] = []
+    by_command: dict[str, Fix] = {}
     for item in raw:
         command = str(item.get("command") or "").strip()
-        if not command:
+        if not command or _same_command(command) in copied:
             continue
         model_level = normalise_level(item.get("risk_level"))
+        seen = by_command.get(_same_command(command))
+        if seen is not None:
+            if model_level is not None:
+                seen.model_risk = stricter(seen.model_risk or model_level, model_level)
+                seen.risk_level = stricter(seen.risk_level, model_level)
+            continue
         ours = classify(command)
         level = stricter(model_level or "moderate", ours.level)
-        fixes.append(
-            Fix(
-                description=str(item.get("description") or "").strip(),
-                command=command,
-                risk_level=level,
-                model_risk=model_level,
-                reasons=ours.reasons,
-            )
+        fix = Fix(
+            description=str(item.get("description") or "").strip(),
+            command=command,
+            risk_level=level,
+            model_risk=model_level,
+            reasons=ours.reasons,
         )
+        by_command[_same_command(command)] = fix
+        fixes.append(fix)
     return fixes
 
 
@@ -364,12 +438,17 @@ async def ask_model(
     loaded: Any,
     messages: list[dict[str, str]],
     on_text: Callable[[str], None] | None = None,
+    *,
+    structured: bool = False,
 ) -> tuple[str, str]:
     """Stream the analysis from the shell model (``shell.model``/``provider``, else the
-    default chain); return (text, model). Raises ProviderError when every provider fails."""
+    default chain); return (text, model). ``structured``: ask for :data:`SCHEMA` through the
+    server's structured output. Raises ProviderError when every provider fails."""
     from ai_workbench.core.errors import ProviderError
     from ai_workbench.core.llm.engines import StreamResult, stream_chat
     from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
+    from ai_workbench.core.llm.speed import first_token_timeout
+    from ai_workbench.core.llm.structured import OutputSchema
 
     settings = loaded.settings
     shell = settings.shell
@@ -390,8 +469,12 @@ async def ask_model(
                 result,
                 engine=settings.engine,
                 timeout=settings.request_timeout,
+                first_token_timeout=first_token_timeout(
+                    provider, settings.first_token_timeout, settings.request_timeout
+                ),
                 max_retries=settings.max_retries,
                 temperature=0.2,
+                schema=OutputSchema("shell_analysis", SCHEMA) if structured else None,
             ):
                 if on_text is not None:
                     on_text(text)

@@ -185,12 +185,12 @@ async def analyse(
             on_text(hit.explanation)
     else:
         try:
-            text, model = await ask_model(loaded, build_messages(context), on_text)
+            text, model = await ask_model(loaded, build_messages(context), on_text, structured=True)
         except ProviderError as exc:
             await events.update(stored.id, status="error", error=str(exc), cache_key=key)
             raise
         explanation, raw = parse_reply(text)
-        fixes = rate_fixes(raw)
+        fixes = rate_fixes(raw, failed=stored.command, history=context.get("history") or ())
         await events.update(
             stored.id,
             context=context,

@@ -27,9 +27,12 @@ async def ground(loaded: Any, store: Any, question: str) -> tuple[str | None, st
 
     Raises ``AiwError`` (e.g. no index yet) with a message that says what to do.
     """
+    from ai_workbench.knowledge.service import excerpt_budget
+
     service = service_for(loaded)
     try:
-        grounding = await service.ground(question, store)
+        budget = excerpt_budget(loaded.settings)
+        grounding = await service.ground(question, store, budget_tokens=budget)
     finally:
         service.close()
     return grounding.section, grounding.question

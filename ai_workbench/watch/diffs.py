@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 __all__ = [
     "DiffError",
@@ -215,3 +216,17 @@ def diff_stats(diff: str) -> tuple[int, int, int]:
         elif line.startswith("-") and not line.startswith("---"):
             removed += 1
     return files, added, removed
+
+
+def safe_relpath(name: str | None) -> str | None:
+    """``name`` as a project-relative POSIX path, or None when it leaves the project (absolute,
+    ``..``) or points into ``.git``."""
+    if not name:
+        return None
+    name = name.strip()
+    while name.startswith("./"):
+        name = name[2:]
+    pure = PurePosixPath(name)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts or pure.parts[0] == ".git":
+        return None
+    return pure.as_posix()

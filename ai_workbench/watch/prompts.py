@@ -1,10 +1,12 @@
 """What the watcher sends a model: the AI comment, the code around it, related files.
 
-For a change (``AI!``) the model is asked for one unified diff; for a question (``AI?``) for a
-short Markdown answer. The file is sent whole when it is small (a diff needs exact context),
-else the lines around each comment. Related files are the local modules the file imports
-(Python, JS/TS, C includes) and, when the knowledge index offers a search, its best hits; each
-is cut to a few kilobytes. Everything goes through :func:`redact_text` before it is sent.
+For a change (``AI!``) the model is asked for SEARCH/REPLACE blocks (core/edits.py: small
+models write unified diffs badly, but copy lines well; aiw builds the exact diff itself, and
+still accepts a unified diff); for a question (``AI?``) for a short Markdown answer. The file
+is sent whole when it is small (SEARCH needs exact lines), else the lines around each comment.
+Related files are the local modules the file imports (Python, JS/TS, C includes) and, when the
+knowledge index offers a search, its best hits; each is cut to a few kilobytes. Everything
+goes through :func:`redact_text` before it is sent.
 """
 
 from __future__ import annotations
@@ -35,11 +37,21 @@ You are a careful senior engineer editing a project on the user's behalf. The us
 comment ending with {marker} in their code: it is an instruction for a change. Make exactly \
 the change asked for, in the style of the surrounding code, and nothing else.
 
-Reply with one unified diff in a ```diff fenced block: `--- a/PATH` and `+++ b/PATH` headers \
-with project-relative paths, `@@` hunks with 3 lines of unchanged context copied exactly from \
-the file. You may change several files. Do not reformat unrelated code. The {marker} comment \
-lines may stay in the diff's context: aiw removes them itself. After the diff, at most two \
-sentences saying what changed."""
+Reply with one or more SEARCH/REPLACE blocks. Each starts with the file's project-relative \
+path on its own line:
+
+path/to/file.py
+<<<<<<< SEARCH
+lines copied exactly from the file, indentation included
+=======
+the new lines that replace them
+>>>>>>> REPLACE
+
+SEARCH must match the file exactly and only once: copy the lines that change plus a line or \
+two around them, not the whole file. To create a file, give its path and an empty SEARCH. You \
+may change several files. Do not reformat unrelated code. The {marker} comment may stay in \
+SEARCH and REPLACE: aiw removes it itself. After the blocks, at most two sentences saying \
+what changed."""
 
 QUESTION_SYSTEM = """\
 You are a senior engineer answering a question the user wrote as a comment (ending with \
@@ -102,7 +114,7 @@ def change_messages(
     marker: str,
     context_lines: int,
 ) -> list[dict[str, str]]:
-    """Chat messages asking for a diff that does what the ``comments`` ask."""
+    """Chat messages asking for SEARCH/REPLACE edits that do what the ``comments`` ask."""
     asks = "\n".join(
         f"- {relpath} {c.location}: "
         f"{redact_text(c.request) or '(no text: follow the comments around it)'}"
@@ -111,7 +123,8 @@ def change_messages(
     body = (
         f"Instructions from {marker} comments in `{relpath}`:\n{asks}\n\n"
         f"`{relpath}`:\n{_fence(redact_text(_excerpt(text, comments, context_lines)), relpath)}"
-        f"{_related_block(related)}\n\nReply with the unified diff."
+        f"{_related_block(related)}\n\nReply with the SEARCH/REPLACE blocks; the path line for "
+        f"this file is `{relpath}`."
     )
     return [
         {"role": "system", "content": CHANGE_SYSTEM.format(marker=marker)},

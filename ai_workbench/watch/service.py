@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Literal
 
 from ai_workbench.core.redact import redact_text
@@ -55,7 +55,9 @@ from ai_workbench.watch.diffs import (
     extract_diff,
     make_diff,
     parse_diff,
+    safe_relpath,
 )
+from ai_workbench.watch.edit_patch import edit_blocks, patch_from_edits, without_edit_blocks
 from ai_workbench.watch.ignore import ProjectIgnore
 from ai_workbench.watch.limiter import RateLimiter
 from ai_workbench.watch.prompts import change_messages, question_messages, related_files
@@ -713,6 +715,9 @@ class WatchService:
 
     def _build_patch(self, job: WatchJob, answer: str) -> tuple[str, dict[str, str]]:
         """(exact diff, expect digests) from the model's answer; DiffError if unusable."""
+        blocks = edit_blocks(answer)  # SEARCH/REPLACE blocks, as the prompt asks for
+        if blocks:
+            return patch_from_edits(self, job, blocks)
         diff_text = extract_diff(answer)
         if diff_text is None:
             raise DiffError("the answer holds no diff")
@@ -722,7 +727,7 @@ class WatchService:
         base: dict[str, tuple[str | None, str]] = {job.relpath: (job.text, job.digest)}
         new: dict[str, str | None] = {}
         for item in files:
-            target = _safe_rel(item.path) if item.headers else job.relpath
+            target = safe_relpath(item.path) if item.headers else job.relpath
             if target is None:
                 raise DiffError(f"the diff names a path outside the project: {item.path}")
             if target != job.relpath and self.ignore.ignored(target):
@@ -896,18 +901,6 @@ class WatchService:
 # ---------------------------------------------------------------------------------- helpers
 
 
-def _safe_rel(name: str | None) -> str | None:
-    if not name:
-        return None
-    name = name.strip()
-    while name.startswith("./"):
-        name = name[2:]
-    pure = PurePosixPath(name)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts or pure.parts[0] == ".git":
-        return None
-    return pure.as_posix()
-
-
 def _newline(text: str) -> str:
     return "\r\n" if "\r\n" in text else "\n"
 
@@ -952,7 +945,7 @@ def _explanation(answer: str) -> str:
     """The model's words outside its diff (a sentence or two), for the suggestion body."""
     import re
 
-    outside = re.sub(r"```.*?```", "", answer, flags=re.DOTALL).strip()
+    outside = re.sub(r"```.*?```", "", without_edit_blocks(answer), flags=re.DOTALL).strip()
     if not outside or outside.lstrip().startswith(("--- ", "@@", "diff --git")):
         return ""
     return _clip(outside, 400)

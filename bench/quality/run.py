@@ -42,7 +42,10 @@ def _matches(patterns: tuple[str, ...], text: str) -> bool:
 def _only(cases: Any, args: argparse.Namespace) -> list[Any]:
     if not args.case:
         return list(cases)
-    return [c for c in cases if any(part in getattr(c, "name", c.question) for part in args.case)]
+    # a default argument is evaluated first: getattr(c, "name", c.question) failed on any case
+    # without a question (ShellCase)
+    names = [getattr(c, "name", None) or c.question for c in cases]
+    return [c for c, n in zip(cases, names, strict=True) if any(p in n for p in args.case)]
 
 
 # --- review -------------------------------------------------------------------------------------

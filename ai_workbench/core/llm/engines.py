@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ai_workbench.core.errors import RETRYABLE, ProviderError, advice_for
+from ai_workbench.core.llm import structured
 from ai_workbench.core.llm.profiles import OPENAI_COMPATIBLE, ResolvedProvider
+from ai_workbench.core.llm.structured import OutputSchema
 from ai_workbench.core.sanitize import StreamSanitizer
 
 Engine = Literal["auto", "direct", "litellm"]
@@ -43,6 +45,7 @@ class StreamResult:
     first_token_ms: int | None = None
     retries: int = 0
     notices: list[str] = field(default_factory=list)
+    structured: str | None = None  # the response_format form the answer was asked with
 
 
 def choose_engine(provider: ResolvedProvider, engine: Engine) -> Literal["direct", "litellm"]:
@@ -72,23 +75,41 @@ async def stream_chat(
     temperature: float | None = None,
     max_tokens: int | None = None,
     notice: Callable[[str], None] | None = None,
+    first_token_timeout: float | None = None,
+    schema: OutputSchema | None = None,
 ) -> AsyncIterator[str]:
     """Yield text deltas; retry 429/5xx with backoff while nothing has been yielded.
 
     The deltas are model text, so terminal control sequences are stripped from them (a sequence
     split across deltas is held back until it is complete): what is yielded, kept in
-    ``result.text`` and saved can be printed safely. ``notice`` hears each retry as it is
-    scheduled (before the backoff sleep)."""
+    ``result.text`` and saved can be printed safely.
+    ``timeout`` bounds connecting and each gap between chunks; ``first_token_timeout`` (when
+    longer) the wait for the first one, which on a CPU is mostly prompt evaluation.
+    ``schema`` asks the server to constrain the answer to it (core/llm/structured.py); a
+    server that refuses the field is asked again without it, and that is remembered.
+    ``notice`` hears each retry as it is scheduled (before the backoff sleep)."""
+    from ai_workbench.core.llm import speed
+
     chosen = choose_engine(provider, engine)
     result.engine = chosen
     attempt = 0
     started = time.perf_counter()
+    first_wait = max(timeout, first_token_timeout or timeout)
+    modes = structured.ladder(provider, schema)
+    step = 0
+    refused_before = structured.refusals(provider)
     while True:
         opener = _direct_stream if chosen == "direct" else _litellm_stream
+        mode = modes[step] if step < len(modes) else None
+        extra = structured.request_fields(mode, schema)
+        result.structured = mode
         emitted = False
+        sent_at = time.perf_counter()
         clean = StreamSanitizer()
         try:
-            async for raw in opener(provider, messages, result, timeout, temperature, max_tokens):
+            async for raw in opener(
+                provider, messages, result, timeout, temperature, max_tokens, first_wait, extra
+            ):
                 text = clean.feed(raw)
                 if not text:
                     continue
@@ -96,6 +117,11 @@ async def stream_chat(
                     emitted = True
                     if result.first_token_ms is None:
                         result.first_token_ms = int((time.perf_counter() - started) * 1000)
+                        speed.record(
+                            provider,
+                            _prompt_estimate(messages),
+                            int((time.perf_counter() - sent_at) * 1000),
+                        )
                 result.text += text
                 yield text
             tail = clean.flush()
@@ -104,6 +130,19 @@ async def stream_chat(
                 yield tail
             return
         except ProviderError as exc:
+            if not emitted and mode is not None and structured.refused(exc):
+                step += 1
+                structured.set_refusals(provider, refused_before + step)
+                nxt = modes[step] if step < len(modes) else None
+                line = f"{provider.label()}: the server refused response_format {mode}; asking " + (
+                    f"with {nxt}" if nxt else "without it (answers are parsed tolerantly)"
+                )
+                result.notices.append(line)
+                if notice is not None:
+                    notice(line)
+                continue
+            if not emitted and step and mode is None and exc.kind == "bad_request":
+                structured.set_refusals(provider, refused_before)  # not the format after all
             if emitted or exc.kind not in RETRYABLE or attempt >= max_retries:
                 exc.partial = bool(result.text)
                 raise
@@ -120,6 +159,11 @@ async def stream_chat(
             if notice is not None:
                 notice(line)
             await asyncio.sleep(delay)
+
+
+def _prompt_estimate(messages: Sequence[dict[str, str]]) -> int:
+    """Tokens in the prompt, roughly (4 characters a token), for the speed measurement."""
+    return sum(len(str(m.get("content") or "")) for m in messages) // 4
 
 
 # --- direct engine (httpx, OpenAI protocol) -----------------------------------------------
@@ -193,6 +237,8 @@ async def _direct_stream(
     timeout: float,
     temperature: float | None,
     max_tokens: int | None,
+    first_wait: float | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> AsyncIterator[str]:
     import httpx
 
@@ -206,12 +252,14 @@ async def _direct_stream(
         body["temperature"] = temperature
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
+    body.update(extra or {})
+    first_wait = max(timeout, first_wait or timeout)
     headers = {"accept": "text/event-stream"}
     key = provider.api_key()
     if key:
         headers["authorization"] = f"Bearer {key}"
     url = _base_url(provider) + "/chat/completions"
-    client_timeout = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+    client_timeout = httpx.Timeout(first_wait, connect=min(timeout, 10.0))
     done = False
     got_headers = False
     try:
@@ -229,7 +277,8 @@ async def _direct_stream(
                     _error_detail(response.status_code, text),
                     _retry_after(response.headers),
                 )
-            async for line in response.aiter_lines():
+            started = lambda: bool(result.text)  # noqa: E731 - the outer loop appends the text
+            async for line in _paced(_lines(response), timeout, first_wait, started):
                 if not line.startswith("data:"):
                     continue
                 data = line[5:].strip()
@@ -242,8 +291,10 @@ async def _direct_stream(
         raise
     except httpx.ConnectTimeout:
         raise _fail(provider, "timeout", "connecting") from None
+    except _Silence as exc:
+        raise _fail(provider, "timeout", str(exc)) from None
     except httpx.TimeoutException:
-        raise _fail(provider, "timeout", f"nothing received for {timeout:g}s") from None
+        raise _fail(provider, "timeout", _silence_detail(first_wait, False)) from None
     except httpx.ConnectError as exc:
         raise _fail(provider, "connection", _short(exc) or "connection refused") from None
     except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -254,6 +305,38 @@ async def _direct_stream(
         raise _fail(provider, "connection", _short(exc)) from None
     if not done and result.finish_reason is None:
         raise _fail(provider, "stream_cut", "the connection closed before the end")
+
+
+class _Silence(Exception):
+    """The stream said nothing for longer than allowed (message: the detail)."""
+
+
+def _silence_detail(seconds: float, started: bool) -> str:
+    if started:
+        return f"nothing received for {seconds:g}s between chunks (request_timeout)"
+    return f"no first token within {seconds:g}s (first_token_timeout)"
+
+
+async def _lines(response: Any) -> AsyncIterator[str]:
+    async for line in response.aiter_lines():
+        yield line
+
+
+async def _paced(
+    source: AsyncIterator[Any], timeout: float, first_wait: float, started: Callable[[], bool]
+) -> AsyncIterator[Any]:
+    """Items of ``source``, failing with :class:`_Silence` when one takes longer than
+    ``first_wait`` before the first text and ``timeout`` after it."""
+    iterator = aiter(source)
+    while True:
+        limit = timeout if started() else first_wait
+        try:
+            item = await asyncio.wait_for(anext(iterator), limit)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise _Silence(_silence_detail(limit, started())) from None
+        yield item
 
 
 def _short(exc: BaseException) -> str:
@@ -354,13 +437,16 @@ async def _litellm_stream(
     timeout: float,
     temperature: float | None,
     max_tokens: int | None,
+    first_wait: float | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> AsyncIterator[str]:
     litellm = await asyncio.to_thread(import_litellm)
+    first_wait = max(timeout, first_wait or timeout)
     kwargs: dict[str, Any] = {
         "model": provider.model,
         "messages": list(messages),
         "stream": True,
-        "timeout": timeout,
+        "timeout": first_wait,
         "num_retries": 0,
         "max_retries": 0,
         "stream_options": {"include_usage": True},
@@ -378,9 +464,10 @@ async def _litellm_stream(
         kwargs["temperature"] = temperature
     if max_tokens is not None:
         kwargs["max_tokens"] = max_tokens
+    kwargs.update(extra or {})
     try:
         response = await litellm.acompletion(**kwargs)
-        async for chunk in response:
+        async for chunk in _paced(response, timeout, first_wait, lambda: bool(result.text)):
             usage = getattr(chunk, "usage", None)
             if usage is not None:
                 result.tokens_in = getattr(usage, "prompt_tokens", None) or result.tokens_in
@@ -394,6 +481,8 @@ async def _litellm_stream(
                     result.finish_reason = choice.finish_reason
     except (asyncio.CancelledError, GeneratorExit):
         raise
+    except _Silence as exc:
+        raise _fail(provider, "timeout", str(exc)) from None
     except Exception as exc:
         kind = _litellm_kind(exc)
         if kind in {"connection", "unknown"} and result.text:

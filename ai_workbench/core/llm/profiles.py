@@ -65,6 +65,9 @@ class ResolvedProvider:
     is_local: bool
     context_window: int
     temperature: float | None = None
+    structured_output: str = "auto"  # auto | json_schema | json_object | off
+    prompt_tokens_per_second: float | None = None
+    first_token_timeout: float | None = None
 
     @property
     def route(self) -> str:
@@ -136,6 +139,9 @@ def _resolve_profile(name: str, profile: ProviderProfile) -> ResolvedProvider:
         is_local=_is_local(profile),
         context_window=context_window_for(profile.model, profile.context_window),
         temperature=profile.temperature,
+        structured_output=profile.structured_output,
+        prompt_tokens_per_second=profile.prompt_tokens_per_second,
+        first_token_timeout=profile.first_token_timeout,
     )
 
 
@@ -209,6 +215,9 @@ def _with_overrides(
         is_local=_is_local(profile),
         context_window=context_window_for(new_model),
         temperature=base.temperature,
+        structured_output=base.structured_output,
+        prompt_tokens_per_second=base.prompt_tokens_per_second if model is None else None,
+        first_token_timeout=base.first_token_timeout,
     )
 
 
