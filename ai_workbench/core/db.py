@@ -347,29 +347,29 @@ class Database:
             with self._translate():
                 yield db
 
-    @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
+    def _write(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
         """One short write transaction: BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error."""
+        return self._transaction(write=True)
+
+    def _read(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """A read transaction, so several SELECTs see one consistent snapshot."""
+        return self._transaction(write=False)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[aiosqlite.Connection]:
         async with self._locked() as db:
-            await db.execute("BEGIN IMMEDIATE")
+            await db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield db
-                await db.execute("COMMIT")
+                if write:
+                    await db.execute("COMMIT")
             except BaseException:
-                if db.in_transaction:
+                if write and db.in_transaction:
                     with contextlib.suppress(sqlite3.Error):
                         await db.execute("ROLLBACK")
                 raise
-
-    @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A read transaction, so several SELECTs see one consistent snapshot."""
-        async with self._locked() as db:
-            await db.execute("BEGIN")
-            try:
-                yield db
             finally:
-                if db.in_transaction:
+                if not write and db.in_transaction:  # a read ends with COMMIT, come what may
                     with contextlib.suppress(sqlite3.Error):
                         await db.execute("COMMIT")
 
