@@ -859,24 +859,17 @@ def assert_ask_refused_with_2(
     assert fake_llm.chat_requests == []
 
 
-def write_user_config(isolated_env: IsolatedEnv, text: str) -> Path:
-    config = isolated_env.aiw_config / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(text, encoding="utf-8")
-    return config
-
-
 def test_invalid_toml_user_config_exits_2(
     run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedEnv
 ) -> None:
-    config = write_user_config(isolated_env, "[chat\nsave_interval = 1\n")
+    config = isolated_env.write_user_config("[chat\nsave_interval = 1\n")
     assert_ask_refused_with_2(run_aiw, fake_llm, str(config), "invalid TOML")
 
 
 def test_wrong_type_in_user_config_exits_2(
     run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedEnv
 ) -> None:
-    config = write_user_config(isolated_env, '[chat]\nmax_context_files = "ten"\n')
+    config = isolated_env.write_user_config('[chat]\nmax_context_files = "ten"\n')
     assert_ask_refused_with_2(run_aiw, fake_llm, str(config), "chat.max_context_files", "'ten'")
 
 
