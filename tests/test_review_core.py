@@ -84,6 +84,13 @@ def make_repo(root: Path, files: dict[str, str] | None = None) -> Path:
     return root
 
 
+def make_changed_repo(root: Path) -> Path:
+    """A repo whose calc.py has an uncommitted change (CHANGED_CALC) to review."""
+    make_repo(root)
+    (root / "calc.py").write_text(CHANGED_CALC)
+    return root
+
+
 def aiw_review(run_aiw: Any, fake: Any, root: Path, *args: str) -> Any:
     """`aiw review ARGS` in ``root`` against the loopback model (``openai/echo``)."""
     return run_aiw("review", "--model", "openai/echo", "--api-base", fake.base_url, *args, cwd=root)

@@ -24,9 +24,10 @@ Query code (a capability's mixin or query class) uses the kernel's protected hel
         rows = await db._all(conn, "SELECT ...", params)
     return [from_row(Record, r, tags=json.loads(r["tags"])) for r in rows]
 
-``_update`` and ``_delete`` are the "one row by id, or say it is not there" statements every
-query class has (``UPDATE t SET a = ?, b = ? WHERE id = ?`` / ``DELETE FROM t WHERE id = ?``,
-raising the caller's not-found error when no row has the id).
+``_insert`` writes one row from a ``{column: value}`` mapping and returns its id; ``_update`` and
+``_delete`` are the "one row by id, or say it is not there" statements every query class has
+(``UPDATE t SET a = ?, b = ? WHERE id = ?`` / ``DELETE FROM t WHERE id = ?``, raising the
+caller's not-found error when no row has the id).
 
 Opening::
 
@@ -390,6 +391,16 @@ class Database:
         """Execute a write; return (rowcount, lastrowid)."""
         async with db.execute(sql, params) as cur:
             return cur.rowcount, cur.lastrowid or 0
+
+    @classmethod
+    async def _insert(cls, db: aiosqlite.Connection, table: str, values: Mapping[str, Any]) -> int:
+        """``INSERT INTO table (column, ...) VALUES (?, ...)`` with ``values``; the new row id."""
+        columns = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        _, row_id = await cls._run(
+            db, f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values())
+        )
+        return row_id
 
     @classmethod
     async def _update(

@@ -223,14 +223,10 @@ class ReviewStore:
         self, repo: str, polarity: int, category: str, path_glob: str, rule: str
     ) -> int:
         now = time.time()
+        row = {"repo": repo, "polarity": polarity, "category": category, "path_glob": path_glob}
+        row.update(rule=redact_text(rule), enabled=1, created=now, updated=now)
         async with self.store._write() as db:
-            _, lid = await self.store._run(
-                db,
-                "INSERT INTO review_learnings (repo, polarity, category, path_glob, rule,"
-                " enabled, created, updated) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-                (repo, polarity, category, path_glob, redact_text(rule), now, now),
-            )
-        return lid
+            return await self.store._insert(db, "review_learnings", row)
 
     async def add_example(self, learning_id: int, finding: Finding, comment: str | None) -> None:
         now = time.time()
