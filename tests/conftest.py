@@ -101,6 +101,13 @@ class IsolatedEnv:
         """Where aiw's user data lives (``$XDG_DATA_HOME/aiw``)."""
         return self.data / "aiw"
 
+    def write_user_config(self, text: str, name: str = "config.toml") -> Path:
+        """Write the user's ``config.toml`` (or ``name``, say ``keys.toml``); its path."""
+        path = self.aiw_config / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> IsolatedEnv:

@@ -491,7 +491,7 @@ class _Handler(BaseHTTPRequestHandler):
             stream_options.get("include_usage")
         )
 
-        def event(delta: dict[str, Any], finish: str | None) -> bytes:
+        def sse_chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
             chunk: dict[str, Any] = {
                 "id": completion_id,
                 "object": "chat.completion.chunk",
@@ -499,13 +499,14 @@ class _Handler(BaseHTTPRequestHandler):
                 "model": model,
                 "service_tier": "default",
                 "system_fingerprint": None,
-                "choices": [
-                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-                ],
+                "choices": choices,
+                **extra,
             }
-            if include_usage:
-                chunk["usage"] = None
             return b"data: " + _dumps(chunk) + b"\n\n"
+
+        def event(delta: dict[str, Any], finish: str | None) -> bytes:
+            choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+            return sse_chunk([choice], **({"usage": None} if include_usage else {}))
 
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
@@ -531,17 +532,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._write_chunk(event({}, "stop"))
         if include_usage:
-            final = {
-                "id": completion_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "service_tier": "default",
-                "system_fingerprint": None,
-                "choices": [],
-                "usage": usage,
-            }
-            self._write_chunk(b"data: " + _dumps(final) + b"\n\n")
+            self._write_chunk(sse_chunk([], usage=usage))
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ai_workbench.core.settings import ConfigError, effective_items, load_config, set_user_value
-
-
-def _user_config(env, text: str) -> Path:
-    path = env.aiw_config / "config.toml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def _sources(loaded) -> dict[str, tuple[object, str]]:
@@ -29,8 +20,8 @@ def test_bundled_defaults_load_with_their_source(isolated_env) -> None:
 
 
 def test_precedence_cli_over_env_over_project_over_user(isolated_env, monkeypatch) -> None:
-    user = _user_config(
-        isolated_env, "request_timeout = 11\nmax_retries = 1\n[chat]\nsave_interval = 2\n"
+    user = isolated_env.write_user_config(
+        "request_timeout = 11\nmax_retries = 1\n[chat]\nsave_interval = 2\n"
     )
     repo = isolated_env.work / "repo"
     (repo / ".git").mkdir(parents=True)
@@ -60,7 +51,7 @@ def test_project_file_is_not_found_above_the_repo_root(isolated_env) -> None:
 
 
 def test_invalid_toml_names_the_file(isolated_env) -> None:
-    path = _user_config(isolated_env, "[chat\nmax_context_files = 3\n")
+    path = isolated_env.write_user_config("[chat\nmax_context_files = 3\n")
     with pytest.raises(ConfigError) as info:
         load_config(cwd=isolated_env.work)
     assert str(path) in str(info.value)
@@ -69,7 +60,7 @@ def test_invalid_toml_names_the_file(isolated_env) -> None:
 
 
 def test_bad_value_names_file_key_and_expectation(isolated_env) -> None:
-    path = _user_config(isolated_env, '[chat]\nmax_context_files = "ten"\n')
+    path = isolated_env.write_user_config('[chat]\nmax_context_files = "ten"\n')
     with pytest.raises(ConfigError) as info:
         load_config(cwd=isolated_env.work)
     message = str(info.value)
@@ -85,14 +76,14 @@ def test_bad_env_value_names_the_variable(isolated_env, monkeypatch) -> None:
 
 
 def test_unknown_key_is_reported(isolated_env) -> None:
-    path = _user_config(isolated_env, "[chat]\nmax_context_filez = 3\n")
+    path = isolated_env.write_user_config("[chat]\nmax_context_filez = 3\n")
     with pytest.raises(ConfigError, match="unknown key") as info:
         load_config(cwd=isolated_env.work)
     assert f"{path}: chat.max_context_filez" in str(info.value)
 
 
 def test_api_keys_are_refused_in_config_files(isolated_env) -> None:
-    _user_config(isolated_env, '[providers.mine]\nmodel = "openai/x"\napi_key = "sk-abc"\n')
+    isolated_env.write_user_config('[providers.mine]\nmodel = "openai/x"\napi_key = "sk-abc"\n')
     with pytest.raises(ConfigError, match="API keys are never read from config files"):
         load_config(cwd=isolated_env.work)
 
@@ -116,13 +107,13 @@ def test_project_file_cannot_choose_the_key_variable(isolated_env) -> None:
 
 
 def test_unknown_default_provider(isolated_env) -> None:
-    _user_config(isolated_env, 'default_provider = "nope"\n')
+    isolated_env.write_user_config('default_provider = "nope"\n')
     with pytest.raises(ConfigError, match="default_provider 'nope' is not a configured provider"):
         load_config(cwd=isolated_env.work)
 
 
 def test_config_set_keeps_comments_and_validates(isolated_env) -> None:
-    path = _user_config(isolated_env, "# my settings\nrequest_timeout = 30 # seconds\n")
+    path = isolated_env.write_user_config("# my settings\nrequest_timeout = 30 # seconds\n")
     set_user_value("chat.max_context_files", "7", cwd=isolated_env.work)
     set_user_value("providers.local.model", "openai/qwen", cwd=isolated_env.work)
     text = path.read_text()

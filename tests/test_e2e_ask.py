@@ -556,22 +556,33 @@ def test_flaky_429_succeeds_after_one_retry(
 # --- 4./5. kill -9 and Ctrl-C mid-answer -----------------------------------------------------
 
 
-def test_kill_9_mid_answer_keeps_the_partial_answer(
-    fake_llm: FakeLLM, isolated_env: IsolatedEnv
-) -> None:
+def interrupt_a_long_story(
+    fake_llm: FakeLLM, isolated_env: IsolatedEnv, sig: int, after: float, timeout: float
+) -> tuple[subprocess.Popen[bytes], bytes, bytes, bytes]:
+    """`aiw ask` streaming the slow answer (saved every 0.2 s), sent ``sig`` ``after`` seconds
+    into it: the process, what it printed by then, the rest of its stdout, and its stderr."""
     proc = popen_aiw(
         *ask_args(fake_llm, "slow", "tell me a long story"),
         cwd=isolated_env.work,
         env={"AIW_CHAT__SAVE_INTERVAL": "0.2"},
     )
     try:
-        printed = read_for(proc, 1.5)
-        proc.send_signal(signal.SIGKILL)
-        rest, _ = proc.communicate(timeout=10)
+        printed = read_for(proc, after)
+        proc.send_signal(sig)
+        rest, err = proc.communicate(timeout=timeout)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return proc, printed, rest, err
+
+
+def test_kill_9_mid_answer_keeps_the_partial_answer(
+    fake_llm: FakeLLM, isolated_env: IsolatedEnv
+) -> None:
+    proc, printed, rest, _ = interrupt_a_long_story(
+        fake_llm, isolated_env, signal.SIGKILL, after=1.5, timeout=10
+    )
     assert proc.returncode == -signal.SIGKILL
     printed_text = (printed + rest).decode()
     assert printed_text, "nothing streamed before the kill"
@@ -597,19 +608,9 @@ def test_kill_9_mid_answer_keeps_the_partial_answer(
 def test_ctrl_c_mid_answer_exits_130_and_keeps_the_partial_answer(
     fake_llm: FakeLLM, isolated_env: IsolatedEnv
 ) -> None:
-    proc = popen_aiw(
-        *ask_args(fake_llm, "slow", "tell me a long story"),
-        cwd=isolated_env.work,
-        env={"AIW_CHAT__SAVE_INTERVAL": "0.2"},
+    proc, printed, rest, err = interrupt_a_long_story(
+        fake_llm, isolated_env, signal.SIGINT, after=1.0, timeout=15
     )
-    try:
-        printed = read_for(proc, 1.0)
-        proc.send_signal(signal.SIGINT)
-        rest, err = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     stdout = (printed + rest).decode()
     stderr = err.decode()
 
@@ -851,37 +852,34 @@ def test_offline_refuses_cloud_and_allows_loopback(
 # --- 9. broken config ------------------------------------------------------------------------
 
 
+def assert_ask_refused_with_2(
+    run_aiw: RunAiw, fake_llm: FakeLLM, *needles: str, env: dict[str, str] | None = None
+) -> None:
+    """`aiw ask x` exits 2 with one error line naming each of ``needles``, before any request."""
+    result = run_aiw(*ask_args(fake_llm, "echo", "x"), env=env)
+    assert result.returncode == 2
+    assert_one_error_line(result.stderr, *needles)
+    assert fake_llm.chat_requests == []
+
+
 def test_invalid_toml_user_config_exits_2(
     run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedEnv
 ) -> None:
-    config = isolated_env.aiw_config / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text("[chat\nsave_interval = 1\n", encoding="utf-8")
-
-    result = run_aiw(*ask_args(fake_llm, "echo", "x"))
-    assert result.returncode == 2
-    assert_one_error_line(result.stderr, str(config), "invalid TOML")
-    assert fake_llm.chat_requests == []
+    config = isolated_env.write_user_config("[chat\nsave_interval = 1\n")
+    assert_ask_refused_with_2(run_aiw, fake_llm, str(config), "invalid TOML")
 
 
 def test_wrong_type_in_user_config_exits_2(
     run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedEnv
 ) -> None:
-    config = isolated_env.aiw_config / "config.toml"
-    config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text('[chat]\nmax_context_files = "ten"\n', encoding="utf-8")
-
-    result = run_aiw(*ask_args(fake_llm, "echo", "x"))
-    assert result.returncode == 2
-    assert_one_error_line(result.stderr, str(config), "chat.max_context_files", "'ten'")
-    assert fake_llm.chat_requests == []
+    config = isolated_env.write_user_config('[chat]\nmax_context_files = "ten"\n')
+    assert_ask_refused_with_2(run_aiw, fake_llm, str(config), "chat.max_context_files", "'ten'")
 
 
 def test_bad_env_value_exits_2(run_aiw: RunAiw, fake_llm: FakeLLM) -> None:
-    result = run_aiw(*ask_args(fake_llm, "echo", "x"), env={"AIW_REQUEST_TIMEOUT": "abc"})
-    assert result.returncode == 2
-    assert_one_error_line(result.stderr, "AIW_REQUEST_TIMEOUT", "'abc'")
-    assert fake_llm.chat_requests == []
+    assert_ask_refused_with_2(
+        run_aiw, fake_llm, "AIW_REQUEST_TIMEOUT", "'abc'", env={"AIW_REQUEST_TIMEOUT": "abc"}
+    )
 
 
 # --- 10. redaction ---------------------------------------------------------------------------

@@ -60,6 +60,11 @@ def top_level_modules(names: list[str]) -> set[str]:
     return {name.split(".", 1)[0] for name in names}
 
 
+def echo_ask(fake_llm: FakeLLM, *args: str) -> list[str]:
+    """``aiw ask ARGS`` against the loopback model's echo (an OpenAI-compatible endpoint)."""
+    return ["ask", "--model", "openai/echo", "--api-base", fake_llm.base_url, *args]
+
+
 def imported_by(statement: str, cwd: Path) -> set[str]:
     """Top-level package names in ``sys.modules`` after running ``statement`` in a fresh Python."""
     code = f"{statement}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
@@ -103,19 +108,8 @@ def test_cli_help_loads_no_heavy_package(isolated_env: IsolatedEnv) -> None:
 def test_ask_on_an_openai_compatible_endpoint_never_imports_litellm(
     isolated_env: IsolatedEnv, fake_llm: FakeLLM
 ) -> None:
-    result = python(
-        "-X",
-        "importtime",
-        "-m",
-        "ai_workbench",
-        "ask",
-        "--model",
-        "openai/echo",
-        "--api-base",
-        fake_llm.base_url,
-        "hello",
-        cwd=isolated_env.work,
-    )
+    argv = ["-X", "importtime", "-m", "ai_workbench", *echo_ask(fake_llm, "hello")]
+    result = python(*argv, cwd=isolated_env.work)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout == "You said: hello\n"
@@ -145,18 +139,7 @@ def test_ask_modules_at_exit_have_no_heavy_package(
         "from ai_workbench.cli.main import main\n"
         "main(prog_name='aiw')\n"
     )
-    result = python(
-        "-c",
-        code,
-        "ask",
-        "--json",
-        "--model",
-        "openai/echo",
-        "--api-base",
-        fake_llm.base_url,
-        "hi",
-        cwd=isolated_env.work,
-    )
+    result = python("-c", code, *echo_ask(fake_llm, "--json", "hi"), cwd=isolated_env.work)
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["engine"] == "direct"

@@ -80,11 +80,6 @@ def _attempts(log: Path) -> list[tuple[str, str]]:
     ]
 
 
-def _user_config(env: IsolatedEnv, text: str) -> None:
-    env.aiw_config.mkdir(parents=True, exist_ok=True)
-    (env.aiw_config / "config.toml").write_text(text)
-
-
 def test_the_trap_sees_a_lookup(trapped: Path, run_aiw: RunAiw) -> None:
     # The observer works: a plain lookup in a subprocess is logged (and refused).
     import subprocess
@@ -101,8 +96,8 @@ def test_the_trap_sees_a_lookup(trapped: Path, run_aiw: RunAiw) -> None:
 def test_offline_refuses_a_remote_chroma_server_before_any_lookup(
     trapped: Path, run_aiw: RunAiw, isolated_env: IsolatedEnv, shop_project: Path
 ) -> None:
-    _user_config(
-        isolated_env, 'offline = true\n[knowledge]\nchroma_url = "http://chroma.example.com:8000"\n'
+    isolated_env.write_user_config(
+        'offline = true\n[knowledge]\nchroma_url = "http://chroma.example.com:8000"\n'
     )
     index = run_aiw("index", cwd=shop_project)
     assert index.returncode == 0, index.stderr  # lexical search still works
@@ -118,8 +113,7 @@ def test_offline_refuses_a_remote_chroma_server_before_any_lookup(
 def test_offline_refuses_a_cloud_embedding_model_before_any_lookup(
     trapped: Path, run_aiw: RunAiw, isolated_env: IsolatedEnv, shop_project: Path
 ) -> None:
-    _user_config(
-        isolated_env,
+    isolated_env.write_user_config(
         'offline = true\n[knowledge]\nembedding_model = "openai/text-embedding-3-small"\n',
     )
     index = run_aiw("index", cwd=shop_project, env={"OPENAI_API_KEY": "sk-test-0000"})
@@ -139,8 +133,7 @@ def test_offline_keeps_a_loopback_embedding_server(
     fake_llm: FakeLLM,
 ) -> None:
     # Local models stay usable offline; and litellm, imported for them, fetches no cost map.
-    _user_config(
-        isolated_env,
+    isolated_env.write_user_config(
         f'offline = true\n[knowledge]\nembedding_model = "openai/embed"\n'
         f'embedding_api_base = "{fake_llm.base_url}"\n',
     )

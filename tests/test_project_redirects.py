@@ -28,11 +28,6 @@ def _repo(env: IsolatedEnv, toml: str) -> Path:
     return repo
 
 
-def _user_config(env: IsolatedEnv, text: str) -> None:
-    env.aiw_config.mkdir(parents=True, exist_ok=True)
-    (env.aiw_config / "config.toml").write_text(text)
-
-
 def test_project_cannot_send_the_users_key_to_its_embedding_endpoint(
     run_aiw: RunAiw, isolated_env: IsolatedEnv, fake_llm: FakeLLM
 ) -> None:
@@ -77,7 +72,7 @@ def test_endpoint_settings_are_user_level_only(isolated_env: IsolatedEnv, toml: 
 
 
 def test_project_cannot_turn_off_the_users_offline_mode(isolated_env: IsolatedEnv) -> None:
-    _user_config(isolated_env, "offline = true\n")
+    isolated_env.write_user_config("offline = true\n")
     repo = _repo(isolated_env, "offline = false\n")
     with pytest.raises(ConfigError, match=r"\.aiw\.toml: offline: .*offline mode you set"):
         load_config(cwd=repo)
@@ -93,8 +88,7 @@ def test_keyed_provider_cannot_be_moved_to_another_service_even_when_trusted(
 
 
 def test_the_same_settings_are_fine_in_the_user_config(isolated_env: IsolatedEnv) -> None:
-    _user_config(
-        isolated_env,
+    isolated_env.write_user_config(
         '[knowledge]\nchroma_url = "http://chroma.internal:8000"\n'
         'embedding_model = "openai/text-embedding-3-small"\n'
         '[providers.team]\nmodel = "openai/qwen"\napi_base = "http://203.0.113.9/v1"\n',
@@ -140,7 +134,7 @@ def test_project_choosing_a_cloud_provider_says_so(
     assert len(said) == 1
     assert "default_provider = 'openai'" in said[0] and "https://api.openai.com/v1" in said[0]
     # The user's own choice is not announced.
-    _user_config(isolated_env, 'default_provider = "openai"\n')
+    isolated_env.write_user_config('default_provider = "openai"\n')
     fresh = load_config(cwd=_repo(isolated_env, 'default_provider = "openai"\n')).settings
     assert fresh.project_endpoints == {}
 
@@ -150,8 +144,7 @@ def test_a_keyless_profile_never_gets_a_key_from_the_environment(
 ) -> None:
     # litellm reads ANTHROPIC_API_KEY by itself when it is given no key: a profile that names
     # no api_key_env must not hand that key to its endpoint.
-    _user_config(
-        isolated_env,
+    isolated_env.write_user_config(
         f'[providers.relay]\nmodel = "anthropic/claude-x"\napi_base = "{fake_llm.url}"\n',
     )
     run_aiw("ask", "--provider", "relay", "hi", env={"ANTHROPIC_API_KEY": KEY}, timeout=120)

@@ -8,21 +8,20 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RunAiw
-from tests.test_review_core import BUG, CHANGED_CALC, findings_reply, git, make_repo
+from tests.test_review_core import (
+    BUG,
+    findings_reply,
+    git,
+    make_changed_repo,
+)
+from tests.test_review_core import aiw_review as review
 
 WARN = dict(BUG, severity="warning", title="Index may be out of range", existing_code=None)
 
 
 @pytest.fixture
 def repo(isolated_env: Any) -> Path:
-    root = make_repo(isolated_env.work / "repo")
-    (root / "calc.py").write_text(CHANGED_CALC)
-    return root
-
-
-def review(run_aiw: RunAiw, fake: Any, root: Path, *args: str) -> Any:
-    return run_aiw("review", "--model", "openai/echo", "--api-base", fake.base_url, *args, cwd=root)
+    return make_changed_repo(isolated_env.work / "repo")
 
 
 def test_table_by_default_and_fail_on_levels(run_aiw, fake_llm, repo) -> None:

@@ -84,6 +84,18 @@ def make_repo(root: Path, files: dict[str, str] | None = None) -> Path:
     return root
 
 
+def make_changed_repo(root: Path) -> Path:
+    """A repo whose calc.py has an uncommitted change (CHANGED_CALC) to review."""
+    make_repo(root)
+    (root / "calc.py").write_text(CHANGED_CALC)
+    return root
+
+
+def aiw_review(run_aiw: Any, fake: Any, root: Path, *args: str) -> Any:
+    """`aiw review ARGS` in ``root`` against the loopback model (``openai/echo``)."""
+    return run_aiw("review", "--model", "openai/echo", "--api-base", fake.base_url, *args, cwd=root)
+
+
 def findings_reply(*items: dict[str, Any]) -> str:
     return json.dumps({"findings": list(items)})
 
@@ -449,14 +461,18 @@ async def test_dislikes_make_the_same_review_quieter_but_bugs_stay(repo, fake_ll
     assert len(plain.shown) == 6 and plain.stats.held["learned"] == 0
 
 
-async def test_an_error_like_disliked_ones_is_shown_with_a_note(repo, fake_llm):
+async def dislike_nits(repo: Path, fake_llm: FakeLLM, comment: str | None = None) -> None:
+    """Review the NITS and dislike every finding shown (with ``comment``)."""
     fake_llm.reply = findings_reply(*NITS)
     first = await run_review(repo, fake_llm, max_per_file=5)
-    loaded = load_config(cwd=repo)
     async with await Store.open() as store:
-        service = ReviewService(loaded, store)
+        service = ReviewService(load_config(cwd=repo), store)
         for f in first.shown:
-            await service.rate(f.id, -1, "naming nits are noise")
+            await service.rate(f.id, -1, comment)
+
+
+async def test_an_error_like_disliked_ones_is_shown_with_a_note(repo, fake_llm):
+    await dislike_nits(repo, fake_llm, "naming nits are noise")
     serious = dict(NITS[0], severity="error", line_start=4, line_end=4)
     fake_llm.reply = findings_reply(serious)
     result = await run_review(repo, fake_llm)
@@ -469,13 +485,10 @@ async def test_an_error_like_disliked_ones_is_shown_with_a_note(repo, fake_llm):
 
 
 async def test_learnings_can_be_edited_disabled_and_deleted(repo, fake_llm):
-    fake_llm.reply = findings_reply(*NITS)
-    first = await run_review(repo, fake_llm, max_per_file=5)
+    await dislike_nits(repo, fake_llm)
     loaded = load_config(cwd=repo)
     async with await Store.open() as store:
         service = ReviewService(loaded, store)
-        for f in first.shown:
-            await service.rate(f.id, -1)
         (learning,) = await service.learnings(str(repo))
         edited = await service.update_learning(
             learning.id, rule="No naming nits", path_glob="tests/**"

@@ -14,19 +14,20 @@ from ai_workbench.core.errors import InputError
 from ai_workbench.review import ReviewOptions, ReviewService
 from ai_workbench.review.diff import collect_changes
 from ai_workbench.review.parse import parse_reply
-from tests.conftest import RunAiw
-from tests.test_review_core import BUG, CHANGED_CALC, findings_reply, git, make_repo
+from tests.test_review_core import (
+    BUG,
+    CHANGED_CALC,
+    findings_reply,
+    git,
+    make_changed_repo,
+    make_repo,
+)
+from tests.test_review_core import aiw_review as review
 
 
 @pytest.fixture
 def repo(isolated_env: Any) -> Path:
-    root = make_repo(isolated_env.work / "repo")
-    (root / "calc.py").write_text(CHANGED_CALC)
-    return root
-
-
-def review(run_aiw: RunAiw, fake: Any, root: Path, *args: str) -> Any:
-    return run_aiw("review", "--model", "openai/echo", "--api-base", fake.base_url, *args, cwd=root)
+    return make_changed_repo(isolated_env.work / "repo")
 
 
 # --------------------------------------------------------------------------- parsing

@@ -125,6 +125,27 @@ def test_tee_keeps_the_stderr_of_a_failure_and_nothing_on_success(
         assert fourth.capture == "tmux" and "nonexistent-reader-gone" in fourth.stderr
 
 
+def _less_then_vim(term: TmuxShell, work: Path, stty_before: str, *vim_lines: str) -> None:
+    """Page notes.txt with less and quit it, then edit it in vim (``vim_lines``, each followed
+    by Enter, add a line "third"); the edit is saved and the terminal is sane afterwards."""
+    term.type("less notes.txt")
+    term.keys("Enter")
+    term.wait_for(lambda s: "line two" in s)
+    term.keys("q")
+    term.wait_for(_prompt_last)
+    term.type("vim -u NONE -N notes.txt")
+    term.keys("Enter")
+    term.wait_for(lambda s: "line one" in s and "~" in s)
+    for line in vim_lines:
+        term.type(line)
+        term.keys("Enter")
+    term.wait_for(_prompt_last)
+    assert (work / "notes.txt").read_text().endswith("third\n")
+    # the terminal is sane: same modes, input echoes, commands run
+    assert _line(term, "stty -g") == stty_before
+    assert "sane-2" in term.run("echo sane-$((1+1))")
+
+
 @needs_tmux
 @pytest.mark.parametrize("shell", ["bash", "zsh"])
 def test_tee_leaves_skip_listed_and_full_screen_programs_alone(
@@ -147,21 +168,7 @@ def test_tee_leaves_skip_listed_and_full_screen_programs_alone(
             out = _line(term, f"_aiw_skip {shlex.quote(line)}; echo skip=$?")
             assert out == f"skip={skipped}", line
 
-        term.type("less notes.txt")
-        term.keys("Enter")
-        term.wait_for(lambda s: "line two" in s)
-        term.keys("q")
-        term.wait_for(_prompt_last)
-        term.type("vim -u NONE -N notes.txt")
-        term.keys("Enter")
-        term.wait_for(lambda s: "line one" in s and "~" in s)
-        term.type("Gothird\x1b:wq")
-        term.keys("Enter")
-        term.wait_for(_prompt_last)
-        assert (isolated_env.work / "notes.txt").read_text().endswith("third\n")
-        # the terminal is sane: same modes, input echoes, commands run
-        assert _line(term, "stty -g") == stty_before
-        assert "sane-2" in term.run("echo sane-$((1+1))")
+        _less_then_vim(term, isolated_env.work, stty_before, "Gothird\x1b:wq")
         # a failing skip-listed program is still reported, its output read from the scrollback
         term.run("less /nonexistent-less-file")
         term.run("ls /nonexistent-after-vim")
@@ -223,23 +230,8 @@ def test_pty_full_screen_programs_work_and_stay_out_of_the_output(
     (isolated_env.work / "notes.txt").write_text("line one\nline two\n")
     with _term(isolated_env, shell, _pty_rc(isolated_env, shell), wrap=PROXY) as term:
         stty_before = _line(term, "stty -g")
-        term.type("less notes.txt")
-        term.keys("Enter")
-        term.wait_for(lambda s: "line two" in s)
-        term.keys("q")
-        term.wait_for(_prompt_last)
         # vim fails (:cq) after drawing its screen: the alternate screen is not the output
-        term.type("vim -u NONE -N notes.txt")
-        term.keys("Enter")
-        term.wait_for(lambda s: "line one" in s and "~" in s)
-        term.type("Gothird\x1b:w")
-        term.keys("Enter")
-        term.type(":cq")
-        term.keys("Enter")
-        term.wait_for(_prompt_last)
-        assert (isolated_env.work / "notes.txt").read_text().endswith("third\n")
-        assert _line(term, "stty -g") == stty_before
-        assert "sane-2" in term.run("echo sane-$((1+1))")
+        _less_then_vim(term, isolated_env.work, stty_before, "Gothird\x1b:w", ":cq")
         (event,) = _stored_n(1)
         assert event.command == "vim -u NONE -N notes.txt" and event.capture == "pty"
         assert "line one" not in (event.stderr or "")

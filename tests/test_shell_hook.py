@@ -9,9 +9,11 @@ the hook lives next to other PROMPT_COMMAND users and bash-preexec; `aiw off` st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shlex
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -191,25 +193,31 @@ def test_aiw_off_stops_events_without_resourcing(
         assert [e.cmd for e in _events()] == ["ls /nonexistent-aiw-2"]
 
 
+@contextlib.contextmanager
+def _bash_after_one_failure(
+    isolated_env: IsolatedEnv, before: str, failing: str
+) -> Iterator[TmuxShell]:
+    """Bash with ``before`` in its rc ahead of aiw's block; ``failing`` fails, ``true`` does not,
+    and the spool holds exactly the failure. Yields the terminal."""
+    with _shell(isolated_env, None, "bash", _rc(isolated_env, "bash", before=before)) as term:
+        term.run(failing)
+        term.run("true")
+        wait_until(_events)
+        assert [e.cmd for e in _events()] == [failing]
+        yield term
+
+
 def test_bash_keeps_an_existing_string_prompt_command(isolated_env: IsolatedEnv) -> None:
     marker = isolated_env.root / "pc-ran"
     before = f'PROMPT_COMMAND="echo -n x >> {marker}; history -a"'
-    with _shell(isolated_env, None, "bash", _rc(isolated_env, "bash", before=before)) as term:
-        term.run("ls /nonexistent-string")
-        term.run("true")
-        wait_until(_events)
-        assert [e.cmd for e in _events()] == ["ls /nonexistent-string"]
+    with _bash_after_one_failure(isolated_env, before, "ls /nonexistent-string"):
         assert marker.read_text().count("x") >= 3  # theirs ran at every prompt
 
 
 def test_bash_keeps_an_existing_array_prompt_command(isolated_env: IsolatedEnv) -> None:
     marker = isolated_env.root / "pc-ran"
     before = f"PROMPT_COMMAND=('echo -n a >> {marker}' 'echo -n b >> {marker}')"
-    with _shell(isolated_env, None, "bash", _rc(isolated_env, "bash", before=before)) as term:
-        term.run("ls /nonexistent-array")
-        term.run("true")
-        wait_until(_events)
-        assert [e.cmd for e in _events()] == ["ls /nonexistent-array"]
+    with _bash_after_one_failure(isolated_env, before, "ls /nonexistent-array") as term:
         text = marker.read_text()
         assert text.count("a") >= 3 and text.count("b") >= 3
         out = term.run("declare -p PROMPT_COMMAND")

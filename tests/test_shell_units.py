@@ -3,8 +3,11 @@ extraction, rc install/uninstall, and `aiw explain`/`aiw history` against the lo
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -381,6 +384,40 @@ def _model_env(fake: FakeLLM) -> dict[str, str]:
     return {"AIW_SHELL__MODEL": "openai/echo", "AIW_SHELL__API_BASE": fake.url}
 
 
+@contextlib.contextmanager
+def _explaining(
+    isolated_env: IsolatedEnv,
+    fake_llm: FakeLLM,
+    suggestions: list[dict[str, str]],
+    command: str,
+    output: str,
+) -> Iterator[Any]:
+    """`aiw explain` in a real bash (tmux) after ``command`` failed with ``output``, the model
+    offering ``suggestions``; yields the terminal once the fixes are listed."""
+    import sys
+
+    from tests.shell.tmux import TmuxShell, have, shell_env
+
+    if not have("tmux"):
+        pytest.skip("needs tmux")
+    fake_llm.reply = json.dumps({"explanation": "Missing file.", "suggestions": suggestions})
+    _record(_event(isolated_env.work, command), output)
+    rc = f"PS1='READY$ '\nalias aiw='{sys.executable} -m ai_workbench'\n"
+    with TmuxShell("bash", rc, isolated_env.root / "t", shell_env(_model_env(fake_llm))) as term:
+        term.type("aiw explain")
+        term.keys("Enter")
+        term.wait_for(lambda s: "quit]" in s, timeout=30)
+        yield term
+
+
+def _enter(term: Any, text: str, until: Callable[[str], bool]) -> None:
+    """Type ``text`` (nothing: a bare Enter), press Enter, wait until the screen shows ``until``."""
+    if text:
+        term.type(text)
+    term.keys("Enter")
+    term.wait_for(until)
+
+
 @pytest.mark.parametrize(
     "reply",
     [
@@ -444,43 +481,20 @@ def test_explain_runs_a_chosen_fix_only_after_confirmation(
     isolated_env: IsolatedEnv, fake_llm: FakeLLM
 ) -> None:
     """A real terminal: choose the dangerous fix, refuse; choose the safe one, confirm."""
-    from tests.shell.tmux import TmuxShell, have, shell_env
-
-    if not have("tmux"):
-        pytest.skip("needs tmux")
-    fake_llm.reply = json.dumps(
-        {
-            "explanation": "Missing file.",
-            "suggestions": [
-                {"description": "Create it", "command": "touch made-by-fix", "risk_level": "safe"},
-                {"description": "Nuke", "command": "rm -rf ~", "risk_level": "safe"},
-            ],
-        }
-    )
-    _record(_event(isolated_env.work, "cat made-by-fix"), "cat: made-by-fix: No such file")
-    env = shell_env(_model_env(fake_llm))
-    import sys
-
-    rc = f"PS1='READY$ '\nalias aiw='{sys.executable} -m ai_workbench'\n"
-    with TmuxShell("bash", rc, isolated_env.root / "t", env) as term:
-        term.type("aiw explain")
-        term.keys("Enter")
-        term.wait_for(lambda s: "quit]" in s, timeout=30)
+    suggestions = [
+        {"description": "Create it", "command": "touch made-by-fix", "risk_level": "safe"},
+        {"description": "Nuke", "command": "rm -rf ~", "risk_level": "safe"},
+    ]
+    with _explaining(
+        isolated_env, fake_llm, suggestions, "cat made-by-fix", "cat: made-by-fix: No such file"
+    ) as term:
         screen = term.screen()
         assert "[DANGEROUS]" in screen and "rm -rf ~" in screen
-        term.type("2")
-        term.keys("Enter")
-        term.wait_for(lambda s: "type yes to run it" in s)
-        term.type("y")
-        term.keys("Enter")
-        term.wait_for(lambda s: "not run" in s)
-        term.type("1")
-        term.keys("Enter")
-        term.wait_for(lambda s: "run it?" in s)
+        _enter(term, "2", lambda s: "type yes to run it" in s)
+        _enter(term, "y", lambda s: "not run" in s)
+        _enter(term, "1", lambda s: "run it?" in s)
         assert not (isolated_env.work / "made-by-fix").exists()
-        term.type("y")
-        term.keys("Enter")
-        term.wait_for(lambda s: "exit 0" in s)
+        _enter(term, "y", lambda s: "exit 0" in s)
         assert (isolated_env.work / "made-by-fix").exists()
         term.type("q")
         term.keys("Enter")
@@ -501,45 +515,21 @@ def test_explain_respects_the_models_rating_plain_enter_runs_nothing(
     isolated_env: IsolatedEnv, fake_llm: FakeLLM
 ) -> None:
     """Harmless-looking fixes the model rates dangerous/moderate: Enter alone never runs them."""
-    import sys
-
-    from tests.shell.tmux import TmuxShell, have, shell_env
-
-    if not have("tmux"):
-        pytest.skip("needs tmux")
-    fake_llm.reply = json.dumps(
-        {
-            "explanation": "Missing file.",
-            "suggestions": [
-                {"description": "A", "command": "touch by-danger", "risk_level": "dangerous"},
-                {"description": "B", "command": "touch by-moderate", "risk_level": "moderate"},
-            ],
-        }
-    )
-    _record(_event(isolated_env.work, "cat by-x"), "cat: by-x: No such file")
-    rc = f"PS1='READY$ '\nalias aiw='{sys.executable} -m ai_workbench'\n"
-    with TmuxShell("bash", rc, isolated_env.root / "t", shell_env(_model_env(fake_llm))) as term:
-        term.type("aiw explain")
-        term.keys("Enter")
-        term.wait_for(lambda s: "quit]" in s, timeout=30)
-        term.type("1")
-        term.keys("Enter")
-        term.wait_for(lambda s: "type yes to run it" in s)
-        term.keys("Enter")
-        term.wait_for(lambda s: s.count("not run") == 1)
-        term.type("2")
-        term.keys("Enter")
-        term.wait_for(lambda s: "run it? [y/N]" in s)
-        term.keys("Enter")
-        term.wait_for(lambda s: s.count("not run") == 2)
+    suggestions = [
+        {"description": "A", "command": "touch by-danger", "risk_level": "dangerous"},
+        {"description": "B", "command": "touch by-moderate", "risk_level": "moderate"},
+    ]
+    with _explaining(
+        isolated_env, fake_llm, suggestions, "cat by-x", "cat: by-x: No such file"
+    ) as term:
+        _enter(term, "1", lambda s: "type yes to run it" in s)
+        _enter(term, "", lambda s: s.count("not run") == 1)
+        _enter(term, "2", lambda s: "run it? [y/N]" in s)
+        _enter(term, "", lambda s: s.count("not run") == 2)
         assert not (isolated_env.work / "by-danger").exists()
         assert not (isolated_env.work / "by-moderate").exists()
-        term.type("2")
-        term.keys("Enter")
-        term.wait_for(lambda s: s.count("run it? [y/N]") == 2)
-        term.type("y")
-        term.keys("Enter")
-        term.wait_for(lambda s: "exit 0" in s)
+        _enter(term, "2", lambda s: s.count("run it? [y/N]") == 2)
+        _enter(term, "y", lambda s: "exit 0" in s)
         assert (isolated_env.work / "by-moderate").exists()
         term.type("q")
         term.keys("Enter")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from ai_workbench.store import Store
 from ai_workbench.suggestions.service import SuggestionAction, SuggestionQueue
 from ai_workbench.watch import WatchService
 from ai_workbench.watch.limiter import RateLimiter
-from tests.test_watch_helpers import diff_for, make_project, until, watch_settings
+from tests.test_watch_helpers import commit_all, diff_for, make_project, until, watch_settings
 
 SECRET = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD"
 
@@ -88,14 +87,7 @@ async def test_review_on_save_takes_a_rate_limit_slot_per_model_call(
     tmp_path: Path, fake_llm
 ) -> None:
     root = make_project(tmp_path / "repo", {"calc.py": "def total(items):\n    return 0\n"})
-    for args in (
-        ["config", "user.email", "dev@example.com"],
-        ["config", "user.name", "Dev"],
-        ["config", "commit.gpgsign", "false"],
-        ["add", "."],
-        ["commit", "-qm", "base"],
-    ):
-        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    commit_all(root)
     fake_llm.reply = "Looks fine to me."  # not JSON: the review asks once more (2 calls)
     clock = [1000.0]
     limiter = RateLimiter(1, clock=lambda: clock[0])

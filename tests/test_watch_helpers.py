@@ -22,6 +22,18 @@ def make_project(root: Path, files: dict[str, str] | None = None) -> Path:
     return root
 
 
+def commit_all(root: Path) -> None:
+    """Commit everything in ``root`` as ``base`` (with a local author, unsigned)."""
+    for args in (
+        ["config", "user.email", "dev@example.com"],
+        ["config", "user.name", "Dev"],
+        ["config", "commit.gpgsign", "false"],
+        ["add", "."],
+        ["commit", "-qm", "base"],
+    ):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+
+
 def watch_settings(root: Path, **watch: Any) -> Any:
     """Settings with fast watch timings (and ``watch`` overrides)."""
     loaded = load_config(cwd=root)

@@ -14,7 +14,7 @@ from ai_workbench.suggestions.service import SuggestionQueue
 from ai_workbench.watch import WatchService
 from ai_workbench.watch.apply import apply_suggestion
 from ai_workbench.watch.limiter import RateLimiter
-from tests.test_watch_helpers import diff_for, make_project, until, watch_settings
+from tests.test_watch_helpers import commit_all, diff_for, make_project, until, watch_settings
 
 APP = "import time\n\n\ndef fetch(url):\n    return get(url)\n"
 WITH_CHANGE = "import time\n\n\ndef fetch(url):\n    # add a timeout AI!\n    return get(url)\n"
@@ -241,19 +241,11 @@ async def test_secrets_are_redacted_in_the_request_but_kept_in_the_file(env) -> 
 
 async def test_review_on_save_queues_findings_for_the_changed_lines(tmp_path: Path, fake_llm: Any):
     import json
-    import subprocess
 
     root = make_project(
         tmp_path / "repo", {"calc.py": "def total(items):\n    return sum(items)\n"}
     )
-    for args in (
-        ["config", "user.email", "dev@example.com"],
-        ["config", "user.name", "Dev"],
-        ["config", "commit.gpgsign", "false"],
-        ["add", "."],
-        ["commit", "-qm", "base"],
-    ):
-        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True)
+    commit_all(root)
     finding = {
         "file": "calc.py",
         "line_start": 2,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from ai_workbench.core.db import UNSET, Database, StoreError, _Unset
+from ai_workbench.core.db import UNSET, Database, StoreError, _Unset, from_row
 from ai_workbench.core.errors import EXIT_INPUT
 
 __all__ = [
@@ -264,33 +264,28 @@ class ChatStore(Database):
         if not isinstance(api_base, _Unset):
             changes["api_base"] = api_base
         changes["updated"] = time.time()
-        assignments = ", ".join(f"{name} = ?" for name in changes)
         async with self._write() as db:
-            count, _ = await self._run(
-                db,
-                f"UPDATE sessions SET {assignments} WHERE id = ?",
-                (*changes.values(), session_id),
+            await self._update(
+                db, "sessions", changes, session_id, missing=self._no_session(session_id)
             )
-            if count == 0:
-                raise SessionNotFound(session_id, path=self.path)
             row = await self._one(db, f"{_SESSION_SELECT} WHERE s.id = ?", (session_id,))
         return _session(row)
 
     async def touch_session(self, session_id: str) -> None:
         """Mark the session as just used (moves it to the top of ``list_sessions``)."""
         async with self._write() as db:
-            count, _ = await self._run(
-                db, "UPDATE sessions SET updated = ? WHERE id = ?", (time.time(), session_id)
+            await self._update(
+                db,
+                "sessions",
+                {"updated": time.time()},
+                session_id,
+                missing=self._no_session(session_id),
             )
-            if count == 0:
-                raise SessionNotFound(session_id, path=self.path)
 
     async def delete_session(self, session_id: str) -> None:
         """Delete the session with its messages and attachments (feedback rows are kept)."""
         async with self._write() as db:
-            count, _ = await self._run(db, "DELETE FROM sessions WHERE id = ?", (session_id,))
-            if count == 0:
-                raise SessionNotFound(session_id, path=self.path)
+            await self._delete(db, "sessions", session_id, missing=self._no_session(session_id))
 
     # ---- messages
 
@@ -309,11 +304,9 @@ class ChatStore(Database):
         _check_choice("status", status, STATUSES)
         now = time.time()
         async with self._write() as db:
-            count, _ = await self._run(
-                db, "UPDATE sessions SET updated = ? WHERE id = ?", (now, session_id)
+            await self._update(
+                db, "sessions", {"updated": now}, session_id, missing=self._no_session(session_id)
             )
-            if count == 0:
-                raise SessionNotFound(session_id, path=self.path)
             _, message_id = await self._run(
                 db,
                 "INSERT INTO messages (session_id, role, content, status, model, provider,"
@@ -358,15 +351,10 @@ class ChatStore(Database):
         if "content" in changes:
             changes["indexed"] = 1  # the whole text: (re)index it (see append_message)
         changes["updated"] = time.time()
-        assignments = ", ".join(f"{name} = ?" for name in changes)
         async with self._write() as db:
-            count, _ = await self._run(
-                db,
-                f"UPDATE messages SET {assignments} WHERE id = ?",
-                (*changes.values(), message_id),
+            await self._update(
+                db, "messages", changes, message_id, missing=self._no_message(message_id)
             )
-            if count == 0:
-                raise MessageNotFound(message_id, path=self.path)
 
     async def append_message(self, message_id: int, text: str) -> None:
         """Append ``text`` to a message's content (a streaming answer's periodic save).
@@ -381,7 +369,7 @@ class ChatStore(Database):
                 (text, time.time(), message_id),
             )
             if count == 0:
-                raise MessageNotFound(message_id, path=self.path)
+                raise self._no_message(message_id)
 
     async def get_message(self, message_id: int) -> Message:
         async with self._read() as db:
@@ -389,7 +377,7 @@ class ChatStore(Database):
                 db, f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE id = ?", (message_id,)
             )
             if row is None:
-                raise MessageNotFound(message_id, path=self.path)
+                raise self._no_message(message_id)
             attachments = await self._all(
                 db,
                 "SELECT id, message_id, path, sha256, size FROM attachments"
@@ -405,7 +393,7 @@ class ChatStore(Database):
         async with self._read() as db:
             exists = await self._one(db, "SELECT 1 FROM sessions WHERE id = ?", (session_id,))
             if exists is None:
-                raise SessionNotFound(session_id, path=self.path)
+                raise self._no_session(session_id)
             rows = await self._all(
                 db,
                 f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE session_id = ? ORDER BY id",
@@ -434,7 +422,7 @@ class ChatStore(Database):
         """Record a file attached to a message; return the attachment id."""
         async with self._write() as db:
             if await self._one(db, "SELECT 1 FROM messages WHERE id = ?", (message_id,)) is None:
-                raise MessageNotFound(message_id, path=self.path)
+                raise self._no_message(message_id)
             _, attachment_id = await self._run(
                 db,
                 "INSERT INTO attachments (message_id, path, sha256, size, created)"
@@ -442,6 +430,12 @@ class ChatStore(Database):
                 (message_id, os.fspath(path), sha256, size, time.time()),
             )
         return attachment_id
+
+    def _no_session(self, session_id: str) -> SessionNotFound:
+        return SessionNotFound(session_id, path=self.path)
+
+    def _no_message(self, message_id: int) -> MessageNotFound:
+        return MessageNotFound(message_id, path=self.path)
 
     # ---- search
 
@@ -508,43 +502,12 @@ def _context(raw: str | None) -> list[str]:
 
 
 def _session(row: sqlite3.Row) -> Session:
-    return Session(
-        id=row["id"],
-        title=row["title"],
-        persona=row["persona"],
-        model=row["model"],
-        context=_context(row["context"]),
-        created=row["created"],
-        updated=row["updated"],
-        message_count=row["message_count"],
-        api_base=row["api_base"],
-    )
+    return from_row(Session, row, context=_context(row["context"]))
 
 
 def _message(row: sqlite3.Row) -> Message:
-    return Message(
-        id=row["id"],
-        session_id=row["session_id"],
-        role=row["role"],
-        content=row["content"],
-        status=row["status"],
-        model=row["model"],
-        provider=row["provider"],
-        tokens_in=row["tokens_in"],
-        tokens_out=row["tokens_out"],
-        latency_ms=row["latency_ms"],
-        cost=row["cost"],
-        error=row["error"],
-        created=row["created"],
-        updated=row["updated"],
-    )
+    return from_row(Message, row)
 
 
 def _attachment(row: sqlite3.Row) -> Attachment:
-    return Attachment(
-        id=row["id"],
-        message_id=row["message_id"],
-        path=row["path"],
-        sha256=row["sha256"],
-        size=row["size"],
-    )
+    return from_row(Attachment, row)

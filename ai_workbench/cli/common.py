@@ -10,7 +10,9 @@ command module imports this at module level, and ``aiw --help`` imports every co
 * :func:`load_settings` loads the effective settings, root flags (``aiw --offline``) and the
   command's own flags applied on top;
 * :func:`open_store` opens the user database;
-* :data:`CONTEXT_SETTINGS` gives every command ``-h`` and the same help width.
+* :data:`CONTEXT_SETTINGS` gives every command ``-h`` and the same help width;
+* :func:`probe_options` adds ``--json`` and ``--timeout`` (for local servers) to a command that
+  asks the local model servers (``aiw models``, ``aiw doctor``).
 """
 
 from __future__ import annotations
@@ -25,9 +27,18 @@ import click
 
 from ai_workbench.core.errors import EXIT_INTERNAL, EXIT_INTERRUPTED, AiwError
 
-__all__ = ["CONTEXT_SETTINGS", "fail", "guard", "load_settings", "open_store", "run_async"]
+__all__ = [
+    "CONTEXT_SETTINGS",
+    "fail",
+    "guard",
+    "load_settings",
+    "open_store",
+    "probe_options",
+    "run_async",
+]
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -77,6 +88,18 @@ def load_settings(ctx: click.Context | None = None, **cli: Any) -> Any:
     overrides = dict(root.obj or {}) if root else {}
     overrides.update({k: v for k, v in cli.items() if v is not None})
     return guard(lambda: load_config(overrides))
+
+
+def probe_options(command: F) -> F:
+    """``--json`` (as ``as_json``) and ``--timeout`` (seconds each local server has to answer)."""
+    command = click.option(
+        "--timeout",
+        type=click.FloatRange(0.05, 30),
+        default=0.8,
+        show_default=True,
+        help="Seconds each local server has to answer.",
+    )(command)
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
 
 
 async def open_store() -> Any:

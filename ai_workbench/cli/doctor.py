@@ -18,20 +18,13 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli.common import CONTEXT_SETTINGS, run_async
+from ai_workbench.cli.common import CONTEXT_SETTINGS, probe_options, run_async
 
 MARKS = {"ok": "ok  ", "info": "--  ", "warn": "warn", "fail": "FAIL"}
 
 
 @click.command("doctor", context_settings=CONTEXT_SETTINGS)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.05, 30),
-    default=0.8,
-    show_default=True,
-    help="Seconds each local server has to answer.",
-)
+@probe_options
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
     """Check config, providers and keys, the project index, the shell hook and the data dir.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,22 +207,29 @@ def _rate(ctx: click.Context, ref: str, rating: int, comment: str | None, query:
     click.echo(f"{verb} {chunk.location}{about}", err=True)
 
 
-@kb.command("like", context_settings=CONTEXT_SETTINGS)
-@click.argument("ref", metavar="RESULT")
-@click.option("-m", "--comment", help="Why (kept with the rating; secrets are redacted).")
-@click.option("-q", "--query", help="The question it answers (default: the last search).")
-@click.pass_context
+def _rating_command(name: str, query_help: str) -> Callable[[Callable[..., None]], click.Command]:
+    """``kb like`` / ``kb dislike``: RESULT, ``-m COMMENT`` and ``-q QUERY`` (``query_help``)."""
+
+    def decorate(func: Callable[..., None]) -> click.Command:
+        func = click.pass_context(func)
+        func = click.option("-q", "--query", help=query_help)(func)
+        func = click.option(
+            "-m", "--comment", help="Why (kept with the rating; secrets are redacted)."
+        )(func)
+        func = click.argument("ref", metavar="RESULT")(func)
+        return kb.command(name, context_settings=CONTEXT_SETTINGS)(func)
+
+    return decorate
+
+
+@_rating_command("like", "The question it answers (default: the last search).")
 def kb_like(ctx: click.Context, ref: str, comment: str | None, query: str | None) -> None:
     """Like RESULT (its number in the last `aiw search`, or its id): it rises for similar
     questions."""
     _rate(ctx, ref, 1, comment, query)
 
 
-@kb.command("dislike", context_settings=CONTEXT_SETTINGS)
-@click.argument("ref", metavar="RESULT")
-@click.option("-m", "--comment", help="Why (kept with the rating; secrets are redacted).")
-@click.option("-q", "--query", help="The question it did not answer (default: the last search).")
-@click.pass_context
+@_rating_command("dislike", "The question it did not answer (default: the last search).")
 def kb_dislike(ctx: click.Context, ref: str, comment: str | None, query: str | None) -> None:
     """Dislike RESULT (its number in the last `aiw search`, or its id): it falls for similar
     questions."""

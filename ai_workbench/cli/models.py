@@ -8,18 +8,11 @@ from typing import Any
 
 import click
 
-from ai_workbench.cli.common import CONTEXT_SETTINGS, load_settings, run_async
+from ai_workbench.cli.common import CONTEXT_SETTINGS, load_settings, probe_options, run_async
 
 
 @click.command("models", context_settings=CONTEXT_SETTINGS)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(0.05, 30),
-    default=0.8,
-    show_default=True,
-    help="Seconds each local server has to answer.",
-)
+@probe_options
 @click.pass_context
 def models(ctx: click.Context, as_json: bool, timeout: float) -> None:
     """Provider profiles (usable now or why not) and the models local servers serve now.

@@ -10,7 +10,8 @@ import os
 import shutil
 import subprocess
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -23,6 +24,7 @@ from ai_workbench.cli.common import (
     run_async,
 )
 
+F = TypeVar("F", bound=Callable[..., Any])
 RISK_STYLE = {"safe": "green", "moderate": "yellow", "dangerous": "bold red"}
 RISK_MARK = {"safe": "safe", "moderate": "moderate", "dangerous": "DANGEROUS"}
 
@@ -53,9 +55,18 @@ def _which_shell(name: str | None) -> Any:
         fail(str(exc), 2)
 
 
+def _rc_options(command: F) -> F:
+    """``--shell`` and ``--rc``: which shell's rc file install/uninstall change."""
+    command = click.option(
+        "--rc", "rc_file", type=click.Path(dir_okay=False), help="Rc file to change."
+    )(command)
+    return click.option(
+        "--shell", "shell_name", type=click.Choice(["bash", "zsh"]), help="Default: $SHELL."
+    )(command)
+
+
 @shell.command("install", context_settings=CONTEXT_SETTINGS)
-@click.option("--shell", "shell_name", type=click.Choice(["bash", "zsh"]), help="Default: $SHELL.")
-@click.option("--rc", "rc_file", type=click.Path(dir_okay=False), help="Rc file to change.")
+@_rc_options
 def shell_install(shell_name: str | None, rc_file: str | None) -> None:
     """Add the hook to ~/.bashrc or ~/.zshrc in a marked block (idempotent)."""
     from pathlib import Path
@@ -75,8 +86,7 @@ def shell_install(shell_name: str | None, rc_file: str | None) -> None:
 
 
 @shell.command("uninstall", context_settings=CONTEXT_SETTINGS)
-@click.option("--shell", "shell_name", type=click.Choice(["bash", "zsh"]), help="Default: $SHELL.")
-@click.option("--rc", "rc_file", type=click.Path(dir_okay=False), help="Rc file to change.")
+@_rc_options
 def shell_uninstall(shell_name: str | None, rc_file: str | None) -> None:
     """Remove exactly the marked aiw block from the rc file."""
     from pathlib import Path

@@ -22,6 +22,12 @@ Query code (a capability's mixin or query class) uses the kernel's protected hel
         count, new_id = await db._run(conn, "INSERT ...", params)
     async with db._read() as conn:                  # one consistent snapshot
         rows = await db._all(conn, "SELECT ...", params)
+    return [from_row(Record, r, tags=json.loads(r["tags"])) for r in rows]
+
+``_insert`` writes one row from a ``{column: value}`` mapping and returns its id; ``_update`` and
+``_delete`` are the "one row by id, or say it is not there" statements every query class has
+(``UPDATE t SET a = ?, b = ? WHERE id = ?`` / ``DELETE FROM t WHERE id = ?``, raising the
+caller's not-found error when no row has the id).
 
 Opening::
 
@@ -34,14 +40,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import enum
+import functools
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, Final, Self
+from typing import Any, ClassVar, Final, Self, TypeVar
 
 import aiosqlite
 
@@ -55,7 +63,10 @@ __all__ = [
     "Database",
     "StoreError",
     "default_db_path",
+    "from_row",
 ]
+
+R = TypeVar("R")
 
 DEFAULT_TIMEOUT: Final = 10.0
 """Seconds a statement waits for another process's lock before giving up (``busy_timeout``)."""
@@ -90,6 +101,28 @@ class StoreError(AiwError):
 def default_db_path() -> Path:
     """``$XDG_DATA_HOME/aiw/aiw.db`` (``AIW_DATA_DIR`` overrides the directory)."""
     return data_dir() / "aiw.db"
+
+
+# ------------------------------------------------------------------------------------ records
+
+
+@functools.cache
+def _init_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init)
+
+
+def from_row(cls: type[R], row: Any, **converted: Any) -> R:
+    """The dataclass ``cls`` made from a database row (``sqlite3.Row``).
+
+    Each field takes the row's column of the same name; ``converted`` gives the fields that need
+    more than a copy (JSON text, 0/1 as bool, a column with another name) or come from elsewhere.
+    A field the row has no column for keeps its default.
+    """
+    columns = set(row.keys())
+    values = {
+        name: row[name] for name in _init_fields(cls) if name in columns and name not in converted
+    }
+    return cls(**values, **converted)
 
 
 # ------------------------------------------------------------------------------------ kernel
@@ -308,34 +341,38 @@ class Database:
         return self._db
 
     @contextlib.asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One short write transaction: BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error."""
+    async def _locked(self) -> AsyncIterator[aiosqlite.Connection]:
+        """The open connection, with this process's lock held and sqlite3 errors translated."""
         db = self._conn()
         async with self._lock:
             with self._translate():
-                await db.execute("BEGIN IMMEDIATE")
-                try:
-                    yield db
-                    await db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        with contextlib.suppress(sqlite3.Error):
-                            await db.execute("ROLLBACK")
-                    raise
+                yield db
+
+    def _write(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """One short write transaction: BEGIN IMMEDIATE … COMMIT, ROLLBACK on any error."""
+        return self._transaction(write=True)
+
+    def _read(self) -> contextlib.AbstractAsyncContextManager[aiosqlite.Connection]:
+        """A read transaction, so several SELECTs see one consistent snapshot."""
+        return self._transaction(write=False)
 
     @contextlib.asynccontextmanager
-    async def _read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A read transaction, so several SELECTs see one consistent snapshot."""
-        db = self._conn()
-        async with self._lock:
-            with self._translate():
-                await db.execute("BEGIN")
-                try:
-                    yield db
-                finally:
-                    if db.in_transaction:
-                        with contextlib.suppress(sqlite3.Error):
-                            await db.execute("COMMIT")
+    async def _transaction(self, *, write: bool) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._locked() as db:
+            await db.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield db
+                if write:
+                    await db.execute("COMMIT")
+            except BaseException:
+                if write and db.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        await db.execute("ROLLBACK")
+                raise
+            finally:
+                if not write and db.in_transaction:  # a read ends with COMMIT, come what may
+                    with contextlib.suppress(sqlite3.Error):
+                        await db.execute("COMMIT")
 
     @staticmethod
     async def _all(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -355,6 +392,44 @@ class Database:
         async with db.execute(sql, params) as cur:
             return cur.rowcount, cur.lastrowid or 0
 
+    @classmethod
+    async def _insert(cls, db: aiosqlite.Connection, table: str, values: Mapping[str, Any]) -> int:
+        """``INSERT INTO table (column, ...) VALUES (?, ...)`` with ``values``; the new row id."""
+        columns = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        _, row_id = await cls._run(
+            db, f"INSERT INTO {table} ({columns}) VALUES ({marks})", tuple(values.values())
+        )
+        return row_id
+
+    @classmethod
+    async def _update(
+        cls,
+        db: aiosqlite.Connection,
+        table: str,
+        changes: Mapping[str, Any],
+        row_id: object,
+        *,
+        missing: Exception,
+    ) -> None:
+        """``UPDATE table SET column = ?, ... WHERE id = ?`` with ``changes``; raise ``missing``
+        when no row has ``row_id``."""
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        count, _ = await cls._run(
+            db, f"UPDATE {table} SET {assignments} WHERE id = ?", (*changes.values(), row_id)
+        )
+        if count == 0:
+            raise missing
+
+    @classmethod
+    async def _delete(
+        cls, db: aiosqlite.Connection, table: str, row_id: object, *, missing: Exception
+    ) -> None:
+        """``DELETE FROM table WHERE id = ?``; raise ``missing`` when no row has ``row_id``."""
+        count, _ = await cls._run(db, f"DELETE FROM {table} WHERE id = ?", (row_id,))
+        if count == 0:
+            raise missing
+
     # ---- maintenance
 
     async def backup(self, dest: str | os.PathLike[str]) -> Path:
@@ -362,8 +437,6 @@ class Database:
         target = Path(dest)
         if target.exists():
             raise StoreError(f"backup target {target} already exists; remove it or pick another")
-        db = self._conn()
-        async with self._lock:
-            with self._translate():
-                await db.execute("VACUUM INTO ?", (os.fspath(target),))
+        async with self._locked() as db:
+            await db.execute("VACUUM INTO ?", (os.fspath(target),))
         return target

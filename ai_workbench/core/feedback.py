@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ai_workbench.core.db import UNSET, Database, _Unset
+from ai_workbench.core.db import UNSET, Database, _Unset, from_row
 from ai_workbench.core.redact import redact_text
 
 __all__ = ["SCHEMA_V1", "Feedback", "FeedbackQueries", "FeedbackService"]
@@ -231,12 +231,4 @@ async def _delete(store: Database, target_kind: str, target_id: str | int) -> bo
 
 
 def _feedback(row: sqlite3.Row) -> Feedback:
-    return Feedback(
-        id=row["id"],
-        target_kind=row["target_kind"],
-        target_id=row["target_id"],
-        rating=row["rating"],
-        comment=row["comment"],
-        created=row["created"],
-        updated=row["updated"],
-    )
+    return from_row(Feedback, row)

@@ -261,6 +261,15 @@ def whole_file_diff(path: str, text: str) -> FileDiff:
 # --------------------------------------------------------------------------- collection
 
 
+def _as_it_is(root: Path, path: str) -> tuple[FileDiff, bool]:
+    """The file in the working tree as all-added lines, and whether it could be read as text
+    (else an entry with no lines: binary, or unreadable)."""
+    content, binary = _read_worktree(root, path)
+    if content is None:
+        return FileDiff(path=path, old_path=None, binary=binary), False
+    return whole_file_diff(path, content), True
+
+
 def _read_worktree(root: Path, path: str) -> tuple[str | None, bool]:
     """(text, binary) of a working-tree file; None when unreadable or too large."""
     file = root / path
@@ -369,21 +378,15 @@ def collect_changes(
     for path in _untracked(root, rel):
         if path in seen:
             continue
-        content, binary = _read_worktree(root, path)
-        if content is None:
-            changes.append(FileDiff(path=path, old_path=None, binary=binary))
-            continue
-        changes.append(whole_file_diff(path, content))
-        seen.add(path)
+        item, readable = _as_it_is(root, path)
+        changes.append(item)
+        if readable:
+            seen.add(path)
     for path in rel if whole_files and rel else []:
         if path in seen:
             continue
-        content, binary = _read_worktree(root, path)
-        if content is None:
-            changes.append(FileDiff(path=path, old_path=None, binary=binary))
-            continue
-        item = whole_file_diff(path, content)
-        item.whole_file = True
+        item, readable = _as_it_is(root, path)
+        item.whole_file = readable
         changes.append(item)
     target = " ".join(rel) if rel else "working tree"
     return ChangeSet(root, "files" if rel else "worktree", target, changes)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ai_workbench.core.db import Database
+from ai_workbench.core.db import Database, from_row
 from ai_workbench.core.errors import InputError
 from ai_workbench.core.redact import redact_text
 from ai_workbench.review.models import Finding, ReviewResult
@@ -183,13 +183,13 @@ class ReviewStore:
 
     async def set_finding_status(self, finding_id: int, status: str) -> None:
         async with self.store._write() as db:
-            count, _ = await self.store._run(
+            await self.store._update(
                 db,
-                "UPDATE review_findings SET status = ?, updated = ? WHERE id = ?",
-                (status, time.time(), finding_id),
+                "review_findings",
+                {"status": status, "updated": time.time()},
+                finding_id,
+                missing=InputError(f"no review finding with id {finding_id}"),
             )
-        if count == 0:
-            raise InputError(f"no review finding with id {finding_id}")
 
     # ---- learnings
 
@@ -223,14 +223,10 @@ class ReviewStore:
         self, repo: str, polarity: int, category: str, path_glob: str, rule: str
     ) -> int:
         now = time.time()
+        row = {"repo": repo, "polarity": polarity, "category": category, "path_glob": path_glob}
+        row.update(rule=redact_text(rule), enabled=1, created=now, updated=now)
         async with self.store._write() as db:
-            _, lid = await self.store._run(
-                db,
-                "INSERT INTO review_learnings (repo, polarity, category, path_glob, rule,"
-                " enabled, created, updated) VALUES (?, ?, ?, ?, ?, 1, ?, ?)",
-                (repo, polarity, category, path_glob, redact_text(rule), now, now),
-            )
-        return lid
+            return await self.store._insert(db, "review_learnings", row)
 
     async def add_example(self, learning_id: int, finding: Finding, comment: str | None) -> None:
         now = time.time()
@@ -280,73 +276,36 @@ class ReviewStore:
         if "enabled" in changes:
             changes["enabled"] = int(bool(changes["enabled"]))
         changes["updated"] = time.time()
-        sets = ", ".join(f"{k} = ?" for k in changes)
         async with self.store._write() as db:
-            count, _ = await self.store._run(
-                db,
-                f"UPDATE review_learnings SET {sets} WHERE id = ?",
-                (*changes.values(), learning_id),
+            await self.store._update(
+                db, "review_learnings", changes, learning_id, missing=_no_learning(learning_id)
             )
-        if count == 0:
-            raise InputError(f"no review learning with id {learning_id}")
         return await self.get_learning(learning_id)
 
     async def delete_learning(self, learning_id: int) -> None:
         async with self.store._write() as db:
-            count, _ = await self.store._run(
-                db, "DELETE FROM review_learnings WHERE id = ?", (learning_id,)
+            await self.store._delete(
+                db, "review_learnings", learning_id, missing=_no_learning(learning_id)
             )
-        if count == 0:
-            raise InputError(f"no review learning with id {learning_id}")
+
+
+def _no_learning(learning_id: int) -> InputError:
+    return InputError(f"no review learning with id {learning_id}")
 
 
 def _run(row: Any) -> RunRecord:
-    return RunRecord(
-        id=row["id"],
-        repo=row["repo"],
-        mode=row["mode"],
-        target=row["target"],
-        model=row["model"],
-        status=row["status"],
+    return from_row(
+        RunRecord,
+        row,
         learning=bool(row["learning"]),
         stats=json.loads(row["stats"]) if row["stats"] else {},
         errors=json.loads(row["errors"]) if row["errors"] else [],
-        created=row["created"],
     )
 
 
 def _finding(row: Any) -> Finding:
-    return Finding(
-        id=row["id"],
-        run_id=row["run_id"],
-        path=row["path"],
-        line_start=row["line_start"],
-        line_end=row["line_end"],
-        severity=row["severity"],
-        category=row["category"],
-        title=row["title"],
-        explanation=row["explanation"],
-        confidence=row["confidence"],
-        patch=row["patch"],
-        line_text=row["line_text"],
-        fingerprint=row["fingerprint"],
-        reanchored=bool(row["reanchored"]),
-        held_reason=row["held_reason"],
-        learning_note=row["note"],
-        status=row["status"],
-    )
+    return from_row(Finding, row, reanchored=bool(row["reanchored"]), learning_note=row["note"])
 
 
 def _learning(row: Any, examples: list[LearningExample]) -> Learning:
-    return Learning(
-        id=row["id"],
-        repo=row["repo"],
-        polarity=row["polarity"],
-        category=row["category"],
-        path_glob=row["path_glob"],
-        rule=row["rule"],
-        enabled=bool(row["enabled"]),
-        created=row["created"],
-        updated=row["updated"],
-        examples=examples,
-    )
+    return from_row(Learning, row, enabled=bool(row["enabled"]), examples=examples)

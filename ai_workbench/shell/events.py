@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from ai_workbench.core.db import Database, StoreError
+from ai_workbench.core.db import Database, StoreError, from_row
 from ai_workbench.core.errors import EXIT_INPUT
 from ai_workbench.core.redact import redact_text
 from ai_workbench.shell.spool import ShellEvent
@@ -62,27 +62,11 @@ def _json(raw: str | None, default: Any) -> Any:
 
 def _row(row: Any) -> StoredEvent:
     suggestions = _json(row["suggestions"], [])
-    return StoredEvent(
-        id=row["id"],
-        uid=row["uid"],
-        user=row["user"],
-        shell=row["shell"],
-        command=row["command"],
-        exit_code=row["exit_code"],
-        cwd=row["cwd"],
-        duration_ms=row["duration_ms"],
-        stderr=row["stderr"],
-        capture=row["capture"],
+    return from_row(
+        StoredEvent,
+        row,
         context=_json(row["context"], None),
-        explanation=row["explanation"],
         suggestions=suggestions if isinstance(suggestions, list) else [],
-        model=row["model"],
-        status=row["status"],
-        error=row["error"],
-        cache_key=row["cache_key"],
-        suggestion_id=row["suggestion_id"],
-        created=row["created"],
-        updated=row["updated"],
     )
 
 
@@ -138,31 +122,17 @@ class ShellEventStore:
         return _row(row)
 
     async def get(self, event_id: int) -> StoredEvent:
-        store = self.store
-        async with store._read() as db:
-            row = await store._one(
-                db, f"SELECT {_COLUMNS} FROM shell_events WHERE id = ?", (event_id,)
-            )
-        if row is None:
+        event = await self._first(" WHERE id = ?", (event_id,))
+        if event is None:
             raise EventNotFound(f"no shell event with id {event_id} (see `aiw history`)")
-        return _row(row)
+        return event
 
     async def get_uid(self, uid: str) -> StoredEvent | None:
-        store = self.store
-        async with store._read() as db:
-            row = await store._one(db, f"SELECT {_COLUMNS} FROM shell_events WHERE uid = ?", (uid,))
-        return None if row is None else _row(row)
+        return await self._first(" WHERE uid = ?", (uid,))
 
     async def latest(self, *, include_ignored: bool = False) -> StoredEvent | None:
         where = "" if include_ignored else " WHERE status != 'ignored'"
-        store = self.store
-        async with store._read() as db:
-            row = await store._one(
-                db,
-                f"SELECT {_COLUMNS} FROM shell_events{where}"
-                " ORDER BY created DESC, id DESC LIMIT 1",
-            )
-        return None if row is None else _row(row)
+        return await self._first(f"{where} ORDER BY created DESC, id DESC LIMIT 1")
 
     async def recent(self, limit: int = 20) -> list[StoredEvent]:
         store = self.store
@@ -177,14 +147,16 @@ class ShellEventStore:
 
     async def cached(self, cache_key: str, exclude: int) -> StoredEvent | None:
         """A finished analysis of the same error (same normalised command and output)."""
+        return await self._first(
+            " WHERE cache_key = ? AND status = 'done' AND id != ? ORDER BY id DESC LIMIT 1",
+            (cache_key, exclude),
+        )
+
+    async def _first(self, tail: str, params: tuple[Any, ...] = ()) -> StoredEvent | None:
+        """The first event ``SELECT ... FROM shell_events{tail}`` finds, or ``None``."""
         store = self.store
         async with store._read() as db:
-            row = await store._one(
-                db,
-                f"SELECT {_COLUMNS} FROM shell_events WHERE cache_key = ? AND status = 'done'"
-                " AND id != ? ORDER BY id DESC LIMIT 1",
-                (cache_key, exclude),
-            )
+            row = await store._one(db, f"SELECT {_COLUMNS} FROM shell_events{tail}", params)
         return None if row is None else _row(row)
 
     async def update(self, event_id: int, **fields: Any) -> None:
@@ -204,14 +176,15 @@ class ShellEventStore:
                 value = redact_text(str(value))
             values[key] = value
         values["updated"] = time.time()
-        sets = ", ".join(f"{key} = ?" for key in values)
         store = self.store
         async with store._write() as db:
-            count, _ = await store._run(
-                db, f"UPDATE shell_events SET {sets} WHERE id = ?", (*values.values(), event_id)
+            await store._update(
+                db,
+                "shell_events",
+                values,
+                event_id,
+                missing=EventNotFound(f"no shell event with id {event_id}"),
             )
-        if count == 0:
-            raise EventNotFound(f"no shell event with id {event_id}")
 
     async def claim(self, event_id: int) -> bool:
         """Mark an event as being analysed unless another process already does (or did)."""

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from ai_workbench.core.db import Database, StoreError
+from ai_workbench.core.db import Database, StoreError, from_row
 from ai_workbench.core.errors import EXIT_INPUT
 from ai_workbench.core.feedback import Feedback
 from ai_workbench.core.redact import redact_text
@@ -252,13 +252,13 @@ class SuggestionQueue:
         _check_status(status)
         store = self.store
         async with store._write() as db:
-            count, _ = await store._run(
+            await store._update(
                 db,
-                "UPDATE suggestions SET status = ?, updated = ? WHERE id = ?",
-                (status, time.time(), suggestion_id),
+                "suggestions",
+                {"status": status, "updated": time.time()},
+                suggestion_id,
+                missing=SuggestionNotFound(suggestion_id, store=store),
             )
-            if count == 0:
-                raise SuggestionNotFound(suggestion_id, store=store)
             row = await store._one(
                 db, f"SELECT {_COLUMNS} FROM suggestions WHERE id = ?", (suggestion_id,)
             )
@@ -371,16 +371,6 @@ def _payload(raw: str | None) -> dict[str, Any] | None:
 
 
 def _suggestion(row: Any) -> Suggestion:
-    return Suggestion(
-        id=row["id"],
-        kind=row["kind"],
-        title=row["title"],
-        body=row["body"],
-        actions=_actions(row["actions"]),
-        payload=_payload(row["payload"]),
-        source=row["source"],
-        fingerprint=row["fingerprint"],
-        status=row["status"],
-        created=row["created"],
-        updated=row["updated"],
+    return from_row(
+        Suggestion, row, actions=_actions(row["actions"]), payload=_payload(row["payload"])
     )

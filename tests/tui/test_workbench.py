@@ -283,9 +283,8 @@ async def test_text_and_enter_in_one_burst_send_the_whole_text(echo_app) -> None
 
 
 async def test_keys_can_be_remapped_from_keys_toml(echo_app, isolated_env) -> None:
-    isolated_env.aiw_config.mkdir(parents=True, exist_ok=True)
-    (isolated_env.aiw_config / "keys.toml").write_text(
-        '[keys]\n"prompt.send" = "ctrl+s"\n"prompt.newline" = "enter"\n'
+    isolated_env.write_user_config(
+        '[keys]\n"prompt.send" = "ctrl+s"\n"prompt.newline" = "enter"\n', "keys.toml"
     )
     app = echo_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -301,8 +300,7 @@ async def test_keys_can_be_remapped_from_keys_toml(echo_app, isolated_env) -> No
 
 
 async def test_keys_can_be_remapped_in_config_toml(echo_app, isolated_env) -> None:
-    isolated_env.aiw_config.mkdir(parents=True, exist_ok=True)
-    (isolated_env.aiw_config / "config.toml").write_text(
+    isolated_env.write_user_config(
         '[keys]\n"prompt.send" = "ctrl+s"\n"prompt.newline" = ["enter", "ctrl+j"]\n'
     )
     app = echo_app()
