@@ -230,3 +230,45 @@ def safe_relpath(name: str | None) -> str | None:
     if pure.is_absolute() or ".." in pure.parts or not pure.parts or pure.parts[0] == ".git":
         return None
     return pure.as_posix()
+
+
+def restore_redacted(real: list[str], shown: list[str], changed: list[str], path: str) -> list[str]:
+    """``changed`` (an edit of ``shown``, the redacted lines the model saw) mapped back onto
+    ``real``: unchanged lines come from ``real``, and a changed line that still holds a
+    ``[REDACTED:`` marker must be one the model kept as it was, so its real text is restored.
+    A new line holding a marker would write the placeholder into the file: refused."""
+    import difflib
+
+    out: list[str] = []
+    matcher = difflib.SequenceMatcher(a=shown, b=changed, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            out.extend(real[i1:i2])
+            continue
+        for line in changed[j1:j2]:
+            if "[REDACTED:" in line:
+                match = next((k for k in range(i1, i2) if shown[k] == line), None)
+                if match is None:
+                    raise DiffError(f"{path}: the change would write a redacted secret")
+                line = real[match]
+            out.append(line)
+    return out
+
+
+def combined_patch(
+    new: dict[str, str], base: dict[str, tuple[str, str]], nothing: str
+) -> tuple[str, dict[str, str]]:
+    """One patch for every file in ``new`` (path -> new text) against ``base`` (path -> (old
+    text, its digest)), and the digests the files must still have when it is applied;
+    :class:`DiffError` ``nothing`` when no file changes."""
+    patch = ""
+    expect: dict[str, str] = {}
+    for target, text in new.items():
+        old_text, digest = base[target]
+        piece = make_diff(target, old_text, text)
+        if piece:
+            patch += piece
+            expect[target] = digest
+    if not patch:
+        raise DiffError(nothing)
+    return patch, expect

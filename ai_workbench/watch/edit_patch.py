@@ -8,14 +8,18 @@ from the result, and the patch is made with :func:`make_diff`, so the usual chec
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
 from ai_workbench.core.edits import EditBlock, EditError, apply_edits, parse_edits
 from ai_workbench.core.redact import redact_text
-from ai_workbench.watch.diffs import DiffError, make_diff, safe_relpath
+from ai_workbench.watch.diffs import (
+    DiffError,
+    combined_patch,
+    restore_redacted,
+    safe_relpath,
+)
 
 if TYPE_CHECKING:
     from ai_workbench.watch.service import WatchJob
@@ -56,20 +60,7 @@ def _restore(real: str, shown: str, changed: str, path: str) -> str:
     real_lines, shown_lines = real.splitlines(), shown.splitlines()
     if len(real_lines) != len(shown_lines):
         raise DiffError(f"{path} holds a multi-line secret; aiw does not edit around it")
-    new_lines = changed.splitlines()
-    out: list[str] = []
-    matcher = difflib.SequenceMatcher(a=shown_lines, b=new_lines, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal":
-            out.extend(real_lines[i1:i2])
-            continue
-        for line in new_lines[j1:j2]:
-            if "[REDACTED:" in line:
-                match = next((k for k in range(i1, i2) if shown_lines[k] == line), None)
-                if match is None:
-                    raise DiffError(f"{path}: the change would write a redacted secret")
-                line = real_lines[match]
-            out.append(line)
+    out = restore_redacted(real_lines, shown_lines, changed.splitlines(), path)
     eol = "\r\n" if "\r\n" in real else "\n"
     text = eol.join(out)
     return text + eol if out and changed.endswith("\n") else text
@@ -139,14 +130,4 @@ def patch_from_edits(
         new[job.relpath] = service._without_request(new[job.relpath], job)
     else:
         new[job.relpath] = service._without_request(job.text, job)
-    patch = ""
-    expect: dict[str, str] = {}
-    for target, text in new.items():
-        old_text, digest = base[target]
-        piece = make_diff(target, old_text, text)
-        if piece:
-            patch += piece
-            expect[target] = digest
-    if not patch:
-        raise DiffError("the edits change nothing")
-    return patch, expect
+    return combined_patch(new, base, "the edits change nothing")

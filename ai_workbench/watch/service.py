@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import hashlib
 import logging
 import re
@@ -51,10 +50,11 @@ from ai_workbench.watch.comments import (
 from ai_workbench.watch.diffs import (
     DiffError,
     apply_hunks,
+    combined_patch,
     diff_stats,
     extract_diff,
-    make_diff,
     parse_diff,
+    restore_redacted,
     safe_relpath,
 )
 from ai_workbench.watch.edit_patch import edit_blocks, patch_from_edits, without_edit_blocks
@@ -763,17 +763,7 @@ class WatchService:
         edited = new.get(job.relpath, job.text)
         if edited is not None:
             new[job.relpath] = self._without_request(edited, job)
-        patch = ""
-        expect: dict[str, str] = {}
-        for target, text in new.items():
-            old_text, digest = base[target]
-            piece = make_diff(target, old_text, text)
-            if piece:
-                patch += piece
-                expect[target] = digest
-        if not patch:
-            raise DiffError("the diff changes nothing")
-        return patch, expect
+        return combined_patch(new, base, "the diff changes nothing")
 
     def _without_request(self, text: str, job: WatchJob) -> str:
         found = find_ai_comments(
@@ -920,20 +910,7 @@ def _apply_redacted(text: str, hunks: list[Any], path: str) -> str:
     else:
         if len(shown) != len(real):
             raise DiffError(f"{path} holds a multi-line secret; aiw does not patch around it")
-        changed = apply_hunks(shown, hunks, path)
-        out = []
-        matcher = difflib.SequenceMatcher(a=shown, b=changed, autojunk=False)
-        for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op == "equal":
-                out.extend(real[i1:i2])
-                continue
-            for line in changed[j1:j2]:
-                if "[REDACTED:" in line:
-                    match = next((k for k in range(i1, i2) if shown[k] == line), None)
-                    if match is None:
-                        raise DiffError(f"{path}: the change would write a redacted secret")
-                    line = real[match]
-                out.append(line)
+        out = restore_redacted(real, shown, apply_hunks(shown, hunks, path), path)
     nl = _newline(text)
     result = nl.join(out)
     if out and (text.endswith(("\n", "\r")) or not text):

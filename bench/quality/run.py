@@ -48,62 +48,65 @@ def _only(cases: Any, args: argparse.Namespace) -> list[Any]:
     return [c for c, n in zip(cases, names, strict=True) if any(p in n for p in args.case)]
 
 
+def _each(cases: Any, args: argparse.Namespace, kind: str) -> Any:
+    """(case, its throwaway environment, its temp dir) for each selected case."""
+    for case in _only(cases, args):
+        with _temp_root(kind) as tmp:
+            yield case, Env.create(Path(tmp), args.model, args.api_base), Path(tmp)
+
+
 # --- review -------------------------------------------------------------------------------------
 def suite_review(args: argparse.Namespace) -> list[dict[str, Any]]:
     from review_cases import CASES
 
     rows = []
-    for case in _only(CASES, args):
-        with _temp_root("review") as tmp:
-            env = Env.create(Path(tmp), args.model, args.api_base)
-            repo = new_repo(Path(tmp) / "repo", {case.path: case.before})
-            (repo / case.path).write_text(case.after, encoding="utf-8")
-            res = env.aiw("review", "--format", "json", "--no-suggestions", cwd=repo)
-            data = res.json() or {}
-            findings = data.get("findings") or []
-            lost = (
-                res.code == 2
-                or bool(data.get("errors"))
-                or data.get("status")
-                not in (
-                    None,
-                    "ok",
-                    "done",
-                    "complete",
-                )
+    for case, env, tmp in _each(CASES, args, "review"):
+        repo = new_repo(tmp / "repo", {case.path: case.before})
+        (repo / case.path).write_text(case.after, encoding="utf-8")
+        res = env.aiw("review", "--format", "json", "--no-suggestions", cwd=repo)
+        data = res.json() or {}
+        findings = data.get("findings") or []
+        lost = (
+            res.code == 2
+            or bool(data.get("errors"))
+            or data.get("status")
+            not in (
+                None,
+                "ok",
+                "done",
+                "complete",
             )
-            named = [
-                f
-                for f in findings
-                if f.get("path", "").endswith(case.path)
-                and _matches(case.names_bug, f"{f.get('title', '')}\n{f.get('explanation', '')}")
-            ]
-            noisy = [f for f in findings if f.get("severity") in ("error", "warning")]
-            row = {
-                "suite": "review",
-                "case": case.name,
-                "clean": not case.names_bug,
-                "exit": res.code,
-                "status": data.get("status"),
-                "findings": len(findings),
-                "named": bool(named) if case.names_bug else None,
-                "noise": len(noisy) if not case.names_bug else None,
-                "lost": lost,
-                "errors": data.get("errors") or ([res.stderr.strip()[-300:]] if res.code else []),
-                "titles": [f.get("title") for f in findings],
-                "seconds": round(res.seconds, 1),
-            }
-            rows.append(row)
-            verdict = (
-                ("NAMED" if row["named"] else "missed")
-                if not row["clean"]
-                else f"noise {row['noise']}"
-            )
-            print(
-                f"review  {case.name:<18} {verdict:<9} findings {len(findings)}  exit {res.code}"
-                f"{'  LOST' if lost else ''}  {res.seconds:5.1f}s",
-                flush=True,
-            )
+        )
+        named = [
+            f
+            for f in findings
+            if f.get("path", "").endswith(case.path)
+            and _matches(case.names_bug, f"{f.get('title', '')}\n{f.get('explanation', '')}")
+        ]
+        noisy = [f for f in findings if f.get("severity") in ("error", "warning")]
+        row = {
+            "suite": "review",
+            "case": case.name,
+            "clean": not case.names_bug,
+            "exit": res.code,
+            "status": data.get("status"),
+            "findings": len(findings),
+            "named": bool(named) if case.names_bug else None,
+            "noise": len(noisy) if not case.names_bug else None,
+            "lost": lost,
+            "errors": data.get("errors") or ([res.stderr.strip()[-300:]] if res.code else []),
+            "titles": [f.get("title") for f in findings],
+            "seconds": round(res.seconds, 1),
+        }
+        rows.append(row)
+        verdict = (
+            ("NAMED" if row["named"] else "missed") if not row["clean"] else f"noise {row['noise']}"
+        )
+        print(
+            f"review  {case.name:<18} {verdict:<9} findings {len(findings)}  exit {res.code}"
+            f"{'  LOST' if lost else ''}  {res.seconds:5.1f}s",
+            flush=True,
+        )
     return rows
 
 
@@ -112,66 +115,64 @@ def suite_shell(args: argparse.Namespace) -> list[dict[str, Any]]:
     from shell_cases import CASES
 
     rows = []
-    for case in _only(CASES, args):
-        with _temp_root("shell") as tmp:
-            env = Env.create(Path(tmp), args.model, args.api_base)
-            work = Path(tmp) / "work"
-            work.mkdir()
-            if case.setup:
-                env.run(["bash", "-c", case.setup], cwd=work)
-            failed = env.run(["bash", "-c", case.command + " 2>&1"], cwd=work, timeout=60)
-            spool = Path(tmp) / "runtime" / "aiw" / "shell"
-            spool.mkdir(parents=True, exist_ok=True)
-            spool.chmod(0o700)
-            event_id = uuid.uuid4().hex[:12]
-            out = spool / f"tee-{event_id}.err"
-            out.write_text(failed.stdout, encoding="utf-8")
-            now = int(time.time() * 1_000_000)
-            event = {
-                "v": 1,
-                "id": event_id,
-                "shell": "bash",
-                "status": failed.code,
-                "cmd": case.command,
-                "cwd": str(work),
-                "t0": now - 200_000,
-                "t1": now,
-                "out": str(out),
-                "outk": "tee",
+    for case, env, tmp in _each(CASES, args, "shell"):
+        work = tmp / "work"
+        work.mkdir()
+        if case.setup:
+            env.run(["bash", "-c", case.setup], cwd=work)
+        failed = env.run(["bash", "-c", case.command + " 2>&1"], cwd=work, timeout=60)
+        spool = tmp / "runtime" / "aiw" / "shell"
+        spool.mkdir(parents=True, exist_ok=True)
+        spool.chmod(0o700)
+        event_id = uuid.uuid4().hex[:12]
+        out = spool / f"tee-{event_id}.err"
+        out.write_text(failed.stdout, encoding="utf-8")
+        now = int(time.time() * 1_000_000)
+        event = {
+            "v": 1,
+            "id": event_id,
+            "shell": "bash",
+            "status": failed.code,
+            "cmd": case.command,
+            "cwd": str(work),
+            "t0": now - 200_000,
+            "t1": now,
+            "out": str(out),
+            "outk": "tee",
+        }
+        started = time.perf_counter()
+        env.run(
+            [sys.executable, "-m", "ai_workbench.cli.shell_worker", "--no-detach", "--event",
+             json.dumps(event)],
+            cwd=work,
+        )  # fmt: skip
+        res = env.aiw("explain", "--json", "--no-menu", cwd=work)
+        seconds = time.perf_counter() - started
+        data = res.json() or {}
+        fixes = data.get("suggestions") or data.get("fixes") or []
+        top = fixes[0] if fixes else {}
+        top_cmd = str(top.get("command", "")) if isinstance(top, dict) else ""
+        right = bool(top_cmd) and _matches(case.right_fix, top_cmd.strip())
+        rows.append(
+            {
+                "suite": "shell",
+                "case": case.name,
+                "command": case.command,
+                "exit_of_command": failed.code,
+                "output": failed.stdout[-300:],
+                "fixes": [f.get("command") for f in fixes if isinstance(f, dict)],
+                "risks": [f.get("risk_level") for f in fixes if isinstance(f, dict)],
+                "right": right,
+                "explain_exit": res.code,
+                "error": res.stderr.strip()[-300:] if res.code else "",
+                "seconds": round(seconds, 1),
             }
-            started = time.perf_counter()
-            env.run(
-                [sys.executable, "-m", "ai_workbench.cli.shell_worker", "--no-detach", "--event",
-                 json.dumps(event)],
-                cwd=work,
-            )  # fmt: skip
-            res = env.aiw("explain", "--json", "--no-menu", cwd=work)
-            seconds = time.perf_counter() - started
-            data = res.json() or {}
-            fixes = data.get("suggestions") or data.get("fixes") or []
-            top = fixes[0] if fixes else {}
-            top_cmd = str(top.get("command", "")) if isinstance(top, dict) else ""
-            right = bool(top_cmd) and _matches(case.right_fix, top_cmd.strip())
-            rows.append(
-                {
-                    "suite": "shell",
-                    "case": case.name,
-                    "command": case.command,
-                    "exit_of_command": failed.code,
-                    "output": failed.stdout[-300:],
-                    "fixes": [f.get("command") for f in fixes if isinstance(f, dict)],
-                    "risks": [f.get("risk_level") for f in fixes if isinstance(f, dict)],
-                    "right": right,
-                    "explain_exit": res.code,
-                    "error": res.stderr.strip()[-300:] if res.code else "",
-                    "seconds": round(seconds, 1),
-                }
-            )
-            print(
-                f"shell   {case.name:<18} {'RIGHT' if right else 'wrong':<6} top: {top_cmd[:60]!r}"
-                f"  ({len(fixes)} fixes, exit {res.code})  {seconds:5.1f}s",
-                flush=True,
-            )
+        )
+        print(
+            f"shell   {case.name:<18} {'RIGHT' if right else 'wrong':<6} top: {top_cmd[:60]!r}"
+            f"  ({len(fixes)} fixes, exit {res.code})  {seconds:5.1f}s",
+            flush=True,
+        )
     return rows
 
 
@@ -254,40 +255,38 @@ def suite_watch(args: argparse.Namespace) -> list[dict[str, Any]]:
     from watch_cases import CASES
 
     rows = []
-    for case in _only(CASES, args):
-        with _temp_root("watch") as tmp:
-            env = Env.create(Path(tmp), args.model, args.api_base)
-            repo = new_repo(Path(tmp) / "repo", {case.path: case.text})
-            started = time.perf_counter()
-            now = env.aiw("watch", "--now", cwd=repo)
-            listed = env.aiw("suggestions", "list", "--json", cwd=repo).json() or []
-            applied = None
-            for item in listed:
-                if item.get("kind") == "watch":
-                    applied = env.aiw("suggestions", "apply", str(item["id"]), cwd=repo)
-                    break
-            check = env.run([sys.executable, "-c", case.check], cwd=repo, timeout=30)
-            seconds = time.perf_counter() - started
-            made = applied is not None and applied.code == 0 and check.code == 0
-            rows.append(
-                {
-                    "suite": "watch",
-                    "case": case.name,
-                    "made": made,
-                    "suggestions": len(listed),
-                    "watch_exit": now.code,
-                    "apply_exit": applied.code if applied else None,
-                    "apply_error": (applied.stderr.strip()[-300:] if applied else ""),
-                    "file_after": (repo / case.path).read_text(encoding="utf-8")[:800],
-                    "seconds": round(seconds, 1),
-                }
-            )
-            state = "MADE" if made else ("no patch" if applied is None else "not made")
-            print(
-                f"watch   {case.name:<18} {state:<9} suggestions {len(listed)}"
-                f"  watch exit {now.code}  {seconds:5.1f}s",
-                flush=True,
-            )
+    for case, env, tmp in _each(CASES, args, "watch"):
+        repo = new_repo(tmp / "repo", {case.path: case.text})
+        started = time.perf_counter()
+        now = env.aiw("watch", "--now", cwd=repo)
+        listed = env.aiw("suggestions", "list", "--json", cwd=repo).json() or []
+        applied = None
+        for item in listed:
+            if item.get("kind") == "watch":
+                applied = env.aiw("suggestions", "apply", str(item["id"]), cwd=repo)
+                break
+        check = env.run([sys.executable, "-c", case.check], cwd=repo, timeout=30)
+        seconds = time.perf_counter() - started
+        made = applied is not None and applied.code == 0 and check.code == 0
+        rows.append(
+            {
+                "suite": "watch",
+                "case": case.name,
+                "made": made,
+                "suggestions": len(listed),
+                "watch_exit": now.code,
+                "apply_exit": applied.code if applied else None,
+                "apply_error": (applied.stderr.strip()[-300:] if applied else ""),
+                "file_after": (repo / case.path).read_text(encoding="utf-8")[:800],
+                "seconds": round(seconds, 1),
+            }
+        )
+        state = "MADE" if made else ("no patch" if applied is None else "not made")
+        print(
+            f"watch   {case.name:<18} {state:<9} suggestions {len(listed)}"
+            f"  watch exit {now.code}  {seconds:5.1f}s",
+            flush=True,
+        )
     return rows
 
 
