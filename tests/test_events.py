@@ -177,13 +177,17 @@ async def test_the_spool_feed_publishes_new_failures_redacted() -> None:
     assert sub.get_nowait() is None
 
 
-async def test_the_suggestion_feed_sees_this_and_other_processes(store: Any) -> None:
+async def test_the_suggestion_feed_sees_this_and_other_processes(store: Any, db_path: Path) -> None:
+    from ai_workbench.store import Store
     from ai_workbench.suggestions.feed import SuggestionFeed
     from ai_workbench.suggestions.service import SuggestionQueue
 
     bus = EventBus()
     sub = bus.subscribe()
-    mine, elsewhere = SuggestionQueue(store), SuggestionQueue(store)
+    # Another process: its own connection to the same database file (a second queue object
+    # on the same Store is this process, whose status changes are heard at once).
+    other_store = await Store.open(db_path)
+    mine, elsewhere = SuggestionQueue(store), SuggestionQueue(other_store)
     before = await elsewhere.add("tip", "queued before the feed started")
     feed = SuggestionFeed(bus, mine)
     await feed.poll()
@@ -199,6 +203,7 @@ async def test_the_suggestion_feed_sees_this_and_other_processes(store: Any) -> 
     await feed.poll()
     assert sub.get_nowait() is None
     feed.close()
+    await other_store.close()
 
 
 async def test_the_sessions_feed_announces_sessions_made_elsewhere(store: Any) -> None:

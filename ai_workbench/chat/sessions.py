@@ -16,6 +16,7 @@ Usage::
 
 from __future__ import annotations
 
+import enum
 from typing import Literal
 
 from ai_workbench.chat.export import session_json, session_markdown
@@ -25,6 +26,13 @@ from ai_workbench.chat.store import Message, SearchHit, Session
 __all__ = ["ExportFormat", "SearchHit", "Session", "SessionService"]
 
 ExportFormat = Literal["md", "json"]
+
+
+class _Keep(enum.Enum):
+    KEEP = enum.auto()
+
+
+KEEP = _Keep.KEEP  # set_model: leave the session's endpoint as it is
 EXPORT_FORMATS: tuple[str, ...] = ("md", "json")
 
 
@@ -34,9 +42,20 @@ class SessionService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def titles(self, limit: int = 500) -> list[Session]:
-        """Sessions for the list, most recently updated first: metadata and message counts only."""
-        return await self.store.list_sessions(limit=limit)
+    async def titles(
+        self, limit: int = 500, *, include_failed: bool = True, keep: str | None = None
+    ) -> list[Session]:
+        """Sessions for the list, most recently updated first: metadata and message counts only.
+
+        Without ``include_failed``, sessions that never got an answer are left out (as
+        :meth:`listing` does), except ``keep`` (the one on screen).
+        """
+        if include_failed:
+            return await self.store.list_sessions(limit=limit)
+        failed = await self.store.failed_session_ids()
+        failed.discard(keep or "")
+        sessions = await self.store.list_sessions(limit=limit + len(failed))
+        return [s for s in sessions if s.id not in failed][:limit]
 
     async def listing(
         self, limit: int | None = 50, *, include_failed: bool = False
@@ -89,9 +108,16 @@ class SessionService:
         """Use ``persona`` for the session's next turns (``None``: the default persona)."""
         return await self.store.update_session(session_id, persona=persona)
 
-    async def set_model(self, session_id: str, model: str | None) -> Session:
-        """Use ``model`` for the session's next turns (``None``: the configured default)."""
-        return await self.store.update_session(session_id, model=model)
+    async def set_model(
+        self, session_id: str, model: str | None, api_base: str | _Keep | None = KEEP
+    ) -> Session:
+        """Use ``model`` (at ``api_base``, when given) for the session's next turns
+        (``None``: the configured default, at its own endpoint)."""
+        if isinstance(api_base, _Keep):
+            if model is not None:
+                return await self.store.update_session(session_id, model=model)
+            api_base = None
+        return await self.store.update_session(session_id, model=model, api_base=api_base)
 
     async def search(
         self, query: str, limit: int = 50, *, highlight: tuple[str, str] = ("[", "]")

@@ -241,6 +241,19 @@ class ChatStore(Database):
             )
         return [_session(r) for r in rows]
 
+    async def failed_session_ids(self) -> set[str]:
+        """Sessions that never got an answer: they have answers and every one failed empty
+        (one query; what :meth:`SessionService.listing` leaves out)."""
+        async with self._read() as db:
+            rows = await self._all(
+                db,
+                "SELECT session_id FROM messages WHERE role = 'assistant' GROUP BY session_id"
+                " HAVING SUM(CASE WHEN status = 'error' AND COALESCE(content, '') = ''"
+                " THEN 0 ELSE 1 END) = 0",
+                (),
+            )
+        return {str(r[0]) for r in rows}
+
     async def update_session(
         self,
         session_id: str,

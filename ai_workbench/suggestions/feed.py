@@ -1,8 +1,10 @@
 """The suggestion queue as events (see :mod:`ai_workbench.core.events`).
 
 Suggestions this process queues are published at once (the queue's in-process subscriber
-hook); rows other processes write (``aiw watch``, the shell worker, ``aiw review``) are found by
-a poll of the open list, which also notices items another process closed.
+hook), and so are status changes made here, by any queue object on the same database (an
+item applied in the review screen leaves the panel at once). Rows other processes write
+(``aiw watch``, the shell worker, ``aiw review``) are found by a poll of the open list, which
+also notices items another process closed.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ai_workbench.core.events import EventBus, SuggestionAdded, SuggestionChanged
+
+OPEN = ("new", "seen")
 
 SUGGESTIONS_POLL_SECONDS = 3.0
 
@@ -32,11 +36,21 @@ class SuggestionFeed:
         self.interval = interval
         self.open_ids: set[int] | None = None  # the open items at the last look
         self._unsubscribe: Callable[[], None] | None = queue.subscribe(self._added_here)
+        self._unsubscribe_status: Callable[[], None] | None = queue.on_status_change(
+            self._changed_here
+        )
 
     def _added_here(self, item: Any) -> None:
         if self.open_ids is not None:
             self.open_ids.add(item.id)
         self.bus.publish(added(item))
+
+    def _changed_here(self, item: Any) -> None:
+        if item.status in OPEN:
+            return
+        if self.open_ids is not None:
+            self.open_ids.discard(item.id)
+        self.bus.publish(SuggestionChanged(id=item.id, status=item.status))
 
     async def poll(self) -> None:
         items = await self.queue.list()
@@ -55,3 +69,6 @@ class SuggestionFeed:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
+        if self._unsubscribe_status is not None:
+            self._unsubscribe_status()
+            self._unsubscribe_status = None

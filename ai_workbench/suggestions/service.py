@@ -26,6 +26,7 @@ import builtins
 import json
 import logging
 import time
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -118,6 +119,12 @@ class Suggestion:
 
 ActionLike = SuggestionAction | Mapping[str, Any] | tuple[str, str]
 Subscriber = Callable[[Suggestion], None]
+
+# Status listeners per database: every SuggestionQueue on the same store shares them, so a
+# status changed through another queue object (the review service's own) is heard too.
+_status_listeners: weakref.WeakKeyDictionary[Any, builtins.list[Subscriber]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 class SuggestionQueue:
@@ -262,7 +269,13 @@ class SuggestionQueue:
             row = await store._one(
                 db, f"SELECT {_COLUMNS} FROM suggestions WHERE id = ?", (suggestion_id,)
             )
-        return _suggestion(row)
+        suggestion = _suggestion(row)
+        for callback in builtins.list(_status_listeners.get(store, ())):
+            try:
+                callback(suggestion)
+            except Exception:
+                log.exception("suggestion status listener %r failed", callback)
+        return suggestion
 
     async def dismiss(self, suggestion_id: int) -> Suggestion:
         """Dismiss a suggestion; its fingerprint stays known, so it is not queued again."""
@@ -311,6 +324,21 @@ class SuggestionQueue:
             if subscribed:
                 subscribed = False
                 self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def on_status_change(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(suggestion)`` after any queue on this database changes a status
+        (applied in the review screen, dismissed in the panel, ...), once it is committed.
+
+        Returns a function that unsubscribes (calling it again does nothing).
+        """
+        listeners = _status_listeners.setdefault(self.store, [])
+        listeners.append(callback)
+
+        def unsubscribe() -> None:
+            if callback in listeners:
+                listeners.remove(callback)
 
         return unsubscribe
 

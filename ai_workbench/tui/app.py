@@ -207,8 +207,7 @@ class AiwApp(App[None]):
 
     async def store_opened(self) -> None:
         await self.session_list.load_titles()
-        if self.initial_session:
-            self.chat.open_session(self.initial_session)
+        self.chat.open_first(self.initial_session, self.session_list.sessions)
         self.background.start_with_store()
 
     async def on_unmount(self) -> None:
@@ -313,6 +312,9 @@ class AiwApp(App[None]):
 
     def action_pick_model(self) -> None:
         self.chat.bar.pick_model()
+
+    def action_setup_model(self) -> None:
+        self.chat.setup_requested()
 
     def action_pick_persona(self) -> None:
         self.chat.bar.pick_persona()

@@ -77,6 +77,11 @@ def palette_commands() -> list[PaletteCommand]:
         ),
         C("Choose model", "Pick a provider profile or type a model", "pick_model", "app.model"),
         C(
+            "Set up a model",
+            "What answers, why not, and ways forward: start a server, a cloud key, any URL",
+            "setup_model",
+        ),
+        C(
             "Choose persona",
             "Pick the expert persona for this session",
             "pick_persona",

@@ -60,3 +60,7 @@ class Status(Message):
     def __init__(self, markup: str) -> None:
         super().__init__()
         self.markup = markup
+
+
+class SetupRequested(Message):
+    """Show the model set-up (welcome) view: no model answers, or the user asked for it."""

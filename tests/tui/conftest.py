@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import dataclasses
+import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +59,51 @@ async def seed_sessions(seed: list[Any] = SEED) -> list[str]:
                     await store.update_message(message_id, tokens_in=20, tokens_out=12)
             ids.append(session.id)
     return list(reversed(ids))
+
+
+def hold_closed_ports(ports: list[int] | None = None, count: int = 4) -> list[socket.socket]:
+    """Sockets bound on 127.0.0.1 but not listening: a connection there is refused, and
+    nothing else can listen there while they are held. ``ports``: these (OSError if taken)."""
+    held = []
+    for port in ports or [0] * count:
+        sock = socket.socket()
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            sock.close()
+            for other in held:
+                other.close()
+            raise
+        held.append(sock)
+    return held
+
+
+def point_local_servers_at(monkeypatch: pytest.MonkeyPatch, ports: list[int]) -> None:
+    """Make the probe ask ``ports`` for Ollama, LM Studio, llama.cpp and vLLM (in that order)
+    instead of their usual ports, whatever runs on this machine."""
+    from ai_workbench.core.llm import probe
+
+    known = [
+        dataclasses.replace(server, api_base=f"http://127.0.0.1:{port}/v1")
+        for server, port in zip(probe.KNOWN_SERVERS, ports, strict=True)
+    ]
+    monkeypatch.setattr(probe, "KNOWN_SERVERS", tuple(known))
+    monkeypatch.setenv("AIW_PROVIDERS__OLLAMA__API_BASE", f"http://127.0.0.1:{ports[0]}")
+    monkeypatch.setenv("AIW_PROVIDERS__LMSTUDIO__API_BASE", f"http://127.0.0.1:{ports[1]}/v1")
+
+
+@pytest.fixture(autouse=True)
+def no_local_servers(isolated_env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Nothing answers where the workbench looks for local servers (held, closed ports), so a
+    model server running on the test machine changes no test."""
+    held = hold_closed_ports()
+    ports = [sock.getsockname()[1] for sock in held]
+    point_local_servers_at(monkeypatch, ports)
+    try:
+        yield ports
+    finally:
+        for sock in held:
+            sock.close()
 
 
 @pytest.fixture

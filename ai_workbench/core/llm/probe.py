@@ -36,7 +36,9 @@ __all__ = [
     "Way",
     "check_connection",
     "probe",
+    "profile_name_for",
     "save_provider",
+    "with_choice",
 ]
 
 DEFAULT_TIMEOUT = 0.8
@@ -460,12 +462,65 @@ def _profile_name(settings: Any, server: ServerProbe) -> str:
     return server.name.lower().replace(" ", "").replace(".", "")
 
 
+def profile_name_for(settings: Any, server: ServerProbe) -> str:
+    """The profile a model of ``server`` is saved under: the one pointing there, else the
+    server's name (``ollama``, ``lmstudio``, ...)."""
+    return _profile_name(settings, server)
+
+
 def _save_commands(name: str, model: str, api_base: str) -> list[str]:
     return [
         f"aiw config set providers.{name}.model {model}",
         f"aiw config set providers.{name}.api_base {api_base}",
         f"aiw config set default_provider {name}",
     ]
+
+
+def with_choice(
+    settings: Any,
+    *,
+    model: str | None = None,
+    api_base: str | None = None,
+    provider: str | None = None,
+) -> Any:
+    """A copy of ``settings`` whose default chain is what ``--model`` / ``--api-base`` /
+    ``--provider`` chose (the chain a session started with those flags uses), so that
+    :func:`probe` judges that choice rather than the configured default."""
+    from ai_workbench.core.llm.profiles import _default_key_env
+    from ai_workbench.core.settings import ProviderProfile
+
+    if model is None and api_base is None and provider is None:
+        return settings
+    copy = settings.model_copy(deep=True)
+    profiles = dict(copy.providers)
+    if provider is None and model is not None and model in profiles and api_base is None:
+        provider, model = model, None
+    if provider is not None and provider in profiles:
+        name = provider
+        base = profiles[name]
+        if model is not None or api_base is not None:
+            full = (model if "/" in model else f"openai/{model}") if model else base.model
+            profiles[name] = base.model_copy(
+                update={"model": full, "api_base": api_base or base.api_base}
+            )
+    else:
+        name = CHOICE_PROFILE
+        if model is None:  # only an endpoint: the default profile's model there
+            default = profiles[copy.default_provider]
+            profiles[name] = default.model_copy(update={"api_base": api_base})
+        else:
+            adhoc = ProviderProfile(
+                model=model if "/" in model else f"openai/{model}", api_base=api_base
+            )
+            key_env = _default_key_env(adhoc, profiles)
+            profiles[name] = adhoc.model_copy(update={"api_key_env": key_env})
+    copy.providers = profiles
+    copy.default_provider = name
+    copy.fallback = []
+    return copy
+
+
+CHOICE_PROFILE = "command-line"
 
 
 async def probe(settings: Any, timeout: float = DEFAULT_TIMEOUT) -> ProbeReport:

@@ -18,12 +18,13 @@ from ai_workbench.tui.context import Workbench, escape
 from ai_workbench.tui.messages import SessionEdited, SessionShown, Status
 from ai_workbench.tui.panes.choices import ChoiceBar
 from ai_workbench.tui.panes.conversation import ConversationLog
+from ai_workbench.tui.panes.setup import ModelSetup
 from ai_workbench.tui.widgets.chat import ChatLog, MessageInfo, MessageView, views_from_messages
 from ai_workbench.tui.widgets.chips import Chip
 from ai_workbench.tui.widgets.prompt import PromptInput
 
 
-class ChatPane(Vertical):
+class ChatPane(ModelSetup, Vertical):
     """The open session and its turns. Other panes reach it through messages the app routes."""
 
     def __init__(
@@ -38,12 +39,16 @@ class ChatPane(Vertical):
         self.bar = ChoiceBar(ctx, persona=persona, kb=kb, id="chips")
         self.log_view = ConversationLog(ctx, id="chat-log")
         self.prompt = PromptInput(id="prompt")
+        self.init_setup()
 
     def compose(self) -> Any:
         yield self.bar
         yield self.log_view
         yield Static(id="turn-status", markup=True)
         yield self.prompt
+
+    def on_mount(self) -> None:
+        self.start_probe()
 
     # ---- display
 
@@ -91,8 +96,30 @@ class ChatPane(Vertical):
             self.cancel_turn("switched session")
         self._open_session(session_id, message_id)
 
+    def open_first(self, session_id: str | None, sessions: list[Any]) -> None:
+        """At start-up: open ``session_id`` (``--session``), else the most recent session,
+        unless a conversation already started in the meantime."""
+        idle = self.session is None and not self.streaming and self.chat_worker is None
+        if session_id is None and sessions and idle:
+            session_id = sessions[0].id
+        if session_id is None:
+            self._settled.set()
+            return
+        self._open_session(session_id, None, self.ctx.cli_choice)
+
     @work(group="open", exclusive=True, exit_on_error=False)
-    async def _open_session(self, session_id: str, message_id: int | None) -> None:
+    async def _open_session(
+        self, session_id: str, message_id: int | None, choice: Any = None
+    ) -> None:
+        try:
+            await self._open_session_now(session_id, message_id, choice)
+        finally:
+            self._settled.set()
+            self._sync_welcome()
+
+    async def _open_session_now(
+        self, session_id: str, message_id: int | None, choice: Any = None
+    ) -> None:
         from ai_workbench.core.errors import AiwError
 
         if not await self.ctx.wait_store():
@@ -108,6 +135,10 @@ class ChatPane(Vertical):
             self.notify(str(exc), title="Session", severity="error")
             return
         self.bar.persona_choice = None
+        # A model chosen with Ctrl+O belongs to the session it was chosen in (it is saved
+        # there): a session opened from the list continues with its own saved model. The one
+        # the workbench starts with takes the command line's --model / --provider, if given.
+        self.bar.model_choice = choice
         views = views_from_messages(messages, ratings)
         for view in views:
             stored = next((m for m in messages if m.id == view.info.message_id), None)
@@ -134,10 +165,12 @@ class ChatPane(Vertical):
             self.cancel_turn("new session")
         self.session = None
         self.bar.persona_choice = None
+        self.bar.model_choice = self.ctx.cli_choice  # the start's choice, else the default
         self.run_worker(self.log_view.clear_messages(), group="open", exclusive=True)
         self.refresh_chips()
         self.post_message(SessionShown(None))
         self.prompt.focus()
+        self._sync_welcome()
 
     # ---- a chat turn
 
@@ -152,6 +185,8 @@ class ChatPane(Vertical):
             return
         self.prompt.remember(text)
         self.prompt.clear()
+        self._welcome_pinned = False
+        self.hide_welcome()
         self.chat_worker = self._run_turn(text, list(self.bar.attached))
 
     def draft(self, text: str) -> None:
@@ -359,8 +394,18 @@ class ChatPane(Vertical):
             cost=result.cost,
             error=str(result.error) if result.error else None,
         )
+        saved_to = getattr(result, "saved_to", None)
+        if saved_to is not None:  # the database stayed locked: the answer is in a file
+            note = (
+                f"The session database stayed locked, so this answer is not in the session; "
+                f"it was saved to {saved_to}"
+            )
+            answer.update_info(note=note)
+            self.notify(note, title="Answer kept in a file", severity="warning", timeout=15)
         if result.error is not None:
             self.notify(str(result.error), title="Provider error", severity="error", timeout=12)
+            if getattr(result.error, "kind", None) in ("connection", "auth", "model", "offline"):
+                self.recheck()  # the model chip stops claiming a model that does not answer
         self._set_session(result.session, changed=True)
 
     def cancel_turn(self, reason: str | None) -> None:

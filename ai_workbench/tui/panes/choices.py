@@ -11,7 +11,7 @@ from typing import Any
 from textual import on, work
 
 from ai_workbench.tui.context import ModelChoice, Workbench
-from ai_workbench.tui.messages import ModelChanged, SessionEdited, Status
+from ai_workbench.tui.messages import ModelChanged, SessionEdited, SetupRequested, Status
 from ai_workbench.tui.widgets.chips import Chip, ChipBar, ChipData
 
 
@@ -29,6 +29,9 @@ class ChoiceBar(ChipBar):
         self.attached: list[Path] = []
         self.session: Any = None  # the open session (set by the conversation pane)
         self._discovered: list[Any] = []  # models local servers reported (model picker)
+        # What the start-up probe found (core.llm.probe.ProbeReport), None until it ran: the
+        # model chip never claims a model that does not answer.
+        self.report: Any = None
 
     # ---- display
 
@@ -65,11 +68,13 @@ class ChoiceBar(ChipBar):
         chips = [ChipData("persona", persona or "", f"persona: {persona or 'none'}")]
         if self.model_choice is not None:
             label = self.choice_label(self.model_choice)
-            chips.append(ChipData("model", label, f"model: {label}"))
+            value = label
         elif session is not None and session.model:
-            chips.append(ChipData("model", "", f"model: {session.model}"))
+            label, value = session.model, ""
         else:
-            chips.append(ChipData("model", "", f"model: {self._default_model_label()}"))
+            label, value = self._default_model_label(), ""
+        problem = self._availability()
+        chips.append(ChipData("model", value, f"model: {label}{problem}", warn=bool(problem)))
         if self.kb_on:
             chips.append(ChipData("kb", "on", "knowledge: on"))
         for path in self.attached:
@@ -78,6 +83,23 @@ class ChoiceBar(ChipBar):
         self.title = (session.title or "(untitled)") if session else "New session"
         self.tokens = tokens
         self.cost = cost
+
+    def effective_choice(self) -> ModelChoice | None:
+        """The model the next turn uses: the choice made, else the open session's own, else
+        None (the configured default chain)."""
+        session = self.session
+        if self.model_choice is None and session is not None and session.model:
+            return ModelChoice(session.model, session.api_base, label=session.model)
+        return self.model_choice
+
+    def _availability(self) -> str:
+        """`` · not answering`` when the probe found the model in use unreachable."""
+        from ai_workbench.tui.panes.welcome import model_state
+
+        if self.report is None or self.ctx.loaded is None:
+            return ""
+        answers, _ = model_state(self.report, self.ctx, self.effective_choice())
+        return "" if answers is not False else " ✗ no answer"
 
     def redraw(self) -> None:
         self.show(self.session, self.tokens, self.cost)
@@ -89,6 +111,8 @@ class ChoiceBar(ChipBar):
         event.stop()
         if event.chip.kind == "persona":
             self.pick_persona()
+        elif event.chip.kind == "model" and event.chip.warn:
+            self.post_message(SetupRequested())
         elif event.chip.kind == "model":
             self.pick_model()
         elif event.chip.kind == "kb":
@@ -221,11 +245,25 @@ class ChoiceBar(ChipBar):
         else:
             api_base = cli.api_base if cli else None
             choice = ModelChoice(model=value, api_base=api_base, label=value)
+        self.use_model(choice)
+        self.notify(f"Model: {choice.label}")
+
+    def use_model(self, choice: ModelChoice | None) -> None:
+        """Use ``choice`` for the next turns and save it with the open session (only there:
+        another session opens with its own)."""
         self.model_choice = choice
         self.redraw()
-        self._persist(model=choice.model or choice.label)
+        if choice is None:
+            self._persist(model=None)
+        else:
+            model, api_base = choice.model, choice.api_base
+            if choice.provider and self.ctx.loaded is not None:
+                profile = self.ctx.loaded.settings.providers.get(choice.provider)
+                if profile is not None:
+                    model = model or profile.model
+                    api_base = api_base or profile.api_base
+            self._persist(model=model or choice.label, api_base=api_base)
         self.post_message(ModelChanged())
-        self.notify(f"Model: {choice.label}")
 
     # ---- persona
 
@@ -268,7 +306,9 @@ class ChoiceBar(ChipBar):
         sessions = self.ctx.sessions
         try:
             if "model" in changes:
-                session = await sessions.set_model(session_id, changes["model"])
+                session = await sessions.set_model(
+                    session_id, changes["model"], changes.get("api_base")
+                )
             else:
                 session = await sessions.set_persona(session_id, changes["persona"])
         except Exception as exc:

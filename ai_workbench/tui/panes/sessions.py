@@ -43,7 +43,9 @@ class SessionsPane(SessionList):
         if self.ctx.sessions is None:
             return
         try:
-            titles = await self.ctx.sessions.titles()
+            # Sessions that never got an answer (the model was down) are left out, as
+            # `aiw sessions list` does (`--all` shows them); the one on screen stays.
+            titles = await self.ctx.sessions.titles(include_failed=False, keep=self.current_id)
         except Exception as exc:
             self.set_status(f"[$error]{escape(str(exc))}[/]")
             return

@@ -151,7 +151,10 @@ class SuggestionsPane(SuggestionsPanel):
             from ai_workbench.tui.screens.confirm import MessageScreen
 
             text = item.body or str(payload.get("patch") or payload.get("text") or item.title)
-            self.app.push_screen(MessageScreen(item.title, text, severity="info"))
+            markdown = bool(item.body)
+            self.app.push_screen(
+                MessageScreen(item.title, text, severity="info", markdown=markdown)
+            )
             return
         if action.id == "copy" or (action.id not in ("ask", "open") and "command" in payload):
             text = str(payload.get("command") or payload.get("text") or item.body or item.title)

@@ -88,17 +88,29 @@ class MessageScreen(ModalScreen[None]):
         Binding("escape,enter,q", "close", "Close", id="message.close"),
     ]
 
-    def __init__(self, title: str, message: str, *, severity: str = "error") -> None:
+    def __init__(
+        self, title: str, message: str, *, severity: str = "error", markdown: bool = False
+    ) -> None:
         super().__init__(classes=f"modal -{severity}")
         self.title_text = title
         self.message = message
+        self.markdown = markdown  # render ``message`` as (untrusted) Markdown
 
     def compose(self) -> Any:
         with Vertical(classes="dialog"):
             yield Static(f"[b]{escape(self.title_text)}[/b]", classes="dialog-title")
             with VerticalScroll(classes="dialog-scroll"):  # long output, a whole patch
-                yield Static(escape(self.message), classes="dialog-body")
+                yield Static(self._body(), classes="dialog-body")
             yield Static("[dim]↑/↓ scroll · Enter or Esc closes[/dim]", classes="dialog-hint")
+
+    def _body(self) -> Any:
+        if not self.markdown:
+            return escape(self.message)
+        from textual.content import Content
+
+        from ai_workbench.tui.markdown_lines import markdown_lines
+
+        return Content("\n").join(markdown_lines(self.message))
 
     def action_close(self) -> None:
         self.dismiss(None)

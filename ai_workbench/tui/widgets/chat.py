@@ -50,6 +50,7 @@ class MessageInfo:
     comment: str | None = None
     streaming: bool = False
     waiting: str | None = None  # e.g. "loading model client…"
+    note: str | None = None  # e.g. where an answer the database refused was kept
 
 
 class MessageView(Vertical):
@@ -100,6 +101,9 @@ class MessageView(Vertical):
                 else "[dim]Select it (ctrl+l) and press r to regenerate.[/]"
             )
             self._error.update(f"{escape(info.error)}\n{hint}")
+            self._error.display = True
+        elif info.note and not info.streaming:
+            self._error.update(f"[$warning]{escape(info.note)}[/]")
             self._error.display = True
         else:
             self._error.display = False

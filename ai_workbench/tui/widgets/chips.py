@@ -19,6 +19,7 @@ class ChipData:
     kind: str  # persona | model | file
     value: str  # persona id, model name or file path ("" when unset)
     label: str
+    warn: bool = False  # shown as a problem (a model that does not answer)
 
     @property
     def key(self) -> str:
@@ -50,7 +51,8 @@ class Chip(Static, can_focus=True):
     def __init__(self, data: ChipData) -> None:
         removable = data.kind == "file" or bool(data.value)
         mark = " [dim]×[/dim]" if removable else ""
-        super().__init__(f"{escape(data.label)}{mark}", classes=f"chip -{data.kind}")
+        classes = f"chip -{data.kind}" + (" -warn" if data.warn else "")
+        super().__init__(f"{escape(data.label)}{mark}", classes=classes)
         self.data = data
         self.tooltip = (
             "Enter: change · Delete: remove" if data.kind != "file" else "Delete: detach the file"

@@ -14,12 +14,6 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 
-def _clip_lines(text: str, lines: int, width: int = 400) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()][:lines]
-    joined = "\n".join(kept)
-    return joined if len(joined) <= width else joined[: width - 1] + "…"
-
-
 class SuggestionOptions(OptionList):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d,delete", "dismiss", "Dismiss", id="suggestions.dismiss"),
@@ -139,11 +133,14 @@ from the watcher. New ones appear here at once and as a notification.
         rated = {1: " [b $success]▲[/]", -1: " [b $error]▼[/]"}.get(
             self.ratings.get(item.id, 0), ""
         )
-        lines = [
-            f"{new}[reverse $secondary] {escape(item.kind)} [/] [b]{escape(item.title)}[/b]{rated}"
-        ]
-        if item.body:
-            lines.append(f"[dim]{escape(_clip_lines(item.body, 4))}[/dim]")
+        kind = f"[reverse $secondary] {escape(item.kind)} [/]"
+        head = f"{new}{kind} [b]{escape(item.title)}[/b]{rated}"
+        parts = [Content.from_markup(head)]
+        if item.body:  # Markdown from a model: rendered, never read as markup
+            from ai_workbench.tui.markdown_lines import markdown_preview
+
+            parts.append(markdown_preview(item.body, 4))
+        lines: list[str] = []
         if item.actions:
             actions = "  ".join(
                 f"[b $accent]{n}[/] {escape(a.label)}"
@@ -153,7 +150,8 @@ from the watcher. New ones appear here at once and as a notification.
             lines.append(actions + "  [b $accent]d[/] dismiss")
         else:
             lines.append("[b $accent]d[/] dismiss")
-        return Option(Content.from_markup("\n".join(lines)), id=f"g:{item.id}")
+        parts.append(Content.from_markup("\n".join(lines)))
+        return Option(Content("\n").join(parts), id=f"g:{item.id}")
 
     def _highlighted_item(self) -> Any | None:
         option = self.options.highlighted_option
