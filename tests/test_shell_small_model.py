@@ -60,7 +60,7 @@ def test_a_fix_that_only_resembles_the_failed_command_is_kept() -> None:
 
 
 def _record(work: Path, history: list[str]) -> None:
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
 
     from ai_workbench.shell.capture import Capture
     from ai_workbench.shell.service import record
