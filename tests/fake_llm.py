@@ -22,6 +22,20 @@ stripped), so a subprocess test picks the behaviour from the command line:
     reads the request, then never answers (until the server stops, 600 s at most).
 ``cut``
     sends the headers and 2 content chunks, then closes the socket mid-body.
+``interrupt``
+    sends 2 content chunks, then ``data: [DONE]`` with no ``finish_reason`` and ends the body
+    cleanly: what llama-cpp-python's server does when another request is waiting.
+``length``
+    streams the answer but ends it with ``finish_reason: "length"`` (the token limit).
+``malformed-review``
+    answers :data:`MALFORMED_REVIEW` (a review reply whose JSON is broken by a quoted code
+    string holding quotes, newlines and a ``[]``).
+
+``FakeLLM.interrupt_when_busy`` makes every stream behave like llama-cpp-python's with one
+slot: a stream that is running when another chat request arrives is ended at once with
+``[DONE]`` and no ``finish_reason``. ``FakeLLM.slots`` (an int) is what ``GET /props``
+reports as ``total_slots`` (llama.cpp's server); ``None`` (default) answers 404 there, like
+llama-cpp-python. ``FakeLLM.peak_streams`` is the most streams that ran at once.
 
 Run ``python -m tests.fake_llm [--port N]`` to serve in the foreground; the first stdout
 line is the server's URL.
@@ -51,6 +65,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "EMBEDDING_DIMS",
     "FAIL_STATUSES",
+    "MALFORMED_REVIEW",
     "MODEL_NAMES",
     "FakeLLM",
     "chunk_text",
@@ -64,6 +79,9 @@ MODEL_NAMES: tuple[str, ...] = (
     "slow",
     "hang",
     "cut",
+    "interrupt",
+    "length",
+    "malformed-review",
     "fail-401",
     "fail-403",
     "fail-404",
@@ -82,6 +100,12 @@ HANG_SECONDS = 600.0
 _FLAKY_RE = re.compile(r"^flaky-(429|500)-(\d+)$")
 _FAIL_RE = re.compile(r"^fail-(\d{3})$")
 _CREATED = 1_700_000_000
+#: The ``malformed-review`` model's answer: not JSON (a raw newline and unescaped quotes in a
+#: code string), with a ``[]`` inside the code that a lax reader takes for "no findings".
+MALFORMED_REVIEW = (
+    '{"findings": [{"file": "calc.py", "line_start": 3, "improved_code": '
+    '"def f(x=None):\n    """doc"""\n    y = []"}]}'
+)
 
 
 def long_answer(words: int = 200) -> str:
@@ -291,6 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif route in ("/", "/health"):
             self._send_json(200, {"status": "ok"})
+        elif route == "/props" and self.fake.slots is not None:
+            self._send_json(200, {"total_slots": self.fake.slots, "n_ctx": 8192})
         else:
             self._not_found()
 
@@ -373,10 +399,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         delay = fake.chunk_delay
-        if model == "slow":
+        if model == "malformed-review" and fake.reply is None:
+            answer = MALFORMED_REVIEW
+        elif model == "slow":
             answer = fake.reply if fake.reply is not None else long_answer()
             delay = delay or SLOW_CHUNK_DELAY
-        elif model == "cut":
+        elif model in ("cut", "interrupt"):
             answer = fake.reply if fake.reply is not None else long_answer(30)
         else:
             user = _last_user_message(body)
@@ -451,19 +479,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
         self.end_headers()
 
-        self._write_chunk(event({"role": "assistant", "content": "", "refusal": None}, None))
-        for index, piece in enumerate(chunk_text(answer, fake.words_per_chunk)):
-            if model == "cut" and index >= 2:
+        ticket = fake._stream_started()
+        try:
+            self._write_chunk(event({"role": "assistant", "content": "", "refusal": None}, None))
+            for index, piece in enumerate(chunk_text(answer, fake.words_per_chunk)):
+                if model == "cut" and index >= 2:
+                    self._cut()
+                    return
+                if (model == "interrupt" and index >= 2) or fake._interrupted(ticket):
+                    self._end_without_finish()
+                    return
+                if delay > 0 and fake._stopping.wait(delay):
+                    self._cut()  # the server is stopping
+                    return
+                self._write_chunk(event({"content": piece}, None))
+            if model == "cut":
                 self._cut()
                 return
-            if delay > 0 and fake._stopping.wait(delay):
-                self._cut()  # the server is stopping
+            if model == "interrupt" or fake._interrupted(ticket):
+                self._end_without_finish()
                 return
-            self._write_chunk(event({"content": piece}, None))
-        if model == "cut":
-            self._cut()
-            return
-        self._write_chunk(event({}, "stop"))
+        finally:
+            fake._stream_ended()
+        self._write_chunk(event({}, "length" if model == "length" else "stop"))
         if include_usage:
             final = {
                 "id": completion_id,
@@ -491,6 +529,12 @@ class _Handler(BaseHTTPRequestHandler):
                     return  # the client closed its end
             except (OSError, ValueError):
                 return
+
+    def _end_without_finish(self) -> None:
+        """``data: [DONE]`` and a clean end of the body, but no chunk with a finish_reason."""
+        self._write_chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
 
     def _cut(self) -> None:
         """Drop the connection mid-body: no finish_reason, no ``[DONE]``, no last chunk."""
@@ -520,6 +564,11 @@ class FakeLLM:
         self.words_per_chunk: int = WORDS_PER_CHUNK  # 1 streams like real APIs (a token each)
         self.requests: list[dict[str, Any]] = []
         self.script: dict[str, int] = {}
+        self.slots: int | None = None  # total_slots on GET /props; None: 404 (llama-cpp-python)
+        self.interrupt_when_busy = False  # end a running stream when another request arrives
+        self.peak_streams = 0
+        self._streams = 0
+        self._arrivals = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -578,6 +627,9 @@ class FakeLLM:
         self.reply = None
         self.chunk_delay = 0.0
         self.reply_fn = None
+        self.slots = None
+        self.interrupt_when_busy = False
+        self.peak_streams = 0
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -596,6 +648,24 @@ class FakeLLM:
     def _record(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(entry)
+            if entry["method"] == "POST" and entry["path"].endswith("/chat/completions"):
+                self._arrivals += 1
+
+    def _stream_started(self) -> int:
+        """Count a stream in; its ticket is the number of chat requests seen before it."""
+        with self._lock:
+            self._streams += 1
+            self.peak_streams = max(self.peak_streams, self._streams)
+            return self._arrivals
+
+    def _stream_ended(self) -> None:
+        with self._lock:
+            self._streams -= 1
+
+    def _interrupted(self, ticket: int) -> bool:
+        """Whether another chat request arrived since this stream started (and that ends it)."""
+        with self._lock:
+            return self.interrupt_when_busy and self._arrivals > ticket
 
     def _bump(self, model: str) -> int:
         with self._lock:

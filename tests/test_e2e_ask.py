@@ -209,6 +209,7 @@ def test_json_output(run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedE
         "session_id",
         "message_id",
         "status",
+        "truncated",
         "answer",
         "model",
         "provider",
@@ -218,7 +219,7 @@ def test_json_output(run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedE
         "cost_usd",
         "error",
     }
-    assert data["status"] == "complete"
+    assert data["status"] == "complete" and data["truncated"] is False
     assert data["cost_usd"] == 0.0  # an unpriced model on this machine
     assert data["answer"].startswith("You said: ping")
     assert "piped context" in data["answer"]
@@ -247,6 +248,31 @@ def test_json_output_on_failure(run_aiw: RunAiw, fake_llm: FakeLLM) -> None:
     assert data["answer"] == ""
     assert "fail-404" in data["error"]
     assert "Traceback" not in result.stderr
+
+
+def test_an_answer_cut_at_the_token_limit_is_marked_truncated(
+    run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedEnv
+) -> None:
+    fake_llm.reply = "The first half of a long answer"
+    plain = run_aiw(*ask_args(fake_llm, "length", "tell me everything"))
+
+    assert plain.returncode == 10, plain.stderr  # like a cut answer, never "success"
+    assert plain.stdout == "The first half of a long answer\n"
+    line = assert_one_error_line(plain.stderr, "truncated", "token limit")
+    assert "partial answer is kept" in line
+    assistant = messages(db_path(isolated_env))[-1]
+    assert assistant["status"] == "partial"
+    assert "token limit" in assistant["error"]
+
+    as_json = run_aiw(*ask_args(fake_llm, "length", "--json", "again"))
+    assert as_json.returncode == 10
+    data = json.loads(as_json.stdout)
+    assert data["truncated"] is True and data["status"] == "partial"
+    assert data["answer"] == "The first half of a long answer"
+    assert "token limit" in data["error"]
+
+    shown = run_aiw("sessions", "show", data["session_id"])
+    assert "**partial**" in shown.stdout and "token limit" in shown.stdout
 
 
 def test_code_prints_only_the_code(run_aiw: RunAiw, fake_llm: FakeLLM) -> None:
@@ -297,8 +323,19 @@ FAILURES: dict[str, FailureCase] = {
     "hang": FailureCase("hang", 8, {**NO_RETRY, "AIW_REQUEST_TIMEOUT": "1"}),
     "refused": FailureCase("echo", 9, NO_RETRY, refused=True),
     "cut": FailureCase("cut", 10, NO_RETRY, partial=True),
+    # [DONE] without a finish_reason: the server interrupted the answer (llama-cpp-python)
+    "interrupt": FailureCase("interrupt", 10, NO_RETRY, partial=True),
 }
-LITELLM_FAILURES = ("fail-401", "fail-404", "fail-429", "fail-500", "hang", "refused", "cut")
+LITELLM_FAILURES = (
+    "fail-401",
+    "fail-404",
+    "fail-429",
+    "fail-500",
+    "hang",
+    "refused",
+    "cut",
+    "interrupt",
+)
 
 
 @dataclass(frozen=True)
@@ -512,6 +549,8 @@ def test_failure_exit_codes(
         assert assistant["status"] == "partial"
         assert assistant["content"] == "word1 word2 word3 word4 word5 word6 "
         assert "partial answer is kept" in line
+        if name == "interrupt":  # a cut stream is reported as cut, never as a finished answer
+            assert "interrupted" in line and "interrupted" in assistant["error"]
     else:
         assert outcome.stdout == ""
         assert assistant["status"] == "error"

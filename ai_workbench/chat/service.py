@@ -20,7 +20,7 @@ from ai_workbench.core.context import (
     fit_messages,
 )
 from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError
-from ai_workbench.core.llm.engines import StreamResult, stream_chat
+from ai_workbench.core.llm.engines import StreamResult, stream_chat, truncation_error
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.redact import redact, redact_text
 from ai_workbench.core.settings import LoadedConfig
@@ -74,6 +74,11 @@ class AskResult:
     latency_ms: int
     error: ProviderError | None = None
     cost: float | None = None  # US dollars (core.costs); None when unknown
+
+    @property
+    def truncated(self) -> bool:
+        """The answer stopped at the token limit (saved as partial, with the reason)."""
+        return self.stream.truncated
 
 
 class ChatService:
@@ -301,6 +306,10 @@ class ChatService:
                             await self.store.update_message(answer_id, content=result.text)
                             last_save = now
                     last_error = None
+                    if result.truncated:  # complete stream, incomplete answer: say so
+                        last_error = truncation_error(
+                            provider, result, settings.chat.max_output_tokens
+                        )
                     break
                 except ProviderError as exc:
                     last_error = exc

@@ -119,6 +119,8 @@ class AnswerPrinter:
         if result.error is not None:
             kept = f"; the partial answer is kept in session {short}" if result.text else ""
             sys.stderr.write(f"aiw: error: {result.error}{kept}\n")
+            if result.truncated and self.err_tty and self.mode == "stream":
+                self.notice(_footer(result))
             return result.error.exit_code
         if self.err_tty and self.mode == "stream":
             self.notice(_footer(result))
@@ -137,6 +139,8 @@ def _footer(result: AskResult) -> str:
 
         parts.append(format_cost(result.cost))
     parts.append(f"{result.latency_ms / 1000:.1f}s")
+    if result.truncated:
+        parts.append("TRUNCATED at the token limit")
     return " · ".join(parts)
 
 
@@ -146,6 +150,7 @@ def answer_json(result: AskResult) -> dict[str, Any]:
         "session_id": result.session.id,
         "message_id": result.message_id,
         "status": result.status,
+        "truncated": result.truncated,
         "answer": result.text,
         "model": result.provider.model if result.provider else None,
         "provider": result.provider.name if result.provider else None,
