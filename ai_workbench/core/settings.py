@@ -55,6 +55,13 @@ class ProviderProfile(BaseModel):
     )
     context_window: int | None = Field(default=None, gt=0, description="tokens the model accepts")
     temperature: float | None = Field(default=None, ge=0, le=2)
+    parallel: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="requests the server runs at once (default: what a local server reports, "
+        "else 1 for a local server)",
+    )
 
     @model_validator(mode="before")
     @classmethod

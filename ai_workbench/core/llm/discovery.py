@@ -13,7 +13,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DiscoveredModel", "discover_models", "endpoints_to_ask"]
+__all__ = ["DiscoveredModel", "discover_models", "endpoints_to_ask", "server_slots"]
 
 DEFAULT_TIMEOUT = 0.8
 
@@ -104,3 +104,46 @@ async def discover_models(
         if isinstance(result, list):
             found.extend(result)
     return found
+
+
+def _slot_count(data: Any) -> int | None:
+    """``total_slots`` of llama.cpp's ``/props``, or the length of its ``/slots`` list."""
+    if isinstance(data, dict):
+        value = data.get("total_slots")
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    if isinstance(data, list) and data and all(isinstance(item, dict) for item in data):
+        return len(data)
+    return None
+
+
+async def server_slots(
+    api_base: str, route: str = "openai", timeout: float = DEFAULT_TIMEOUT
+) -> int | None:
+    """How many requests a local server says it runs at once, or None when it does not say.
+
+    llama.cpp's server reports ``total_slots`` on ``GET /props`` and lists its slots on
+    ``GET /slots`` (next to ``/v1``); llama-cpp-python, LM Studio and vLLM answer neither, and
+    Ollama keeps OLLAMA_NUM_PARALLEL to itself (not asked). Never raises.
+    """
+    if route in ("ollama", "ollama_chat"):
+        return None
+    import httpx
+
+    base = api_base.rstrip("/")
+    root = base[: -len("/v1")] if base.endswith("/v1") else base
+    try:
+        async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
+            for url in (f"{root}/props", f"{root}/slots"):
+                try:
+                    response = await client.get(url)
+                    if response.status_code != 200:
+                        continue
+                    count = _slot_count(response.json())
+                except (httpx.HTTPError, ValueError):
+                    continue
+                if count:
+                    return count
+    except Exception:
+        return None
+    return None

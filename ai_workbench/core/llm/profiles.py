@@ -60,6 +60,7 @@ class ResolvedProvider:
     is_local: bool
     context_window: int
     temperature: float | None = None
+    parallel: int | None = None  # requests the server runs at once, from the profile
 
     @property
     def route(self) -> str:
@@ -139,6 +140,7 @@ def _resolve_profile(name: str, profile: ProviderProfile) -> ResolvedProvider:
         is_local=_is_local(profile),
         context_window=context_window_for(profile.model, profile.context_window),
         temperature=profile.temperature,
+        parallel=profile.parallel,
     )
 
 
@@ -212,6 +214,7 @@ def _with_overrides(
         is_local=_is_local(profile),
         context_window=context_window_for(new_model),
         temperature=base.temperature,
+        parallel=base.parallel if api_base is None else None,
     )
 
 
@@ -248,3 +251,37 @@ def check_allowed(provider: ResolvedProvider, settings: Settings) -> None:
             provider=provider.name,
             model=provider.model,
         )
+
+
+# A local server runs one request at a time unless it says otherwise: llama-cpp-python's
+# server *interrupts* a running stream when another request waits, Ollama queues beyond
+# OLLAMA_NUM_PARALLEL (which it does not report).
+LOCAL_PARALLEL_DEFAULT = 1
+
+
+async def parallel_limit(provider: ResolvedProvider, wanted: int) -> tuple[int, str]:
+    """How many requests to send ``provider`` at once (at most ``wanted``), and why.
+
+    The profile's ``parallel`` wins; a cloud API gets ``wanted``; a local server gets the slot
+    count it reports (llama.cpp's server: ``total_slots`` on ``GET /props``, or ``GET /slots``),
+    else 1. The reason is "" when nothing limited ``wanted``.
+    """
+    wanted = max(1, wanted)
+    if provider.parallel:
+        limit = min(wanted, provider.parallel)
+        why = f"parallel = {provider.parallel} in provider '{provider.name}'"
+        return limit, why if limit < wanted else ""
+    if not provider.is_local:
+        return wanted, ""
+    from ai_workbench.core.llm.discovery import server_slots
+
+    slots = await server_slots(provider.endpoint, provider.route)  # one local GET: not cached
+    if slots:
+        limit = min(wanted, slots)
+        why = f"the server at {provider.endpoint} reports {slots} slot(s)"
+        return limit, why if limit < wanted else ""
+    limit = min(wanted, LOCAL_PARALLEL_DEFAULT)
+    return limit, (
+        f"the local server at {provider.endpoint} does not report how many requests it runs "
+        f"at once, so aiw sends {limit} at a time (set parallel = N in its provider profile)"
+    )
