@@ -218,6 +218,7 @@ def test_json_output(run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedE
         "latency_ms",
         "cost_usd",
         "error",
+        "citations",
     }
     assert data["status"] == "complete" and data["truncated"] is False
     assert data["cost_usd"] == 0.0  # an unpriced model on this machine
@@ -227,6 +228,7 @@ def test_json_output(run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedE
     assert data["provider"] == f"127.0.0.1:{fake_llm.port}"
     assert data["engine"] == "direct"
     assert data["error"] is None
+    assert data["citations"] is None  # not a grounded answer
     assert isinstance(data["latency_ms"], int)
     assert data["usage"]["completion_tokens"] == len(data["answer"].split())
     assert data["usage"]["prompt_tokens"] > 0

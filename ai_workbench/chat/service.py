@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ai_workbench.core.context import (
     AttachedFile,
@@ -60,6 +61,9 @@ class PreparedTurn:
     temperature: float | None
     files: list[AttachedFile]
     notices: list[str] = field(default_factory=list)
+    # the project-knowledge excerpts sent (``path:start-end``): the answer's citations are
+    # checked against them (knowledge.citations.Citation items)
+    sources: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -74,6 +78,7 @@ class AskResult:
     latency_ms: int
     error: ProviderError | None = None
     cost: float | None = None  # US dollars (core.costs); None when unknown
+    citations: Any = None  # a knowledge CitationCheck for a grounded answer, else None
 
     @property
     def truncated(self) -> bool:
@@ -218,6 +223,7 @@ class ChatService:
             temperature=temperature,
             files=files,
             notices=notices,
+            sources=_sent_sources(opts.extra_context),
         )
 
     def _profile_for(self, model: str | None, api_base: str | None) -> str | None:
@@ -275,6 +281,7 @@ class ChatService:
         result = StreamResult()
         last_error: ProviderError | None = None
         used: ResolvedProvider | None = None
+        citations: Any = None
         last_save = time.monotonic()
         try:
             for index, provider in enumerate(turn.chain):
@@ -318,6 +325,8 @@ class ChatService:
                         break
                     nxt = turn.chain[index + 1]
                     say(f"{exc}; trying {nxt.label()}")
+            if last_error is None and turn.sources and result.text.strip() and used is not None:
+                citations = await self._check_citations(turn, used, result, on_text, say)
         except asyncio.CancelledError:
             await asyncio.shield(
                 self._finish(
@@ -347,7 +356,56 @@ class ChatService:
             latency_ms=latency,
             error=last_error,
             cost=cost,
+            citations=citations,
         )
+
+    async def _check_citations(
+        self,
+        turn: PreparedTurn,
+        provider: ResolvedProvider,
+        result: StreamResult,
+        on_text: Callable[[str], None],
+        say: Notice,
+    ) -> Any:
+        """Check a grounded answer's citations against the excerpts sent; when it cites none,
+        ask the model once which it used. The verdict is appended to the answer (streamed
+        like it, so the CLI prints it, the workbench shows it and the session stores it)."""
+        from ai_workbench.knowledge.service import NOTE_SEPARATOR, check_citations, cite_request
+
+        root = self.loaded.project_root
+        check = check_citations(result.text, turn.sources, root)
+        if not check.cited:
+            say("the answer cites none of the excerpts it was given; asking which it used")
+            follow = StreamResult()
+            messages = [
+                *turn.messages,
+                {"role": "assistant", "content": result.text},
+                {"role": "user", "content": cite_request(turn.sources)},
+            ]
+            try:
+                async for _ in stream_chat(
+                    provider,
+                    messages,
+                    follow,
+                    engine=self.settings.engine,
+                    timeout=self.settings.request_timeout,
+                    max_retries=self.settings.max_retries,
+                    temperature=0.0,
+                    max_tokens=200,
+                ):
+                    pass
+                check = check_citations(follow.text, turn.sources, root)
+            except ProviderError as exc:
+                say(f"could not ask for the answer's sources: {exc}")
+            check.asked = True
+            if follow.tokens_in is not None:
+                result.tokens_in = (result.tokens_in or 0) + follow.tokens_in
+            if follow.tokens_out is not None:
+                result.tokens_out = (result.tokens_out or 0) + follow.tokens_out
+        note = NOTE_SEPARATOR + check.note() + "\n"
+        result.text += note
+        on_text(note)
+        return check
 
     async def _finish(
         self,
@@ -378,6 +436,15 @@ class ChatService:
             cost=cost,
         )
         return cost
+
+
+def _sent_sources(sections: Sequence[str]) -> list[Any]:
+    """The knowledge excerpts (``path:start-end``) among the extra context sections."""
+    if not sections:
+        return []
+    from ai_workbench.knowledge.service import sent_sources
+
+    return [source for section in sections for source in sent_sources(section)]
 
 
 def _title_from(prompt: str, files: Sequence[AttachedFile], stdin_text: str | None) -> str:

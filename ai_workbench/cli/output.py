@@ -159,6 +159,19 @@ def answer_json(result: AskResult) -> dict[str, Any]:
         "latency_ms": result.latency_ms,
         "cost_usd": result.cost,
         "error": str(result.error) if result.error else None,
+        "citations": _citations_json(result.citations),
+    }
+
+
+def _citations_json(check: Any) -> dict[str, Any] | None:
+    """A grounded answer's citation check: right and wrong ones, against the excerpts sent."""
+    if check is None:
+        return None
+    return {
+        "sent": [c.label for c in check.sent],
+        "right": [c.label for c in check.right],
+        "wrong": [{"citation": c.label, "why": why} for c, why in check.wrong],
+        "asked": check.asked,
     }
 
 
