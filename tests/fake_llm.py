@@ -18,6 +18,8 @@ stripped), so a subprocess test picks the behaviour from the command line:
     that HTTP status with an OpenAI-style JSON error body.
 ``flaky-429-N`` / ``flaky-500-N``
     the first N requests for that model name fail (counted in ``FakeLLM.script``), then echo.
+``flaky-interrupt-N``
+    the first N requests are interrupted like ``interrupt`` (after 2 chunks), then answer.
 ``hang``
     reads the request, then never answers (until the server stops, 600 s at most).
 ``cut``
@@ -97,7 +99,7 @@ EMBEDDING_DIMS = 8
 WORDS_PER_CHUNK = 3
 SLOW_CHUNK_DELAY = 0.05
 HANG_SECONDS = 600.0
-_FLAKY_RE = re.compile(r"^flaky-(429|500)-(\d+)$")
+_FLAKY_RE = re.compile(r"^flaky-(429|500|interrupt)-(\d+)$")
 _FAIL_RE = re.compile(r"^fail-(\d{3})$")
 _CREATED = 1_700_000_000
 #: The ``malformed-review`` model's answer: not JSON (a raw newline and unescaped quotes in a
@@ -389,11 +391,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(int(fail.group(1)), model)
             return
         flaky = _FLAKY_RE.match(model)
+        interrupt = model == "interrupt"
         if flaky:
             count = fake._bump(model)
             if count <= int(flaky.group(2)):
-                self._send_error(int(flaky.group(1)), model)
-                return
+                if flaky.group(1) == "interrupt":
+                    interrupt = True
+                else:
+                    self._send_error(int(flaky.group(1)), model)
+                    return
         if model == "hang":
             self._hang()
             return
@@ -486,7 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
                 if model == "cut" and index >= 2:
                     self._cut()
                     return
-                if (model == "interrupt" and index >= 2) or fake._interrupted(ticket):
+                if (interrupt and index >= 2) or fake._interrupted(ticket):
                     self._end_without_finish()
                     return
                 if delay > 0 and fake._stopping.wait(delay):
@@ -496,7 +502,7 @@ class _Handler(BaseHTTPRequestHandler):
             if model == "cut":
                 self._cut()
                 return
-            if model == "interrupt" or fake._interrupted(ticket):
+            if interrupt or fake._interrupted(ticket):
                 self._end_without_finish()
                 return
         finally:
@@ -620,13 +626,15 @@ class FakeLLM:
         self.stop()
 
     def reset(self) -> None:
-        """Forget recorded requests and flaky counters; back to echo mode without delay."""
+        """Forget recorded requests and flaky counters; back to echo mode without delay, the
+        usual chunk size, no slots on /props and no interrupting."""
         with self._lock:
             self.requests.clear()
             self.script.clear()
         self.reply = None
         self.chunk_delay = 0.0
         self.reply_fn = None
+        self.words_per_chunk = WORDS_PER_CHUNK
         self.slots = None
         self.interrupt_when_busy = False
         self.peak_streams = 0

@@ -148,6 +148,23 @@ async def test_an_interrupted_stream_is_reported_as_interrupted(repo, fake_llm) 
     assert "empty" not in str(caught.value)  # was "the reply was empty" (a model fault)
 
 
+async def test_a_call_another_client_interrupted_is_made_again(repo, fake_llm) -> None:
+    from ai_workbench.core.settings import load_config
+    from ai_workbench.core.store import Store
+    from ai_workbench.review import ReviewOptions, ReviewService
+
+    fake_llm.reply = findings_reply(BUG)
+    fake_llm.words_per_chunk = 1
+    async with await Store.open() as store:
+        service = ReviewService(load_config({"max_retries": 0}, cwd=repo), store)
+        result = await service.review(
+            ReviewOptions(model="openai/flaky-interrupt-1", api_base=fake_llm.base_url, cwd=repo)
+        )
+    assert [f.title for f in result.shown] == [BUG["title"]]  # half a reply was not the end
+    assert result.stats.interrupted == 1 and result.stats.calls == 2
+    assert not result.errors
+
+
 # --------------------------------------------------------------------------- parallel slots
 
 

@@ -48,6 +48,10 @@ from ai_workbench.review.storage import Learning, ReviewStore
 
 Progress = Callable[[str], None]
 PROMPT_OVERHEAD = 1_500  # tokens for the persona, the contract, learnings and the answer
+# A call the server interrupted (another client's request on a one-slot server) is made again
+# from the start this many times, after 1 s, 2 s...
+INTERRUPTED_RETRIES = 2
+INTERRUPTED_BACKOFF_S = 1.0
 SUGGESTION_KIND = "review"
 
 
@@ -268,7 +272,10 @@ class ReviewService:
         before_call: Callable[[], Awaitable[None]] | None = None,
     ) -> StreamResult:
         last: ProviderError | None = None
-        for provider in chain:
+        queue = list(chain)
+        interruptions = 0
+        while queue:
+            provider = queue.pop(0)
             stream = StreamResult()
             try:
                 check_allowed(provider, self.settings)
@@ -289,7 +296,14 @@ class ReviewService:
             except ProviderError as exc:
                 last = exc
                 if exc.kind == "interrupted":
+                    # another client's request cut ours (a one-slot server): half a JSON reply
+                    # is no use, so ask again from the start, a bounded number of times
                     result.stats.interrupted += 1
+                    if interruptions < INTERRUPTED_RETRIES:
+                        interruptions += 1
+                        queue.insert(0, provider)
+                        await asyncio.sleep(INTERRUPTED_BACKOFF_S * interruptions)
+                        continue
                 if exc.kind in FALL_THROUGH:
                     continue
                 raise
