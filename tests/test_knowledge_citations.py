@@ -59,3 +59,21 @@ def test_rating_an_answer_rates_what_it_cites_not_what_the_note_lists() -> None:
     noted = answer + NOTE_SEPARATOR + check_citations("x", SENT).note()
     assert len(citations(noted)) == 4  # the note names every excerpt sent
     assert strip_note(noted) == answer
+
+
+def test_a_copied_placeholder_is_flagged_with_the_excerpt_it_may_mean() -> None:
+    check = check_citations("The exit code is 10 (path:41-60).", SENT)
+    assert [(c.label, why) for c, why in check.wrong] == [
+        (
+            "path:41-60",
+            "it names no file; the excerpt with these lines is `docs/providers.md:41-60`",
+        )
+    ]
+    assert "wrong citation** `path:41-60`" in check.note()
+
+
+def test_a_failed_follow_up_is_not_reported_as_naming_none() -> None:
+    check = check_citations("No citation here.", SENT)
+    check.asked, check.ask_error = True, "interrupted"
+    assert "asking which it used failed: interrupted" in check.note()
+    assert "it named none" not in check.note()

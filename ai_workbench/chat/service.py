@@ -397,6 +397,7 @@ class ChatService:
                 check = check_citations(follow.text, turn.sources, root)
             except ProviderError as exc:
                 say(f"could not ask for the answer's sources: {exc}")
+                check.ask_error = exc.kind.replace("_", " ")
             check.asked = True
             if follow.tokens_in is not None:
                 result.tokens_in = (result.tokens_in or 0) + follow.tokens_in

@@ -89,6 +89,7 @@ class CitationCheck:
     right: list[Citation] = field(default_factory=list)
     wrong: list[tuple[Citation, str]] = field(default_factory=list)  # (citation, why)
     asked: bool = False  # the answer cited nothing, so the model was asked which it used
+    ask_error: str | None = None  # why asking failed (the answer's own check stands)
 
     @property
     def cited(self) -> int:
@@ -105,6 +106,8 @@ class CitationCheck:
         more = f" and {len(self.sent) - 6} more" if len(self.sent) > 6 else ""
         if not self.cited:
             asked = " (asked once more, it named none)" if self.asked else ""
+            if self.ask_error:
+                asked = f" (asking which it used failed: {self.ask_error})"
             return (
                 f"{NOTE_LEAD} ⚠ **citations missing**: the answer cites none of the "
                 f"{len(self.sent)} excerpt(s) it was given{asked}; check it against them: "
@@ -152,6 +155,12 @@ def check_citations(
     by_path: dict[str, list[Citation]] = {}
     for item in sent:
         by_path.setdefault(item.path, []).append(item)
+    for match in _PLACEHOLDER.finditer(answer):
+        # "path:59-76": the template copied, the file left out (small models do this)
+        start, end = int(match.group("a")), int(match.group("b") or match.group("a"))
+        meant = [e for e in sent if (e.start, e.end) == (start, end)]
+        hint = f"; the excerpt with these lines is `{meant[0].label}`" if len(meant) == 1 else ""
+        check.wrong.append((Citation("path", start, end), f"it names no file{hint}"))
     for cite in citations(answer):
         if not _looks_like_a_citation(cite, set(by_path), root):
             continue
@@ -167,6 +176,8 @@ def check_citations(
             check.wrong.append((cite, f"lines outside the excerpt(s) sent ({cite.path}:{ranges})"))
     return check
 
+
+_PLACEHOLDER = re.compile(r"(?<![\w./-])path:(?P<a>\d+)(?:-(?P<b>\d+))?\b")
 
 CITE_REQUEST = (
     "Which of the excerpts above did you use for that answer? Reply with only their headers "

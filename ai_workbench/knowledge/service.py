@@ -802,8 +802,9 @@ def grounding_section(result: SearchResult, max_chars: int = 24_000) -> str | No
     parts = [
         f"{KNOWLEDGE_HEADING}\n\n"
         "Answer from the excerpts below. Cite each excerpt you rely on as `path:start-end`, "
-        "exactly as written in its header (for PDF the numbers are pages, for DOCX "
-        "paragraphs). If the excerpts do not contain the answer, say so instead of guessing."
+        f"exactly as written in its header (for example `{result.hits[0].location}`; for PDF "
+        "the numbers are pages, for DOCX paragraphs). If the excerpts do not contain the "
+        "answer, say so instead of guessing."
     ]
     used = len(parts[0])
     for hit in result.hits:
