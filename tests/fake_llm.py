@@ -18,6 +18,8 @@ stripped), so a subprocess test picks the behaviour from the command line:
     that HTTP status with an OpenAI-style JSON error body.
 ``flaky-429-N`` / ``flaky-500-N``
     the first N requests for that model name fail (counted in ``FakeLLM.script``), then echo.
+``flaky-interrupt-N``
+    the first N requests are interrupted like ``interrupt`` (after 2 chunks), then answer.
 ``hang``
     reads the request, then never answers (until the server stops, 600 s at most).
 ``cut``
@@ -40,6 +42,21 @@ sequences, as a hostile server would send).
 
 ``FakeLLM.first_token_delay`` sleeps after the headers, before the first content chunk (a
 server evaluating a long prompt); every request body is in ``FakeLLM.requests``.
+
+``interrupt``
+    sends 2 content chunks, then ``data: [DONE]`` with no ``finish_reason`` and ends the body
+    cleanly: what llama-cpp-python's server does when another request is waiting.
+``length``
+    streams the answer but ends it with ``finish_reason: "length"`` (the token limit).
+``malformed-review``
+    answers :data:`MALFORMED_REVIEW` (a review reply whose JSON is broken by a quoted code
+    string holding quotes, newlines and a ``[]``).
+
+``FakeLLM.interrupt_when_busy`` makes every stream behave like llama-cpp-python's with one
+slot: a stream that is running when another chat request arrives is ended at once with
+``[DONE]`` and no ``finish_reason``. ``FakeLLM.slots`` (an int) is what ``GET /props``
+reports as ``total_slots`` (llama.cpp's server); ``None`` (default) answers 404 there, like
+llama-cpp-python. ``FakeLLM.peak_streams`` is the most streams that ran at once.
 
 Run ``python -m tests.fake_llm [--port N]`` to serve in the foreground; the first stdout
 line is the server's URL.
@@ -70,6 +87,7 @@ __all__ = [
     "EMBEDDING_DIMS",
     "FAIL_STATUSES",
     "HOSTILE_REPLY",
+    "MALFORMED_REVIEW",
     "MODEL_NAMES",
     "FakeLLM",
     "chunk_text",
@@ -85,6 +103,9 @@ MODEL_NAMES: tuple[str, ...] = (
     "cut",
     "hostile",
     "endless",
+    "interrupt",
+    "length",
+    "malformed-review",
     "fail-401",
     "fail-403",
     "fail-404",
@@ -102,7 +123,7 @@ EMBEDDING_DIMS = 8
 WORDS_PER_CHUNK = 3
 SLOW_CHUNK_DELAY = 0.05
 HANG_SECONDS = 600.0
-_FLAKY_RE = re.compile(r"^flaky-(429|500)-(\d+)$")
+_FLAKY_RE = re.compile(r"^flaky-(429|500|interrupt)-(\d+)$")
 _FAIL_RE = re.compile(r"^fail-(\d{3})$")
 _CREATED = 1_700_000_000
 ESC = "\x1b"
@@ -113,6 +134,13 @@ HOSTILE_REPLY = (
     f"{ESC}[2J{ESC}[H{ESC}[3;1Hcleared "
     f"{ESC}]8;;https://evil.example/ x{ESC}\\click{ESC}]8;;{ESC}\\ "
     f"\x9b31mred\x9b0m back\rspace\x08\x07 {ESC}P1$r secret{ESC}\\done {ESC}[?1049h end"
+)
+
+#: The ``malformed-review`` model's answer: not JSON (a raw newline and unescaped quotes in a
+#: code string), with a ``[]`` inside the code that a lax reader takes for "no findings".
+MALFORMED_REVIEW = (
+    '{"findings": [{"file": "calc.py", "line_start": 3, "improved_code": '
+    '"def f(x=None):\n    """doc"""\n    y = []"}]}'
 )
 
 
@@ -325,6 +353,8 @@ class _Handler(BaseHTTPRequestHandler):
             )
         elif route in ("/", "/health"):
             self._send_json(200, {"status": "ok"})
+        elif route == "/props" and self.fake.slots is not None:
+            self._send_json(200, {"total_slots": self.fake.slots, "n_ctx": 8192})
         else:
             self._not_found()
 
@@ -397,11 +427,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(int(fail.group(1)), model)
             return
         flaky = _FLAKY_RE.match(model)
+        interrupt = model == "interrupt"
         if flaky:
             count = fake._bump(model)
             if count <= int(flaky.group(2)):
-                self._send_error(int(flaky.group(1)), model)
-                return
+                if flaky.group(1) == "interrupt":
+                    interrupt = True
+                else:
+                    self._send_error(int(flaky.group(1)), model)
+                    return
         if model == "hang":
             self._hang()
             return
@@ -436,10 +470,12 @@ class _Handler(BaseHTTPRequestHandler):
         if model == "hostile":
             answer = fake.reply if fake.reply is not None else HOSTILE_REPLY
             words_per_chunk = 1
+        elif model == "malformed-review" and fake.reply is None:
+            answer = MALFORMED_REVIEW
         elif model == "slow":
             answer = fake.reply if fake.reply is not None else long_answer()
             delay = delay or SLOW_CHUNK_DELAY
-        elif model == "cut":
+        elif model in ("cut", "interrupt"):
             answer = fake.reply if fake.reply is not None else long_answer(30)
         else:
             user = _last_user_message(body)
@@ -515,22 +551,32 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", f"req_{uuid.uuid4().hex}")
         self.end_headers()
 
-        self._write_chunk(event({"role": "assistant", "content": "", "refusal": None}, None))
-        if fake.first_token_delay > 0 and fake._stopping.wait(fake.first_token_delay):
-            self._cut()
-            return
-        for index, piece in enumerate(chunk_text(answer, words_per_chunk)):
-            if model == "cut" and index >= 2:
+        ticket = fake._stream_started()
+        try:
+            self._write_chunk(event({"role": "assistant", "content": "", "refusal": None}, None))
+            if fake.first_token_delay > 0 and fake._stopping.wait(fake.first_token_delay):
                 self._cut()
                 return
-            if delay > 0 and fake._stopping.wait(delay):
-                self._cut()  # the server is stopping
+            for index, piece in enumerate(chunk_text(answer, words_per_chunk)):
+                if model == "cut" and index >= 2:
+                    self._cut()
+                    return
+                if (interrupt and index >= 2) or fake._interrupted(ticket):
+                    self._end_without_finish()
+                    return
+                if delay > 0 and fake._stopping.wait(delay):
+                    self._cut()  # the server is stopping
+                    return
+                self._write_chunk(event({"content": piece}, None))
+            if model == "cut":
+                self._cut()
                 return
-            self._write_chunk(event({"content": piece}, None))
-        if model == "cut":
-            self._cut()
-            return
-        self._write_chunk(event({}, "stop"))
+            if interrupt or fake._interrupted(ticket):
+                self._end_without_finish()
+                return
+        finally:
+            fake._stream_ended()
+        self._write_chunk(event({}, "length" if model == "length" else "stop"))
         if include_usage:
             self._write_chunk(sse_chunk([], usage=usage))
         self._write_chunk(b"data: [DONE]\n\n")
@@ -575,6 +621,12 @@ class _Handler(BaseHTTPRequestHandler):
             except (OSError, ValueError):
                 return
 
+    def _end_without_finish(self) -> None:
+        """``data: [DONE]`` and a clean end of the body, but no chunk with a finish_reason."""
+        self._write_chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
     def _cut(self) -> None:
         """Drop the connection mid-body: no finish_reason, no ``[DONE]``, no last chunk."""
         self.close_connection = True
@@ -605,6 +657,11 @@ class FakeLLM:
         self.error_message: str | None = None  # replaces the message of every error body
         self.requests: list[dict[str, Any]] = []
         self.script: dict[str, int] = {}
+        self.slots: int | None = None  # total_slots on GET /props; None: 404 (llama-cpp-python)
+        self.interrupt_when_busy = False  # end a running stream when another request arrives
+        self.peak_streams = 0
+        self._streams = 0
+        self._arrivals = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: _Server | None = None
@@ -656,7 +713,8 @@ class FakeLLM:
         self.stop()
 
     def reset(self) -> None:
-        """Forget recorded requests and flaky counters; back to echo mode without delay."""
+        """Forget recorded requests and flaky counters; back to echo mode without delay, the
+        usual chunk size, no slots on /props and no interrupting."""
         with self._lock:
             self.requests.clear()
             self.script.clear()
@@ -665,6 +723,10 @@ class FakeLLM:
         self.first_token_delay = 0.0
         self.reply_fn = None
         self.error_message = None
+        self.words_per_chunk = WORDS_PER_CHUNK
+        self.slots = None
+        self.interrupt_when_busy = False
+        self.peak_streams = 0
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -683,6 +745,24 @@ class FakeLLM:
     def _record(self, entry: dict[str, Any]) -> None:
         with self._lock:
             self.requests.append(entry)
+            if entry["method"] == "POST" and entry["path"].endswith("/chat/completions"):
+                self._arrivals += 1
+
+    def _stream_started(self) -> int:
+        """Count a stream in; its ticket is the number of chat requests seen before it."""
+        with self._lock:
+            self._streams += 1
+            self.peak_streams = max(self.peak_streams, self._streams)
+            return self._arrivals
+
+    def _stream_ended(self) -> None:
+        with self._lock:
+            self._streams -= 1
+
+    def _interrupted(self, ticket: int) -> bool:
+        """Whether another chat request arrived since this stream started (and that ends it)."""
+        with self._lock:
+            return self.interrupt_when_busy and self._arrivals > ticket
 
     def _bump(self, model: str) -> int:
         with self._lock:

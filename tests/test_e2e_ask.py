@@ -209,6 +209,7 @@ def test_json_output(run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedE
         "session_id",
         "message_id",
         "status",
+        "truncated",
         "answer",
         "model",
         "provider",
@@ -217,8 +218,9 @@ def test_json_output(run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedE
         "latency_ms",
         "cost_usd",
         "error",
+        "citations",
     }
-    assert data["status"] == "complete"
+    assert data["status"] == "complete" and data["truncated"] is False
     assert data["cost_usd"] == 0.0  # an unpriced model on this machine
     assert data["answer"].startswith("You said: ping")
     assert "piped context" in data["answer"]
@@ -226,6 +228,7 @@ def test_json_output(run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedE
     assert data["provider"] == f"127.0.0.1:{fake_llm.port}"
     assert data["engine"] == "direct"
     assert data["error"] is None
+    assert data["citations"] is None  # not a grounded answer
     assert isinstance(data["latency_ms"], int)
     assert data["usage"]["completion_tokens"] == len(data["answer"].split())
     assert data["usage"]["prompt_tokens"] > 0
@@ -247,6 +250,31 @@ def test_json_output_on_failure(run_aiw: RunAiw, fake_llm: FakeLLM) -> None:
     assert data["answer"] == ""
     assert "fail-404" in data["error"]
     assert "Traceback" not in result.stderr
+
+
+def test_an_answer_cut_at_the_token_limit_is_marked_truncated(
+    run_aiw: RunAiw, fake_llm: FakeLLM, isolated_env: IsolatedEnv
+) -> None:
+    fake_llm.reply = "The first half of a long answer"
+    plain = run_aiw(*ask_args(fake_llm, "length", "tell me everything"))
+
+    assert plain.returncode == 10, plain.stderr  # like a cut answer, never "success"
+    assert plain.stdout == "The first half of a long answer\n"
+    line = assert_one_error_line(plain.stderr, "truncated", "token limit")
+    assert "partial answer is kept" in line
+    assistant = messages(db_path(isolated_env))[-1]
+    assert assistant["status"] == "partial"
+    assert "token limit" in assistant["error"]
+
+    as_json = run_aiw(*ask_args(fake_llm, "length", "--json", "again"))
+    assert as_json.returncode == 10
+    data = json.loads(as_json.stdout)
+    assert data["truncated"] is True and data["status"] == "partial"
+    assert data["answer"] == "The first half of a long answer"
+    assert "token limit" in data["error"]
+
+    shown = run_aiw("sessions", "show", data["session_id"])
+    assert "**partial**" in shown.stdout and "token limit" in shown.stdout
 
 
 def test_code_prints_only_the_code(run_aiw: RunAiw, fake_llm: FakeLLM) -> None:
@@ -301,8 +329,19 @@ FAILURES: dict[str, FailureCase] = {
     ),
     "refused": FailureCase("echo", 9, NO_RETRY, refused=True),
     "cut": FailureCase("cut", 10, NO_RETRY, partial=True),
+    # [DONE] without a finish_reason: the server interrupted the answer (llama-cpp-python)
+    "interrupt": FailureCase("interrupt", 10, NO_RETRY, partial=True),
 }
-LITELLM_FAILURES = ("fail-401", "fail-404", "fail-429", "fail-500", "hang", "refused", "cut")
+LITELLM_FAILURES = (
+    "fail-401",
+    "fail-404",
+    "fail-429",
+    "fail-500",
+    "hang",
+    "refused",
+    "cut",
+    "interrupt",
+)
 
 
 @dataclass(frozen=True)
@@ -516,6 +555,8 @@ def test_failure_exit_codes(
         assert assistant["status"] == "partial"
         assert assistant["content"] == "word1 word2 word3 word4 word5 word6 "
         assert "partial answer is kept" in line
+        if name == "interrupt":  # a cut stream is reported as cut, never as a finished answer
+            assert "interrupted" in line and "interrupted" in assistant["error"]
     else:
         assert outcome.stdout == ""
         assert assistant["status"] == "error"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -132,3 +133,72 @@ def test_a_broken_pdf_is_reported_once_without_pypdf_noise(run_aiw: RunAiw, proj
     noisy = [line for line in result.stderr.splitlines() if "EOF marker" in line]
     # Exactly one line, the report's: no raw "EOF marker not found" from pypdf's logger.
     assert len(noisy) == 1 and noisy[0].lstrip().startswith("failed  manual.pdf: unreadable PDF")
+
+
+def _ask_kb(run_aiw: RunAiw, project: Path, fake: FakeLLM, *extra: str) -> Any:
+    return run_aiw(
+        "ask", "--kb", "--model", "openai/echo", "--api-base", fake.base_url, *extra,
+        "how is the invoice VAT total computed?", cwd=project,
+    )  # fmt: skip
+
+
+def _stored_answer(isolated_env: Any) -> Any:
+    import sqlite3
+
+    conn = sqlite3.connect(isolated_env.aiw_data / "aiw.db")
+    try:
+        return conn.execute(
+            "SELECT content FROM messages WHERE role = 'assistant' ORDER BY id DESC"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_ask_kb_checks_each_citation_against_the_excerpts_sent(
+    run_aiw: RunAiw, project: Path, fake_llm: FakeLLM, isolated_env: Any
+) -> None:
+    assert run_aiw("index", cwd=project).returncode == 0
+    fake_llm.reply = "VAT is added in `billing/invoice.py:1-4` (invoice_total)."
+    right = _ask_kb(run_aiw, project, fake_llm)
+    assert right.returncode == 0, right.stderr
+    assert "Citation check:** 1 of 1 citation(s) right" in right.stdout
+    assert "wrong" not in right.stdout
+    assert len(fake_llm.chat_requests) == 1
+
+    fake_llm.reply = "VAT is added in `billing/invoice.py:40-48`."
+    wrong = _ask_kb(run_aiw, project, fake_llm, "--json")
+    data = json.loads(wrong.stdout)
+    assert data["citations"]["wrong"] == [
+        {
+            "citation": "billing/invoice.py:40-48",
+            "why": "lines outside the excerpt(s) sent (billing/invoice.py:1-4)",
+        }
+    ]
+    assert "wrong citation** `billing/invoice.py:40-48`" in data["answer"]
+    assert "wrong citation" in _stored_answer(isolated_env)  # the session keeps the verdict
+
+
+def test_ask_kb_asks_once_for_sources_when_the_answer_cites_none(
+    run_aiw: RunAiw, project: Path, fake_llm: FakeLLM, isolated_env: Any
+) -> None:
+    assert run_aiw("index", cwd=project).returncode == 0
+
+    def reply(body: dict[str, Any]) -> str:
+        last = body["messages"][-1]["content"]
+        if last.startswith("Which of the excerpts"):
+            return "billing/invoice.py:1-4"
+        return "It sums the lines and adds VAT."
+
+    fake_llm.reply_fn = reply
+    asked = _ask_kb(run_aiw, project, fake_llm)
+    assert asked.returncode == 0, asked.stderr
+    assert len(fake_llm.chat_requests) == 2  # the answer, then "which excerpts?" once
+    assert "asked, the model named: `billing/invoice.py:1-4`" in asked.stdout
+    assert "1 of 1 citation(s) right" in asked.stdout
+
+    fake_llm.reset()
+    fake_llm.reply = "It sums the lines and adds VAT."  # and cites nothing when asked either
+    silent = _ask_kb(run_aiw, project, fake_llm)
+    assert len(fake_llm.chat_requests) == 2  # asked once, not again and again
+    assert "citations missing" in silent.stdout and "`billing/invoice.py:1-4`" in silent.stdout
+    assert "citations missing" in _stored_answer(isolated_env)

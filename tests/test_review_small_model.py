@@ -66,10 +66,9 @@ async def test_review_on_a_llama_cpp_style_server_uses_json_object(isolated_env,
     root = make_repo(isolated_env.work / "repo", {"mod.py": "".join(LINES)})
     _one_line_change(root)
     fake_llm.reply = findings_reply(_finding(32, "on the change"))
-    from ai_workbench.store import Store
-
     from ai_workbench.core.settings import load_config
     from ai_workbench.review import ReviewOptions, ReviewService
+    from ai_workbench.store import Store
 
     loaded = load_config({}, cwd=root)
     async with await Store.open() as store:

@@ -60,10 +60,9 @@ def test_a_fix_that_only_resembles_the_failed_command_is_kept() -> None:
 
 
 def _record(work: Path, history: list[str]) -> None:
-    from ai_workbench.store import Store
-
     from ai_workbench.shell.capture import Capture
     from ai_workbench.shell.service import record
+    from ai_workbench.store import Store
 
     event = ShellEvent(
         id="t-pip", shell="bash", status=1, cmd="pip install requets", cwd=str(work), t0=1, t1=2

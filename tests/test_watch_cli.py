@@ -99,3 +99,21 @@ def test_watch_outside_the_limits_says_what_is_wrong(tmp_path: Path, run_aiw: An
     bad = run_aiw("watch", "--now", cwd=root)
     assert bad.returncode == 2
     assert "watch.max_calls_per_minute" in bad.stderr and ".aiw.toml" in bad.stderr
+
+
+def test_watch_now_says_when_every_request_failed(
+    tmp_path: Path, fake_llm: Any, run_aiw: Any
+) -> None:
+    root = make_project(tmp_path / "proj", {"greet.py": SOURCE + "# use an f-string AI!\n"})
+    done = run_aiw(
+        "watch", "--now", "-m", "openai/fail-500", "--api-base", fake_llm.base_url,
+        env={"AIW_MAX_RETRIES": "0"}, cwd=root,
+    )  # fmt: skip
+    assert done.returncode == 7, done.stderr  # the provider's exit code (5xx), was 0
+    assert "every request failed" in done.stderr and "1 failed" in done.stderr
+    assert "Traceback" not in done.stderr
+
+    fake_llm.reply = diff_for("greet.py", "    return 'hi ' + name", "    return f'hi {name}'")
+    (root / "greet.py").write_text(SOURCE + "# now use an f-string AI!\n")
+    fine = run_aiw("watch", "--now", *_model(fake_llm), cwd=root)
+    assert fine.returncode == 0 and "1 suggested" in fine.stderr

@@ -341,3 +341,63 @@ async def test_a_change_patch_may_touch_another_file_only_when_the_request_names
     assert set(item.payload["expect"]) == {"app.py", "util.py"}
     await apply_suggestion(queue, item.id)
     assert (root / "util.py").read_text() == "X = 2\n"
+
+
+# --------------------------------------------------------------------------- honest patches
+
+UNPREFIXED = (
+    "```diff\n--- a/app.py\n+++ b/app.py\n@@ -4,2 +4,2 @@\n"
+    "def fetch(url):\n    return get(url, timeout=5)\n```\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("why", "reply", "model"),
+    [
+        # body lines without '+'/'-'/' ': was an empty hunk, offered as "Patch (+0 −1)"
+        ("no added or removed line", UNPREFIXED, "openai/echo"),
+        # a diff that only drops the request comment makes none of the change
+        (
+            "none of the requested change",
+            diff_for(
+                "app.py", "    # add a timeout AI!\n    return get(url)", "    return get(url)"
+            ),
+            "openai/echo",
+        ),
+        # the answer's end is missing: its diff is not the change either
+        (
+            "token limit",
+            diff_for("app.py", "    return get(url)", "    return get(url, timeout=5)"),
+            "openai/length",
+        ),
+    ],
+    ids=["unprefixed", "only-the-comment", "truncated"],
+)
+async def test_a_patch_that_makes_none_of_the_change_is_refused(
+    env, why: str, reply: str, model: str
+) -> None:
+    root, queue, fake = env["root"], env["queue"], env["fake"]
+    fake.reply = reply
+    (root / "app.py").write_text(WITH_CHANGE)
+    service = env["make"]()
+    service.model = model
+    await service.process_pending_now()
+
+    (item,) = await queue.list()
+    assert item.title.startswith("No patch for app.py:5"), item.title
+    assert why in item.body
+    assert "patch" not in item.payload and "apply" not in [a.id for a in item.actions]
+    assert [job.outcome for job in service.processed] == ["no_patch"]
+    assert (root / "app.py").read_text() == WITH_CHANGE
+
+
+async def test_a_truncated_answer_to_a_question_says_so(env) -> None:
+    root, queue, fake = env["root"], env["queue"], env["fake"]
+    fake.reply = "Because get already"
+    (root / "app.py").write_text(APP.replace("get(url)", "get(url)  # why no retry? AI?"))
+    service = env["make"]()
+    service.model = "openai/length"
+    await service.process_pending_now()
+    (item,) = await queue.list()
+    assert item.body.startswith("Because get already")
+    assert "Truncated" in item.body and "token limit" in item.body

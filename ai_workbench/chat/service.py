@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ai_workbench.chat.drafts import AnswerCap, AnswerSaver, write_recovery
 from ai_workbench.chat.store import ChatStore, Message, Session
@@ -26,7 +26,7 @@ from ai_workbench.core.context import (
 )
 from ai_workbench.core.db import StoreError
 from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError, chain_failed
-from ai_workbench.core.llm.engines import StreamResult, stream_chat
+from ai_workbench.core.llm.engines import StreamResult, stream_chat, truncation_error
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.llm.speed import first_token_timeout
 from ai_workbench.core.redact import redact, redact_text
@@ -69,6 +69,9 @@ class PreparedTurn:
     temperature: float | None
     files: list[AttachedFile]
     notices: list[str] = field(default_factory=list)
+    # the project-knowledge excerpts sent (``path:start-end``): the answer's citations are
+    # checked against them (knowledge.citations.Citation items)
+    sources: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -85,6 +88,13 @@ class AskResult:
     cost: float | None = None  # US dollars (core.costs); None when unknown
     # Set when the database stayed locked: where the whole answer was written instead.
     saved_to: Path | None = None
+
+    citations: Any = None  # a knowledge CitationCheck for a grounded answer, else None
+
+    @property
+    def truncated(self) -> bool:
+        """The answer stopped at the token limit (saved as partial, with the reason)."""
+        return self.stream.truncated
 
 
 def find_persona(project_root: Path | None, name: str) -> Persona:
@@ -236,6 +246,7 @@ class ChatService:
             temperature=temperature,
             files=files,
             notices=notices,
+            sources=_sent_sources(opts.extra_context),
         )
 
     def _profile_for(self, model: str | None, api_base: str | None) -> str | None:
@@ -296,6 +307,7 @@ class ChatService:
         used: ResolvedProvider | None = None
         saver = AnswerSaver(self.store, answer_id, settings.chat.save_interval, say)
         cap = AnswerCap(settings.chat)
+        citations: Any = None
         try:
             for index, provider in enumerate(turn.chain):
                 result = StreamResult()
@@ -335,6 +347,10 @@ class ChatService:
                     finally:
                         await stream.aclose()
                     last_error = None
+                    if result.truncated:  # complete stream, incomplete answer: say so
+                        last_error = truncation_error(
+                            provider, result, settings.chat.max_output_tokens
+                        )
                     break
                 except ProviderError as exc:
                     errors.append(exc)
@@ -347,6 +363,8 @@ class ChatService:
                         break
                     nxt = turn.chain[index + 1]
                     say(f"{exc}; trying {nxt.label()}")
+            if last_error is None and turn.sources and result.text.strip() and used is not None:
+                citations = await self._check_citations(turn, used, result, on_text, say)
         except asyncio.CancelledError:
             await asyncio.shield(
                 self._finish(
@@ -378,7 +396,57 @@ class ChatService:
             error=last_error,
             cost=cost,
             saved_to=saved_to,
+            citations=citations,
         )
+
+    async def _check_citations(
+        self,
+        turn: PreparedTurn,
+        provider: ResolvedProvider,
+        result: StreamResult,
+        on_text: Callable[[str], None],
+        say: Notice,
+    ) -> Any:
+        """Check a grounded answer's citations against the excerpts sent; when it cites none,
+        ask the model once which it used. The verdict is appended to the answer (streamed
+        like it, so the CLI prints it, the workbench shows it and the session stores it)."""
+        from ai_workbench.knowledge.service import NOTE_SEPARATOR, check_citations, cite_request
+
+        root = self.loaded.project_root
+        check = check_citations(result.text, turn.sources, root)
+        if not check.cited:
+            say("the answer cites none of the excerpts it was given; asking which it used")
+            follow = StreamResult()
+            messages = [
+                *turn.messages,
+                {"role": "assistant", "content": result.text},
+                {"role": "user", "content": cite_request(turn.sources)},
+            ]
+            try:
+                async for _ in stream_chat(
+                    provider,
+                    messages,
+                    follow,
+                    engine=self.settings.engine,
+                    timeout=self.settings.request_timeout,
+                    max_retries=self.settings.max_retries,
+                    temperature=0.0,
+                    max_tokens=200,
+                ):
+                    pass
+                check = check_citations(follow.text, turn.sources, root)
+            except ProviderError as exc:
+                say(f"could not ask for the answer's sources: {exc}")
+                check.ask_error = exc.kind.replace("_", " ")
+            check.asked = True
+            if follow.tokens_in is not None:
+                result.tokens_in = (result.tokens_in or 0) + follow.tokens_in
+            if follow.tokens_out is not None:
+                result.tokens_out = (result.tokens_out or 0) + follow.tokens_out
+        note = NOTE_SEPARATOR + check.note() + "\n"
+        result.text += note
+        on_text(note)
+        return check
 
     async def _finish(
         self,
@@ -424,6 +492,15 @@ class ChatService:
             write_recovery, session_id, answer_id, result.text, str(failed)
         )
         return cost, path
+
+
+def _sent_sources(sections: Sequence[str]) -> list[Any]:
+    """The knowledge excerpts (``path:start-end``) among the extra context sections."""
+    if not sections:
+        return []
+    from ai_workbench.knowledge.service import sent_sources
+
+    return [source for section in sections for source in sent_sources(section)]
 
 
 def _title_from(prompt: str, files: Sequence[AttachedFile], stdin_text: str | None) -> str:

@@ -173,6 +173,8 @@ class AnswerPrinter:
                     else ""
                 )
             sys.stderr.write(f"aiw: error: {strip_controls(str(result.error))}{kept}\n")
+            if result.truncated and self.err_tty and self.mode == "stream":
+                self.notice(_footer(result))
             return result.error.exit_code
         if self.err_tty and self.mode == "stream":
             self.notice(_footer(result))
@@ -236,6 +238,8 @@ def _footer(result: AskResult) -> str:
 
         parts.append(format_cost(result.cost))
     parts.append(f"{result.latency_ms / 1000:.1f}s")
+    if result.truncated:
+        parts.append("TRUNCATED at the token limit")
     return " · ".join(parts)
 
 
@@ -245,6 +249,7 @@ def answer_json(result: AskResult) -> dict[str, Any]:
         "session_id": result.session.id,
         "message_id": result.message_id,
         "status": result.status,
+        "truncated": result.truncated,
         "answer": result.text,
         "model": result.provider.model if result.provider else None,
         "provider": result.provider.name if result.provider else None,
@@ -253,6 +258,19 @@ def answer_json(result: AskResult) -> dict[str, Any]:
         "latency_ms": result.latency_ms,
         "cost_usd": result.cost,
         "error": str(result.error) if result.error else None,
+        "citations": _citations_json(result.citations),
+    }
+
+
+def _citations_json(check: Any) -> dict[str, Any] | None:
+    """A grounded answer's citation check: right and wrong ones, against the excerpts sent."""
+    if check is None:
+        return None
+    return {
+        "sent": [c.label for c in check.sent],
+        "right": [c.label for c in check.right],
+        "wrong": [{"citation": c.label, "why": why} for c, why in check.wrong],
+        "asked": check.asked,
     }
 
 

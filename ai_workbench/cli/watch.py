@@ -117,7 +117,7 @@ def watch(
     loaded = load_settings(ctx)
     root = _watch_root(path, loaded.project_root)
 
-    async def go() -> None:
+    async def go() -> int:
         import asyncio
         import contextlib
         import signal
@@ -142,13 +142,10 @@ def watch(
             )
             if now:
                 count = await service.process_pending_now()
-                click.echo(
-                    f"aiw: {count} AI comment request(s) processed in {root}"
-                    if count
-                    else f"aiw: no new AI comments in {root}",
-                    err=True,
-                )
-                return
+                if not count:
+                    click.echo(f"aiw: no new AI comments in {root}", err=True)
+                    return 0
+                return _now_summary(service.processed, root)
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
@@ -159,12 +156,40 @@ def watch(
                 "aiw: Ctrl-C stops; suggestions stay queued (aiw suggestions list)", err=True
             )
             await stop.wait()
+            return 0
         finally:
             if service is not None:
                 await service.stop()
             await store.close()
 
-    run_async(go)
+    sys.exit(run_async(go))
+
+
+def _now_summary(jobs: list[Any], root: Path) -> int:
+    """Say how the requests of ``aiw watch --now`` ended; the exit code.
+
+    0 when none failed; when some did, the first failure's exit code (a provider error's: 9
+    for a server that cannot be reached...), else 1.
+    """
+    from ai_workbench.core.errors import EXIT_INTERNAL, AiwError
+
+    failed = [job for job in jobs if job.outcome == "failed" or job.outcome is None]
+    no_patch = [job for job in jobs if job.outcome == "no_patch"]
+    suggested = len(jobs) - len(failed) - len(no_patch)
+    parts = [f"{suggested} suggested"]
+    if no_patch:
+        parts.append(f"{len(no_patch)} without a usable patch")
+    if failed:
+        parts.append(f"{len(failed)} failed")
+    line = f"{len(jobs)} AI comment request(s) processed in {root}: " + ", ".join(parts)
+    if not failed:
+        click.echo(f"aiw: {line}", err=True)
+        return 0
+    if len(failed) == len(jobs):
+        line = f"every request failed ({line})"
+    click.echo(f"aiw: error: {line}", err=True)
+    first = next((job.error for job in failed if isinstance(job.error, AiwError)), None)
+    return first.exit_code if first is not None else EXIT_INTERNAL
 
 
 # --- suggestions -------------------------------------------------------------------------------

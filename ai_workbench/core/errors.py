@@ -15,7 +15,7 @@ EXIT_RATE_LIMIT = 6  # 429 after bounded retries
 EXIT_SERVER = 7  # 5xx after bounded retries
 EXIT_TIMEOUT = 8  # no answer within request_timeout
 EXIT_CONNECTION = 9  # connection refused / host unreachable
-EXIT_STREAM_CUT = 10  # the stream stopped mid-answer (partial answer kept)
+EXIT_STREAM_CUT = 10  # the stream stopped mid-answer, or at the token limit (partial kept)
 EXIT_OFFLINE = 11  # refused by offline mode
 EXIT_BAD_REQUEST = 12  # the provider refused the request (400: context too long, bad params)
 EXIT_STORAGE = 13  # the session database is locked, corrupt or from a newer aiw
@@ -35,8 +35,9 @@ Exit codes:
   7   provider server error (5xx) after retries
   8   timed out
   9   cannot connect to the provider
-  10  the answer stream was cut mid-answer, or stopped at a chat.max_answer_* cap
-      (the partial answer is kept)
+  10  the answer was cut: the stream stopped or the server interrupted it mid-answer, it
+      reached the token limit, or aiw stopped it at a chat.max_answer_* cap (the partial
+      answer is kept)
   11  refused by offline mode
   12  the provider refused the request (400)
   13  the session database is locked, unreadable or from a newer aiw
@@ -53,12 +54,15 @@ PROVIDER_EXIT_CODES = {
     "connection": EXIT_CONNECTION,
     "stream_cut": EXIT_STREAM_CUT,
     "capped": EXIT_STREAM_CUT,  # aiw stopped an answer at chat.max_answer_* (partial kept)
+    "interrupted": EXIT_STREAM_CUT,
+    "truncated": EXIT_STREAM_CUT,
     "offline": EXIT_OFFLINE,
     "bad_request": EXIT_BAD_REQUEST,
     "unknown": EXIT_INTERNAL,
 }
 
-RETRYABLE = {"rate_limit", "server"}
+# Retried with backoff, but only while nothing has been streamed (a partial answer is kept).
+RETRYABLE = {"rate_limit", "server", "interrupted"}
 # Worth trying the next provider in the fallback chain.
 FALL_THROUGH = {"connection", "timeout", "server", "rate_limit", "model", "auth", "offline"}
 
@@ -81,7 +85,8 @@ class InputError(AiwError):
 
 
 class ProviderError(AiwError):
-    """A provider failed. ``kind`` is one of PROVIDER_EXIT_CODES."""
+    """A provider failed. ``kind`` is one of PROVIDER_EXIT_CODES (``truncated``: the answer
+    arrived but stopped at the token limit, so it is reported like a cut one)."""
 
     def __init__(
         self,
@@ -151,6 +156,9 @@ def advice_for(kind: str, provider_label: str, endpoint: str, detail: str = "") 
         "`aiw models` shows what answers and `aiw doctor` what to fix",
         "stream_cut": f"{provider_label}: the answer stream from {endpoint} stopped mid-answer"
         f"{detail}; retry, or continue the session with --session",
+        "interrupted": f"{provider_label}: the server at {endpoint} interrupted the answer"
+        f"{detail}; a local server that runs one request at a time does this when another "
+        "request arrives (set parallel = 1 in the provider's profile); retry",
         "bad_request": f"{provider_label}: the request was refused{detail}; shorten the "
         "context (fewer files, a new session) or check the options",
     }.get(kind, f"{provider_label}: request failed{detail}")

@@ -76,6 +76,13 @@ class ProviderProfile(BaseModel):
     first_token_timeout: float | None = Field(
         default=None, gt=0, description="seconds to wait for the first token (overrides the global)"
     )
+    parallel: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="requests the server runs at once (default: what a local server reports, "
+        "else 1 for a local server)",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -38,6 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ai_workbench.knowledge.chunkers import Chunk, ChunkError, chunk_file
+from ai_workbench.knowledge.citations import (  # re-exported: the chat turn checks citations
+    KNOWLEDGE_HEADING,
+)
+from ai_workbench.knowledge.citations import NOTE_SEPARATOR as NOTE_SEPARATOR
+from ai_workbench.knowledge.citations import Citation as Citation
+from ai_workbench.knowledge.citations import CitationCheck as CitationCheck
+from ai_workbench.knowledge.citations import check_citations as check_citations
+from ai_workbench.knowledge.citations import cite_request as cite_request
+from ai_workbench.knowledge.citations import sent_sources as sent_sources
+from ai_workbench.knowledge.citations import strip_note as strip_note
 from ai_workbench.knowledge.embeddings import (
     Embedder,
     EmbeddingUnavailable,
@@ -596,10 +606,10 @@ class KnowledgeService:
 
     def cited_chunks(self, text: str) -> list[StoredChunk]:
         """The indexed chunks that ``path:start-end`` citations in ``text`` point into."""
-        from ai_workbench.knowledge.citations import citations
+        from ai_workbench.knowledge.citations import citations, strip_note
 
         found: dict[str, StoredChunk] = {}
-        for cite in citations(text):
+        for cite in citations(strip_note(text)):
             rows = self.lexical.db.execute(
                 "SELECT uid FROM chunks WHERE rel = ? AND start <= ? AND end >= ?",
                 (cite.path, cite.end, cite.start),
@@ -941,10 +951,11 @@ def grounding_section(result: SearchResult, max_chars: int = 24_000) -> str | No
     if not result.hits:
         return None
     parts = [
-        "## Project knowledge (retrieved excerpts)\n\n"
+        f"{KNOWLEDGE_HEADING}\n\n"
         "Answer from the excerpts below. Cite each excerpt you rely on as `path:start-end`, "
-        "exactly as written in its header (for PDF the numbers are pages, for DOCX "
-        "paragraphs). If the excerpts do not contain the answer, say so instead of guessing."
+        f"exactly as written in its header (for example `{result.hits[0].location}`; for PDF "
+        "the numbers are pages, for DOCX paragraphs). If the excerpts do not contain the "
+        "answer, say so instead of guessing."
     ]
     used = len(parts[0])
     for hit in _tight(result.hits):

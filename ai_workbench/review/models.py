@@ -128,7 +128,11 @@ class ReviewStats:
     discarded: int = 0
     held: dict[str, int] = field(default_factory=lambda: dict.fromkeys(HELD_REASONS, 0))
     retries: int = 0
+    repaired: int = 0  # replies read only after json-repair (their fixes are dropped)
+    truncated: int = 0  # replies cut at the token limit
+    interrupted: int = 0  # calls the server interrupted (no finish_reason)
     failed_units: int = 0
+    parallel: int = 0  # calls run at once
     skipped_files: list[str] = field(default_factory=list)
     duration_ms: int = 0
 
@@ -150,7 +154,11 @@ class ReviewStats:
             "discarded": self.discarded,
             "held": dict(self.held),
             "retries": self.retries,
+            "repaired": self.repaired,
+            "truncated": self.truncated,
+            "interrupted": self.interrupted,
             "failed_units": self.failed_units,
+            "parallel": self.parallel,
             "skipped_files": list(self.skipped_files),
             "duration_ms": self.duration_ms,
         }

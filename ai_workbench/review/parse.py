@@ -1,16 +1,20 @@
 """Turn the model's reply into findings: JSON, JSON in a code fence, then JSON amid prose.
 
-A reply that is neither raises :class:`MalformedReply` (the service retries once, then reports
-it). Items that are not usable findings (no file, no line, no title) are dropped one by one and
-counted by the caller; values the model words loosely are normalised: ``critical``/``high`` →
-``error``, ``medium`` → ``warning``, ``low`` → ``info``; ``high``/``0-10``/``0-100``
-confidences → 0..1; unknown categories → ``maintainability``.
+A reply that is none of those is read tolerantly with json-repair (quotes and newlines inside
+code strings, ``//`` comments, a cut-off end: what small models get wrong); a reply that still
+holds no findings object raises :class:`MalformedReply` (the service retries once, then reports
+it): an unreadable reply is never "no findings". Items that are not usable findings (no file,
+no line, no title) are dropped one by one and counted by the caller; values the model words
+loosely are normalised: ``critical``/``high`` → ``error``, ``medium`` → ``warning``, ``low`` →
+``info``; ``high``/``0-10``/``0-100`` confidences → 0..1; unknown categories →
+``maintainability``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from ai_workbench.core.sanitize import strip_controls_deep
@@ -54,7 +58,22 @@ class MalformedReply(ValueError):
     """The reply holds no usable JSON findings object."""
 
 
-def _load(text: str) -> Any:
+@dataclass
+class Reply:
+    """What a reply held: the finding dicts, how many items were not dicts, and whether it
+    was only readable after json-repair (then its code strings are a guess)."""
+
+    items: list[dict[str, Any]]
+    bad: int = 0
+    repaired: bool = False
+
+
+_PATH_KEYS = ("file", "path", "relevant_file")
+
+
+def _strict(text: str) -> Any:
+    """The reply's JSON read exactly: the whole text, a code fence, or a findings object amid
+    prose; None when none of those is findings-shaped."""
     stripped = text.strip()
     try:
         return json.loads(stripped)
@@ -65,27 +84,32 @@ def _load(text: str) -> Any:
             return json.loads(match.group(2).strip())
         except ValueError:
             continue
-    embedded = _embedded(text)
-    if embedded is not None:
-        return embedded
-    preview = " ".join(stripped.split())[:80]
-    raise MalformedReply(f"not JSON and no JSON code fence (reply began: {preview!r})")
+    return _embedded(text)
 
 
 def _findings_shaped(data: Any) -> bool:
+    """A findings object, or a non-empty list of finding-like dicts.
+
+    An empty list amid prose is not enough: ``y = []`` inside a quoted code string of a
+    broken reply would otherwise read as "no findings".
+    """
     if isinstance(data, dict):
         return any(isinstance(data.get(k), list) for k in ("findings", "issues", "comments"))
-    return isinstance(data, list) and all(isinstance(item, dict) for item in data)
+    return (
+        isinstance(data, list)
+        and bool(data)
+        and all(isinstance(item, dict) for item in data)
+        and any(any(k in item for k in _PATH_KEYS) for item in data)
+    )
 
 
 def _embedded(text: str) -> Any:
-    """JSON inside prose (``Here is my review: {...} Hope this helps!``), or None.
+    """A findings object inside prose (``Here is my review: {...} Hope this helps!``), or None.
 
-    Decodes from each ``{``/``[`` in turn; the first value shaped like findings wins (so a
-    ``[1]`` in the prose before the object does not), else the first object or list decoded.
+    Decodes exactly from each ``{``/``[`` in turn; the first findings-shaped value wins (so a
+    ``[1]`` in the prose before the object does not, nor a ``[]`` inside a broken object).
     """
     decoder = json.JSONDecoder()
-    first: Any = None
     for match in re.finditer(r"[{\[]", text):
         try:
             value, _ = decoder.raw_decode(text, match.start())
@@ -93,28 +117,69 @@ def _embedded(text: str) -> Any:
             continue
         if _findings_shaped(value):
             return value
-        if first is None and isinstance(value, dict | list):
-            first = value
-    return first
+    return None
 
 
-def parse_reply(text: str) -> tuple[list[dict[str, Any]], int]:
-    """(raw finding dicts, count of unusable items) from a reply; raise MalformedReply."""
-    if not text.strip():
-        raise MalformedReply("the reply was empty")
-    data = strip_controls_deep(_load(text))  # decoded \u001b escapes are real ESCs
+def _repaired(text: str) -> Any:
+    """The reply read tolerantly by json-repair (unescaped quotes, raw newlines, ``//``
+    comments, a cut-off end), fenced bodies first; None when nothing findings-shaped."""
+    from json_repair import repair_json
+
+    candidates = [m.group(2) for m in _FENCE.finditer(text)]
+    start = min((i for i in (text.find("{"), text.find("[")) if i >= 0), default=-1)
+    if start >= 0:
+        candidates.append(text[start:])
+    for candidate in candidates:
+        try:
+            value = repair_json(candidate, return_objects=True)
+        except Exception:  # the repairer is best effort: any failure means "not repaired"
+            continue
+        if _findings_shaped(value):
+            return value
+    return None
+
+
+def _items(data: Any) -> list[Any] | None:
     if isinstance(data, dict):
         items = data.get("findings")
         if items is None:
             items = data.get("issues", data.get("comments"))
-    elif isinstance(data, list):
-        items = data
-    else:
-        items = None
-    if not isinstance(items, list):
-        raise MalformedReply('the JSON has no "findings" list')
+        return items if isinstance(items, list) else None
+    return data if isinstance(data, list) else None
+
+
+def read_reply(text: str) -> Reply:
+    """The findings of a reply: exact JSON first, then json-repair; raise MalformedReply.
+
+    A reply that cannot be read is never taken for "no findings".
+    """
+    if not text.strip():
+        raise MalformedReply("the reply was empty")
+    repaired = False
+    data = _strict(text)
+    items = _items(data)
+    if items is None:
+        data = _repaired(text)
+        items, repaired = _items(data), True
+    if items is None:
+        preview = " ".join(text.split())[:80]
+        if isinstance(_strict(text), dict):
+            raise MalformedReply('the JSON has no "findings" list')
+        raise MalformedReply(f"no findings JSON could be read (reply began: {preview!r})")
+    items = strip_controls_deep(items)  # decoded \u001b escapes are real ESCs
     good = [item for item in items if isinstance(item, dict)]
-    return good, len(items) - len(good)
+    if repaired and items and all(to_finding(item) is None for item in good):
+        raise MalformedReply(
+            f"the reply is not valid JSON, and after repair none of its {len(items)} item(s) "
+            "is a usable finding"
+        )
+    return Reply(good, len(items) - len(good), repaired)
+
+
+def parse_reply(text: str) -> tuple[list[dict[str, Any]], int]:
+    """(raw finding dicts, count of unusable items) from a reply; raise MalformedReply."""
+    reply = read_reply(text)
+    return reply.items, reply.bad
 
 
 def _int(value: Any) -> int | None:

@@ -22,6 +22,7 @@ from ai_workbench.core.context import estimate_tokens
 from ai_workbench.core.db import Database as Store
 from ai_workbench.core.errors import FALL_THROUGH, AiwError, InputError, ProviderError
 from ai_workbench.core.feedback import Feedback
+from ai_workbench.core.llm.discovery import parallel_limit
 from ai_workbench.core.llm.engines import StreamResult, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.llm.speed import first_token_timeout
@@ -41,7 +42,7 @@ from ai_workbench.review.models import (
     Finding,
     ReviewResult,
 )
-from ai_workbench.review.parse import MalformedReply, parse_reply, to_finding
+from ai_workbench.review.parse import MalformedReply, Reply, read_reply, to_finding
 from ai_workbench.review.prompt import (
     FINDINGS_SCHEMA,
     repair_prompt,
@@ -52,6 +53,10 @@ from ai_workbench.review.storage import Learning, ReviewStore
 
 Progress = Callable[[str], None]
 PROMPT_OVERHEAD = 1_500  # tokens for the persona, the contract, learnings and the answer
+# A call the server interrupted (another client's request on a one-slot server) is made again
+# from the start this many times, after 1 s, 2 s...
+INTERRUPTED_RETRIES = 2
+INTERRUPTED_BACKOFF_S = 1.0
 SUGGESTION_KIND = "review"
 
 
@@ -91,6 +96,7 @@ class _Unit:
     raw: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     provider_error: ProviderError | None = None
+    incomplete: bool = False  # read, but cut at the token limit: reported, not failed
 
 
 class ReviewService:
@@ -189,7 +195,11 @@ class ReviewService:
         system = system_prompt(persona[1], max_per_file)
         avoid = lf.avoid_rules() if lf else []
         liked = lf.examples() if lf else []
-        gate = asyncio.Semaphore(max(1, opts.max_parallel or self.cfg.max_parallel))
+        parallel, why = await parallel_limit(chain[0], opts.max_parallel or self.cfg.max_parallel)
+        stats.parallel = parallel
+        if why and len(units) > 1:
+            say(f"{parallel} call(s) at a time: {why}")
+        gate = asyncio.Semaphore(parallel)
         temperature = persona[2]
 
         async def run(unit: ReviewUnit) -> _Unit:
@@ -211,7 +221,12 @@ class ReviewService:
         for outcome in outcomes:
             if outcome.error:
                 result.errors.append(outcome.error)
-                stats.failed_units += 1
+                stats.failed_units += not outcome.incomplete
+        if stats.repaired:
+            result.notices.append(
+                f"{stats.repaired} reply(ies) were not valid JSON and were read with json-repair; "
+                "their findings are kept, their fixes dropped (repaired code is a guess)"
+            )
         by_path = changes.by_path()
         for outcome in outcomes:
             for item in outcome.raw:
@@ -259,9 +274,12 @@ class ReviewService:
         temperature: float | None,
         result: ReviewResult,
         before_call: Callable[[], Awaitable[None]] | None = None,
-    ) -> str:
+    ) -> StreamResult:
         last: ProviderError | None = None
-        for provider in chain:
+        queue = list(chain)
+        interruptions = 0
+        while queue:
+            provider = queue.pop(0)
             stream = StreamResult()
             try:
                 check_allowed(provider, self.settings)
@@ -285,12 +303,21 @@ class ReviewService:
                     pass
             except ProviderError as exc:
                 last = exc
+                if exc.kind == "interrupted":
+                    # another client's request cut ours (a one-slot server): half a JSON reply
+                    # is no use, so ask again from the start, a bounded number of times
+                    result.stats.interrupted += 1
+                    if interruptions < INTERRUPTED_RETRIES:
+                        interruptions += 1
+                        queue.insert(0, provider)
+                        await asyncio.sleep(INTERRUPTED_BACKOFF_S * interruptions)
+                        continue
                 if exc.kind in FALL_THROUGH:
                     continue
                 raise
             result.stats.tokens_in += stream.tokens_in or 0
             result.stats.tokens_out += stream.tokens_out or 0
-            return stream.text
+            return stream
         assert last is not None
         raise last
 
@@ -318,30 +345,59 @@ class ReviewService:
             {"role": "user", "content": redaction.text},
         ]
         try:
-            reply = await self._call(chain, messages, temperature, result, before_call)
+            first = await self._call(chain, messages, temperature, result, before_call)
             try:
-                outcome.raw, bad = parse_reply(reply)
-                result.stats.discarded += bad
+                self._take(outcome, read_reply(first.text), first, result)
                 return outcome
-            except MalformedReply as first:
+            except MalformedReply as problem:
+                if first.truncated:  # asking again hits the same limit: report it
+                    outcome.error = _truncated_error(unit, problem)
+                    return outcome
                 result.stats.retries += 1
                 messages += [
-                    {"role": "assistant", "content": reply},
-                    {"role": "user", "content": repair_prompt(str(first))},
+                    {"role": "assistant", "content": first.text},
+                    {"role": "user", "content": repair_prompt(str(problem))},
                 ]
-            reply = await self._call(chain, messages, temperature, result, before_call)
-            try:
-                outcome.raw, bad = parse_reply(reply)
-                result.stats.discarded += bad
-            except MalformedReply as second:
+            second = await self._call(chain, messages, temperature, result, before_call)
+            if second.text.strip() == first.text.strip():
                 outcome.error = (
-                    f"{unit.label()}: the model's reply was malformed twice ({second}); "
+                    f"{unit.label()}: the model's reply was malformed twice (asked again, it "
+                    "sent the same reply); these lines were not reviewed"
+                )
+                return outcome
+            try:
+                self._take(outcome, read_reply(second.text), second, result)
+            except MalformedReply as problem:
+                outcome.error = (
+                    _truncated_error(unit, problem)
+                    if second.truncated
+                    else f"{unit.label()}: the model's reply was malformed twice ({problem}); "
                     "these lines were not reviewed"
                 )
         except ProviderError as exc:
             outcome.provider_error = exc
             outcome.error = f"{unit.label()}: {exc}"
         return outcome
+
+    def _take(
+        self, outcome: _Unit, reply: Reply, stream: StreamResult, result: ReviewResult
+    ) -> None:
+        """Keep a readable reply's findings; a repaired reply loses its fixes (its code strings
+        are the repairer's guess) and a truncated one is reported as incomplete."""
+        result.stats.discarded += reply.bad
+        if reply.repaired:
+            result.stats.repaired += 1
+            for item in reply.items:
+                for key in ("patch", "suggested_patch", "improved_code"):
+                    item.pop(key, None)
+        if stream.truncated:
+            result.stats.truncated += 1
+            outcome.incomplete = True
+            outcome.error = (
+                f"{outcome.unit.label()}: the model's reply was cut at the token limit; "
+                f"{len(reply.items)} finding(s) read from it, others may be missing"
+            )
+        outcome.raw = reply.items
 
     def _place(
         self,
@@ -550,6 +606,14 @@ def _worktree_matches(root: Path, fd: FileDiff) -> bool:
         return (root / fd.path).read_text(encoding="utf-8", errors="replace") == fd.new_text
     except OSError:
         return False
+
+
+def _truncated_error(unit: ReviewUnit, problem: MalformedReply) -> str:
+    return (
+        f"{unit.label()}: the model's reply was cut at the token limit and cannot be read "
+        f"({problem}); these lines were not reviewed (raise the model's output limit, or lower "
+        "review.max_tokens_per_call for smaller parts)"
+    )
 
 
 def _clip(text: str, width: int) -> str:

@@ -91,7 +91,9 @@ def _header_path(raw: str) -> str | None:
 
 
 def parse_diff(text: str) -> list[FileDiff]:
-    """Files and hunks of a unified diff (hunk counts are ignored: bodies decide)."""
+    """Files and hunks of a unified diff (hunk counts are ignored: bodies decide).
+
+    Raises DiffError for a hunk that neither adds nor removes a line."""
     files: list[FileDiff] = []
     current: FileDiff | None = None
     hunk: Hunk | None = None
@@ -131,9 +133,17 @@ def parse_diff(text: str) -> list[FileDiff]:
                 hunk = None
         i += 1
     for item in files:
-        for each in item.hunks:  # trailing blank "context" lines are the text's own end
-            while each.lines and each.lines[-1] == " ":
+        for number, each in enumerate(item.hunks, 1):
+            while each.lines and each.lines[-1] == " ":  # blank "context" at the text's end
                 each.lines.pop()
+            if not any(line[:1] in "+-" for line in each.lines):
+                # e.g. a body whose lines lack their ' '/'+'/'-' prefixes: the hunk ends at
+                # its first line, and an empty hunk would "apply" as no change at all
+                name = item.path or "the file"
+                raise DiffError(
+                    f"hunk {number} of the model's diff for {name} has no added or removed "
+                    "line (are its lines missing their '+'/'-'/' ' prefixes?)"
+                )
     return [item for item in files if item.hunks or item.new_path is None]
 
 

@@ -96,6 +96,9 @@ class WatchJob:
     state: Literal["queued", "waiting", "running", "done", "superseded"] = "queued"
     queued_at: float = field(default_factory=time.monotonic)
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    # how it ended: a suggestion, a refused patch ("No patch for …"), or a failed request
+    outcome: Literal["suggested", "no_patch", "failed"] | None = None
+    error: BaseException | None = None  # why it failed (a ProviderError, usually)
 
     @property
     def line(self) -> int:
@@ -195,6 +198,7 @@ class WatchService:
         self._reindex_task: asyncio.Task[None] | None = None
         self._reindex_again = False
         self.reindexed = 0  # incremental knowledge-index updates run
+        self.processed: list[WatchJob] = []  # the jobs of the last process_pending_now
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -349,6 +353,7 @@ class WatchService:
         jobs: list[WatchJob] = []
         for rel in await asyncio.to_thread(self._marker_files):
             jobs += await self._consider(rel, force=True)
+        self.processed = jobs  # each job's outcome says how it ended
         if not self._tasks:  # not started (`aiw watch --now`): a dispatcher just for these
             task = asyncio.create_task(self._dispatch_loop())
             try:
@@ -512,6 +517,7 @@ class WatchService:
                 raise
             except Exception as exc:
                 log.exception("watch job %s", job.describe())
+                job.outcome, job.error = "failed", exc
                 self._emit("error", f"{job.describe()}: {exc}", job.relpath)
             finally:
                 self._running = None
@@ -560,17 +566,19 @@ class WatchService:
                 context_lines=self.config.context_lines,
             )
         try:
-            answer = await self._complete(messages)
+            answer, truncated = await self._complete(messages)
         except ProviderError as exc:
+            job.outcome, job.error = "failed", exc
             self._emit("error", f"{job.describe()}: {exc}", job.relpath)
             return
         if job.kind == "change":
-            await self._suggest_change(job, answer)
+            await self._suggest_change(job, answer, truncated)
         else:
-            await self._suggest_answer(job, answer)
+            await self._suggest_answer(job, answer, truncated)
 
-    async def _complete(self, messages: list[dict[str, str]]) -> str:
-        """The model's whole answer (the default chain, falling through like a chat turn)."""
+    async def _complete(self, messages: list[dict[str, str]]) -> tuple[str, bool]:
+        """The model's whole answer and whether the token limit cut it (the default chain,
+        falling through like a chat turn)."""
         from ai_workbench.core.errors import FALL_THROUGH, ProviderError
         from ai_workbench.core.llm.engines import StreamResult, stream_chat
         from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
@@ -593,7 +601,7 @@ class WatchService:
                     temperature=resolved.temperature,
                 ):
                     pass
-                return result.text
+                return result.text, result.truncated
             except ProviderError as exc:
                 last = exc
                 if result.text or exc.kind not in FALL_THROUGH or index + 1 >= len(chain):
@@ -626,12 +634,15 @@ class WatchService:
         }
         return [SuggestionAction(i, labels[i]) for i in ids]
 
-    async def _suggest_change(self, job: WatchJob, answer: str) -> None:
+    async def _suggest_change(self, job: WatchJob, answer: str, truncated: bool = False) -> None:
         where = f"{job.relpath}:{job.line}"
         subject = _sha(f"change\x1f{job.relpath}\x1f{job.request}".encode())
         try:
+            if truncated:  # the diff's end is missing: whatever it changes is not the request
+                raise DiffError("the answer was cut at the token limit, so its diff is incomplete")
             patch, expect = await asyncio.to_thread(self._build_patch, job, answer)
         except DiffError as exc:
+            job.outcome = "no_patch"
             body = (
                 f"Asked at `{where}`: {job.request}\n\nThe model's answer could not be turned "
                 f"into a patch ({exc}). Edit the comment and save to ask again.\n\n"
@@ -646,6 +657,7 @@ class WatchService:
                 subject,
             )
             return
+        job.outcome = "suggested"
         files, added, removed = diff_stats(patch)
         note = _explanation(answer)
         changed = ", ".join(f"`{name}`" for name in expect)
@@ -671,10 +683,13 @@ class WatchService:
             subject,
         )
 
-    async def _suggest_answer(self, job: WatchJob, answer: str) -> None:
+    async def _suggest_answer(self, job: WatchJob, answer: str, truncated: bool = False) -> None:
         where = f"{job.relpath}:{job.line}"
         subject = _sha(f"question\x1f{job.relpath}\x1f{job.request}".encode())
         body = answer.strip() or "(the model gave an empty answer)"
+        if truncated:
+            body += "\n\n**Truncated:** the answer reached the token limit and stops here."
+        job.outcome = "suggested"
         await self._add(
             job,
             f"{where}: {_clip(job.request, 70)}",
@@ -763,6 +778,16 @@ class WatchService:
         edited = new.get(job.relpath, job.text)
         if edited is not None:
             new[job.relpath] = self._without_request(edited, job)
+        unchanged = all(
+            text
+            == (self._without_request(job.text, job) if target == job.relpath else base[target][0])
+            for target, text in new.items()
+        )
+        if unchanged:
+            raise DiffError(
+                "the model's diff makes none of the requested change (applying it would only "
+                f"delete the {self.config.change_marker} comment)"
+            )
         return combined_patch(new, base, "the diff changes nothing")
 
     def _without_request(self, text: str, job: WatchJob) -> str:
@@ -808,8 +833,10 @@ class WatchService:
                 ),
             )
         except Exception as exc:
+            job.outcome, job.error = "failed", exc
             self._emit("error", f"review of {job.relpath} failed: {exc}", job.relpath)
             return
+        job.outcome = "failed" if getattr(result, "status", "") == "error" else "suggested"
         for problem in getattr(result, "errors", None) or []:
             self._emit("error", f"review of {job.relpath}: {problem}", job.relpath)
         items = await self.queue.list(kind="review", limit=None)

@@ -25,7 +25,7 @@ async def fill(path: Path) -> None:
     # script only runs with PYTHONPATH pointing at a checkout of bf46af8.
     from ai_workbench.core.review.models import Finding, ReviewResult
     from ai_workbench.core.review.storage import ReviewStore
-    from ai_workbench.core.store import Store
+    from ai_workbench.store import Store
     from ai_workbench.core.suggestions import SuggestionQueue
     from ai_workbench.shell.events import ShellEventStore
     from ai_workbench.shell.spool import ShellEvent

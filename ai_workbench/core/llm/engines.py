@@ -9,7 +9,11 @@ Two engines behind one interface:
   of them with ``engine = "litellm"``. Imported lazily, only when used.
 
 Both map failures to :class:`ProviderError` with a kind, and 429/5xx are retried with bounded
-backoff while nothing has been streamed yet. See docs/providers.md for the measurements.
+backoff while nothing has been streamed yet. An answer is complete only when the server says
+why it stopped (``finish_reason``): a stream that ends with ``[DONE]`` but no reason was
+interrupted by the server (kind ``interrupted``, the partial text kept), and
+``finish_reason: length`` (the token limit) is reported as :attr:`StreamResult.truncated`.
+See docs/providers.md for the measurements.
 """
 
 from __future__ import annotations
@@ -46,6 +50,32 @@ class StreamResult:
     retries: int = 0
     notices: list[str] = field(default_factory=list)
     structured: str | None = None  # the response_format form the answer was asked with
+
+    @property
+    def truncated(self) -> bool:
+        """The model stopped at the token limit (``finish_reason: length``): the text is cut."""
+        return self.finish_reason == "length"
+
+
+def truncation_error(
+    provider: ResolvedProvider, result: StreamResult, max_tokens: int | None = None
+) -> ProviderError:
+    """The error that reports an answer cut at the token limit (``finish_reason: length``)."""
+    limit = (
+        f"max_output_tokens = {max_tokens}"
+        if max_tokens
+        else f"the server's output limit; {result.tokens_out} tokens"
+        if result.tokens_out
+        else "the server's output limit"
+    )
+    return ProviderError(
+        "truncated",
+        f"{provider.label()}: the answer is truncated: it reached the token limit ({limit}) "
+        "and stops mid-way; raise the limit or ask for a shorter answer",
+        provider=provider.name,
+        model=provider.model,
+        partial=bool(result.text),
+    )
 
 
 def choose_engine(provider: ResolvedProvider, engine: Engine) -> Literal["direct", "litellm"]:
@@ -303,8 +333,12 @@ async def _direct_stream(
         raise _fail(provider, "connection", _short(exc)) from None
     except httpx.HTTPError as exc:
         raise _fail(provider, "connection", _short(exc)) from None
-    if not done and result.finish_reason is None:
-        raise _fail(provider, "stream_cut", "the connection closed before the end")
+    if result.finish_reason is None:
+        if not done:
+            raise _fail(provider, "stream_cut", "the connection closed before the end")
+        # [DONE] without a finish_reason: the server ended the answer early on purpose
+        # (llama-cpp-python does whenever another request waits), not a finished answer.
+        raise _fail(provider, "interrupted", "[DONE] came without a finish_reason")
 
 
 class _Silence(Exception):
@@ -487,9 +521,15 @@ async def _litellm_stream(
         kind = _litellm_kind(exc)
         if kind in {"connection", "unknown"} and result.text:
             kind = "stream_cut"
+        if result.text and "finish_reason" in str(exc).lower():
+            # litellm's "stream ended before a finish_reason": the stream closed cleanly
+            # ([DONE]) without a reason, i.e. the server interrupted it (best effort: wording)
+            kind = "interrupted"
         raise _fail(provider, kind, _litellm_detail(exc), _litellm_retry_after(exc)) from None
-    if result.finish_reason is None and not result.text:
-        raise _fail(provider, "stream_cut", "the stream ended without an answer")
+    if result.finish_reason is None:
+        if not result.text:
+            raise _fail(provider, "stream_cut", "the stream ended without an answer")
+        raise _fail(provider, "interrupted", "the stream ended without a finish_reason")
 
 
 def _litellm_retry_after(exc: BaseException) -> float | None:

@@ -68,6 +68,7 @@ class ResolvedProvider:
     structured_output: str = "auto"  # auto | json_schema | json_object | off
     prompt_tokens_per_second: float | None = None
     first_token_timeout: float | None = None
+    parallel: int | None = None  # requests the server runs at once, from the profile
 
     @property
     def route(self) -> str:
@@ -142,6 +143,7 @@ def _resolve_profile(name: str, profile: ProviderProfile) -> ResolvedProvider:
         structured_output=profile.structured_output,
         prompt_tokens_per_second=profile.prompt_tokens_per_second,
         first_token_timeout=profile.first_token_timeout,
+        parallel=profile.parallel,
     )
 
 
@@ -218,6 +220,7 @@ def _with_overrides(
         structured_output=base.structured_output,
         prompt_tokens_per_second=base.prompt_tokens_per_second if model is None else None,
         first_token_timeout=base.first_token_timeout,
+        parallel=base.parallel if api_base is None else None,
     )
 
 
