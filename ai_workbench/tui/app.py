@@ -24,25 +24,25 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.lazy import Lazy
 from textual.widgets import Footer, Static
 
 from ai_workbench.tui import STARTED_AT
 from ai_workbench.tui import messages as msg
 from ai_workbench.tui.background import Background
-from ai_workbench.tui.boot import Boot, early_theme
+from ai_workbench.tui.boot import Boot, early_theme, first_screen
 from ai_workbench.tui.context import ModelChoice, Workbench
 from ai_workbench.tui.panes.chat import ChatPane
 from ai_workbench.tui.panes.sessions import SessionsPane
-from ai_workbench.tui.panes.suggestions import SuggestionsPane
 from ai_workbench.tui.widgets.chat import ChatLog
 from ai_workbench.tui.widgets.chips import ChipBar
 from ai_workbench.tui.widgets.prompt import PromptInput
 from ai_workbench.tui.widgets.session_list import SessionList
-from ai_workbench.tui.widgets.suggestions import SuggestionsPanel
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from ai_workbench.tui.commands import PaletteCommand
+    from ai_workbench.tui.widgets.suggestions import SuggestionsPanel
 
 MIN_WIDTH = 60
 MIN_HEIGHT = 15
@@ -135,7 +135,7 @@ class AiwApp(App[None]):
             with Vertical(id="left"):
                 yield SessionsPane(ctx, id="sessions")
             yield ChatPane(ctx, persona=self._persona, kb=self._kb, id="center")
-            yield Lazy(SuggestionsPane(ctx, id="suggestions"))
+            # the suggestions pane: after the first frame (on_ready)
         yield Static(id="too-small")
         yield Footer()
 
@@ -152,8 +152,10 @@ class AiwApp(App[None]):
     chip_bar: ChipBar = property(lambda self: self.chat.bar)  # type: ignore[assignment]
 
     def suggestions_panel(self) -> SuggestionsPanel | None:
-        found = self.query("#suggestions").results(SuggestionsPanel)
-        return next(iter(found), None)
+        return next(iter(self.query("#suggestions")), None)  # type: ignore[return-value]
+
+    def get_default_screen(self) -> Screen:
+        return first_screen(self)
 
     # State that lives in the panes and the context, read here by tests and by screens
     # (review's open_review reads store, loaded, model_choice and cwd).
@@ -186,17 +188,10 @@ class AiwApp(App[None]):
         # Textual's writer thread is still flushing that frame to the terminal.
 
     def on_ready(self) -> None:
-        # Everything alive now (modules, classes, the first screen) stays: keep it out of the
-        # collector's full passes, and collect less often. Measured with bench/stream_render.py:
-        # without this, full collections of the widget tree paused the UI for 85-240 ms.
-        import gc
-
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 20)
         self.first_frame_ms = (time.perf_counter() - STARTED_AT) * 1000
         self.log.info(f"aiw workbench: first frame {self.first_frame_ms:.0f} ms after import")
         self.set_timer(BOOT_DELAY, self.boot.start)
-        self.boot.first_frame()
+        self.boot.first_frame()  # the collector; the suggestions pane
         self.background.start_early()
         self.run_worker(self.background.start_watch(), group="watch", exit_on_error=False)
 
@@ -394,5 +389,10 @@ class AiwApp(App[None]):
 
 
 def run_app(**options: Any) -> None:
-    """Entry point for `aiw` with no subcommand."""
-    AiwApp(**options).run()
+    """Entry point for `aiw` with no subcommand (the collector is off until on_ready)."""
+    import gc
+
+    try:
+        AiwApp(**options).run()
+    finally:
+        gc.enable()

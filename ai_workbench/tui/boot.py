@@ -3,12 +3,14 @@ thread; the session database in an async worker (its modules imported in a threa
 a thread when a provider in use needs it; the feeds once the store is open.
 
 Nothing here runs before the first frame except :func:`early_theme` (a tomllib peek, no
-pydantic), so the first paint is already in the user's theme (docs/workbench.md, "Speed").
+pydantic), so the first paint is already in the user's theme, and :func:`first_screen`
+(docs/workbench.md, "Speed").
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from typing import Any
 
@@ -32,6 +34,17 @@ def early_theme(app: Any, ctx: Workbench) -> None:
         return  # the full load reports problems
 
 
+def first_screen(app: Any) -> Any:
+    """The app's first screen, with the breakpoint class (``-wide``/``-narrow``) its first
+    resize would add: added then, after the panes are mounted, it restyles every widget before
+    the first frame."""
+    from textual.screen import Screen
+
+    width = app.size.width
+    names = [name for edge, name in sorted(app.HORIZONTAL_BREAKPOINTS) if width >= edge]
+    return Screen(id="_default", classes=names[-1] if names else "")
+
+
 class Boot:
     """Loads what the first frame did not need, and reports what went wrong on screen."""
 
@@ -47,9 +60,24 @@ class Boot:
         self.app.run_worker(self._open_store(), group="boot", exit_on_error=False)
 
     def first_frame(self) -> None:
+        # Everything alive now (modules, classes, the first screen) stays: keep it out of the
+        # collector's full passes, and collect less often. Measured with bench/stream_render.py:
+        # without this, full collections of the widget tree paused the UI for 85-240 ms.
+        # `aiw` had the collector off until now (cli/main.py; see docs/workbench.md, "Speed").
+        gc.freeze()
+        gc.set_threshold(20_000, 20, 20)
+        gc.enable()
         self.ready_seen = True
+        self._mount_suggestions()
         if self._needs_litellm:
             self._start_warm_up()
+
+    def _mount_suggestions(self) -> None:
+        """The suggestions pane, also where it is hidden (below 100 columns): it announces
+        new suggestions."""
+        from ai_workbench.tui.panes.suggestions import SuggestionsPane
+
+        self.app.query_one("#main").mount(SuggestionsPane(self.ctx, id="suggestions"))
 
     # ---- settings, themes, keys
 
