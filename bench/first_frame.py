@@ -16,9 +16,10 @@ note if that fails, e.g. offline).
 ``git archive main | tar -x -C /tmp/base``) first on ``PYTHONPATH``, interleaved as "base": a
 before/after comparison that machine load hits equally.
 
-``--cpu`` adds figures that load disturbs far less than wall time, for aiw (and the baseline):
-the process's CPU time (all threads, interpreter start included) and the number of modules
-imported when the first frame is out, from a run that exits at its first frame.
+``--cpu`` also reports, for every tool, the CPU time its process had used (all threads,
+interpreter start included; ``/proc/PID/task/*/schedstat``) when the marker was seen: a figure
+that machine load disturbs far less than wall time (a loaded 2-core machine stretches the wall
+time, not the work).
 
 Python may cache bytecode (``PYTHONDONTWRITEBYTECODE`` is dropped from the environment): an
 installed package has its ``.pyc`` files, and the warm-up run writes them for a checkout, so
@@ -32,7 +33,6 @@ Needs tmux (``apt-get install tmux``). Exit codes: 0 done, 1 a run never showed 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -56,23 +56,6 @@ TIMEOUT = 30.0
 
 
 KEEP_NO_PYC = False  # --no-pyc
-# Exits at the first frame and writes what it cost (``--cpu``): CPU time of the process so
-# far (every thread, interpreter start included) and the modules imported.
-CPU_DRIVER = """
-import json, os, sys, time
-from ai_workbench.tui import app as workbench
-first_frame = workbench.AiwApp.on_ready
-def on_ready(self):
-    figures = {"cpu_ms": time.process_time() * 1000, "modules": len(sys.modules)}
-    first_frame(self)
-    with open(os.environ["AIW_BENCH_OUT"], "w") as out:
-        json.dump(figures, out)
-    self.exit()
-workbench.AiwApp.on_ready = on_ready
-from ai_workbench.cli.main import main
-sys.argv = ["aiw"]
-main()
-"""
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -109,8 +92,9 @@ def _capture(session: str) -> str:
 
 def time_once(
     argv: list[str], marker: str, label: str, pythonpath: str | None = None
-) -> float | None:
-    """Milliseconds until ``marker`` is on screen, or None (the last screen is printed)."""
+) -> tuple[float, float | None] | None:
+    """(milliseconds until ``marker`` is on screen, CPU milliseconds the process had used by
+    then), or None (the last screen is printed)."""
     with tempfile.TemporaryDirectory(prefix="aiw-first-frame-") as tmp:
         home = Path(tmp) / "home"
         work = Path(tmp) / "project"
@@ -126,12 +110,14 @@ def time_once(
             check=True,
         )  # fmt: skip
         try:
+            pid = _pane_pid(session)
             deadline = started + TIMEOUT
             screen = ""
             while time.perf_counter() < deadline:
                 screen = _capture(session)
                 if marker in screen:
-                    return (time.perf_counter() - started) * 1000
+                    wall = (time.perf_counter() - started) * 1000
+                    return wall, _cpu_ms(pid)
                 time.sleep(POLL)
             print(f"{label}: no '{marker}' after {TIMEOUT:.0f}s; last screen:\n{screen}")
             return None
@@ -144,34 +130,25 @@ def _prepend_path(env: dict[str, str], pythonpath: str | None) -> None:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (pythonpath, env.get("PYTHONPATH")) if p)
 
 
-def cpu_once(python: str, pythonpath: str | None) -> dict[str, float] | None:
-    """CPU time and modules at aiw's first frame (a run that exits there), or None."""
-    with tempfile.TemporaryDirectory(prefix="aiw-first-frame-") as tmp:
-        home = Path(tmp) / "home"
-        work = Path(tmp) / "project"
-        work.mkdir()
-        out = Path(tmp) / "figures.json"
-        env = _env(home)
-        _prepend_path(env, pythonpath)
-        env["AIW_BENCH_OUT"] = str(out)
-        session = f"cpu-{os.getpid()}-{time.monotonic_ns()}"
-        command = _command([python, "-c", CPU_DRIVER], env)
-        subprocess.run(
-            [*TMUX, "new-session", "-d", "-s", session, "-x", str(SIZE[0]), "-y", str(SIZE[1]),
-             "-c", str(work), command],
-            check=True,
-        )  # fmt: skip
+def _pane_pid(session: str) -> int | None:
+    proc = subprocess.run(
+        [*TMUX, "display", "-p", "-t", session, "#{pane_pid}"], capture_output=True, text=True
+    )
+    return int(proc.stdout) if proc.stdout.strip().isdigit() else None
+
+
+def _cpu_ms(pid: int | None) -> float | None:
+    """CPU time used so far by every thread of ``pid`` (the pane's command: ``exec env -i``
+    keeps the pid), from the scheduler's nanosecond counters."""
+    if pid is None:
+        return None
+    total = 0
+    for task in Path(f"/proc/{pid}/task").glob("*/schedstat"):
         try:
-            deadline = time.perf_counter() + TIMEOUT
-            while time.perf_counter() < deadline:
-                if out.exists() and out.stat().st_size:
-                    time.sleep(0.05)  # the file is written in one go; let it close
-                    return json.loads(out.read_text())
-                time.sleep(POLL)
-            print(f"cpu run: no figures after {TIMEOUT:.0f}s:\n{_capture(session)}")
-            return None
-        finally:
-            subprocess.run([*TMUX, "kill-session", "-t", session], capture_output=True)
+            total += int(task.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e6 if total else None
 
 
 def _command(argv: list[str], env: dict[str, str]) -> str:
@@ -207,44 +184,14 @@ def ensure_elia() -> Path | None:
     return exe if exe.exists() else None
 
 
-def report(label: str, times: list[float]) -> float:
+def report(label: str, times: list[float], what: str = "first frame") -> float:
     median = statistics.median(times)
     runs = ", ".join(f"{t:.0f}" for t in times)
-    print(f"{label:5} first frame: median {median:.0f} ms (min {min(times):.0f}; runs {runs})")
+    print(f"{label:5} {what}: median {median:.0f} ms (min {min(times):.0f}; runs {runs})")
     return median
 
 
 Tool = tuple[str, list[str], str, str | None]  # name, argv, marker, PYTHONPATH first
-
-
-def report_cpu(args: argparse.Namespace, tools: list[Tool]) -> bool:
-    """Print the median CPU time and the modules at the first frame of aiw (and base)."""
-    python = _python_of(args.aiw)
-    mine = [(name, path) for name, _, _, path in tools if name in ("aiw", "base")]
-    figures: dict[str, list[dict[str, float]]] = {name: [] for name, _ in mine}
-    for run in range(args.runs):
-        for name, path in mine[:: 1 if run % 2 == 0 else -1]:
-            got = cpu_once(python, path)
-            if got is None:
-                return False
-            figures[name].append(got)
-    for name, values in figures.items():
-        cpu = [v["cpu_ms"] for v in values]
-        modules = int(statistics.median(v["modules"] for v in values))
-        print(
-            f"{name:5} to first frame: CPU median {statistics.median(cpu):.0f} ms "
-            f"(min {min(cpu):.0f}), {modules} modules"
-        )
-    return True
-
-
-def _python_of(script: str) -> str:
-    """The interpreter a console script runs with (its #! line), else this one."""
-    try:
-        first = Path(script).read_text(errors="replace").splitlines()[0]
-    except (OSError, IndexError):
-        return sys.executable
-    return first[2:].strip() if first.startswith("#!") else sys.executable
 
 
 def main() -> int:
@@ -256,7 +203,7 @@ def main() -> int:
         "--baseline", metavar="SRC", help="also time aiw with SRC first on PYTHONPATH ('base')"
     )
     parser.add_argument(
-        "--cpu", action="store_true", help="also CPU time and modules at aiw's first frame"
+        "--cpu", action="store_true", help="also the CPU time each process used until its frame"
     )
     parser.add_argument(
         "--no-pyc", action="store_true", help="keep PYTHONDONTWRITEBYTECODE (compile every run)"
@@ -279,6 +226,7 @@ def main() -> int:
     subprocess.run([*TMUX, "new-session", "-d", "-s", "keeper", "sleep 3600"], check=True)
     try:
         times: dict[str, list[float]] = {name: [] for name, *_ in tools}
+        cpu: dict[str, list[float]] = {name: [] for name, *_ in tools}
         for name, argv, marker, path in tools:  # warm-up: page cache, .pyc files
             if time_once(argv, marker, name, path) is None:
                 return 1
@@ -288,15 +236,26 @@ def main() -> int:
                 took = time_once(argv, marker, name, path)
                 if took is None:
                     return 1
-                times[name].append(took)
+                times[name].append(took[0])
+                if took[1] is not None:
+                    cpu[name].append(took[1])
         medians = {name: report(name, values) for name, values in times.items()}
         for name in ("aiw", "base"):
             if name in medians and "elia" in medians:
                 print(f"{name}/elia: {medians[name] / medians['elia']:.2f}x")
         if "base" in medians:
             print(f"aiw/base: {medians['aiw'] / medians['base']:.2f}x")
-        if args.cpu and not report_cpu(args, tools):
-            return 1
+        if args.cpu:
+            cpu_medians = {
+                name: report(name, values, "CPU until frame")
+                for name, values in cpu.items()
+                if values
+            }
+            for name in ("aiw", "base"):
+                if name in cpu_medians and "elia" in cpu_medians:
+                    print(f"{name}/elia CPU: {cpu_medians[name] / cpu_medians['elia']:.2f}x")
+            if "base" in cpu_medians:
+                print(f"aiw/base CPU: {cpu_medians['aiw'] / cpu_medians['base']:.2f}x")
     finally:
         subprocess.run([*TMUX, "kill-server"], capture_output=True)
     return 0

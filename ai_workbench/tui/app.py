@@ -24,7 +24,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ai_workbench.tui import STARTED_AT
 from ai_workbench.tui import messages as msg
@@ -35,6 +35,7 @@ from ai_workbench.tui.panes.chat import ChatPane
 from ai_workbench.tui.panes.sessions import SessionsPane
 from ai_workbench.tui.widgets.chat import ChatLog
 from ai_workbench.tui.widgets.chips import ChipBar
+from ai_workbench.tui.widgets.footer import Footer
 from ai_workbench.tui.widgets.prompt import PromptInput
 from ai_workbench.tui.widgets.session_list import SessionList
 
@@ -134,8 +135,10 @@ class AiwApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield SessionsPane(ctx, id="sessions")
-            yield ChatPane(ctx, persona=self._persona, kb=self._kb, id="center")
-            # the suggestions pane: after the first frame (on_ready)
+            chat = ChatPane(ctx, persona=self._persona, kb=self._kb, id="center")
+            chat.bar.show(None, 0, None)  # the chips, composed with the bar (no recompose)
+            yield chat
+            yield Static(id="suggestions-slot")  # its place until the pane mounts (boot.py)
         yield Static(id="too-small")
         yield Footer()
 
@@ -188,6 +191,11 @@ class AiwApp(App[None]):
         # Textual's writer thread is still flushing that frame to the terminal.
 
     def on_ready(self) -> None:
+        # Still inside Textual's start-up batch: nothing is on the terminal yet, and whatever
+        # runs here delays it. So only schedule: the rest runs once the frame is painted.
+        self.call_after_refresh(self._first_frame)
+
+    def _first_frame(self) -> None:
         self.first_frame_ms = (time.perf_counter() - STARTED_AT) * 1000
         self.log.info(f"aiw workbench: first frame {self.first_frame_ms:.0f} ms after import")
         self.set_timer(BOOT_DELAY, self.boot.start)

@@ -35,14 +35,20 @@ def early_theme(app: Any, ctx: Workbench) -> None:
 
 
 def first_screen(app: Any) -> Any:
-    """The app's first screen, with the breakpoint class (``-wide``/``-narrow``) its first
-    resize would add: added then, after the panes are mounted, it restyles every widget before
-    the first frame."""
+    """The app's first screen, made so that nothing is done twice before the first frame.
+
+    It has the breakpoint class (``-wide``/``-narrow``) its first resize would add: added then,
+    after the panes are mounted, it restyles every widget. And it gives the prompt the focus
+    itself: focusing the first focusable widget and then the prompt changed the footer's keys
+    twice (each change recomposes the footer, see widgets/footer.py).
+    """
     from textual.screen import Screen
 
     width = app.size.width
     names = [name for edge, name in sorted(app.HORIZONTAL_BREAKPOINTS) if width >= edge]
-    return Screen(id="_default", classes=names[-1] if names else "")
+    screen = Screen(id="_default", classes=names[-1] if names else "")
+    screen.AUTO_FOCUS = "#prompt"
+    return screen
 
 
 class Boot:
@@ -68,16 +74,20 @@ class Boot:
         gc.set_threshold(20_000, 20, 20)
         gc.enable()
         self.ready_seen = True
-        self._mount_suggestions()
+        self.app.call_later(self._mount_suggestions)
         if self._needs_litellm:
             self._start_warm_up()
 
-    def _mount_suggestions(self) -> None:
-        """The suggestions pane, also where it is hidden (below 100 columns): it announces
-        new suggestions."""
+    async def _mount_suggestions(self) -> None:
+        """The suggestions pane, in the place kept for it (also where that is hidden, below
+        100 columns: the pane announces new suggestions)."""
         from ai_workbench.tui.panes.suggestions import SuggestionsPane
 
-        self.app.query_one("#main").mount(SuggestionsPane(self.ctx, id="suggestions"))
+        main = self.app.query_one("#main")
+        slot = main.query_one("#suggestions-slot")
+        async with main.batch():  # one repaint: the pane in, its placeholder out
+            await main.mount(SuggestionsPane(self.ctx, id="suggestions"), after=slot)
+            await slot.remove()
 
     # ---- settings, themes, keys
 

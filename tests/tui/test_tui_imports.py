@@ -55,7 +55,9 @@ NOT_BEFORE_FIRST_FRAME = (
 FIRST_FRAME_PROBE = f"""
 import asyncio, gc, json, sys
 gc.disable()  # as `aiw` does (cli/main.py) before it imports the workbench
+from textual.widgets._footer import FooterKey
 from ai_workbench.tui.app import AiwApp
+from ai_workbench.tui.widgets.chips import Chip
 
 seen = {{}}
 
@@ -64,7 +66,10 @@ class Probe(AiwApp):
         seen["screen_classes_at_compose"] = sorted(self.screen.classes)
         yield from super().compose()
 
-    def on_ready(self):  # Textual calls AiwApp.on_ready after this one
+    def on_mount(self):  # Textual calls AiwApp.on_mount after this one
+        seen["chips_at_mount"] = [str(chip.render()) for chip in self.query(Chip)]
+
+    def on_ready(self):
         seen["loaded_at_first_frame"] = [m for m in {NOT_BEFORE_FIRST_FRAME!r} if m in sys.modules]
 
 async def main():
@@ -74,6 +79,11 @@ async def main():
         await pilot.pause()
         seen["suggestions_mounted"] = app.suggestions_panel() is not None
         seen["gc_enabled"] = gc.isenabled()
+        keys = list(app.query(FooterKey))
+        app.screen.refresh_bindings()  # the same keys announced again
+        await pilot.pause()
+        seen["footer_keys"] = len(keys)
+        seen["footer_rebuilt"] = [id(k) for k in app.query(FooterKey)] != [id(k) for k in keys]
 
 asyncio.run(main())
 print(json.dumps(seen))
@@ -98,3 +108,9 @@ def test_the_first_frame_waits_for_nothing_it_does_not_show(isolated_env: object
     assert seen["screen_classes_at_compose"] == ["-wide"]
     # `aiw` starts with the garbage collector off; the first frame turns it back on.
     assert seen["gc_enabled"] is True
+    # The chips are composed with their bar, not filled in by a rebuild that holds the frame.
+    assert seen["chips_at_mount"] == ["persona: none", "model: …"]
+    # The footer shows its keys, and is not rebuilt when the same keys are announced again
+    # (start-up announces them five times; each rebuild held the first frame back).
+    assert seen["footer_keys"] > 3
+    assert seen["footer_rebuilt"] is False
