@@ -9,14 +9,14 @@ Start-up paints first and loads after: this module imports Textual and the pane 
 Settings, themes and the key map load in a thread; the session database opens in an async
 worker (titles first, messages when a session opens); litellm is imported in a thread after
 the first frame, and only when a configured provider needs it. Screens (review, help, pickers,
-feedback, confirmations), the file tree and the palette's provider import when first shown.
+feedback, confirmations), the file tree and the palette's provider import when first shown;
+the suggestions pane once the first frame is painted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -26,7 +26,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Static
 
-from ai_workbench.tui import STARTED_AT
 from ai_workbench.tui import messages as msg
 from ai_workbench.tui.background import Background
 from ai_workbench.tui.boot import Boot, early_theme, first_screen
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 
 MIN_WIDTH = 60
 MIN_HEIGHT = 15
-BOOT_DELAY = 0.04  # seconds after the first frame before settings and the store load
 
 
 def _aiw_commands() -> Any:
@@ -186,22 +184,10 @@ class AiwApp(App[None]):
         self.chat.refresh_chips()
         self.prompt.focus()
         self.theme_changed_signal.subscribe(self, self.boot.theme_changed)
-        # Paint first: settings and the store start loading once the first frame is out (see
-        # on_ready); started any earlier, the import-heavy config thread holds the GIL while
-        # Textual's writer thread is still flushing that frame to the terminal.
+        # Paint first: everything else starts once the first frame is out (tui/boot.py).
 
     def on_ready(self) -> None:
-        # Still inside Textual's start-up batch: nothing is on the terminal yet, and whatever
-        # runs here delays it. So only schedule: the rest runs once the frame is painted.
-        self.call_after_refresh(self._first_frame)
-
-    def _first_frame(self) -> None:
-        self.first_frame_ms = (time.perf_counter() - STARTED_AT) * 1000
-        self.log.info(f"aiw workbench: first frame {self.first_frame_ms:.0f} ms after import")
-        self.set_timer(BOOT_DELAY, self.boot.start)
-        self.boot.first_frame()  # the collector; the suggestions pane
-        self.background.start_early()
-        self.run_worker(self.background.start_watch(), group="watch", exit_on_error=False)
+        self.call_after_refresh(self.boot.first_frame)
 
     def config_applied(self) -> None:
         """Settings, themes and keys are in (boot): redraw what shows them."""
