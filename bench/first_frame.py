@@ -3,10 +3,12 @@ prompt's placeholder text is on screen.
 
     python bench/first_frame.py [--runs 5] [--aiw PATH] [--elia] [--baseline SRC] [--cpu]
 
-Each run starts `aiw` in a fresh detached tmux session (120x36) with fresh HOME/XDG dirs and
-an empty project dir, then polls ``tmux capture-pane`` every few milliseconds until the
-marker text appears; the time from just before ``tmux new-session`` to that capture is the
-run's figure. Prints every run and the median in ms.
+Each run starts `aiw` in a fresh detached tmux session (120x36) in an empty project dir, then
+polls ``tmux capture-pane`` every few milliseconds until the marker text appears; the time from
+just before ``tmux new-session`` to that capture is the run's figure. Prints every run and the
+median in ms. Each tool has its own HOME/XDG dirs (made for this bench, never the caller's),
+kept from its warm-up run on: every timed run is an ordinary start, not a first run that creates
+a database and config (Elia creates its database before its first frame).
 
 ``--elia`` also times Elia (``elia-chat``) the same way, interleaved with aiw run by run, from
 ``bench/.venv-elia`` (created with ``pip install elia-chat`` the first time; skipped with a
@@ -91,12 +93,16 @@ def _capture(session: str) -> str:
 
 
 def time_once(
-    argv: list[str], marker: str, label: str, pythonpath: str | None = None
+    argv: list[str],
+    marker: str,
+    label: str,
+    pythonpath: str | None = None,
+    home: Path | None = None,
 ) -> tuple[float, float | None] | None:
     """(milliseconds until ``marker`` is on screen, CPU milliseconds the process had used by
-    then), or None (the last screen is printed)."""
+    then), or None (the last screen is printed). ``home``: the HOME/XDG root (default: fresh)."""
     with tempfile.TemporaryDirectory(prefix="aiw-first-frame-") as tmp:
-        home = Path(tmp) / "home"
+        home = home or Path(tmp) / "home"
         work = Path(tmp) / "project"
         work.mkdir()
         env = _env(home)
@@ -224,16 +230,20 @@ def main() -> int:
     if elia is not None:
         tools.append(("elia", [str(elia)], ELIA_MARKER, None))
     subprocess.run([*TMUX, "new-session", "-d", "-s", "keeper", "sleep 3600"], check=True)
+    homes: dict[str, Path] = {}
     try:
         times: dict[str, list[float]] = {name: [] for name, *_ in tools}
         cpu: dict[str, list[float]] = {name: [] for name, *_ in tools}
-        for name, argv, marker, path in tools:  # warm-up: page cache, .pyc files
-            if time_once(argv, marker, name, path) is None:
+        homes = {
+            name: Path(tempfile.mkdtemp(prefix=f"aiw-first-frame-{name}-")) for name, *_ in tools
+        }
+        for name, argv, marker, path in tools:  # warm-up: page cache, .pyc files, config, database
+            if time_once(argv, marker, name, path, homes[name]) is None:
                 return 1
         for run in range(args.runs):
             # Interleaved, alternating who goes first, so drift in machine load hits all.
             for name, argv, marker, path in tools[:: 1 if run % 2 == 0 else -1]:
-                took = time_once(argv, marker, name, path)
+                took = time_once(argv, marker, name, path, homes[name])
                 if took is None:
                     return 1
                 times[name].append(took[0])
@@ -258,6 +268,8 @@ def main() -> int:
                 print(f"aiw/base CPU: {cpu_medians['aiw'] / cpu_medians['base']:.2f}x")
     finally:
         subprocess.run([*TMUX, "kill-server"], capture_output=True)
+        for home in homes.values():
+            shutil.rmtree(home, ignore_errors=True)
     return 0
 
 
