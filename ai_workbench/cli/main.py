@@ -79,7 +79,7 @@ def main(
         return
     import gc
 
-    # No garbage collection until the first frame (tui/app.py on_ready turns it back on):
+    # No garbage collection until the first frame (tui/boot.py turns it back on):
     # nearly every object made until then stays alive, so collections only cost time
     # (about 30 ms of CPU, an eighth of the start-up; bench/first_frame.py --cpu).
     gc.disable()

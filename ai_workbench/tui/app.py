@@ -383,7 +383,7 @@ class AiwApp(App[None]):
 
 
 def run_app(**options: Any) -> None:
-    """Entry point for `aiw` with no subcommand (the collector is off until on_ready)."""
+    """Entry point for `aiw` with no subcommand (the collector is off until Boot.start)."""
     import gc
 
     try:

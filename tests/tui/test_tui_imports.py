@@ -78,6 +78,7 @@ async def main():
         await pilot.pause()
         await pilot.pause()
         seen["suggestions_mounted"] = app.suggestions_panel() is not None
+        await app.ctx.config_ready.wait()  # the start-up after the first frame has run
         seen["gc_enabled"] = gc.isenabled()
         keys = list(app.query(FooterKey))
         app.screen.refresh_bindings()  # the same keys announced again
