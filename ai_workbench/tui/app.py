@@ -9,14 +9,14 @@ Start-up paints first and loads after: this module imports Textual and the pane 
 Settings, themes and the key map load in a thread; the session database opens in an async
 worker (titles first, messages when a session opens); litellm is imported in a thread after
 the first frame, and only when a configured provider needs it. Screens (review, help, pickers,
-feedback, confirmations), the file tree and the palette's provider import when first shown.
+feedback, confirmations), the file tree and the palette's provider import when first shown;
+the suggestions pane once the first frame is painted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,29 +24,28 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.lazy import Lazy
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
-from ai_workbench.tui import STARTED_AT
 from ai_workbench.tui import messages as msg
 from ai_workbench.tui.background import Background
-from ai_workbench.tui.boot import Boot, early_theme
+from ai_workbench.tui.boot import Boot, early_theme, first_screen
 from ai_workbench.tui.context import ModelChoice, Workbench
 from ai_workbench.tui.panes.chat import ChatPane
 from ai_workbench.tui.panes.sessions import SessionsPane
-from ai_workbench.tui.panes.suggestions import SuggestionsPane
 from ai_workbench.tui.widgets.chat import ChatLog
 from ai_workbench.tui.widgets.chips import ChipBar
+from ai_workbench.tui.widgets.footer import Footer
 from ai_workbench.tui.widgets.prompt import PromptInput
 from ai_workbench.tui.widgets.session_list import SessionList
-from ai_workbench.tui.widgets.suggestions import SuggestionsPanel
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from ai_workbench.tui.commands import PaletteCommand
+    from ai_workbench.tui.widgets.suggestions import SuggestionsPanel
 
 MIN_WIDTH = 60
 MIN_HEIGHT = 15
-BOOT_DELAY = 0.04  # seconds after the first frame before settings and the store load
 
 
 def _aiw_commands() -> Any:
@@ -134,8 +133,10 @@ class AiwApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="left"):
                 yield SessionsPane(ctx, id="sessions")
-            yield ChatPane(ctx, persona=self._persona, kb=self._kb, id="center")
-            yield Lazy(SuggestionsPane(ctx, id="suggestions"))
+            chat = ChatPane(ctx, persona=self._persona, kb=self._kb, id="center")
+            chat.bar.show(None, 0, None)  # the chips, composed with the bar (no recompose)
+            yield chat
+            yield Static(id="suggestions-slot")  # its place until the pane mounts (boot.py)
         yield Static(id="too-small")
         yield Footer()
 
@@ -152,8 +153,10 @@ class AiwApp(App[None]):
     chip_bar: ChipBar = property(lambda self: self.chat.bar)  # type: ignore[assignment]
 
     def suggestions_panel(self) -> SuggestionsPanel | None:
-        found = self.query("#suggestions").results(SuggestionsPanel)
-        return next(iter(found), None)
+        return next(iter(self.query("#suggestions")), None)  # type: ignore[return-value]
+
+    def get_default_screen(self) -> Screen:
+        return first_screen(self)
 
     # State that lives in the panes and the context, read here by tests and by screens
     # (review's open_review reads store, loaded, model_choice and cwd).
@@ -181,24 +184,10 @@ class AiwApp(App[None]):
         self.chat.refresh_chips()
         self.prompt.focus()
         self.theme_changed_signal.subscribe(self, self.boot.theme_changed)
-        # Paint first: settings and the store start loading once the first frame is out (see
-        # on_ready); started any earlier, the import-heavy config thread holds the GIL while
-        # Textual's writer thread is still flushing that frame to the terminal.
+        # Paint first: everything else starts once the first frame is out (tui/boot.py).
 
     def on_ready(self) -> None:
-        # Everything alive now (modules, classes, the first screen) stays: keep it out of the
-        # collector's full passes, and collect less often. Measured with bench/stream_render.py:
-        # without this, full collections of the widget tree paused the UI for 85-240 ms.
-        import gc
-
-        gc.freeze()
-        gc.set_threshold(20_000, 20, 20)
-        self.first_frame_ms = (time.perf_counter() - STARTED_AT) * 1000
-        self.log.info(f"aiw workbench: first frame {self.first_frame_ms:.0f} ms after import")
-        self.set_timer(BOOT_DELAY, self.boot.start)
-        self.boot.first_frame()
-        self.background.start_early()
-        self.run_worker(self.background.start_watch(), group="watch", exit_on_error=False)
+        self.call_after_refresh(self.boot.first_frame)
 
     def config_applied(self) -> None:
         """Settings, themes and keys are in (boot): redraw what shows them."""
@@ -396,5 +385,10 @@ class AiwApp(App[None]):
 
 
 def run_app(**options: Any) -> None:
-    """Entry point for `aiw` with no subcommand."""
-    AiwApp(**options).run()
+    """Entry point for `aiw` with no subcommand (the collector is off until Boot.start)."""
+    import gc
+
+    try:
+        AiwApp(**options).run()
+    finally:
+        gc.enable()

@@ -13,7 +13,6 @@ in that file), which wins::
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,8 @@ def load_keymap(settings: Any = None) -> tuple[dict[str, str], list[str]]:
     from_settings = getattr(settings, "keys", None)
     if isinstance(from_settings, Mapping):
         keymap.update(_pairs(from_settings, "config keys", errors))
+    import tomllib  # (in the boot thread, not at import: key_display runs before the first frame)
+
     path = keys_file()
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -68,15 +69,19 @@ def key_display(app: Any, binding_id: str | None) -> str:
     from ai_workbench.tui.widgets.chips import Chip
     from ai_workbench.tui.widgets.prompt import PromptInput
     from ai_workbench.tui.widgets.session_list import SessionOptions
-    from ai_workbench.tui.widgets.suggestions import SuggestionOptions
 
     if not binding_id:
         return ""
-    owners: list[Any] = [type(app), PromptInput, ChatLog, SessionOptions, SuggestionOptions, Chip]
-    if binding_id.startswith("files."):  # the file tree imports on first F2, not for this
+    owners: list[Any] = [type(app), PromptInput, ChatLog, SessionOptions, Chip]
+    # The file tree and the suggestions pane import after the first frame, not for this.
+    if binding_id.startswith("files."):
         from ai_workbench.tui.widgets.file_tree import ProjectTree
 
         owners.append(ProjectTree)
+    if binding_id.startswith("suggestions."):
+        from ai_workbench.tui.widgets.suggestions import SuggestionOptions
+
+        owners.append(SuggestionOptions)
     for owner in owners:
         for binding in owner.BINDINGS:
             if isinstance(binding, Binding) and binding.id == binding_id:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +39,8 @@ def theme_dirs() -> list[Path]:
 
 
 def _read(path: Path) -> dict[str, Any]:
+    import tomllib  # here, not at start-up: the first frame reads no TOML without a config
+
     text = path.read_text(encoding="utf-8")
     data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     if not isinstance(data, dict):
@@ -53,7 +54,7 @@ def theme_from_file(path: Path) -> Any:
 
     try:
         data = _read(path)
-    except (OSError, UnicodeDecodeError, ValueError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # TOMLDecodeError is a ValueError
         raise ValueError(f"{path}: cannot read theme: {exc}") from None
     unknown = sorted(set(data) - THEME_FIELDS)
     if unknown:
@@ -112,8 +113,14 @@ def peek_theme_name(cwd: Path | None = None) -> str | None:
         if path is None:
             continue
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        import tomllib  # only when there is a file to read
+
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
             continue
         name = data.get("theme")
         if isinstance(name, str) and name:

@@ -41,3 +41,77 @@ def test_the_core_never_imports_textual() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "False"
+
+
+# What the first frame must not wait for: the panes that are not on it (the suggestions pane
+# mounts after it, the file tree on F2), and TOML parsing when there is no config to read.
+NOT_BEFORE_FIRST_FRAME = (
+    "ai_workbench.tui.panes.suggestions",
+    "ai_workbench.tui.widgets.suggestions",
+    "ai_workbench.tui.widgets.file_tree",
+    "tomllib",
+)
+
+FIRST_FRAME_PROBE = f"""
+import asyncio, gc, json, sys
+gc.disable()  # as `aiw` does (cli/main.py) before it imports the workbench
+from textual.widgets._footer import FooterKey
+from ai_workbench.tui.app import AiwApp
+from ai_workbench.tui.widgets.chips import Chip
+
+seen = {{}}
+
+class Probe(AiwApp):
+    def compose(self):
+        seen["screen_classes_at_compose"] = sorted(self.screen.classes)
+        yield from super().compose()
+
+    def on_mount(self):  # Textual calls AiwApp.on_mount after this one
+        seen["chips_at_mount"] = [str(chip.render()) for chip in self.query(Chip)]
+
+    def on_ready(self):
+        seen["loaded_at_first_frame"] = [m for m in {NOT_BEFORE_FIRST_FRAME!r} if m in sys.modules]
+
+async def main():
+    app = Probe(cwd=__import__("pathlib").Path.cwd())
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        seen["suggestions_mounted"] = app.suggestions_panel() is not None
+        await app.ctx.config_ready.wait()  # the start-up after the first frame has run
+        seen["gc_enabled"] = gc.isenabled()
+        keys = list(app.query(FooterKey))
+        app.screen.refresh_bindings()  # the same keys announced again
+        await pilot.pause()
+        seen["footer_keys"] = len(keys)
+        seen["footer_rebuilt"] = [id(k) for k in app.query(FooterKey)] != [id(k) for k in keys]
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+
+
+def test_the_first_frame_waits_for_nothing_it_does_not_show(isolated_env: object) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", FIRST_FRAME_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Hidden or later panes, and tomllib without a config file, load after the first frame.
+    assert seen["loaded_at_first_frame"] == []
+    # ... and the suggestions pane does mount right after it.
+    assert seen["suggestions_mounted"] is True
+    # The screen starts with its width class, so no restyle of every widget before the frame.
+    assert seen["screen_classes_at_compose"] == ["-wide"]
+    # `aiw` starts with the garbage collector off; the first frame turns it back on.
+    assert seen["gc_enabled"] is True
+    # The chips are composed with their bar, not filled in by a rebuild that holds the frame.
+    assert seen["chips_at_mount"] == ["persona: none", "model: …"]
+    # The footer shows its keys, and is not rebuilt when the same keys are announced again
+    # (start-up announces them five times; each rebuild held the first frame back).
+    assert seen["footer_keys"] > 3
+    assert seen["footer_rebuilt"] is False

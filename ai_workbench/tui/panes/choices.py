@@ -79,7 +79,10 @@ class ChoiceBar(ChipBar):
             chips.append(ChipData("kb", "on", "knowledge: on"))
         for path in self.attached:
             chips.append(ChipData("file", str(path), f"@{self.ctx.display_path(path)}"))
-        self.chips = tuple(chips)
+        if self.is_mounted:
+            self.chips = tuple(chips)
+        else:  # composed with them: no recompose (it would hold the first frame back)
+            self.set_reactive(ChipBar.chips, tuple(chips))
         self.title = (session.title or "(untitled)") if session else "New session"
         self.tokens = tokens
         self.cost = cost
