@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from ai_workbench.core.errors import RETRYABLE, ProviderError, advice_for
 from ai_workbench.core.llm.profiles import OPENAI_COMPATIBLE, ResolvedProvider
+from ai_workbench.core.llm.tools import ToolCall, ToolCallAccumulator
 from ai_workbench.core.sanitize import StreamSanitizer
 
 Engine = Literal["auto", "direct", "litellm"]
@@ -43,6 +44,8 @@ class StreamResult:
     first_token_ms: int | None = None
     retries: int = 0
     notices: list[str] = field(default_factory=list)
+    # The calls the model asked for in this stream (core/llm/tools.py), arguments parsed.
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 def choose_engine(provider: ResolvedProvider, engine: Engine) -> Literal["direct", "litellm"]:
@@ -63,7 +66,7 @@ def choose_engine(provider: ResolvedProvider, engine: Engine) -> Literal["direct
 
 async def stream_chat(
     provider: ResolvedProvider,
-    messages: Sequence[dict[str, str]],
+    messages: Sequence[dict[str, Any]],
     result: StreamResult,
     *,
     engine: Engine = "auto",
@@ -72,8 +75,13 @@ async def stream_chat(
     temperature: float | None = None,
     max_tokens: int | None = None,
     notice: Callable[[str], None] | None = None,
+    tools: Sequence[dict[str, Any]] | None = None,
 ) -> AsyncIterator[str]:
     """Yield text deltas; retry 429/5xx with backoff while nothing has been yielded.
+
+    With ``tools`` (OpenAI ``tools`` items) the model may ask for calls instead: they are put
+    together from their streamed pieces into ``result.tool_calls`` (core/llm/tools.py); running
+    them is the caller's job (:func:`ai_workbench.core.llm.tools.stream_with_tools`).
 
     The deltas are model text, so terminal control sequences are stripped from them (a sequence
     split across deltas is held back until it is complete): what is yielded, kept in
@@ -87,8 +95,11 @@ async def stream_chat(
         opener = _direct_stream if chosen == "direct" else _litellm_stream
         emitted = False
         clean = StreamSanitizer()
+        calls = ToolCallAccumulator()
         try:
-            async for raw in opener(provider, messages, result, timeout, temperature, max_tokens):
+            async for raw in opener(
+                provider, messages, result, timeout, temperature, max_tokens, tools, calls
+            ):
                 text = clean.feed(raw)
                 if not text:
                     continue
@@ -102,6 +113,7 @@ async def stream_chat(
             if tail:
                 result.text += tail
                 yield tail
+            result.tool_calls = calls.finish()
             return
         except ProviderError as exc:
             if emitted or exc.kind not in RETRYABLE or attempt >= max_retries:
@@ -188,11 +200,13 @@ def _retry_after(headers: Any) -> float | None:
 
 async def _direct_stream(
     provider: ResolvedProvider,
-    messages: Sequence[dict[str, str]],
+    messages: Sequence[dict[str, Any]],
     result: StreamResult,
     timeout: float,
     temperature: float | None,
     max_tokens: int | None,
+    tools: Sequence[dict[str, Any]] | None = None,
+    calls: ToolCallAccumulator | None = None,
 ) -> AsyncIterator[str]:
     import httpx
 
@@ -206,6 +220,8 @@ async def _direct_stream(
         body["temperature"] = temperature
     if max_tokens is not None:
         body["max_tokens"] = max_tokens
+    if tools:
+        body["tools"] = list(tools)
     headers = {"accept": "text/event-stream"}
     key = provider.api_key()
     if key:
@@ -236,7 +252,7 @@ async def _direct_stream(
                 if data == "[DONE]":
                     done = True
                     break
-                for text in _parse_chunk(provider, data, result):
+                for text in _parse_chunk(provider, data, result, calls):
                     yield text
     except ProviderError:
         raise
@@ -261,7 +277,12 @@ def _short(exc: BaseException) -> str:
     return text[0][:160] if text else type(exc).__name__
 
 
-def _parse_chunk(provider: ResolvedProvider, data: str, result: StreamResult) -> list[str]:
+def _parse_chunk(
+    provider: ResolvedProvider,
+    data: str,
+    result: StreamResult,
+    calls: ToolCallAccumulator | None = None,
+) -> list[str]:
     try:
         chunk = json.loads(data)
     except ValueError:
@@ -282,6 +303,9 @@ def _parse_chunk(provider: ResolvedProvider, data: str, result: StreamResult) ->
         content = delta.get("content")
         if content:
             texts.append(content)
+        tool_calls = delta.get("tool_calls")
+        if tool_calls and calls is not None and isinstance(tool_calls, list):
+            calls.feed(tool_calls)
         if choice.get("finish_reason"):
             result.finish_reason = choice["finish_reason"]
     return texts
@@ -349,11 +373,13 @@ def _litellm_detail(exc: BaseException) -> str:
 
 async def _litellm_stream(
     provider: ResolvedProvider,
-    messages: Sequence[dict[str, str]],
+    messages: Sequence[dict[str, Any]],
     result: StreamResult,
     timeout: float,
     temperature: float | None,
     max_tokens: int | None,
+    tools: Sequence[dict[str, Any]] | None = None,
+    calls: ToolCallAccumulator | None = None,
 ) -> AsyncIterator[str]:
     litellm = await asyncio.to_thread(import_litellm)
     kwargs: dict[str, Any] = {
@@ -378,6 +404,8 @@ async def _litellm_stream(
         kwargs["temperature"] = temperature
     if max_tokens is not None:
         kwargs["max_tokens"] = max_tokens
+    if tools:
+        kwargs["tools"] = list(tools)
     try:
         response = await litellm.acompletion(**kwargs)
         async for chunk in response:
@@ -390,6 +418,9 @@ async def _litellm_stream(
                 content = getattr(delta, "content", None) if delta is not None else None
                 if content:
                     yield content
+                deltas = getattr(delta, "tool_calls", None) if delta is not None else None
+                if deltas and calls is not None:
+                    calls.feed([_delta_dict(item) for item in deltas])
                 if getattr(choice, "finish_reason", None):
                     result.finish_reason = choice.finish_reason
     except (asyncio.CancelledError, GeneratorExit):
@@ -399,8 +430,23 @@ async def _litellm_stream(
         if kind in {"connection", "unknown"} and result.text:
             kind = "stream_cut"
         raise _fail(provider, kind, _litellm_detail(exc), _litellm_retry_after(exc)) from None
-    if result.finish_reason is None and not result.text:
+    if result.finish_reason is None and not result.text and not (calls and calls.calls):
         raise _fail(provider, "stream_cut", "the stream ended without an answer")
+
+
+def _delta_dict(item: Any) -> dict[str, Any]:
+    """A litellm tool-call delta (an object, or already a dict) in OpenAI's dict shape."""
+    if isinstance(item, dict):
+        return item
+    function = getattr(item, "function", None)
+    return {
+        "index": getattr(item, "index", None),
+        "id": getattr(item, "id", None),
+        "function": {
+            "name": getattr(function, "name", None),
+            "arguments": getattr(function, "arguments", None),
+        },
+    }
 
 
 def _litellm_retry_after(exc: BaseException) -> float | None:
