@@ -319,15 +319,15 @@ def test_cmd(ctx: click.Context, name: str) -> None:
                 (conn,) = await hub.start([name])
             except KeyError as exc:
                 fail(str(exc.args[0]), EXIT_INPUT)
-            return conn
+            return conn, conn.state, conn.describe()
 
-    conn = run_async(go)
+    conn, state, described = run_async(go)
     spec = conn.spec
     _echo(f"{spec.name}: {spec.transport} {spec.target}")
-    if conn.state == "disabled":
+    if state == "disabled":
         fail(f"{name} is disabled (enabled = false in {spec.source})", EXIT_USAGE)
-    if conn.state != "ready":
-        fail(f"MCP server '{name}' {conn.describe()}", EXIT_CONNECTION)
+    if state != "ready":
+        fail(f"MCP server '{name}' {described}", EXIT_CONNECTION)
     _echo(
         f"ok: started in {conn.start_ms} ms, protocol {conn.protocol}; {len(conn.tools)} tools, "
         f"{len(conn.resources)} resources, {len(conn.prompts)} prompts"

@@ -19,6 +19,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
+from pydantic import Field
+
 from ai_workbench.core.errors import AiwError
 from ai_workbench.core.redact import redact_text
 from ai_workbench.core.sanitize import strip_controls
@@ -262,11 +264,11 @@ class AiwTools:
 
 
 def build_server(loaded: LoadedConfig, open_store: StoreOpener) -> Any:
-    """The ``MCPServer`` with aiw's tools (no transport yet)."""
+    """The ``MCPServer`` with aiw's tools (no transport yet). The SDK reads the tools' annotations
+    (strings here) in this module's globals: ``Annotated``, ``Field`` and ``Literal`` stay there."""
     from mcp.server import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
     from mcp.types import ToolAnnotations
-    from pydantic import Field
 
     from ai_workbench import __version__
 
