@@ -236,3 +236,17 @@ def test_serve_refuses_a_bad_address(run_aiw: RunAiw) -> None:
     bad = run_aiw("mcp", "serve", "--http", "localhost:notaport")
 
     assert bad.returncode == 2 and "expected HOST:PORT" in bad.stderr
+
+
+def test_the_sdk_loads_only_when_mcp_is_used(isolated_env: IsolatedEnv) -> None:
+    from tests.test_imports import imported_by
+
+    cli = imported_by("import ai_workbench.cli.main", isolated_env.work)
+    help_and_service = imported_by(
+        "import ai_workbench.mcp.service\nfrom ai_workbench.cli.main import main\n"
+        "try:\n    main(args=['mcp', '--help'], prog_name='aiw')\nexcept SystemExit:\n    pass",
+        isolated_env.work,
+    )
+
+    for loaded in (cli, help_and_service):
+        assert "mcp" not in loaded and "mcp_types" not in loaded and "litellm" not in loaded
