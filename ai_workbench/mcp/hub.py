@@ -109,8 +109,6 @@ def describe_error(exc: BaseException) -> str:
     name = type(exc).__name__
     if name in ("ConnectError", "ConnectTimeout"):
         return f"cannot connect: {text}"
-    if name == "HTTPStatusError" or ("status" in text.lower() and "40" in text):
-        return text[:300]
     if "closed" in text.lower() or name in ("ClosedResourceError", "EndOfStream", "BrokenPipe"):
         return "the server closed the connection (it exited?)"
     return f"{text[:300]}"
@@ -215,7 +213,14 @@ class McpHub:
             conn.state = "ready"
             conn._ready.set()
             self._changed(conn)
-            await conn._stop.wait()
+            try:
+                await conn._stop.wait()
+            except asyncio.CancelledError:
+                if not conn._stop.is_set() and conn.state == "ready":
+                    # the SDK cancelled us: the connection broke while idle (the server died)
+                    conn.fail("the server closed the connection (it exited?)")
+                    self._changed(conn)
+                raise
             conn.client = None
         if spec.transport == "stdio" and conn._stderr is not None:
             with contextlib.suppress(OSError):
