@@ -32,6 +32,14 @@ stripped), so a subprocess test picks the behaviour from the command line:
     streams words (``reply`` repeated, or ``wordN``) until the client goes away or the server
     stops: for answer caps.
 
+Tool calls: ``FakeLLM.tool_calls`` is a queue of scripted batches (``[{"name": ..., "arguments":
+...}]``, arguments a JSON string, possibly malformed, or a dict). A streamed request that offers
+``tools`` while the queue has a batch gets that batch as ``delta.tool_calls``, each call's
+arguments split across several chunks the way OpenAI sends them (``finish_reason`` "tool_calls");
+with ``FakeLLM.tool_index_reuse`` every call comes whole in one chunk on index 0, as Ollama sends a
+parallel batch. The next request (carrying the ``tool`` messages) answers as usual; a
+``reply_fn`` can read them with :func:`tool_results`.
+
 ``FakeLLM.error_message`` replaces the message in every error body (e.g. with control
 sequences, as a hostile server would send).
 ``no-schema``
@@ -93,6 +101,7 @@ __all__ = [
     "chunk_text",
     "fake_embedding",
     "long_answer",
+    "tool_results",
 ]
 
 #: Model names listed by ``GET /v1/models`` (``flaky-…-N`` accepts any N).
@@ -194,6 +203,18 @@ def _last_user_message(body: dict[str, Any]) -> str:
         if isinstance(message, dict) and message.get("role") == "user":
             return _content_text(message.get("content"))
     return ""
+
+
+def tool_results(body: dict[str, Any]) -> list[str]:
+    """The contents of the ``tool`` messages of a chat request, in order."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return []
+    return [
+        _content_text(m.get("content"))
+        for m in messages
+        if isinstance(m, dict) and m.get("role") == "tool"
+    ]
 
 
 def _prompt_tokens(body: dict[str, Any]) -> int:
@@ -464,6 +485,11 @@ class _Handler(BaseHTTPRequestHandler):
 
         delay = fake.chunk_delay
         words_per_chunk = fake.words_per_chunk
+        if body.get("tools") and body.get("stream"):
+            batch = fake._next_tool_batch()
+            if batch is not None:
+                self._tool_calls(body, batch)
+                return
         if model == "endless":
             self._endless(body, fake.reply or "")
             return
@@ -583,6 +609,55 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 
+    def _tool_calls(self, body: dict[str, Any], batch: list[dict[str, Any]]) -> None:
+        """Stream ``batch`` as ``delta.tool_calls``: split arguments, or Ollama's index reuse."""
+        model = str(body.get("model") or "echo").removeprefix("openai/")
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+
+        def event(delta: dict[str, Any], finish: str | None) -> bytes:
+            chunk = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": _CREATED,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return b"data: " + _dumps(chunk) + b"\n\n"
+
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        self._write_chunk(event({"role": "assistant", "content": None}, None))
+        for number, call in enumerate(batch):
+            args = call.get("arguments", {})
+            text = args if isinstance(args, str) else json.dumps(args)
+            call_id = f"call_{uuid.uuid4().hex[:12]}"
+            if self.fake.tool_index_reuse:
+                whole = {
+                    "index": 0,
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": call["name"], "arguments": text},
+                }
+                self._write_chunk(event({"tool_calls": [whole]}, None))
+                continue
+            head = {
+                "index": number,
+                "id": call_id,
+                "type": "function",
+                "function": {"name": call["name"], "arguments": ""},
+            }
+            self._write_chunk(event({"tool_calls": [head]}, None))
+            step = max(1, len(text) // 3)
+            for start in range(0, len(text), step):
+                piece = {"index": number, "function": {"arguments": text[start : start + step]}}
+                self._write_chunk(event({"tool_calls": [piece]}, None))
+        self._write_chunk(event({}, "tool_calls"))
+        self._write_chunk(b"data: [DONE]\n\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
     def _endless(self, body: dict[str, Any], text: str) -> None:
         """Stream chunks (``text`` or ``wordN ``) until the client or the server stops."""
         self.close_connection = True
@@ -655,6 +730,9 @@ class FakeLLM:
         self.first_token_delay: float = 0.0
         self.words_per_chunk: int = WORDS_PER_CHUNK  # 1 streams like real APIs (a token each)
         self.error_message: str | None = None  # replaces the message of every error body
+        # Scripted tool-call batches, one per request that offers tools (module docstring).
+        self.tool_calls: list[list[dict[str, Any]]] = []
+        self.tool_index_reuse = False  # Ollama: every call of a batch on index 0
         self.requests: list[dict[str, Any]] = []
         self.script: dict[str, int] = {}
         self.slots: int | None = None  # total_slots on GET /props; None: 404 (llama-cpp-python)
@@ -727,6 +805,8 @@ class FakeLLM:
         self.slots = None
         self.interrupt_when_busy = False
         self.peak_streams = 0
+        self.tool_calls = []
+        self.tool_index_reuse = False
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -763,6 +843,10 @@ class FakeLLM:
         """Whether another chat request arrived since this stream started (and that ends it)."""
         with self._lock:
             return self.interrupt_when_busy and self._arrivals > ticket
+
+    def _next_tool_batch(self) -> list[dict[str, Any]] | None:
+        with self._lock:
+            return self.tool_calls.pop(0) if self.tool_calls else None
 
     def _bump(self, model: str) -> int:
         with self._lock:

@@ -105,10 +105,9 @@ async def test_a_repaired_reply_keeps_its_findings_but_not_their_fixes(repo, fak
 async def test_a_reply_cut_at_the_token_limit_is_reported_not_retried(repo, fake_llm) -> None:
     fake_llm.reply = '{"findings": [{"file": "calc.py", "li'
     loaded_model = "openai/length"
-    from ai_workbench.store import Store
-
     from ai_workbench.core.settings import load_config
     from ai_workbench.review import ReviewOptions, ReviewService
+    from ai_workbench.store import Store
 
     async with await Store.open() as store:
         service = ReviewService(load_config({}, cwd=repo), store)
@@ -134,10 +133,9 @@ async def test_a_reply_cut_at_the_token_limit_is_reported_not_retried(repo, fake
 
 
 async def test_an_interrupted_stream_is_reported_as_interrupted(repo, fake_llm) -> None:
-    from ai_workbench.store import Store
-
     from ai_workbench.core.settings import load_config
     from ai_workbench.review import ReviewOptions, ReviewService
+    from ai_workbench.store import Store
 
     fake_llm.reply = findings_reply(BUG)
     async with await Store.open() as store:
@@ -151,10 +149,9 @@ async def test_an_interrupted_stream_is_reported_as_interrupted(repo, fake_llm) 
 
 
 async def test_a_call_another_client_interrupted_is_made_again(repo, fake_llm) -> None:
-    from ai_workbench.store import Store
-
     from ai_workbench.core.settings import load_config
     from ai_workbench.review import ReviewOptions, ReviewService
+    from ai_workbench.store import Store
 
     fake_llm.reply = findings_reply(BUG)
     fake_llm.words_per_chunk = 1

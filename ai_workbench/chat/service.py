@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ai_workbench.chat.drafts import AnswerCap, AnswerSaver, write_recovery
-from ai_workbench.chat.store import ChatStore, Message, Session
+from ai_workbench.chat.store import ChatStore, Message, SearchHit, Session
 from ai_workbench.core.context import (
     AttachedFile,
     build_user_content,
@@ -29,6 +29,7 @@ from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError, ch
 from ai_workbench.core.llm.engines import StreamResult, stream_chat, truncation_error
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
 from ai_workbench.core.llm.speed import first_token_timeout
+from ai_workbench.core.llm.tools import Toolbox
 from ai_workbench.core.redact import redact, redact_text
 from ai_workbench.core.settings import LoadedConfig
 
@@ -107,6 +108,13 @@ def find_persona(project_root: Path | None, name: str) -> Persona:
     from ai_workbench.chat.personas import load_personas
 
     return load_personas(project_root).get(name)
+
+
+async def search_sessions(store: ChatStore, query: str, limit: int = 50) -> list[SearchHit]:
+    """Full-text search over every saved message (``aiw sessions search``, the MCP server)."""
+    from ai_workbench.chat.sessions import SessionService
+
+    return await SessionService(store).search(query, limit)
 
 
 class ChatService:
@@ -292,8 +300,12 @@ class ChatService:
         turn: PreparedTurn,
         on_text: Callable[[str], None],
         notice: Notice | None = None,
+        tools: Toolbox | None = None,
     ) -> AskResult:
-        """Stream the answer, trying the chain in order; save as it streams."""
+        """Stream the answer, trying the chain in order; save as it streams.
+
+        With ``tools`` (e.g. MCP tools, ``aiw ask --mcp``) the model may call them, at most
+        ``mcp.max_tool_rounds`` rounds (core/llm/toolloop.py); the saved answer is its text."""
         say = notice or turn.notices.append
         settings = self.settings
         started = time.perf_counter()
@@ -318,22 +330,28 @@ class ChatService:
                         await self.store.update_message(
                             answer_id, model=provider.model, provider=provider.name
                         )
-                    stream = stream_chat(
-                        provider,
-                        turn.messages,
-                        result,
-                        engine=settings.engine,
-                        timeout=settings.request_timeout,
-                        first_token_timeout=first_token_timeout(
+                    options = {
+                        "engine": settings.engine,
+                        "timeout": settings.request_timeout,
+                        "first_token_timeout": first_token_timeout(
                             provider, settings.first_token_timeout, settings.request_timeout
                         ),
-                        max_retries=settings.max_retries,
-                        temperature=turn.temperature
+                        "max_retries": settings.max_retries,
+                        "temperature": turn.temperature
                         if turn.temperature is not None
                         else provider.temperature,
-                        max_tokens=settings.chat.max_output_tokens,
-                        notice=say,
-                    )
+                        "max_tokens": settings.chat.max_output_tokens,
+                        "notice": say,
+                    }
+                    if tools is None:
+                        stream = stream_chat(provider, turn.messages, result, **options)
+                    else:
+                        from ai_workbench.core.llm.toolloop import stream_with_tools
+
+                        stream = stream_with_tools(
+                            provider, turn.messages, result, tools,
+                            max_rounds=settings.mcp.max_tool_rounds, **options,
+                        )  # fmt: skip
                     try:
                         async for text in stream:
                             on_text(text)

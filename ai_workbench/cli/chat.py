@@ -22,9 +22,8 @@ from ai_workbench.core.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED
     '  git diff | aiw ask "write a commit message for this"\n'
     '  aiw ask --new-session --persona core/SA-1 "design an auth service"\n'
     '  aiw ask --session 3f2a "now add rate limiting"\n'
-    '  aiw ask --model openai/NAME --api-base http://127.0.0.1:8080/v1 "hello"\n\n'
-    + "\b\n"
-    + EXIT_CODES_HELP,
+    '  aiw ask --model openai/NAME --api-base http://127.0.0.1:8080/v1 "hello"\n'
+    '  aiw ask --mcp git "what changed in the last three commits?"\n\n' + "\b\n" + EXIT_CODES_HELP,
 )
 @click.argument("prompt", nargs=-1)
 @click.option(
@@ -72,6 +71,13 @@ from ai_workbench.core.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED
 @click.option(
     "--kb", is_flag=True, help="Ground the answer in the project index (aiw index), with citations."
 )
+@click.option(
+    "--mcp",
+    "mcp_servers",
+    multiple=True,
+    metavar="NAME",
+    help="Offer this MCP server's tools to the model (repeatable; aiw mcp list).",
+)
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -92,6 +98,7 @@ def ask(
     code_only: bool,
     no_stdin: bool,
     kb: bool,
+    mcp_servers: tuple[str, ...],
 ) -> None:
     """Ask a model; the answer streams to the terminal and is saved in a session.
 
@@ -134,6 +141,7 @@ def ask(
         from ai_workbench.chat.service import ChatService
 
         store = await open_store()
+        hub = toolbox = None
         try:
             service = ChatService(loaded, store)
             if kb:
@@ -155,18 +163,26 @@ def ask(
                     return 0
                 opts.extra_context = [section] if section else []
             turn = await service.prepare(opts, notice=printer.notice)
+            if mcp_servers:
+                from ai_workbench.cli.mcp import open_tools
+
+                hub, toolbox = await open_tools(loaded, mcp_servers, printer)
             if turn.created_session and new_session:
                 printer.notice(f"new session {turn.session.id[:8]} (full id {turn.session.id})")
             printer.waiting_for = f"{turn.chain[0].model} at {turn.chain[0].endpoint}"
             try:
                 with printer:
-                    result = await service.run(turn, printer.write, notice=printer.notice)
+                    result = await service.run(
+                        turn, printer.write, notice=printer.notice, tools=toolbox
+                    )
             except asyncio.CancelledError:
                 kept = "; the partial answer is kept" if printer.text else ""
                 printer.notice(f"interrupted{kept} in session {turn.session.id[:8]}")
                 return EXIT_INTERRUPTED  # said once here; re-raising would say it again
             return printer.finish(result)
         finally:
+            if hub is not None:
+                await hub.close()
             await store.close()
 
     code = run_async(go)

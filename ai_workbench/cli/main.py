@@ -120,6 +120,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "suggestions": ("ai_workbench.cli.watch", "suggestions"),
     "models": ("ai_workbench.cli.models", "models"),
     "doctor": ("ai_workbench.cli.doctor", "doctor"),
+    "mcp": ("ai_workbench.cli.mcp", "mcp"),
 }
 
 

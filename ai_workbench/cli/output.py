@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -73,6 +74,19 @@ class AnswerPrinter:
         else:
             sys.stderr.write(f"aiw: {message}\n")
             sys.stderr.flush()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """Nothing drawn while inside (a question on the terminal: an MCP tool confirmation)."""
+        self._stop_waiting()
+        live = self._live
+        if live is not None:
+            live.stop()
+        try:
+            yield
+        finally:
+            if live is not None:
+                live.start()
 
     # streaming ------------------------------------------------------------------------
     def __enter__(self) -> AnswerPrinter:

@@ -223,6 +223,47 @@ class KnowledgeSettings(BaseModel):
         return self._offline
 
 
+McpApproval = Literal["ask", "auto", "never"]
+
+
+class McpServerSettings(BaseModel):
+    """``[mcp.servers.NAME]``: one MCP server, started as a command (stdio) or reached at a URL
+    (streamable HTTP). ``${VAR}`` in any string is read from the environment (docs/mcp.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: str = ""
+    args: list[str] = Field(default_factory=list)
+    # The only variables the command gets besides HOME, LOGNAME, PATH, SHELL, TERM and USER.
+    env: dict[str, str] = Field(default_factory=dict)
+    cwd: str = ""
+    url: str = ""
+    headers: dict[str, str] = Field(default_factory=dict)
+    enabled: bool = True
+    # Before a call: ask (the default), auto (never ask), never (the tool is not offered).
+    approval: McpApproval = "ask"
+    tools: dict[str, McpApproval] = Field(default_factory=dict, description="per-tool approval")
+    timeout: float | None = Field(default=None, gt=0, description="seconds per call")
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerSettings:
+        if bool(self.command.strip()) == bool(self.url.strip()):
+            raise ValueError("set either command (a program to start) or url (an HTTP server)")
+        return self
+
+
+class McpSettings(BaseModel):
+    """``[mcp]``: MCP servers whose tools chat may offer to the model (docs/mcp.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    servers: dict[str, McpServerSettings] = Field(default_factory=dict)
+    start_timeout: float = Field(default=30.0, gt=0)
+    call_timeout: float = Field(default=60.0, gt=0)
+    max_result_chars: int = Field(default=20_000, ge=500)
+    max_tool_rounds: int = Field(default=8, ge=1, le=50)
+
+
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
 
 
@@ -252,6 +293,7 @@ class Settings(BaseSettings):
     shell: ShellSettings = Field(default_factory=ShellSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
+    mcp: McpSettings = Field(default_factory=McpSettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,
@@ -681,6 +723,47 @@ def set_user_value(key: str, raw: str, cwd: Path | None = None) -> tuple[Path, A
     tmp.write_text(new_text, encoding="utf-8")
     os.replace(tmp, path)
     return path, value
+
+
+def set_user_table(
+    parts: tuple[str, ...], value: Mapping[str, Any] | None, cwd: Path | None = None
+) -> Path:
+    """Write the table ``parts`` (e.g. ``("mcp", "servers", "git")``) into the user config file,
+    or remove it when ``value`` is None, keeping the rest and its comments; validated first."""
+    import tomlkit
+
+    path = user_config_path()
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        doc = tomlkit.parse(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    except Exception as exc:  # tomlkit's ParseError
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table: Any = doc
+    for part in parts[:-1]:
+        if part not in table:
+            if value is None:
+                return path
+            table[part] = tomlkit.table(is_super_table=True)
+        table = table[part]
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}: {'.'.join(parts)}: '{part}' is a value, not a table")
+    if value is None:
+        if parts[-1] in table:
+            del table[parts[-1]]
+    else:
+        new = tomlkit.table()
+        for key, item in value.items():
+            new[key] = item
+        table[parts[-1]] = new
+    new_text = tomlkit.dumps(doc)
+    _validate_candidate(path, new_text, cwd)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
 
 def _validate_candidate(path: Path, text: str, cwd: Path | None) -> None:

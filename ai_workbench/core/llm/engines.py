@@ -30,6 +30,7 @@ from ai_workbench.core.errors import RETRYABLE, ProviderError, advice_for
 from ai_workbench.core.llm import structured
 from ai_workbench.core.llm.profiles import OPENAI_COMPATIBLE, ResolvedProvider
 from ai_workbench.core.llm.structured import OutputSchema
+from ai_workbench.core.llm.tools import ToolCall, ToolCallAccumulator
 from ai_workbench.core.sanitize import StreamSanitizer
 
 Engine = Literal["auto", "direct", "litellm"]
@@ -50,6 +51,8 @@ class StreamResult:
     retries: int = 0
     notices: list[str] = field(default_factory=list)
     structured: str | None = None  # the response_format form the answer was asked with
+    # The calls the model asked for in this stream (core/llm/tools.py), arguments parsed.
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     @property
     def truncated(self) -> bool:
@@ -96,7 +99,7 @@ def choose_engine(provider: ResolvedProvider, engine: Engine) -> Literal["direct
 
 async def stream_chat(
     provider: ResolvedProvider,
-    messages: Sequence[dict[str, str]],
+    messages: Sequence[dict[str, Any]],
     result: StreamResult,
     *,
     engine: Engine = "auto",
@@ -107,8 +110,13 @@ async def stream_chat(
     notice: Callable[[str], None] | None = None,
     first_token_timeout: float | None = None,
     schema: OutputSchema | None = None,
+    tools: Sequence[dict[str, Any]] | None = None,
 ) -> AsyncIterator[str]:
     """Yield text deltas; retry 429/5xx with backoff while nothing has been yielded.
+
+    With ``tools`` (OpenAI ``tools`` items) the model may ask for calls instead: they are put
+    together from their streamed pieces into ``result.tool_calls`` (core/llm/tools.py); running
+    them is the caller's job (:func:`ai_workbench.core.llm.tools.stream_with_tools`).
 
     The deltas are model text, so terminal control sequences are stripped from them (a sequence
     split across deltas is held back until it is complete): what is yielded, kept in
@@ -136,9 +144,19 @@ async def stream_chat(
         emitted = False
         sent_at = time.perf_counter()
         clean = StreamSanitizer()
+        calls = ToolCallAccumulator()
         try:
             async for raw in opener(
-                provider, messages, result, timeout, temperature, max_tokens, first_wait, extra
+                provider,
+                messages,
+                result,
+                timeout,
+                temperature,
+                max_tokens,
+                first_wait,
+                extra,
+                tools,
+                calls,
             ):
                 text = clean.feed(raw)
                 if not text:
@@ -158,6 +176,7 @@ async def stream_chat(
             if tail:
                 result.text += tail
                 yield tail
+            result.tool_calls = calls.finish()
             return
         except ProviderError as exc:
             if not emitted and mode is not None and structured.refused(exc):
@@ -262,13 +281,15 @@ def _retry_after(headers: Any) -> float | None:
 
 async def _direct_stream(
     provider: ResolvedProvider,
-    messages: Sequence[dict[str, str]],
+    messages: Sequence[dict[str, Any]],
     result: StreamResult,
     timeout: float,
     temperature: float | None,
     max_tokens: int | None,
     first_wait: float | None = None,
     extra: dict[str, Any] | None = None,
+    tools: Sequence[dict[str, Any]] | None = None,
+    calls: ToolCallAccumulator | None = None,
 ) -> AsyncIterator[str]:
     import httpx
 
@@ -284,6 +305,8 @@ async def _direct_stream(
         body["max_tokens"] = max_tokens
     body.update(extra or {})
     first_wait = max(timeout, first_wait or timeout)
+    if tools:
+        body["tools"] = list(tools)
     headers = {"accept": "text/event-stream"}
     key = provider.api_key()
     if key:
@@ -315,7 +338,7 @@ async def _direct_stream(
                 if data == "[DONE]":
                     done = True
                     break
-                for text in _parse_chunk(provider, data, result):
+                for text in _parse_chunk(provider, data, result, calls):
                     yield text
     except ProviderError:
         raise
@@ -378,7 +401,12 @@ def _short(exc: BaseException) -> str:
     return text[0][:160] if text else type(exc).__name__
 
 
-def _parse_chunk(provider: ResolvedProvider, data: str, result: StreamResult) -> list[str]:
+def _parse_chunk(
+    provider: ResolvedProvider,
+    data: str,
+    result: StreamResult,
+    calls: ToolCallAccumulator | None = None,
+) -> list[str]:
     try:
         chunk = json.loads(data)
     except ValueError:
@@ -399,6 +427,9 @@ def _parse_chunk(provider: ResolvedProvider, data: str, result: StreamResult) ->
         content = delta.get("content")
         if content:
             texts.append(content)
+        tool_calls = delta.get("tool_calls")
+        if tool_calls and calls is not None and isinstance(tool_calls, list):
+            calls.feed(tool_calls)
         if choice.get("finish_reason"):
             result.finish_reason = choice["finish_reason"]
     return texts
@@ -466,13 +497,15 @@ def _litellm_detail(exc: BaseException) -> str:
 
 async def _litellm_stream(
     provider: ResolvedProvider,
-    messages: Sequence[dict[str, str]],
+    messages: Sequence[dict[str, Any]],
     result: StreamResult,
     timeout: float,
     temperature: float | None,
     max_tokens: int | None,
     first_wait: float | None = None,
     extra: dict[str, Any] | None = None,
+    tools: Sequence[dict[str, Any]] | None = None,
+    calls: ToolCallAccumulator | None = None,
 ) -> AsyncIterator[str]:
     litellm = await asyncio.to_thread(import_litellm)
     first_wait = max(timeout, first_wait or timeout)
@@ -499,6 +532,8 @@ async def _litellm_stream(
     if max_tokens is not None:
         kwargs["max_tokens"] = max_tokens
     kwargs.update(extra or {})
+    if tools:
+        kwargs["tools"] = list(tools)
     try:
         response = await litellm.acompletion(**kwargs)
         async for chunk in _paced(response, timeout, first_wait, lambda: bool(result.text)):
@@ -511,6 +546,9 @@ async def _litellm_stream(
                 content = getattr(delta, "content", None) if delta is not None else None
                 if content:
                     yield content
+                deltas = getattr(delta, "tool_calls", None) if delta is not None else None
+                if deltas and calls is not None:
+                    calls.feed([_delta_dict(item) for item in deltas])
                 if getattr(choice, "finish_reason", None):
                     result.finish_reason = choice.finish_reason
     except (asyncio.CancelledError, GeneratorExit):
@@ -526,10 +564,25 @@ async def _litellm_stream(
             # ([DONE]) without a reason, i.e. the server interrupted it (best effort: wording)
             kind = "interrupted"
         raise _fail(provider, kind, _litellm_detail(exc), _litellm_retry_after(exc)) from None
-    if result.finish_reason is None:
+    if result.finish_reason is None and not (calls and calls.calls):
         if not result.text:
             raise _fail(provider, "stream_cut", "the stream ended without an answer")
         raise _fail(provider, "interrupted", "the stream ended without a finish_reason")
+
+
+def _delta_dict(item: Any) -> dict[str, Any]:
+    """A litellm tool-call delta (an object, or already a dict) in OpenAI's dict shape."""
+    if isinstance(item, dict):
+        return item
+    function = getattr(item, "function", None)
+    return {
+        "index": getattr(item, "index", None),
+        "id": getattr(item, "id", None),
+        "function": {
+            "name": getattr(function, "name", None),
+            "arguments": getattr(function, "arguments", None),
+        },
+    }
 
 
 def _litellm_retry_after(exc: BaseException) -> float | None:
