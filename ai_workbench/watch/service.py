@@ -580,7 +580,7 @@ class WatchService:
         """The model's whole answer and whether the token limit cut it (the default chain,
         falling through like a chat turn)."""
         from ai_workbench.core.errors import FALL_THROUGH, ProviderError
-        from ai_workbench.core.llm.engines import StreamResult, stream_chat
+        from ai_workbench.core.llm.engines import StreamResult, complete
         from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
 
         model, api_base, provider = self._model_choice()
@@ -591,16 +591,9 @@ class WatchService:
             result = StreamResult()
             try:
                 check_allowed(resolved, self.settings)
-                async for _ in stream_chat(
-                    resolved,
-                    messages,
-                    result,
-                    engine=self.settings.engine,
-                    timeout=self.settings.request_timeout,
-                    max_retries=self.settings.max_retries,
-                    temperature=resolved.temperature,
-                ):
-                    pass
+                await complete(
+                    resolved, messages, result, self.settings, temperature=resolved.temperature
+                )
                 return result.text, result.truncated
             except ProviderError as exc:
                 last = exc
