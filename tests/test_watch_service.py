@@ -49,15 +49,24 @@ async def env(tmp_path: Path, fake_llm: Any):
     await store.close()
 
 
+async def _timeout_suggestion(env: dict[str, Any], diff_line: int) -> Any:
+    """Save WITH_CHANGE under a running watcher whose model answers with the timeout diff (its
+    hunk said to start at ``diff_line``); the one suggestion that comes of it."""
+    fake = env["fake"]
+    fake.reply = diff_for(
+        "app.py", "    return get(url)", "    return get(url, timeout=5)", diff_line
+    )
+    service = env["make"]()
+    await service.start()
+    (env["root"] / "app.py").write_text(WITH_CHANGE)
+    (item,) = await until(env["queue"].list, what="a suggestion")
+    return item
+
+
 async def test_ai_change_comment_becomes_a_patch_that_applies_and_removes_the_comment(env) -> None:
     root, queue, fake = env["root"], env["queue"], env["fake"]
     # the model's diff has wrong line numbers and keeps the AI comment: aiw fixes both
-    fake.reply = diff_for("app.py", "    return get(url)", "    return get(url, timeout=5)", 9)
-    service = env["make"]()
-    await service.start()
-    (root / "app.py").write_text(WITH_CHANGE)
-
-    (item,) = await until(queue.list, what="a suggestion")
+    item = await _timeout_suggestion(env, 9)
     assert item.kind == "watch"
     assert [a.id for a in item.actions] == ["apply", "view", "dismiss"]
     assert item.title == "app.py:5: add a timeout"
@@ -109,12 +118,8 @@ async def test_a_burst_of_twenty_saves_makes_one_request(env) -> None:
 
 
 async def test_a_file_edited_since_the_suggestion_is_refused_and_left_alone(env) -> None:
-    root, queue, fake = env["root"], env["queue"], env["fake"]
-    fake.reply = diff_for("app.py", "    return get(url)", "    return get(url, timeout=5)", 6)
-    service = env["make"]()
-    await service.start()
-    (root / "app.py").write_text(WITH_CHANGE)
-    (item,) = await until(queue.list, what="a suggestion")
+    root, queue = env["root"], env["queue"]
+    item = await _timeout_suggestion(env, 6)
 
     edited = WITH_CHANGE + "\n# my own newer line\n"
     (root / "app.py").write_text(edited)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +22,23 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return make_project(tmp_path / "proj", {"geometry.py": SOURCE})
 
 
-async def test_the_panel_shows_a_watch_suggestion_and_applies_it(project: Path, fake_llm: Any):
-    fake_llm.reply = diff_for("geometry.py", "    return 3.14 * r * r", "    return math.pi * r**2")
+@asynccontextmanager
+async def _workbench(
+    project: Path, fake_llm: Any, notifications: bool = False
+) -> AsyncIterator[tuple[AiwApp, Any, Any]]:
+    """The workbench on ``project`` once its watcher runs: the app, its pilot, the inbox panel."""
     app = AiwApp(cwd=project, model="openai/echo", api_base=fake_llm.base_url)
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
+    async with app.run_test(size=SIZE, notifications=notifications) as pilot:
         await settle(pilot, app)
         await wait_for(pilot, lambda: app.watch_service is not None)
         panel = app.suggestions_panel()
         assert panel is not None
+        yield app, pilot, panel
 
+
+async def test_the_panel_shows_a_watch_suggestion_and_applies_it(project: Path, fake_llm: Any):
+    fake_llm.reply = diff_for("geometry.py", "    return 3.14 * r * r", "    return math.pi * r**2")
+    async with _workbench(project, fake_llm, notifications=True) as (app, pilot, panel):
         (project / "geometry.py").write_text(SOURCE.replace("r):", "r):  # use math.pi AI!"))
         await wait_for(pilot, lambda: len(panel.items) == 1, timeout=20)
         (item,) = panel.items
@@ -46,12 +56,7 @@ async def test_the_panel_shows_a_watch_suggestion_and_applies_it(project: Path, 
 
 async def test_apply_from_the_panel_refuses_a_file_edited_since(project: Path, fake_llm: Any):
     fake_llm.reply = diff_for("geometry.py", "    return 3.14 * r * r", "    return math.pi * r**2")
-    app = AiwApp(cwd=project, model="openai/echo", api_base=fake_llm.base_url)
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await settle(pilot, app)
-        await wait_for(pilot, lambda: app.watch_service is not None)
-        panel = app.suggestions_panel()
-        assert panel is not None
+    async with _workbench(project, fake_llm, notifications=True) as (app, pilot, panel):
         (project / "geometry.py").write_text(SOURCE + "# use math.pi AI!\n")
         await wait_for(pilot, lambda: len(panel.items) == 1, timeout=20)
         await app.watch_service.stop()  # the user's next edit should not be re-asked here
@@ -73,12 +78,7 @@ async def test_comments_written_before_start_are_answered_once_and_f5_adds_nothi
 ):
     fake_llm.reply = "It computes the area of a circle."
     (project / "geometry.py").write_text(SOURCE + "# what does area do? AI?\n")
-    app = AiwApp(cwd=project, model="openai/echo", api_base=fake_llm.base_url)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
-        await wait_for(pilot, lambda: app.watch_service is not None)
-        panel = app.suggestions_panel()
-        assert panel is not None
+    async with _workbench(project, fake_llm) as (_app, pilot, panel):
         # the watcher looks for pending comments when it starts (they survive a restart)
         await wait_for(pilot, lambda: len(panel.items) == 1, timeout=20)
         assert panel.items[0].body == "It computes the area of a circle."

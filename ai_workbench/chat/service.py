@@ -26,9 +26,14 @@ from ai_workbench.core.context import (
 )
 from ai_workbench.core.db import StoreError
 from ai_workbench.core.errors import FALL_THROUGH, InputError, ProviderError, chain_failed
-from ai_workbench.core.llm.engines import StreamResult, stream_chat, truncation_error
+from ai_workbench.core.llm.engines import (
+    StreamResult,
+    complete,
+    connection_options,
+    stream_chat,
+    truncation_error,
+)
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
-from ai_workbench.core.llm.speed import first_token_timeout
 from ai_workbench.core.llm.tools import Toolbox
 from ai_workbench.core.redact import redact, redact_text
 from ai_workbench.core.settings import LoadedConfig
@@ -331,12 +336,7 @@ class ChatService:
                             answer_id, model=provider.model, provider=provider.name
                         )
                     options = {
-                        "engine": settings.engine,
-                        "timeout": settings.request_timeout,
-                        "first_token_timeout": first_token_timeout(
-                            provider, settings.first_token_timeout, settings.request_timeout
-                        ),
-                        "max_retries": settings.max_retries,
+                        **connection_options(settings, provider),
                         "temperature": turn.temperature
                         if turn.temperature is not None
                         else provider.temperature,
@@ -441,17 +441,9 @@ class ChatService:
                 {"role": "user", "content": cite_request(turn.sources)},
             ]
             try:
-                async for _ in stream_chat(
-                    provider,
-                    messages,
-                    follow,
-                    engine=self.settings.engine,
-                    timeout=self.settings.request_timeout,
-                    max_retries=self.settings.max_retries,
-                    temperature=0.0,
-                    max_tokens=200,
-                ):
-                    pass
+                await complete(
+                    provider, messages, follow, self.settings, temperature=0.0, max_tokens=200
+                )
                 check = check_citations(follow.text, turn.sources, root)
             except ProviderError as exc:
                 say(f"could not ask for the answer's sources: {exc}")

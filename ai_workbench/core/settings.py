@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextvars
 import os
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -698,30 +698,10 @@ def set_user_value(key: str, raw: str, cwd: Path | None = None) -> tuple[Path, A
         )
     value = parse_cli_value(raw)
     path = user_config_path()
-    try:
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        doc = tomlkit.parse(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
-    except Exception as exc:  # tomlkit's ParseError
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-
-    table: Any = doc
-    for part in parts[:-1]:
-        if part not in table:
-            table[part] = tomlkit.table()
-        table = table[part]
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{path}: {key}: '{part}' is a value, not a table")
+    doc = _read_user_doc(path)
+    table = _parent_table(doc, parts, path, key, make=tomlkit.table)
     table[parts[-1]] = value
-    new_text = tomlkit.dumps(doc)
-
-    # Validate with the new user layer before touching the file.
-    _validate_candidate(path, new_text, cwd)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new_text, encoding="utf-8")
-    os.replace(tmp, path)
+    _write_user_doc(path, doc, cwd)
     return path, value
 
 
@@ -733,22 +713,11 @@ def set_user_table(
     import tomlkit
 
     path = user_config_path()
-    try:
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        doc = tomlkit.parse(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
-    except Exception as exc:  # tomlkit's ParseError
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    table: Any = doc
-    for part in parts[:-1]:
-        if part not in table:
-            if value is None:
-                return path
-            table[part] = tomlkit.table(is_super_table=True)
-        table = table[part]
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{path}: {'.'.join(parts)}: '{part}' is a value, not a table")
+    doc = _read_user_doc(path)
+    make = None if value is None else lambda: tomlkit.table(is_super_table=True)
+    table = _parent_table(doc, parts, path, ".".join(parts), make=make)
+    if table is None:  # removing a table whose parent is not there: nothing to do
+        return path
     if value is None:
         if parts[-1] in table:
             del table[parts[-1]]
@@ -757,13 +726,50 @@ def set_user_table(
         for key, item in value.items():
             new[key] = item
         table[parts[-1]] = new
+    _write_user_doc(path, doc, cwd)
+    return path
+
+
+def _parent_table(
+    doc: Any, parts: tuple[str, ...], path: Path, key: str, make: Callable[[], Any] | None
+) -> Any:
+    """The table in ``doc`` that holds ``parts[-1]``, its missing parents made with ``make``
+    (None when one is missing and ``make`` is None)."""
+    table: Any = doc
+    for part in parts[:-1]:
+        if part not in table:
+            if make is None:
+                return None
+            table[part] = make()
+        table = table[part]
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{path}: {key}: '{part}' is a value, not a table")
+    return table
+
+
+def _read_user_doc(path: Path) -> Any:
+    """The user config file as a tomlkit document (empty when there is none), comments kept."""
+    import tomlkit
+
+    try:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        return tomlkit.parse(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    except Exception as exc:  # tomlkit's ParseError
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+
+
+def _write_user_doc(path: Path, doc: Any, cwd: Path | None) -> None:
+    """Validate ``doc`` as the new user layer, then replace the file atomically."""
+    import tomlkit
+
     new_text = tomlkit.dumps(doc)
     _validate_candidate(path, new_text, cwd)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(new_text, encoding="utf-8")
     os.replace(tmp, path)
-    return path
 
 
 def _validate_candidate(path: Path, text: str, cwd: Path | None) -> None:

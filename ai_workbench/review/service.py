@@ -23,9 +23,8 @@ from ai_workbench.core.db import Database as Store
 from ai_workbench.core.errors import FALL_THROUGH, AiwError, InputError, ProviderError
 from ai_workbench.core.feedback import Feedback
 from ai_workbench.core.llm.discovery import parallel_limit
-from ai_workbench.core.llm.engines import StreamResult, stream_chat
+from ai_workbench.core.llm.engines import StreamResult, complete
 from ai_workbench.core.llm.profiles import ResolvedProvider, check_allowed, resolve_chain
-from ai_workbench.core.llm.speed import first_token_timeout
 from ai_workbench.core.llm.structured import OutputSchema
 from ai_workbench.core.redact import redact
 from ai_workbench.core.settings import LoadedConfig
@@ -287,20 +286,15 @@ class ReviewService:
                     await before_call()
                 result.stats.calls += 1
                 result.stats.tokens_sent += sum(estimate_tokens(m["content"]) for m in messages)
-                async for _ in stream_chat(
+                await complete(
                     provider,
                     messages,
                     stream,
-                    engine=self.settings.engine,
-                    timeout=self.settings.request_timeout,
-                    first_token_timeout=first_token_timeout(
-                        provider, self.settings.first_token_timeout, self.settings.request_timeout
-                    ),
-                    max_retries=self.settings.max_retries,
+                    self.settings,
+                    wait_first_token=True,
                     temperature=temperature,
                     schema=OutputSchema("review_findings", FINDINGS_SCHEMA),
-                ):
-                    pass
+                )
             except ProviderError as exc:
                 last = exc
                 if exc.kind == "interrupted":

@@ -445,9 +445,8 @@ async def ask_model(
     default chain); return (text, model). ``structured``: ask for :data:`SCHEMA` through the
     server's structured output. Raises ProviderError when every provider fails."""
     from ai_workbench.core.errors import ProviderError
-    from ai_workbench.core.llm.engines import StreamResult, stream_chat
+    from ai_workbench.core.llm.engines import StreamResult, connection_options, stream_chat
     from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
-    from ai_workbench.core.llm.speed import first_token_timeout
     from ai_workbench.core.llm.structured import OutputSchema
 
     settings = loaded.settings
@@ -467,12 +466,7 @@ async def ask_model(
                 provider,
                 messages,
                 result,
-                engine=settings.engine,
-                timeout=settings.request_timeout,
-                first_token_timeout=first_token_timeout(
-                    provider, settings.first_token_timeout, settings.request_timeout
-                ),
-                max_retries=settings.max_retries,
+                **connection_options(settings, provider),
                 temperature=0.2,
                 schema=OutputSchema("shell_analysis", SCHEMA) if structured else None,
             ):

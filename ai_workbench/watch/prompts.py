@@ -122,14 +122,10 @@ def change_messages(
     )
     body = (
         f"Instructions from {marker} comments in `{relpath}`:\n{asks}\n\n"
-        f"`{relpath}`:\n{_fence(redact_text(_excerpt(text, comments, context_lines)), relpath)}"
-        f"{_related_block(related)}\n\nReply with the SEARCH/REPLACE blocks; the path line for "
-        f"this file is `{relpath}`."
+        f"{_file_block(relpath, text, comments, context_lines, related)}\n\nReply with the "
+        f"SEARCH/REPLACE blocks; the path line for this file is `{relpath}`."
     )
-    return [
-        {"role": "system", "content": CHANGE_SYSTEM.format(marker=marker)},
-        {"role": "user", "content": body},
-    ]
+    return _messages(CHANGE_SYSTEM.format(marker=marker), body)
 
 
 def question_messages(
@@ -145,13 +141,25 @@ def question_messages(
     body = (
         f"Question in `{relpath}` at {comment.location}: "
         f"{redact_text(comment.request) or '(see the comment and the code around it)'}\n\n"
-        f"`{relpath}`:\n{_fence(redact_text(_excerpt(text, [comment], context_lines)), relpath)}"
-        f"{_related_block(related)}"
+        f"{_file_block(relpath, text, [comment], context_lines, related)}"
     )
-    return [
-        {"role": "system", "content": QUESTION_SYSTEM.format(marker=marker)},
-        {"role": "user", "content": body},
-    ]
+    return _messages(QUESTION_SYSTEM.format(marker=marker), body)
+
+
+def _file_block(
+    relpath: str,
+    text: str,
+    comments: Sequence[AiComment],
+    context_lines: int,
+    related: Sequence[RelatedFile],
+) -> str:
+    """The file around the ``comments`` (redacted, fenced), then the related files."""
+    excerpt = redact_text(_excerpt(text, comments, context_lines))
+    return f"`{relpath}`:\n{_fence(excerpt, relpath)}{_related_block(related)}"
+
+
+def _messages(system: str, user: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 # ---------------------------------------------------------------------------- related files

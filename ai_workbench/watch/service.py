@@ -580,7 +580,7 @@ class WatchService:
         """The model's whole answer and whether the token limit cut it (the default chain,
         falling through like a chat turn)."""
         from ai_workbench.core.errors import FALL_THROUGH, ProviderError
-        from ai_workbench.core.llm.engines import StreamResult, stream_chat
+        from ai_workbench.core.llm.engines import StreamResult, complete
         from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
 
         model, api_base, provider = self._model_choice()
@@ -591,16 +591,9 @@ class WatchService:
             result = StreamResult()
             try:
                 check_allowed(resolved, self.settings)
-                async for _ in stream_chat(
-                    resolved,
-                    messages,
-                    result,
-                    engine=self.settings.engine,
-                    timeout=self.settings.request_timeout,
-                    max_retries=self.settings.max_retries,
-                    temperature=resolved.temperature,
-                ):
-                    pass
+                await complete(
+                    resolved, messages, result, self.settings, temperature=resolved.temperature
+                )
                 return result.text, result.truncated
             except ProviderError as exc:
                 last = exc
@@ -648,14 +641,8 @@ class WatchService:
                 f"into a patch ({exc}). Edit the comment and save to ask again.\n\n"
                 f"Its answer:\n\n{answer.strip()}"
             )
-            await self._add(
-                job,
-                f"No patch for {where}: {_clip(job.request, 60)}",
-                body,
-                self._actions(ACTION_VIEW, ACTION_OPEN, ACTION_DISMISS),
-                {"path": str(self.root / job.relpath), "line": job.line, "text": answer},
-                subject,
-            )
+            title = f"No patch for {where}: {_clip(job.request, 60)}"
+            await self._add_text(job, title, body, answer, subject)
             return
         job.outcome = "suggested"
         files, added, removed = diff_stats(patch)
@@ -690,14 +677,15 @@ class WatchService:
         if truncated:
             body += "\n\n**Truncated:** the answer reached the token limit and stops here."
         job.outcome = "suggested"
-        await self._add(
-            job,
-            f"{where}: {_clip(job.request, 70)}",
-            body,
-            self._actions(ACTION_VIEW, ACTION_OPEN, ACTION_DISMISS),
-            {"path": str(self.root / job.relpath), "line": job.line, "text": body},
-            subject,
-        )
+        await self._add_text(job, f"{where}: {_clip(job.request, 70)}", body, body, subject)
+
+    async def _add_text(
+        self, job: WatchJob, title: str, body: str, text: str, subject: str
+    ) -> None:
+        """Queue a suggestion to read (no patch): view it, open the file at the comment."""
+        payload = {"path": str(self.root / job.relpath), "line": job.line, "text": text}
+        actions = self._actions(ACTION_VIEW, ACTION_OPEN, ACTION_DISMISS)
+        await self._add(job, title, body, actions, payload, subject)
 
     async def _add(
         self,

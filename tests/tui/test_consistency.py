@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -99,13 +101,19 @@ async def test_the_last_session_reopens_scrolled_to_its_end(make_app: Any, fake_
         assert app.session is None and app.chat_log.views == []
 
 
-async def test_a_fix_applied_elsewhere_leaves_the_panel_at_once(make_app: Any) -> None:
+@asynccontextmanager
+async def _inbox_open(make_app: Any) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """The workbench with its inbox panel open (F3): the app, its pilot, the panel."""
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         await pilot.press("f3")
         await settle(pilot, app)
-        panel = app.suggestions_panel()
+        yield app, pilot, app.suggestions_panel()
+
+
+async def test_a_fix_applied_elsewhere_leaves_the_panel_at_once(make_app: Any) -> None:
+    async with _inbox_open(make_app) as (app, pilot, panel):
         heard: list[SuggestionChanged] = []
         app.ctx.bus.on(heard.append, SuggestionChanged)
         # The review service queues and closes its findings through its own queue object.
@@ -121,12 +129,7 @@ async def test_a_fix_applied_elsewhere_leaves_the_panel_at_once(make_app: Any) -
 
 
 async def test_suggestion_cards_render_markdown_safely(make_app: Any) -> None:
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot, app)
-        await pilot.press("f3")
-        await settle(pilot, app)
-        panel = app.suggestions_panel()
+    async with _inbox_open(make_app) as (app, pilot, panel):
         body = (
             "**a.py:3** · warning · [b]not markup[/b]\x1b]52;c;QUFBQQ==\x07\n\n"
             "Use `is None` here.\n\n```diff\n-if x == None:\n+if x is None:\n```"

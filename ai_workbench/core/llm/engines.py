@@ -210,6 +210,41 @@ async def stream_chat(
             await asyncio.sleep(delay)
 
 
+def connection_options(settings: Any, provider: ResolvedProvider | None = None) -> dict[str, Any]:
+    """:func:`stream_chat`'s engine, request timeout and retries from ``settings`` (a
+    ``core.settings.Settings``); with ``provider``, also its wait for the first token."""
+    options: dict[str, Any] = {
+        "engine": settings.engine,
+        "timeout": settings.request_timeout,
+        "max_retries": settings.max_retries,
+    }
+    if provider is not None:
+        from ai_workbench.core.llm.speed import first_token_timeout
+
+        options["first_token_timeout"] = first_token_timeout(
+            provider, settings.first_token_timeout, settings.request_timeout
+        )
+    return options
+
+
+async def complete(
+    provider: ResolvedProvider,
+    messages: Sequence[dict[str, Any]],
+    result: StreamResult,
+    settings: Any,
+    *,
+    wait_first_token: bool = False,
+    **options: Any,
+) -> StreamResult:
+    """The whole answer into ``result``: :func:`stream_chat` run to its end with the
+    :func:`connection_options` of ``settings`` (and the provider's first-token wait when
+    ``wait_first_token``) and ``options`` (temperature, max_tokens, schema, ...)."""
+    connection = connection_options(settings, provider if wait_first_token else None)
+    async for _ in stream_chat(provider, messages, result, **connection, **options):
+        pass
+    return result
+
+
 def _prompt_estimate(messages: Sequence[dict[str, str]]) -> int:
     """Tokens in the prompt, roughly (4 characters a token), for the speed measurement."""
     return sum(len(str(m.get("content") or "")) for m in messages) // 4

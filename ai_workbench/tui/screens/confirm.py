@@ -2,13 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
+
+ResultT = TypeVar("ResultT")
+
+
+class InputModal(ModalScreen[ResultT | None]):
+    """A modal built around one text field: it has the focus (its cursor steady under test) and
+    ``cancel`` (Esc in the subclasses' bindings) closes the modal with None.
+
+    Textual calls ``on_mount`` of every class in the MRO, so a subclass's own ``on_mount`` runs
+    first and this one after it.
+    """
+
+    def on_mount(self) -> None:
+        field = self.query_one(Input)
+        field.cursor_blink = not self.app.is_headless
+        field.focus()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -49,7 +68,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(answer)
 
 
-class TextPromptScreen(ModalScreen[str | None]):
+class TextPromptScreen(InputModal[str]):
     """Ask for one line of text (e.g. a new session title); Enter saves, Esc cancels."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -68,17 +87,9 @@ class TextPromptScreen(ModalScreen[str | None]):
             yield Input(self.value, placeholder=self.placeholder, id="text-prompt-input")
             yield Static("[dim]Enter saves · Esc cancels[/dim]", classes="dialog-hint")
 
-    def on_mount(self) -> None:
-        field = self.query_one(Input)
-        field.cursor_blink = not self.app.is_headless
-        field.focus()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(event.value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class MessageScreen(ModalScreen[None]):

@@ -8,8 +8,9 @@ from typing import Any, ClassVar
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.markup import escape
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+
+from ai_workbench.tui.screens.confirm import InputModal
 
 
 @dataclass
@@ -18,7 +19,7 @@ class FeedbackResult:
     comment: str | None = None
 
 
-class FeedbackScreen(ModalScreen[FeedbackResult | None]):
+class FeedbackScreen(InputModal[FeedbackResult]):
     """Enter saves the rating with the comment (empty: none); Esc cancels; Ctrl+D removes."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -57,17 +58,9 @@ class FeedbackScreen(ModalScreen[FeedbackResult | None]):
                 classes="dialog-hint",
             )
 
-    def on_mount(self) -> None:
-        field = self.query_one(Input)
-        field.cursor_blink = not self.app.is_headless
-        field.focus()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(FeedbackResult(self.rating, event.value.strip()))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def action_toggle(self) -> None:
         self.rating = -self.rating

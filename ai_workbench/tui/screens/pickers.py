@@ -10,9 +10,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.content import Content
 from textual.markup import escape
-from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from ai_workbench.tui.screens.confirm import InputModal
 
 CUSTOM_PREFIX = "\x00custom:"
 
@@ -25,7 +26,7 @@ class PickItem:
     current: bool = False
 
 
-class PickerScreen(ModalScreen[str | None]):
+class PickerScreen(InputModal[str]):
     """Returns the chosen item's ``value`` (or the typed text when ``allow_custom``)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -55,10 +56,7 @@ class PickerScreen(ModalScreen[str | None]):
             yield OptionList(id="picker-options")
             yield Static("[dim]Enter chooses · Esc cancels[/dim]", classes="dialog-hint")
 
-    def on_mount(self) -> None:
-        field = self.query_one(Input)
-        field.cursor_blink = not self.app.is_headless
-        field.focus()
+    def on_mount(self) -> None:  # then InputModal.on_mount focuses the filter
         self._refresh("")
 
     def _option(self, item: PickItem, matcher: Any = None) -> Option:
@@ -124,6 +122,3 @@ class PickerScreen(ModalScreen[str | None]):
             options.action_cursor_down()
         else:
             options.action_cursor_up()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
