@@ -150,6 +150,21 @@ class MessageView(Vertical):
     def set_selected(self, selected: bool) -> None:
         self.set_class(selected, "-selected")
 
+    def add_tool_line(self, markup: str, *, replace_last: bool = False) -> None:
+        """Show a tool call (or its result, over the call's line) above the answer's text;
+        the lines are the conversation's, not the saved answer's."""
+        lines: list[str] = getattr(self, "tool_lines", [])
+        if replace_last and lines:
+            lines[-1] = markup
+        else:
+            lines.append(markup)
+        self.tool_lines = lines
+        tools = next(iter(self.query(".msg-tools").results(Static)), None)
+        if tools is None:
+            tools = Static(classes="msg-tools", markup=True)
+            self.mount(tools, before=self._body)
+        tools.update("\n".join(lines))
+
 
 class ChatLog(VerticalScroll, can_focus=True):
     """The conversation of the open session."""
