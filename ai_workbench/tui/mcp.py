@@ -158,25 +158,56 @@ class WorkbenchMcp:
             raise
 
 
-def tool_line(event: Any) -> str:
-    """What the conversation shows of a call (markup): the call, its result or the refusal."""
-    name = escape(f"{event.server}/{event.tool}")
-    args = escape(clip(event.arguments_line(160), 160))
+def clean_arguments(value: Any) -> Any:
+    """A call's arguments with control sequences stripped from every string (keys too)."""
+    from ai_workbench.core.sanitize import strip_controls
+
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, dict):
+        return {strip_controls(str(k)): clean_arguments(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_arguments(v) for v in value]
+    return value
+
+
+def shown_arguments(arguments: dict[str, Any], indent: int | None = None) -> str:
+    """The arguments as JSON to show: control sequences stripped, secrets redacted (a model
+    may put a secret from the conversation into a call)."""
+    import json
+
+    from ai_workbench.core.redact import redact_text
+
+    text = json.dumps(clean_arguments(arguments), ensure_ascii=False, indent=indent, sort_keys=True)
+    return redact_text(text)
+
+
+def tool_line(event: Any) -> Any:
+    """What the conversation shows of a call (a ``Content``, never markup: the text comes from
+    the model and the server): the call, its result or the refusal."""
+    from textual.content import Content
+
+    name = f"⚙ {event.server}/{event.tool} "
+    args = clip(shown_arguments(event.arguments), 160)
     if event.phase == "call":
-        return f"[$accent]⚙ {name}[/] [dim]{args}[/dim] …"
+        return Content.assemble((name, "$accent"), (args, "dim"), " …")
     if event.phase == "refused":
-        return f"[$warning]⚙ {name}[/] [dim]{args}[/dim] → not allowed (the model was told)"
+        return Content.assemble(
+            (name, "$warning"), (args, "dim"), " → not allowed (the model was told)"
+        )
     lines = len(event.text.splitlines()) if event.text else 0
     notes = []
     if event.redacted:
         notes.append(f"{event.redacted} secret(s) redacted")
     if event.cut:
         notes.append("cut")
-    extra = f" [dim]({', '.join(notes)})[/dim]" if notes else ""
-    summary = escape(clip(event.text, 160)) or "(nothing)"
+    extra = (f" ({', '.join(notes)})", "dim") if notes else ""
+    summary = clip(event.text, 160) or "(nothing)"
     if event.is_error:
-        return f"[$error]⚙ {name}[/] [dim]{args}[/dim] → error: {summary}{extra}"
-    return f"[$accent]⚙ {name}[/] [dim]{args}[/dim] → {lines} line(s): {summary}{extra}"
+        return Content.assemble((name, "$error"), (args, "dim"), f" → error: {summary}", extra)
+    return Content.assemble(
+        (name, "$accent"), (args, "dim"), f" → {lines} line(s): {summary}", extra
+    )
 
 
 async def start_mcp(app: Any, ctx: Workbench) -> WorkbenchMcp | None:

@@ -14,6 +14,7 @@ from ai_workbench.tui.widgets.chat import MessageView
 from ai_workbench.tui.widgets.chips import Chip
 from tests.conftest import REPO_ROOT, IsolatedEnv
 from tests.fake_llm import tool_results
+from tests.mcp.tiny_server import LEAKED_KEY
 from tests.tui.conftest import SIZE, wait_for
 
 
@@ -94,17 +95,26 @@ async def test_states_are_shown_and_each_call_asks(
         await wait_for(pilot, lambda: len(answers(app)) == 1 and not app.streaming, timeout=15)
         refused = answers(app)[0]
         assert "the user did not allow this call of echo" in refused.text
-        assert "not allowed" in "\n".join(refused.tool_lines)
+        assert "not allowed" in "\n".join(line.plain for line in refused.tool_lines)
 
         # Again, and "y" runs it: the answer uses the result, the call's summary is shown.
-        fake_llm.tool_calls = [[{"name": "mcp__tiny__echo", "arguments": {"text": "second"}}]]
+        # The arguments are shown whole, but stripped of control sequences and redacted.
+        hostile = f"second \x1b]0;pwned\x07[b]x[/b] {LEAKED_KEY}"
+        fake_llm.tool_calls = [[{"name": "mcp__tiny__echo", "arguments": {"text": hostile}}]]
         await send(pilot, app, "once more")
         await wait_for(pilot, lambda: isinstance(app.screen, ToolCallScreen), timeout=15)
+        shown_args = app.screen.arguments_text
+        assert "second" in shown_args and "[b]x[/b]" in shown_args
+        assert "\x1b" not in shown_args and "\\u001b" not in shown_args
+        assert LEAKED_KEY not in shown_args and "[REDACTED" in shown_args
         await pilot.press("y")
         await wait_for(pilot, lambda: len(answers(app)) == 2 and not app.streaming, timeout=15)
         used = answers(app)[1]
         assert "echo: second" in used.text
-        assert "tiny/echo" in used.tool_lines[0] and "echo: second" in used.tool_lines[0]
+        shown = used.tool_lines[0].plain
+        assert "tiny/echo" in shown and "1 line(s): echo: second" in shown
+        assert LEAKED_KEY not in shown and "[b]x[/b]" in shown  # redacted; markup kept as text
+        assert LEAKED_KEY not in used.text  # the model got the result redacted too
         assert used.info.status == "complete"
     # Leaving the workbench stopped the server.
     assert app.ctx.mcp.hub.connections["tiny"].state == "stopped"

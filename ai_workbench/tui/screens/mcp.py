@@ -3,7 +3,6 @@ session turns servers' tools on and off)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
@@ -13,16 +12,6 @@ from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
-
-
-def shown_arguments(arguments: dict[str, Any]) -> str:
-    """The whole arguments as indented JSON, control sequences stripped and secrets redacted
-    (a model may put a secret from the conversation into a call)."""
-    from ai_workbench.core.redact import redact_text
-    from ai_workbench.core.sanitize import strip_controls
-
-    text = json.dumps(arguments, ensure_ascii=False, indent=2, sort_keys=True)
-    return redact_text(strip_controls(text))
 
 
 class ToolCallScreen(ModalScreen[str]):
@@ -40,7 +29,9 @@ class ToolCallScreen(ModalScreen[str]):
         self.server = server
         self.tool = tool
         self.description = description
-        self.arguments_text = shown_arguments(arguments)
+        from ai_workbench.tui.mcp import shown_arguments
+
+        self.arguments_text = shown_arguments(arguments, indent=2)
 
     def compose(self) -> Any:
         from ai_workbench.core.sanitize import strip_controls
