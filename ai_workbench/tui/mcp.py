@@ -158,34 +158,12 @@ class WorkbenchMcp:
             raise
 
 
-def clean_arguments(value: Any) -> Any:
-    """A call's arguments with control sequences stripped from every string (keys too)."""
-    from ai_workbench.core.sanitize import strip_controls
-
-    if isinstance(value, str):
-        return strip_controls(value)
-    if isinstance(value, dict):
-        return {strip_controls(str(k)): clean_arguments(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [clean_arguments(v) for v in value]
-    return value
-
-
-def shown_arguments(arguments: dict[str, Any], indent: int | None = None) -> str:
-    """The arguments as JSON to show: control sequences stripped, secrets redacted (a model
-    may put a secret from the conversation into a call)."""
-    import json
-
-    from ai_workbench.core.redact import redact_text
-
-    text = json.dumps(clean_arguments(arguments), ensure_ascii=False, indent=indent, sort_keys=True)
-    return redact_text(text)
-
-
 def tool_line(event: Any) -> Any:
     """What the conversation shows of a call (a ``Content``, never markup: the text comes from
     the model and the server): the call, its result or the refusal."""
     from textual.content import Content
+
+    from ai_workbench.tui.screens.mcp import shown_arguments
 
     name = f"⚙ {event.server}/{event.tool} "
     args = clip(shown_arguments(event.arguments), 160)

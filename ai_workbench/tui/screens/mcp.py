@@ -14,6 +14,30 @@ from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
 
+def clean_arguments(value: Any) -> Any:
+    """A call's arguments with control sequences stripped from every string (keys too)."""
+    from ai_workbench.core.sanitize import strip_controls
+
+    if isinstance(value, str):
+        return strip_controls(value)
+    if isinstance(value, dict):
+        return {strip_controls(str(k)): clean_arguments(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_arguments(v) for v in value]
+    return value
+
+
+def shown_arguments(arguments: dict[str, Any], indent: int | None = None) -> str:
+    """The arguments as JSON to show: control sequences stripped, secrets redacted (a model
+    may put a secret from the conversation into a call)."""
+    import json
+
+    from ai_workbench.core.redact import redact_text
+
+    text = json.dumps(clean_arguments(arguments), ensure_ascii=False, indent=indent, sort_keys=True)
+    return redact_text(text)
+
+
 class ToolCallScreen(ModalScreen[str]):
     """Allow one MCP tool call: **y** once, **a** always (this server's tool, remembered),
     **n** / **Esc** no. Returns ``once``, ``always`` or ``deny``."""
@@ -29,8 +53,6 @@ class ToolCallScreen(ModalScreen[str]):
         self.server = server
         self.tool = tool
         self.description = description
-        from ai_workbench.tui.mcp import shown_arguments
-
         self.arguments_text = shown_arguments(arguments, indent=2)
 
     def compose(self) -> Any:
