@@ -6,7 +6,12 @@ no work, so the time is the transport, the SDK on both sides and aiw's own path:
 (approval lookup, control-sequence stripping, redaction, the size cut). Start-up (spawning the
 server, the handshake, listing tools) is timed separately. Target: p50 ≤ 5 ms per call.
 
-    python bench/mcp.py [--calls 300] [--check]
+``--first-frame`` also times the workbench's first frame (bench/first_frame.py's machinery: `aiw`
+in tmux until the prompt shows) with three MCP servers configured against none, interleaved run
+by run; ``--cpu`` adds the CPU time each process had used by then. The servers start after the
+frame (tui/boot.py), so the two should not differ beyond noise.
+
+    python bench/mcp.py [--calls 300] [--check] [--first-frame [--runs 5] [--cpu]]
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Run as `python bench/mcp.py`, this file's folder comes first on sys.path, and this file would
@@ -92,11 +98,85 @@ async def _measure(spec: ServerSpec, calls: int) -> dict[str, float]:
     }
 
 
+def _first_frame_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("first_frame", HERE / "first_frame.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def first_frame(runs: int, cpu: bool) -> int:
+    """The workbench's first frame with three MCP servers configured vs none (this checkout's
+    code first on PYTHONPATH for both)."""
+    import json
+    import shutil
+    import tempfile
+
+    ff = _first_frame_module()
+    aiw = ff.BIN / "aiw"
+    if shutil.which("tmux") is None or not aiw.exists():
+        print("--first-frame needs tmux and the aiw script in the venv", file=sys.stderr)
+        return 2
+    homes = {
+        name: Path(tempfile.mkdtemp(prefix=f"aiw-mcp-frame-{name}-")) for name in ("none", "mcp3")
+    }
+    config = homes["mcp3"] / "config" / "aiw" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        "".join(
+            f"[mcp.servers.tiny{i}]\ncommand = {json.dumps(sys.executable)}\n"
+            f'args = ["-m", "tests.mcp.tiny_server"]\ncwd = {json.dumps(str(REPO_ROOT))}\n'
+            f"env = {{ PYTHONPATH = {json.dumps(str(REPO_ROOT))} }}\n\n"
+            for i in range(3)
+        ),
+        encoding="utf-8",
+    )
+    subprocess.run([*ff.TMUX, "new-session", "-d", "-s", "keeper", "sleep 3600"], check=True)
+    times: dict[str, list[float]] = {"none": [], "mcp3": []}
+    cpus: dict[str, list[float]] = {"none": [], "mcp3": []}
+    try:
+        for name, home in homes.items():  # warm-up: .pyc files, config, database
+            if ff.time_once([str(aiw)], ff.AIW_MARKER, name, str(REPO_ROOT), home) is None:
+                return 1
+        for run in range(runs):
+            order = list(homes.items())[:: 1 if run % 2 == 0 else -1]
+            for name, home in order:
+                took = ff.time_once([str(aiw)], ff.AIW_MARKER, name, str(REPO_ROOT), home)
+                if took is None:
+                    return 1
+                times[name].append(took[0])
+                if took[1] is not None:
+                    cpus[name].append(took[1])
+    finally:
+        subprocess.run([*ff.TMUX, "kill-server"], capture_output=True)
+        for home in homes.values():
+            shutil.rmtree(home, ignore_errors=True)
+    print("Workbench first frame: 'none' = no MCP server configured, 'mcp3' = three (stdio)")
+    wall = {name: ff.report(name, values) for name, values in times.items()}
+    print(f"mcp3/none: {wall['mcp3'] / wall['none']:.2f}x")
+    if cpu and all(cpus.values()):
+        used = {name: ff.report(name, values, "CPU until frame") for name, values in cpus.items()}
+        print(f"mcp3/none CPU: {used['mcp3'] / used['none']:.2f}x")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=300)
     parser.add_argument("--check", action="store_true", help="exit 1 if a p50 is over target")
+    parser.add_argument(
+        "--first-frame", action="store_true", help="also the workbench's first frame, 3 vs 0"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="first-frame runs per setup")
+    parser.add_argument("--cpu", action="store_true", help="first frame: also the CPU time")
     args = parser.parse_args()
+    if args.first_frame:
+        code = first_frame(args.runs, args.cpu)
+        if code:
+            return code
 
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     stdio = ServerSpec(

@@ -15,6 +15,8 @@ event                  source (feed)                                  feed modul
                        once, other processes' rows by polling)
 :class:`IndexRunFinished`  the index's run reports                    ``knowledge/feed.py``
 :class:`SessionsChanged`   the sessions table (``aiw ask`` elsewhere)  ``chat/feed.py``
+:class:`McpServerState`    an MCP server's connection (starting, ready,  ``mcp/feed.py``
+                           failed), from the hub that runs it
 =====================  ============================================  =========================
 
 Feeds live with the capability that owns the source (core imports no capability) and publish
@@ -51,6 +53,7 @@ __all__ = [
     "Feed",
     "FeedRunner",
     "IndexRunFinished",
+    "McpServerState",
     "SessionsChanged",
     "ShellFailure",
     "Subscription",
@@ -132,6 +135,21 @@ class SessionsChanged(Event):
 
     kind: ClassVar[str] = "sessions.changed"
     count: int
+
+
+@dataclass(frozen=True)
+class McpServerState(Event):
+    """An MCP server's connection changed: ``state`` is starting, ready, failed, disabled or
+    stopped; ``tools`` how many it offers when ready; ``error`` why it failed (the reason and
+    the tail of its stderr, redacted and stripped of control sequences)."""
+
+    kind: ClassVar[str] = "mcp.server"
+    server: str
+    state: str
+    tools: int = 0
+    error: str = ""
+    transport: str = ""  # stdio | http | memory
+    target: str = ""  # the command or URL (for display)
 
 
 # ------------------------------------------------------------------------------------- bus

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ai_workbench.core.errors import InputError
+from ai_workbench.core.events import EventBus
 from ai_workbench.core.settings import LoadedConfig, set_user_table
 from ai_workbench.mcp import approvals
 from ai_workbench.mcp.config import (
@@ -57,11 +58,19 @@ __all__ = [
 ]
 
 
-def open_hub(loaded: LoadedConfig, servers: ServerList | None = None) -> McpHub:
-    """A hub over every configured server (none started yet)."""
+def open_hub(
+    loaded: LoadedConfig, servers: ServerList | None = None, bus: EventBus | None = None
+) -> McpHub:
+    """A hub over every configured server (none started yet); with ``bus``, every server's
+    state is published there as :class:`~ai_workbench.core.events.McpServerState` events."""
     listed = servers if servers is not None else load_servers(loaded)
     mcp = loaded.settings.mcp
-    return McpHub(listed.servers, start_timeout=mcp.start_timeout, call_timeout=mcp.call_timeout)
+    hub = McpHub(listed.servers, start_timeout=mcp.start_timeout, call_timeout=mcp.call_timeout)
+    if bus is not None:
+        from ai_workbench.mcp.feed import publish_states
+
+        publish_states(hub, bus)
+    return hub
 
 
 async def call_text(

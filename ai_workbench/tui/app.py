@@ -311,6 +311,9 @@ class AiwApp(App[None]):
     def action_toggle_kb(self) -> None:
         self.chat.bar.toggle_kb()
 
+    def action_mcp_servers(self) -> None:
+        self.chat.bar.pick_mcp()
+
     def action_message(self, kind: str) -> None:
         self.chat.log_view.act_on(kind)
 

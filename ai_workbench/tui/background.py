@@ -71,7 +71,20 @@ class Background:
         feed = self.feeds.feeds.get("index-runs")
         return getattr(feed, "seen", None)
 
+    async def start_mcp(self) -> None:
+        """Start the configured MCP servers together, after the first frame and the settings
+        (tui/mcp.py); nothing of MCP is imported when none are configured."""
+        await self.ctx.config_ready.wait()
+        if self.ctx.loaded is None or not _mcp_configured(self.ctx.loaded):
+            return
+        from ai_workbench.tui.mcp import start_mcp
+
+        await start_mcp(self.app, self.ctx)
+
     async def stop(self) -> None:
+        if self.ctx.mcp is not None:
+            with contextlib.suppress(Exception):
+                await self.ctx.mcp.close()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
         self._unsubscribe.clear()
@@ -210,3 +223,14 @@ class Background:
         count = await self.ctx.watch_service.process_pending_now(wait=False)
         if not count:
             self.app.notify("No new AI comments in the project.", timeout=4)
+
+
+def _mcp_configured(loaded: Any) -> bool:
+    """Servers in the settings, the user's mcp.json or the project's .mcp.json (a stat each;
+    the files are read, and the SDK imported, only when there is one)."""
+    from ai_workbench.core import paths
+
+    if loaded.settings.mcp.servers:
+        return True
+    candidates = [paths.config_dir() / "mcp.json", Path(loaded.project_root) / ".mcp.json"]
+    return any(path.is_file() for path in candidates)

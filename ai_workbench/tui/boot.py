@@ -83,6 +83,7 @@ class Boot:
             self._start_warm_up()
         app.background.start_early()
         app.run_worker(app.background.start_watch(), group="watch", exit_on_error=False)
+        app.run_worker(app.background.start_mcp(), group="mcp", exit_on_error=False)
 
     async def _mount_suggestions(self) -> None:
         """The suggestions pane, in the place kept for it (also where that is hidden, below

@@ -30,6 +30,11 @@ EXTRA_COMMANDS: list[PaletteCommand] = [
         "review",
         "app.review",
     ),
+    PaletteCommand(
+        "MCP servers",
+        "The MCP servers and their states; choose whose tools this session offers the model",
+        "mcp_servers",
+    ),
 ]
 
 

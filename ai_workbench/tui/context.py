@@ -44,6 +44,7 @@ class Workbench:
         self.feedback: Any = None  # core.feedback.FeedbackService
         self.suggestion_queue: Any = None
         self.watch_service: Any = None  # watch.WatchService once started
+        self.mcp: Any = None  # tui.mcp.WorkbenchMcp, once started (MCP servers configured)
         self.boot_errors: dict[str, str] = {}
         self.config_ready = asyncio.Event()
         self.store_ready = asyncio.Event()

@@ -115,3 +115,58 @@ def test_the_first_frame_waits_for_nothing_it_does_not_show(isolated_env: object
     # (start-up announces them five times; each rebuild held the first frame back).
     assert seen["footer_keys"] > 3
     assert seen["footer_rebuilt"] is False
+
+
+MCP_PROBE = """
+import asyncio, json, sys
+from ai_workbench.tui.app import AiwApp
+
+MCP_MODULES = ("mcp", "ai_workbench.mcp.hub", "ai_workbench.mcp.config", "ai_workbench.tui.mcp")
+seen = {}
+
+class Probe(AiwApp):
+    def on_ready(self):
+        seen["loaded_at_first_frame"] = [m for m in MCP_MODULES if m in sys.modules]
+        seen["chips_at_first_frame"] = [c.data.kind for c in self.chip_bar.query("Chip")]
+
+async def main():
+    app = Probe(cwd=__import__("pathlib").Path.cwd())
+    async with app.run_test(size=(120, 36)) as pilot:
+        for _ in range(1500):
+            await pilot.pause(0.02)
+            mcp = app.ctx.mcp
+            if mcp is not None and len(mcp.states) == 3 and all(
+                s.state == "ready" for s in mcp.states.values()
+            ):
+                break
+        mcp = app.ctx.mcp
+        seen["states"] = {n: mcp.state(n).state for n in mcp.names} if mcp else {}
+        seen["chips_after"] = [c.data.label for c in app.chip_bar.query("Chip")]
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+
+
+def test_mcp_servers_start_after_the_first_frame(isolated_env: object) -> None:
+    """With three servers configured, nothing of MCP is imported before the first frame (no
+    chip either); after it the servers start together and the tools chip appears."""
+    tables = "".join(
+        f"[mcp.servers.s{i}]\ncommand = {json.dumps(sys.executable)}\n"
+        f'args = ["-m", "tests.mcp.tiny_server"]\ncwd = {json.dumps(str(REPO_ROOT))}\n\n'
+        for i in range(3)
+    )
+    isolated_env.write_user_config(tables)  # type: ignore[attr-defined]
+    proc = subprocess.run(
+        [sys.executable, "-c", MCP_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["loaded_at_first_frame"] == []
+    assert "mcp" not in seen["chips_at_first_frame"]
+    assert seen["states"] == {"s0": "ready", "s1": "ready", "s2": "ready"}
+    assert "tools: off (3 MCP)" in seen["chips_after"]

@@ -268,6 +268,8 @@ class ChatPane(ModelSetup, Vertical):
                     return
                 self.set_status("")
                 self.bar.detach(files)
+                if self.session is None and self.ctx.mcp is not None:
+                    self.ctx.mcp.adopt(turn.session.id)  # the new session's tools go with it
                 self._set_session(turn.session)
             if retry_turn is None and reuse_message is None:
                 user_view = MessageView(
@@ -299,7 +301,8 @@ class ChatPane(ModelSetup, Vertical):
                 await warm.wait()
                 self.set_status("")
                 answer.update_info(waiting=None)
-            result = await self._stream(service, turn, answer)
+            tools = await self._tools(turn, answer)
+            result = await self._stream(service, turn, answer, tools)
             await self._finish_turn(answer, result)
         except asyncio.CancelledError:
             if answer is not None:
@@ -341,7 +344,23 @@ class ChatPane(ModelSetup, Vertical):
             self.refresh_chips()
         self.post_message(SessionShown(session.id, changed=True))
 
-    async def _stream(self, service: Any, turn: Any, answer: MessageView) -> Any:
+    async def _tools(self, turn: Any, answer: MessageView) -> Any:
+        """The MCP tools this session offers (tui/mcp.py), each call shown in the answer."""
+        mcp = self.ctx.mcp
+        if mcp is None or not mcp.chosen_for(turn.session.id):
+            return None
+        from ai_workbench.tui.mcp import tool_line
+
+        def report(event: Any) -> None:
+            answer.add_tool_line(tool_line(event), replace_last=event.phase == "result")
+
+        self.set_status("[dim]starting MCP servers…[/dim]")
+        try:
+            return await mcp.toolbox(turn.session.id, report)
+        finally:
+            self.set_status("")
+
+    async def _stream(self, service: Any, turn: Any, answer: MessageView, tools: Any = None) -> Any:
         from textual.widgets import Markdown
 
         stream = Markdown.get_stream(answer.markdown)
@@ -366,7 +385,7 @@ class ChatPane(ModelSetup, Vertical):
 
         pumping = asyncio.create_task(pump())
         try:
-            return await service.run(turn, on_text, notice=self._notice)
+            return await service.run(turn, on_text, notice=self._notice, tools=tools)
         finally:
             pumping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

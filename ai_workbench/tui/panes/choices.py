@@ -77,6 +77,9 @@ class ChoiceBar(ChipBar):
         chips.append(ChipData("model", value, f"model: {label}{problem}", warn=bool(problem)))
         if self.kb_on:
             chips.append(ChipData("kb", "on", "knowledge: on"))
+        if self.ctx.mcp is not None:  # MCP servers configured (started after the first frame)
+            value, mcp_label, warn = self.ctx.mcp.chip(session.id if session else None)
+            chips.append(ChipData("mcp", value, mcp_label, warn=warn))
         for path in self.attached:
             chips.append(ChipData("file", str(path), f"@{self.ctx.display_path(path)}"))
         if self.is_mounted:
@@ -120,6 +123,8 @@ class ChoiceBar(ChipBar):
             self.pick_model()
         elif event.chip.kind == "kb":
             self.toggle_kb()
+        elif event.chip.kind == "mcp":
+            self.pick_mcp()
 
     @on(Chip.Removed)
     def _chip_removed(self, event: Chip.Removed) -> None:
@@ -133,6 +138,8 @@ class ChoiceBar(ChipBar):
             self.persona_picked("-")
         elif chip.kind == "kb":
             self.toggle_kb()
+        elif chip.kind == "mcp":
+            self.mcp_picked(set())
         elif chip.kind == "model":
             if self.model_choice is None:
                 event.stop()
@@ -177,6 +184,39 @@ class ChoiceBar(ChipBar):
             )
         else:
             self.notify("Project knowledge off.", timeout=3)
+
+    # ---- MCP servers' tools (per session, while the workbench runs)
+
+    def pick_mcp(self) -> None:
+        mcp = self.ctx.mcp
+        if mcp is None:
+            self.notify(
+                "No MCP servers are configured (aiw mcp add NAME -- COMMAND; docs/mcp.md).",
+                severity="warning",
+                timeout=6,
+            )
+            return
+        from ai_workbench.tui.screens.mcp import McpServersScreen
+
+        chosen = mcp.chosen_for(self.session.id if self.session else None)
+        self.app.push_screen(McpServersScreen(mcp, chosen), self.mcp_picked)
+
+    def mcp_picked(self, chosen: set[str] | None) -> None:
+        mcp = self.ctx.mcp
+        if chosen is None or mcp is None:
+            return
+        session_id = self.session.id if self.session else None
+        if chosen == mcp.chosen_for(session_id):
+            return
+        mcp.choose(session_id, chosen)
+        self.redraw()
+        names = ", ".join(n for n in mcp.names if n in chosen)
+        self.notify(
+            f"This session offers the model the tools of: {names}; every call asks first."
+            if names
+            else "This session offers the model no MCP tools.",
+            timeout=5,
+        )
 
     # ---- model
 

@@ -150,6 +150,24 @@ class MessageView(Vertical):
     def set_selected(self, selected: bool) -> None:
         self.set_class(selected, "-selected")
 
+    def add_tool_line(self, line: Any, *, replace_last: bool = False) -> None:
+        """Show a tool call (or its result, over the call's line) above the answer's text, as
+        a ``Content`` (untrusted text is never markup); the lines are the conversation's, not
+        the saved answer's."""
+        from textual.content import Content
+
+        lines: list[Any] = getattr(self, "tool_lines", [])
+        if replace_last and lines:
+            lines[-1] = line
+        else:
+            lines.append(line)
+        self.tool_lines = lines
+        tools = next(iter(self.query(".msg-tools").results(Static)), None)
+        if tools is None:
+            tools = Static(classes="msg-tools")
+            self.mount(tools, before=self._body)
+        tools.update(Content("\n").join(lines))
+
 
 class ChatLog(VerticalScroll, can_focus=True):
     """The conversation of the open session."""
