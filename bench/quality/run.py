@@ -220,7 +220,9 @@ def suite_kb(args: argparse.Namespace) -> list[dict[str, Any]]:
                 for path, a, b in cites
             )
             right = bool(answer) and all(re.search(p, answer, re.IGNORECASE) for p in case.answer)
-            asked_back = bool(answer) and answer.rstrip().endswith("?") and not cites
+            asked_back = bool(data.get("clarifying_question")) or (
+                bool(answer) and answer.rstrip().endswith("?") and not cites
+            )
             rows.append(
                 {
                     "suite": "kb",
@@ -293,6 +295,14 @@ def suite_watch(args: argparse.Namespace) -> list[dict[str, Any]]:
 SUITES = {"review": suite_review, "shell": suite_shell, "kb": suite_kb, "watch": suite_watch}
 
 
+def _asked_back(row: dict[str, Any]) -> bool:
+    # `aiw ask --kb --json` prints {"clarifying_question": ...} and no answer when it asks back
+    # (runs saved before the bench read that key show an empty answer with no status).
+    return bool(row["asked_back"]) or (
+        not row["answer"] and row["exit"] == 0 and row["status"] is None
+    )
+
+
 def summary(rows: list[dict[str, Any]]) -> dict[str, str]:
     out: dict[str, str] = {}
     review = [r for r in rows if r["suite"] == "review"]
@@ -313,7 +323,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, str]:
             f"right answer {sum(r['right_answer'] for r in kb)}/{len(kb)}; "
             f"right citation {sum(r['right_citation'] for r in kb)}/{len(kb)}; "
             f"no citation {sum(r['cited'] == 0 for r in kb)}/{len(kb)}; "
-            f"asked back {sum(r['asked_back'] for r in kb)}/{len(kb)}"
+            f"asked back {sum(_asked_back(r) for r in kb)}/{len(kb)}"
         )
     watch = [r for r in rows if r["suite"] == "watch"]
     if watch:
@@ -329,7 +339,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", action="append", help="only cases whose name contains this")
     parser.add_argument("--label", default=time.strftime("%Y%m%d-%H%M%S"))
     parser.add_argument("--save", action="store_true", help="write results/LABEL.json")
+    parser.add_argument("--summarize", metavar="JSON", help="print the figures of a saved run")
     args = parser.parse_args(argv)
+    if args.summarize:
+        saved = json.loads(Path(args.summarize).read_text(encoding="utf-8"))
+        print(f"{saved['label']}: model {saved['model']}")
+        for name, line in summary(saved["rows"]).items():
+            print(f"  {name:<7} {line}")
+        return 0
     why = model_answers(args.api_base)
     if why:
         print(f"bench: {why}", file=sys.stderr)
