@@ -37,7 +37,9 @@ class Env:
     vars: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def create(cls, root: Path, model: str, api_base: str, extra_toml: str = "") -> Env:
+    def create(
+        cls, root: Path, model: str, api_base: str, extra_toml: str = "", profile_toml: str = ""
+    ) -> Env:
         home = root / "home"
         for sub in ("home", "config", "data", "cache", "state", "runtime"):
             (root / sub).mkdir(parents=True, exist_ok=True)
@@ -52,7 +54,8 @@ class Env:
             "[providers.bench]\n"
             f'model = "{model}"\n'
             f'api_base = "{api_base}"\n'
-            "local = true\n",
+            "local = true\n"
+            f"{profile_toml}\n",
             encoding="utf-8",
         )
         env = {

@@ -52,7 +52,8 @@ def _each(cases: Any, args: argparse.Namespace, kind: str) -> Any:
     """(case, its throwaway environment, its temp dir) for each selected case."""
     for case in _only(cases, args):
         with _temp_root(kind) as tmp:
-            yield case, Env.create(Path(tmp), args.model, args.api_base), Path(tmp)
+            env = Env.create(Path(tmp), args.model, args.api_base, profile_toml=args.profile)
+            yield case, env, Path(tmp)
 
 
 # --- review -------------------------------------------------------------------------------------
@@ -185,7 +186,7 @@ def suite_kb(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     rows = []
     with _temp_root("kb") as tmp:
-        env = Env.create(Path(tmp), args.model, args.api_base)
+        env = Env.create(Path(tmp), args.model, args.api_base, profile_toml=args.profile)
         project = Path(tmp) / "project"
         project.mkdir()
         archive = subprocess.run(
@@ -336,6 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--api-base", default=DEFAULT_API_BASE)
     parser.add_argument("--suite", action="append", choices=sorted(SUITES))
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="TOML",
+        help="lines added to the model's profile, e.g. 'structured_output = \"off\"'",
+    )
     parser.add_argument("--case", action="append", help="only cases whose name contains this")
     parser.add_argument("--label", default=time.strftime("%Y%m%d-%H%M%S"))
     parser.add_argument("--save", action="store_true", help="write results/LABEL.json")
