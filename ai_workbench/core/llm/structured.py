@@ -6,10 +6,13 @@ constrains decoding to a schema does not. Each profile says how to ask
 
 ``auto`` (default)
     OpenAI-compatible routes (OpenAI, Ollama's /v1, LM Studio, vLLM, llama.cpp, ...) get
-    ``response_format: {"type": "json_schema", ...}``; when the server refuses that, the
-    llama-cpp-python form ``{"type": "json_object", "schema": ...}``; when it refuses that too,
-    nothing (the caller's tolerant parsing is the fallback). What an endpoint refused is
+    ``response_format: {"type": "json_schema", ...}``; when the server refuses that, nothing:
+    the caller's tolerant parsing (json-repair) is the fallback. What an endpoint refused is
     remembered while the process runs. Other routes (Anthropic, Gemini, ...) get nothing.
+    auto does not step down to llama-cpp-python's ``{"type": "json_object", "schema": ...}``
+    grammar: measured with Qwen2.5-Coder-1.5B on that server (bench/quality, 12 seeded bugs),
+    the grammar made every review reply parse but emptied it (bugs named 0/12, against 7/12
+    with no response_format and json-repair, none lost to parsing either way).
 ``json_schema`` / ``json_object``
     only that form; refused, the request is sent once more without it.
 ``off``
@@ -52,7 +55,7 @@ def ladder(provider: ResolvedProvider, schema: OutputSchema | None) -> list[str]
     if setting in MODES:
         modes = [setting]
     elif provider.openai_compatible:
-        modes = list(MODES)
+        modes = ["json_schema"]  # not json_object + schema: see the module docstring
     else:
         modes = []
     return modes[_REFUSED.get(endpoint_key(provider), 0) :]
