@@ -407,7 +407,7 @@ class ChatService:
             created_session=turn.created_session,
             message_id=answer_id,
             text=result.text,
-            status="complete" if last_error is None else ("partial" if result.text else "error"),
+            status=status,
             provider=used,
             stream=result,
             latency_ms=latency,

@@ -41,7 +41,6 @@ def _mode(path: Path) -> int:
 def data_dir_checks(data_dir: Path, db_path: Path, schema_version: int) -> list[Check]:
     """The data dir exists and only its owner can write it; the database opens and is current
     (``schema_version``: what this release's migrations reach, from ai_workbench.schema)."""
-    SCHEMA_VERSION = schema_version
 
     checks: list[Check] = []
     if not data_dir.exists():
@@ -99,14 +98,14 @@ def data_dir_checks(data_dir: Path, db_path: Path, schema_version: int) -> list[
             Check("data", "database", "fail", f"{db_path}: integrity check failed: {result}",
                   "restore a backup or move the file away", EXIT_STORAGE)
         )  # fmt: skip
-    elif version > SCHEMA_VERSION:
+    elif version > schema_version:
         checks.append(
             Check("data", "database", "fail",
                   f"{db_path} is from a newer aiw (schema {version}, this aiw knows "
-                  f"{SCHEMA_VERSION})", "upgrade aiw", EXIT_STORAGE)
+                  f"{schema_version})", "upgrade aiw", EXIT_STORAGE)
         )  # fmt: skip
     else:
-        behind = SCHEMA_VERSION - version
+        behind = schema_version - version
         pending = f", {behind} migration(s) pending" if behind > 0 else ""
         checks.append(Check("data", "database", "ok", f"{db_path} (schema {version}{pending})"))
     return checks

@@ -5,10 +5,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from tests.conftest import REPO_ROOT
 
 HEAVY = ("litellm", "chromadb", "pydantic", "aiosqlite", "httpx", "ai_workbench.core.settings")
+
+
+def _probe(code: str, timeout: float = 120) -> Any:
+    """Run ``code`` in a fresh interpreter from the repo root; the JSON on its last line."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=timeout
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_importing_the_app_loads_no_heavy_modules() -> None:
@@ -18,15 +28,7 @@ def test_importing_the_app_loads_no_heavy_modules() -> None:
         "import ai_workbench.cli.main\n"
         f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=60,
-        check=True,
-    )
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    assert _probe(code, timeout=60) == []
 
 
 def test_the_core_never_imports_textual() -> None:
@@ -92,15 +94,7 @@ print(json.dumps(seen))
 
 
 def test_the_first_frame_waits_for_nothing_it_does_not_show(isolated_env: object) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-c", FIRST_FRAME_PROBE],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = _probe(FIRST_FRAME_PROBE)
     # Hidden or later panes, and tomllib without a config file, load after the first frame.
     assert seen["loaded_at_first_frame"] == []
     # ... and the suggestions pane does mount right after it.
@@ -157,15 +151,7 @@ def test_mcp_servers_start_after_the_first_frame(isolated_env: object) -> None:
         for i in range(3)
     )
     isolated_env.write_user_config(tables)  # type: ignore[attr-defined]
-    proc = subprocess.run(
-        [sys.executable, "-c", MCP_PROBE],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = _probe(MCP_PROBE)
     assert seen["loaded_at_first_frame"] == []
     assert "mcp" not in seen["chips_at_first_frame"]
     assert seen["states"] == {"s0": "ready", "s1": "ready", "s2": "ready"}
