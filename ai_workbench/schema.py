@@ -19,6 +19,7 @@ from ai_workbench.core.migrations import assemble
 from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
 from ai_workbench.suggestions import schema as suggestions
+from ai_workbench.telegram import schema as telegram
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -29,6 +30,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (4, review.V4),
     (5, shell.V5),
     (6, chat.V6),
+    (7, telegram.V9),  # assigned V9 (after V7 agent, V8 users); renumbered at merge
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

@@ -28,7 +28,7 @@ from tests.conftest import REPO_ROOT
 
 PACKAGE = "ai_workbench"
 #: Interface packages (the top layers); everything else beside ``core`` is a capability.
-INTERFACES = ("cli", "tui", "server")
+INTERFACES = ("cli", "tui", "server", "telegram")
 KERNEL = "core"
 
 

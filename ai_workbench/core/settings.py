@@ -264,6 +264,59 @@ class McpSettings(BaseModel):
     max_tool_rounds: int = Field(default=8, ge=1, le=50)
 
 
+class TelegramSettings(BaseModel):
+    """``[telegram]``: the Telegram bot `aiw telegram` runs (docs/telegram.md). User-level only:
+    a project file cannot set any of it (the bot's token variable, server or tools)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # The NAME of the environment variable that holds the bot token (never the token itself).
+    token_env: str = "AIW_TELEGRAM_TOKEN"
+    # The Bot API server; the token is appended (a self-hosted telegram-bot-api, or tests).
+    base_url: str = "https://api.telegram.org/bot"
+    # Let paired users' chats call MCP tools (only tools whose approval is "auto": nobody can
+    # confirm a call from Telegram). Off: answers never call tools.
+    allow_tools: bool = False
+    persona: str = ""
+    model: str = ""
+    provider: str = ""
+    # The project whose index /kb searches (default: where `aiw telegram` starts).
+    project: str = ""
+    # Seconds between two edits of a streaming answer (Telegram throttles frequent edits).
+    edit_interval: float = Field(default=1.0, ge=0.05, le=30)
+    # Per user: a token bucket of `burst` messages, refilled at `messages_per_minute`.
+    messages_per_minute: float = Field(default=10.0, gt=0, le=600)
+    burst: int = Field(default=3, ge=1, le=100)
+    # Model calls running at once for all users together.
+    max_concurrent: int = Field(default=2, ge=1, le=32)
+    # Pairing: unanswered codes at most, and how long one is valid (seconds).
+    max_pending: int = Field(default=5, ge=1, le=50)
+    code_ttl: float = Field(default=3600.0, ge=60, le=7 * 86400)
+    # Seconds one getUpdates long poll waits for news.
+    poll_timeout: int = Field(default=30, ge=0, le=300)
+
+    @field_validator("token_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        import re
+
+        value = value.strip()
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ValueError(
+                "expected the NAME of an environment variable (such as AIW_TELEGRAM_TOKEN), "
+                "not the token itself"
+            )
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http(s) URL such as https://api.telegram.org/bot")
+        return value
+
+
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
 
 
@@ -294,6 +347,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,
@@ -408,7 +462,13 @@ def read_toml(path: Path, kind: Literal["default", "user", "project"]) -> Layer:
 
 
 def _refuse_project_secrets(path: Path, data: dict[str, Any]) -> None:
-    """A project file may name providers but never hold or redirect their keys."""
+    """A project file may name providers but never hold or redirect their keys, and never
+    configures the Telegram bot (its token variable, server and tools are the user's)."""
+    if "telegram" in data:
+        raise ConfigError(
+            f"{path}: telegram: a project file cannot configure the Telegram bot; set "
+            "[telegram] in your user config (`aiw config path` shows where)"
+        )
     for name, profile in (data.get("providers") or {}).items():
         if isinstance(profile, dict) and "api_key_env" in profile:
             raise ConfigError(
