@@ -40,7 +40,7 @@ from urllib.parse import parse_qsl
 
 __all__ = ["BOT_ID", "TOKEN", "FakeTelegram", "Sent"]
 
-TOKEN = "7000000001:AAFakeTokenForTestsOnly0123456789abcde"
+TOKEN = "7000000001:AAFakeTokenForTestsOnly0123456789ab"
 BOT_ID = 7000000001
 BOT_USERNAME = "aiw_test_bot"
 _PATH_RE = re.compile(r"^/bot(?P<token>[^/]+)/(?P<method>\w+)$")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from tests.conftest import IsolatedEnv
+from tests.conftest import REPO_ROOT, IsolatedEnv
 from tests.fake_llm import FakeLLM
 from tests.fake_telegram import TOKEN, FakeTelegram
 
@@ -75,7 +76,7 @@ def cli(*args: str) -> Any:
 @pytest.fixture
 def bot_config(isolated_env: IsolatedEnv, fake_llm: FakeLLM, fake_tg: FakeTelegram) -> dict:
     """Settings for the running bot: change ``model``/``extra`` before ``bot`` starts it."""
-    return {"model": "echo", "extra": ""}
+    return {"model": "echo", "extra": "burst = 50\n"}
 
 
 @pytest.fixture
@@ -182,7 +183,7 @@ async def test_rate_limit_says_slow_down_once(bot: Running) -> None:
     assert len(bot.llm.chat_requests) == 2
 
 
-@pytest.mark.parametrize("bot_config", [{"model": "slow", "extra": ""}], indirect=False)
+@pytest.mark.parametrize("bot_config", [{"model": "slow", "extra": "burst = 50\n"}], indirect=False)
 async def test_a_streamed_answer_is_edited_in_place(bot: Running) -> None:
     from tests.fake_llm import long_answer
 
@@ -199,3 +200,191 @@ async def test_a_streamed_answer_is_edited_in_place(bot: Running) -> None:
     edits = tg.methods("editMessageText")
     assert len(edits) >= 2
     assert tg.methods("sendChatAction")
+
+
+LONG_CODE = "\n".join(f"    total_{n} = compute(part_{n}) + offset  # step {n}" for n in range(140))
+LONG_ANSWER = (
+    "Here is **the plan**, then the code:\n\n"
+    + "\n\n".join(f"Paragraph {n}: " + "words " * 60 for n in range(12))
+    + f"\n\n```python\ndef main():\n{LONG_CODE}\n```\n\nThat is all & done."
+)
+
+
+async def test_a_long_answer_is_split_without_breaking_code_blocks(bot: Running) -> None:
+    from tests.fake_telegram import check_html, utf16_len
+
+    tg = bot.tg
+    bot.llm.reply = LONG_ANSWER
+    await bot.pair(ANN)
+    tg.user_says(ANN, "show me")
+    await bot.until(lambda: any("That is all &amp; done." in t for t in tg.texts(ANN)), 30)
+    await asyncio.sleep(0.3)
+    answer = [m for m in tg.chat(ANN) if m.parse_mode == "HTML"]
+    assert len(answer) >= 3  # 13 kB of answer
+    for message in answer:
+        visible = check_html(message.text)  # Telegram's rules: the tags balance
+        assert utf16_len(visible) <= 4096
+    code_parts = [m.text for m in answer if "total_" in m.text]
+    assert len(code_parts) >= 2  # the code block spans messages ...
+    for part in code_parts:  # ... and each part is a whole, highlighted block
+        assert part.count('<pre><code class="language-python">') == 1
+        assert part.count("</code></pre>") == 1
+    shown = "".join(check_html(m.text) for m in answer)
+    for n in range(140):
+        assert f"total_{n} = compute(part_{n})" in shown  # nothing lost at the cuts
+
+
+async def test_formatting_refused_falls_back_to_plain_text(bot: Running) -> None:
+    tg = bot.tg
+    bot.llm.reply = "Use **bold** and `x < y` here."
+    await bot.pair(ANN)
+    tg.reject_formatting = True
+    tg.user_says(ANN, "format it")
+    await bot.until(lambda: "Use **bold** and `x < y` here." in tg.texts(ANN))
+    await asyncio.sleep(0.3)
+    [message] = [m for m in tg.chat(ANN) if "bold" in m.text]
+    assert message.parse_mode is None and message.text == "Use **bold** and `x < y` here."
+    refused = [p for p in tg.methods("editMessageText") if p.get("parse_mode")]
+    assert refused  # it was tried formatted first
+
+
+async def test_markdown_is_sent_as_telegram_html(bot: Running) -> None:
+    tg = bot.tg
+    bot.llm.reply = "# Title\n\nUse **bold**, <tags> & `x < y`:\n\n- one\n- two"
+    await bot.pair(ANN)
+    tg.user_says(ANN, "format it")
+    await bot.until(lambda: [m for m in tg.chat(ANN) if m.parse_mode == "HTML"])
+    [message] = [m for m in tg.chat(ANN) if m.parse_mode == "HTML"]
+    assert message.text == (
+        "<b>Title</b>\n\nUse <b>bold</b>, &lt;tags&gt; &amp; <code>x &lt; y</code>:\n\n• one\n• two"
+    )
+
+
+async def test_new_starts_a_fresh_session_and_persona_switches(bot: Running) -> None:
+    tg = bot.tg
+    await bot.pair(ANN, "ann")
+    tg.user_says(ANN, "first question")
+    await bot.until(lambda: "You said: first question" in tg.texts(ANN))
+    tg.user_says(ANN, "/new")
+    await bot.until(lambda: "New conversation started." in tg.texts(ANN))
+    tg.user_says(ANN, "/persona")
+    listing = await bot.until(lambda: [t for t in tg.texts(ANN) if "Personas:" in t])
+    assert "core/SA-1" in listing[0]
+    tg.user_says(ANN, "/persona SA-1")
+    await bot.until(lambda: any(t.startswith("Persona: core/SA-1") for t in tg.texts(ANN)))
+    tg.user_says(ANN, "second question")
+    await bot.until(lambda: "You said: second question" in tg.texts(ANN))
+    messages = bot.llm.chat_requests[-1]["json"]["messages"]
+    assert [m["content"] for m in messages if m["role"] == "user"] == ["second question"]
+    assert messages[0]["role"] == "system" and "architect" in messages[0]["content"].lower()
+    tg.user_says(ANN, "/persona nobody-like-this")
+    await bot.until(lambda: any("nobody-like-this" in t for t in tg.texts(ANN)))
+
+
+async def test_help_and_unknown_commands(bot: Running) -> None:
+    tg = bot.tg
+    await bot.pair(ANN)
+    tg.user_says(ANN, "/help")
+    await bot.until(lambda: any("/kb QUESTION" in t for t in tg.texts(ANN)))
+    tg.user_says(ANN, "/task buy milk")
+    await bot.until(lambda: any("Unknown command /task" in t for t in tg.texts(ANN)))
+    assert bot.llm.chat_requests == []
+    assert {c["command"] for c in _commands(tg)} == {"new", "persona", "kb", "help"}
+
+
+def _commands(tg: FakeTelegram) -> list[dict[str, str]]:
+    import json
+
+    [call] = tg.methods("setMyCommands")
+    return json.loads(call["commands"])
+
+
+@pytest.mark.parametrize(
+    "bot_config",
+    [
+        {
+            "model": "echo",
+            "extra": 'burst = 50\n[mcp.servers.tiny]\ncommand = "false"\napproval = "auto"\n',
+        }
+    ],
+)
+async def test_no_tools_from_telegram_unless_allowed(bot: Running) -> None:
+    tg = bot.tg
+    await bot.pair(ANN)
+    tg.user_says(ANN, "use your tools")
+    await bot.until(lambda: "You said: use your tools" in tg.texts(ANN))
+    assert "tools" not in bot.llm.chat_requests[-1]["json"]
+
+
+TINY_CONFIG = (
+    "burst = 50\nallow_tools = true\n"
+    f'[mcp.servers.tiny]\ncommand = "{sys.executable}"\nargs = ["-m", "tests.mcp.tiny_server"]\n'
+    f'env = {{ PYTHONPATH = "{REPO_ROOT}" }}\napproval = "ask"\n'
+    '[mcp.servers.tiny.tools]\nadd = "auto"\n'
+)
+
+
+@pytest.mark.parametrize("bot_config", [{"model": "echo", "extra": TINY_CONFIG}])
+async def test_allowed_tools_run_only_when_they_need_no_confirmation(bot: Running) -> None:
+    from tests.fake_llm import tool_results
+
+    tg = bot.tg
+    await bot.pair(ANN)
+    bot.llm.tool_calls = [[{"name": "mcp__tiny__add", "arguments": {"a": 2, "b": 40}}]]
+    bot.llm.reply_fn = lambda body: "results: " + " | ".join(tool_results(body))
+    tg.user_says(ANN, "add 2 and 40")
+    await bot.until(lambda: any(t.startswith("results:") and "42" in t for t in tg.texts(ANN)), 60)
+    offered = bot.llm.chat_requests[0]["json"]["tools"]
+    assert {t["function"]["name"] for t in offered} >= {"mcp__tiny__add", "mcp__tiny__echo"}
+    bot.llm.tool_calls = [[{"name": "mcp__tiny__echo", "arguments": {"text": "hi"}}]]
+    tg.user_says(ANN, "echo hi")
+    await bot.until(lambda: any("did not allow" in t for t in tg.texts(ANN)), 60)
+    first, second = [t for t in tg.texts(ANN) if t.startswith("results:")]
+    assert "42" in first  # auto: it ran
+    assert "did not allow" in second  # ask: nobody can confirm from Telegram, refused
+
+
+@pytest.fixture
+def indexed_shop(shop_project: Any, run_aiw: Any) -> Any:
+    indexed = run_aiw("index", cwd=shop_project)
+    assert indexed.returncode == 0, indexed.stderr
+    return shop_project
+
+
+class TestKb:
+    @pytest.fixture
+    def bot_config(self, indexed_shop: Any) -> dict:
+        return {"model": "echo", "extra": f'burst = 50\nproject = "{indexed_shop}"\n'}
+
+    async def test_kb_answers_from_the_index_with_citations(self, bot: Running) -> None:
+        tg = bot.tg
+        await bot.pair(ANN)
+        bot.llm.reply = "VAT is added in `billing/invoice.py:1-4` (invoice_total)."
+        tg.user_says(ANN, "/kb how is the invoice VAT total computed?")
+        await bot.until(lambda: [t for t in tg.texts(ANN) if "1 of 1 citation(s) right" in t], 90)
+        system = bot.llm.chat_requests[-1]["json"]["messages"][0]["content"]
+        assert "### billing/invoice.py:1-4 (def invoice_total)" in system
+        final = [t for t in tg.texts(ANN) if "invoice_total" in t][-1]
+        assert "billing/invoice.py:1-4" in final
+
+        before = len(bot.llm.chat_requests)
+        tg.user_says(ANN, "/kb why does the kubernetes operator crash on reconcile?")
+        await bot.until(lambda: any("Do you mean" in t for t in tg.texts(ANN)), 60)
+        assert len(bot.llm.chat_requests) == before  # asked back instead of guessing
+
+
+async def test_secrets_are_redacted_before_storing_and_sending(bot: Running) -> None:
+    from ai_workbench.store import Store
+
+    tg = bot.tg
+    await bot.pair(ANN)
+    secret = "AKIAIOSFODNN7EXAMPLE"
+    tg.user_says(ANN, f"my key is {secret}, keep it")
+    await bot.until(lambda: any(t.startswith("You said: my key is") for t in tg.texts(ANN)))
+    await asyncio.sleep(0.3)
+    assert secret not in str(bot.llm.chat_requests)
+    assert all(secret not in t for t in tg.texts(ANN))
+    async with Store() as store, store._read() as conn:
+        rows = await store._all(conn, "SELECT content FROM messages")
+    assert rows and all(secret not in r["content"] for r in rows)
+    assert any("[REDACTED" in r["content"] for r in rows)

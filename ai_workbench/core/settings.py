@@ -694,8 +694,10 @@ def _explain(exc: ValidationError, provenance: Mapping[tuple[str, ...], Layer]) 
         message = message.replace("expected input should be ", "expected ")
     got = error.get("input")
     suffix = ""
+    # A value under a secret-looking key (``token_env = "<the token>"``) is never echoed.
+    secret = bool(loc) and any(word in loc[-1].lower() for word in SECRET_KEY_NAMES)
     if error["type"] != "extra_forbidden" and not isinstance(got, dict | list) and got is not None:
-        suffix = f", got {got!r}"
+        suffix = "" if secret else f", got {got!r}"
     extra = len(exc.errors()) - 1
     more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
     return f"{where}: {key}: {message}{suffix}{more}"
