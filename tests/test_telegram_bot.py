@@ -388,3 +388,19 @@ async def test_secrets_are_redacted_before_storing_and_sending(bot: Running) -> 
         rows = await store._all(conn, "SELECT content FROM messages")
     assert rows and all(secret not in r["content"] for r in rows)
     assert any("[REDACTED" in r["content"] for r in rows)
+
+
+@pytest.mark.parametrize("bot_config", [{"model": "slow", "extra": "burst = 50\n"}])
+async def test_one_users_long_answer_does_not_hold_up_another(bot: Running) -> None:
+    from tests.fake_llm import long_answer
+
+    tg = bot.tg
+    bot.llm.chunk_delay = 0.05
+    await bot.pair(ANN)
+    await bot.pair(EVE)
+    tg.user_says(ANN, "a long story please")
+    await bot.until(lambda: tg.chat(ANN)[1:])  # Ann's answer has started
+    tg.user_says(EVE, "and one for me")
+    await bot.until(lambda: len(tg.chat(EVE)) >= 2)  # Eve's answer started ...
+    assert long_answer() not in tg.texts(ANN)  # ... while Ann's was still streaming
+    await bot.until(lambda: long_answer() in tg.texts(ANN) and long_answer() in tg.texts(EVE), 60)

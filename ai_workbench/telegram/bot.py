@@ -49,7 +49,7 @@ HELP = (
     "I answer with the models of the aiw workbench this bot runs on.\n\n"
     "Send a message to continue your conversation.\n"
     "/new: start a new conversation\n"
-    "/persona: list personas; /persona NAME to switch (/persona default to reset)\n"
+    "/persona: list personas; /persona NAME to switch (and start anew; /persona default resets)\n"
     "/kb QUESTION: answer from the project's index, citing files\n"
     "/help: this text"
 )
@@ -232,8 +232,12 @@ class TelegramBot:
         from ai_workbench.chat.personas import PersonaError, PersonaNotFound, load_personas
 
         if name.lower() in ("default", "none", "off"):
+            # A session keeps its persona: a new persona starts a new conversation.
             await self.links.set_persona(link.telegram_id, None)
-            await self._say(chat_id, "Persona reset to the default.", markdown=False)
+            await self.links.set_session(link.telegram_id, None)
+            await self._say(
+                chat_id, "Persona reset to the default; new conversation started.", markdown=False
+            )
             return
         catalog = await asyncio.to_thread(load_personas, self.loaded.project_root)
         if not name:
@@ -249,7 +253,12 @@ class TelegramBot:
             await self._say(chat_id, str(exc).strip("'\""), markdown=False)
             return
         await self.links.set_persona(link.telegram_id, persona.id)
-        await self._say(chat_id, f"Persona: {persona.id} ({persona.name}).", markdown=False)
+        await self.links.set_session(link.telegram_id, None)
+        await self._say(
+            chat_id,
+            f"Persona: {persona.id} ({persona.name}); new conversation started.",
+            markdown=False,
+        )
 
     # --- answers
 

@@ -110,7 +110,7 @@ class LiveReply:
         await self._show(final=True)
 
     async def _show(self, *, final: bool) -> None:
-        pieces = split_message(self.clean(self.text)) or ["…"]
+        pieces = split_message(self.clean(self.text)) or ["(the model sent no text)"]
         for index, piece in enumerate(pieces):
             if index < len(self.shown):
                 shown = self.shown[index]
