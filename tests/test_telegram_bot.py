@@ -384,6 +384,7 @@ async def test_secrets_are_redacted_before_storing_and_sending(bot: Running) -> 
     await asyncio.sleep(0.3)
     assert secret not in str(bot.llm.chat_requests)
     assert all(secret not in t for t in tg.texts(ANN))
+    await bot.until(lambda: any("redacted 1 secret(s)" in t for t in tg.texts(ANN)))
     async with Store() as store, store._read() as conn:
         rows = await store._all(conn, "SELECT content FROM messages")
     assert rows and all(secret not in r["content"] for r in rows)

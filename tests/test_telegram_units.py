@@ -179,3 +179,19 @@ async def test_at_most_max_pending_codes_wait(store) -> None:
     link = await links.approve(issued[0].code)  # type: ignore[arg-type]
     assert link.owner == "tg-0"
     assert (await links.request_code(9, "", max_pending=3, ttl=60)).code is not None
+
+
+def test_quiet_users_buckets_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ai_workbench.telegram import limits
+
+    monkeypatch.setattr(limits, "MAX_USERS", 3)
+    now = [0.0]
+    limiter = RateLimiter(per_minute=60, burst=1, clock=lambda: now[0])
+    for user in range(3):
+        assert limiter.take(user).allowed
+    now[0] = 0.5
+    assert limiter.take(3).allowed  # none is full yet: nothing forgotten
+    assert len(limiter._buckets) == 4
+    now[0] = 5.0
+    assert limiter.take(4).allowed
+    assert set(limiter._buckets) == {4}

@@ -21,7 +21,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,7 @@ class _Answer:
 
     status: str
     error: str | None = None
+    notes: list[str] = field(default_factory=list)  # shown under the answer (redactions)
 
 
 class TelegramBot:
@@ -306,6 +307,7 @@ class TelegramBot:
                 toolbox = await self._tools()
                 result = await service.run(turn, feed, tools=toolbox)
                 answer = _Answer(result.status, str(result.error) if result.error else None)
+                answer.notes = [n for n in turn.notices if n.startswith("redacted ")]
         except AiwError as exc:
             answer = _Answer("error", str(exc))
         except Exception as exc:  # a bug: the user hears of it, the log has the details
@@ -318,10 +320,10 @@ class TelegramBot:
             return
         if answer.error:
             self.on_event(f"answer for {link.owner} ended with: {answer.error}")
-        trailer = ""
+        trailer = "".join(f"\n\n({note})" for note in answer.notes)
         if answer.error:
             note = "answer cut short" if reply.text else "no answer"
-            trailer = f"\n\n⚠ {note}: {answer.error}" if reply.text else f"⚠ {answer.error}"
+            trailer += f"\n\n⚠ {note}: {answer.error}" if reply.text else f"⚠ {answer.error}"
         try:
             await reply.finish(trailer)
         except TelegramError as exc:

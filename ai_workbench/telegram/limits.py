@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["Decision", "RateLimiter"]
 
+#: Buckets kept before the full ones (users quiet long enough) are forgotten.
+MAX_USERS = 10_000
+
 
 @dataclass(slots=True)
 class _Bucket:
@@ -38,6 +41,8 @@ class RateLimiter:
         now = self.clock()
         rate = self.per_minute / 60.0
         bucket = self._buckets.get(user)
+        if bucket is None and len(self._buckets) >= MAX_USERS:
+            self._forget_full(now, rate)
         if bucket is None:
             bucket = self._buckets[user] = _Bucket(float(self.burst), now)
         bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * rate)
@@ -49,3 +54,8 @@ class RateLimiter:
         warn = not bucket.warned
         bucket.warned = True
         return Decision(False, warn=warn, retry_after=(1.0 - bucket.tokens) / rate)
+
+    def _forget_full(self, now: float, rate: float) -> None:
+        for user, bucket in list(self._buckets.items()):
+            if bucket.tokens + (now - bucket.updated) * rate >= self.burst:
+                del self._buckets[user]
