@@ -125,6 +125,7 @@ class FakeTelegram:
         self.token = token
         self.reject_formatting = False
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.timed_calls: list[tuple[float, str, dict[str, Any]]] = []  # (monotonic, method, ..)
         self.messages: dict[int, Sent] = {}
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1000)
@@ -232,6 +233,7 @@ class FakeTelegram:
         method = match["method"]
         with self._cond:
             self.calls.append((method, params))
+            self.timed_calls.append((time.monotonic(), method, params))
         try:
             result = getattr(self, f"_m_{method}", self._unknown)(params)
         except _ApiError as exc:

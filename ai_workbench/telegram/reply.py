@@ -1,12 +1,12 @@
 """One answer shown in a Telegram chat as it streams: a message edited in place.
 
 The first text is sent as soon as it arrives; after that the message is edited at most once per
-``interval`` seconds and only when its text changed (Telegram throttles frequent edits). While
-streaming the text is plain; when the answer is done every piece is edited once more into
-Telegram's HTML (from the Markdown the model wrote), and sent as plain text when Telegram
-refuses the formatting ("can't parse entities"). An answer longer than one message continues
-in new messages, cut by :func:`ai_workbench.telegram.split.split_message` (code fences closed
-and reopened).
+``interval`` seconds and only when its text changed (Telegram throttles frequent edits). The
+growing text is plain; a finished piece (the answer is done, or it continued in a new message)
+is edited once more into Telegram's HTML (from the Markdown the model wrote), and shown as
+plain text when Telegram refuses the formatting ("can't parse entities"). An answer longer
+than one message continues in new messages, cut by
+:func:`ai_workbench.telegram.split.split_message` (code fences closed and reopened).
 
 Imports python-telegram-bot: only the running bot (:mod:`ai_workbench.telegram.bot`) loads this.
 """
@@ -48,6 +48,7 @@ class _Shown:
     message_id: int
     text: str  # the piece as last sent (Markdown source)
     formatted: bool  # sent with parse_mode HTML
+    done: bool  # in its final form (formatted, or plain because Telegram refused the format)
 
 
 class LiveReply:
@@ -110,18 +111,21 @@ class LiveReply:
         await self._show(final=True)
 
     async def _show(self, *, final: bool) -> None:
+        """Bring the messages up to the text. A piece that is complete (another follows it, or
+        the answer is done) is shown formatted, once; the growing last piece is plain."""
         pieces = split_message(self.clean(self.text)) or ["(the model sent no text)"]
         for index, piece in enumerate(pieces):
+            complete = final or index < len(pieces) - 1
             if index < len(self.shown):
                 shown = self.shown[index]
-                if shown.text == piece and (shown.formatted or not final):
+                if shown.text == piece and (shown.done or not complete):
                     continue
-                await self._edit(shown, piece, final=final)
+                await self._edit(shown, piece, final=complete)
             else:
                 message_id, formatted = await _send(
-                    self.bot, self.chat_id, piece, formatted=final, retry=final
+                    self.bot, self.chat_id, piece, formatted=complete, retry=final
                 )
-                self.shown.append(_Shown(message_id, piece, formatted))
+                self.shown.append(_Shown(message_id, piece, formatted, complete))
         if final:
             for extra in self.shown[len(pieces) :]:
                 with contextlib.suppress(TelegramError):
@@ -159,7 +163,7 @@ class LiveReply:
                 if not final or attempts > MAX_FLOOD_RETRIES:
                     raise
                 await asyncio.sleep(min(_seconds(exc.retry_after), MAX_FLOOD_WAIT))
-        shown.text, shown.formatted = piece, formatted
+        shown.text, shown.formatted, shown.done = piece, formatted, final
 
 
 def _seconds(value: object) -> float:
