@@ -84,7 +84,7 @@ def test_importing_the_cli_loads_no_heavy_package(isolated_env: IsolatedEnv) -> 
 
     assert "ai_workbench" in loaded
     assert "click" in loaded
-    for name in (*HEAVY, "rich", "httpx"):
+    for name in (*HEAVY, "rich", "httpx", "telegram"):
         assert name not in loaded, f"`import ai_workbench.cli.main` imports {name}"
 
 
