@@ -405,3 +405,22 @@ async def test_one_users_long_answer_does_not_hold_up_another(bot: Running) -> N
     await bot.until(lambda: len(tg.chat(EVE)) >= 2)  # Eve's answer started ...
     assert long_answer() not in tg.texts(ANN)  # ... while Ann's was still streaming
     await bot.until(lambda: long_answer() in tg.texts(ANN) and long_answer() in tg.texts(EVE), 60)
+
+
+@pytest.mark.parametrize("bot_config", [{"model": "cut", "extra": "burst = 50\n"}])
+async def test_a_cut_answer_keeps_its_text_and_says_what_went_wrong(bot: Running) -> None:
+    tg = bot.tg
+    await bot.pair(ANN)
+    tg.user_says(ANN, "go on")
+    [text] = await bot.until(lambda: [t for t in tg.texts(ANN) if "answer cut short" in t], 60)
+    assert not text.startswith("⚠")  # the words that arrived come first
+    assert any("ended with" in e for e in bot.events)
+
+
+@pytest.mark.parametrize("bot_config", [{"model": "fail-401", "extra": "burst = 50\n"}])
+async def test_a_failed_answer_is_one_line(bot: Running) -> None:
+    tg = bot.tg
+    await bot.pair(ANN)
+    tg.user_says(ANN, "hello")
+    [text] = await bot.until(lambda: [t for t in tg.texts(ANN) if t.startswith("⚠")], 60)
+    assert "401" in text or "auth" in text.lower()

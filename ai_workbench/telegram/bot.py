@@ -310,6 +310,9 @@ class TelegramBot:
                 answer.notes = [n for n in turn.notices if n.startswith("redacted ")]
         except AiwError as exc:
             answer = _Answer("error", str(exc))
+        except asyncio.CancelledError:  # the bot is stopping: the chat service kept the partial
+            reply.cancel()
+            raise
         except Exception as exc:  # a bug: the user hears of it, the log has the details
             log.exception("telegram: answer failed")
             self.on_event(f"answer for {link.owner} failed: {type(exc).__name__}: {exc}")
@@ -321,16 +324,17 @@ class TelegramBot:
         if answer.error:
             self.on_event(f"answer for {link.owner} ended with: {answer.error}")
         trailer = "".join(f"\n\n({note})" for note in answer.notes)
-        if answer.error:
-            note = "answer cut short" if reply.text else "no answer"
-            trailer += f"\n\n⚠ {note}: {answer.error}" if reply.text else f"⚠ {answer.error}"
+        if answer.error and reply.text:
+            trailer += f"\n\n⚠ answer cut short: {answer.error}"
+        elif answer.error:
+            trailer = f"⚠ {answer.error}{trailer}"
         try:
             await reply.finish(trailer)
         except TelegramError as exc:
             self.on_event(f"could not send the answer to {link.owner}: {self.clean(str(exc))}")
 
     async def _typing(self, chat_id: int) -> None:
-        """ "typing…" in the chat until the first text arrives (it lasts 5 s each time)."""
+        """Show "typing…" until the first text arrives (Telegram shows it 5 s each time)."""
         with contextlib.suppress(TelegramError):
             while True:
                 await self.bot.send_chat_action(chat_id, "typing")

@@ -100,6 +100,13 @@ class LiveReply:
             with contextlib.suppress(TimeoutError):  # the throttle; finish() cuts it short
                 await asyncio.wait_for(self._stop.wait(), self.interval)
 
+    def cancel(self) -> None:
+        """Stop updating (the bot is shutting down); nothing more is sent."""
+        self._done = True
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+
     async def finish(self, trailer: str = "") -> None:
         """The whole answer (plus ``trailer``, e.g. an error line), formatted where possible."""
         self._done = True
