@@ -728,7 +728,7 @@ def mask_value(key: str, value: Any) -> Any:
         from ai_workbench.core.redact import redact_text
 
         leaf = key.rsplit(".", 1)[-1].lower()
-        if leaf != "api_key_env" and any(word in leaf for word in SECRET_KEY_NAMES):
+        if leaf not in ("api_key_env", "token_env") and any(w in leaf for w in SECRET_KEY_NAMES):
             return "****" if value else value
         return redact_text(value)
     return value
