@@ -51,7 +51,7 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def build(repo: Path, out: Path, subdir: str, limit: int) -> None:
+def build(repo: Path, out: Path, subdir: str, limit: int, repository: str) -> None:
     head = git(repo, "rev-parse", "HEAD").strip()
     existing = {
         p for p in git(repo, "ls-tree", "-r", "--name-only", head).splitlines()
@@ -74,7 +74,7 @@ def build(repo: Path, out: Path, subdir: str, limit: int) -> None:
         if len(queries) >= limit:
             break
     data = {
-        "repository": "https://github.com/pytest-dev/pytest",
+        "repository": repository,
         "commit": head,
         "subdir": subdir,
         "built_with": f"python bench/retrieval_eval.py REPO --build --subdir {subdir} "
@@ -263,6 +263,9 @@ def main() -> None:
     parser.add_argument("--build", action="store_true", help="build the set from REPO's history")
     parser.add_argument("--subdir", default="src")
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument(
+        "--repository", default="https://github.com/pytest-dev/pytest", help="recorded in the set"
+    )
     parser.add_argument("--embedding", default="builtin", help="knowledge.embedding_model")
     parser.add_argument("--vector-weight", type=float, help="score fusion weight of vectors")
     parser.add_argument(
@@ -272,7 +275,7 @@ def main() -> None:
     if args.backends:
         compare_backends(args.repo, args.set, args.backends.split(","), args.embedding)
     elif args.build:
-        build(args.repo, args.set, args.subdir, args.limit)
+        build(args.repo, args.set, args.subdir, args.limit, args.repository)
     else:
         evaluate(args.repo, args.set, args.embedding, args.vector_weight)
 
