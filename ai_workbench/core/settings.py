@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -201,7 +202,14 @@ class KnowledgeSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # Where the index lives: "local" (SQLite FTS5 + Chroma in the data dir; a chroma_url moves
+    # the vectors to a Chroma server), "chroma" (vectors on the Chroma server at chroma_url) or
+    # "postgres" (both halves in the PostgreSQL + pgvector database at postgres_url, shared).
+    backend: Literal["local", "chroma", "postgres"] = "local"
     chroma_url: str = ""
+    postgres_url: str = ""
+    # The name a team shares one index under (default: the project directory's name + path hash).
+    project: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,64}$")
     embedding_model: str = "builtin"
     embedding_api_base: str = ""
     threshold: float = Field(default=0.7, ge=0, le=1)
@@ -536,6 +544,9 @@ def _redirects(
     if knowledge.get("chroma_url") and not is_loopback_url(str(knowledge["chroma_url"])):
         url = knowledge["chroma_url"]
         yield (("knowledge", "chroma_url"), f"sends every indexed chunk to {url}", False)
+    if knowledge.get("postgres_url") and not is_loopback_url(str(knowledge["postgres_url"])):
+        url = re.sub(r"(//[^:/@]+):[^@/]*@", r"\1:***@", str(knowledge["postgres_url"]))
+        yield (("knowledge", "postgres_url"), f"sends every indexed chunk to {url}", False)
     if knowledge.get("embedding_api_base"):
         base = knowledge["embedding_api_base"]
         yield (("knowledge", "embedding_api_base"), f"sends indexed text to {base}", False)

@@ -13,7 +13,8 @@ import itertools
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,7 +160,7 @@ class LexicalIndex:
 
         private_file(path)  # 0600 in a 0700 dir: it holds the project's text
         self.path = path
-        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self.db = sqlite3.connect(path, timeout=300, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         # Deleted chunks (a file re-indexed once its secret is redacted) are overwritten.
         self.db.execute("PRAGMA secure_delete=ON")
@@ -169,6 +170,21 @@ class LexicalIndex:
 
     def close(self) -> None:
         self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One index run's writes, all or nothing (readers never see half a run).
+
+        IMMEDIATE takes the write lock at the start: a second writer (the watcher, `aiw index`
+        in another terminal) waits for it (``timeout``) instead of failing with "database is
+        locked" when a deferred transaction tries to upgrade midway."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     # --- meta and manifest ---
 
@@ -272,6 +288,15 @@ class LexicalIndex:
             self.db.executemany("UPDATE chunks SET embedded = ? WHERE id = ?",
                                 [(value, i) for i in ids])  # fmt: skip
 
+    def switch_vectors(self, where: str) -> None:
+        """Record where the vectors live; when that changed, every chunk needs its vector."""
+        with self.transaction():
+            if self.get_meta("vectors") != where:
+                self.db.execute("UPDATE chunks SET embedded = 0")
+                self.db.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('vectors', ?)", (where,)
+                )
+
     def reset_embedded(self) -> None:
         with self.db:
             self.db.execute("UPDATE chunks SET embedded = 0")
@@ -293,6 +318,19 @@ class LexicalIndex:
             for row in rows:
                 result[row["uid"]] = _stored(row)
         return result
+
+    def covering(self, rel: str, start: int, end: int) -> list[str]:
+        """Uids of the chunks of ``rel`` that overlap lines ``start``–``end``."""
+        rows = self.db.execute(
+            "SELECT uid FROM chunks WHERE rel = ? AND start <= ? AND end >= ?", (rel, end, start)
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def uids_with_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        rows = self.db.execute(
+            "SELECT uid FROM chunks WHERE uid LIKE ? LIMIT ?", (prefix + "%", limit)
+        ).fetchall()
+        return [row[0] for row in rows]
 
     def search(self, query: str, limit: int) -> list[tuple[StoredChunk, float]]:
         """BM25 matches, best first, with a positive score (higher is better)."""

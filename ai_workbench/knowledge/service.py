@@ -67,6 +67,7 @@ from ai_workbench.knowledge.walker import looks_binary, walk_files
 if TYPE_CHECKING:
     from ai_workbench.core.db import Database
     from ai_workbench.core.settings import KnowledgeSettings
+    from ai_workbench.knowledge.postgres import PgVectors, PostgresIndex
     from ai_workbench.knowledge.vectors import VectorStore
 
 Progress = Callable[[int, int, str], None]
@@ -86,6 +87,19 @@ AMBIGUITY = 0.25
 TIE = 0.05
 # Stored in the index's meta table once every chunk in it went through core/redact.py.
 REDACTION_MARK = "1"
+
+
+def is_local_server(url: str) -> bool:
+    """A loopback URL, or a PostgreSQL URL over a Unix socket (``?host=/run/postgresql``)."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from ai_workbench.core.llm.profiles import is_local_url
+
+    parts = urlsplit(url)
+    if parts.scheme.startswith("postgres") and not parts.hostname:
+        hosts = parse_qs(parts.query).get("host", [""])
+        return all(h.startswith("/") for h in hosts) if hosts != [""] else True
+    return is_local_url(url)
 
 
 def project_key(root: Path) -> str:
@@ -207,12 +221,46 @@ class KnowledgeService:
         self.dir = (data_dir or paths.data_dir()) / "knowledge" / self.key
         paths.ensure_private_dir(self.dir)
         paths.tighten_dir(self.dir)  # an index made before aiw kept it private
-        self.lexical = LexicalIndex(self.dir / "index.db")
+        self.shared_key = settings.project or self.key
+        self.lexical: LexicalIndex | PostgresIndex = self._open_lexical()
         self._embedder: Embedder | None = None
         self._embedder_error: str | None = None
         self._embedder_loaded = False
-        self._vectors: VectorStore | None = None
+        self._vectors: VectorStore | PgVectors | None = None
         self._vectors_error: str | None = None
+
+    @property
+    def backend(self) -> str:
+        """ "local", "chroma" or "postgres" (a ``chroma_url`` alone means "chroma")."""
+        s = self.settings
+        return "chroma" if s.backend == "local" and s.chroma_url else s.backend
+
+    def _remote_allowed(self, key: str, url: str, what: str) -> None:
+        """Raise when offline mode rules ``url`` out; announce a project file's choice."""
+        from ai_workbench.core.errors import InputError
+        from ai_workbench.core.llm.profiles import offline_refusal
+
+        if self.settings.offline and not is_local_server(url):
+            raise InputError(offline_refusal(f"knowledge.{key}", url, what))
+        self._announce(f"knowledge.{key}")
+
+    def _open_lexical(self) -> LexicalIndex | PostgresIndex:
+        if self.backend != "postgres":
+            return LexicalIndex(self.dir / "index.db")
+        from ai_workbench.core.errors import AiwError, InputError
+        from ai_workbench.knowledge.postgres import PostgresError, PostgresIndex, shown_url
+
+        url = self.settings.postgres_url
+        if not url:
+            raise InputError(
+                'knowledge.backend = "postgres" needs knowledge.postgres_url (e.g. '
+                '"postgresql://aiw@db.internal/aiw"); set it in config.toml or choose "local"'
+            )
+        self._remote_allowed("postgres_url", url, f"that PostgreSQL server ({shown_url(url)})")
+        try:
+            return PostgresIndex(url, self.shared_key)
+        except PostgresError as exc:
+            raise AiwError(str(exc)) from None
 
     @classmethod
     def for_project(cls, settings: KnowledgeSettings, root: Path) -> KnowledgeService:
@@ -267,20 +315,35 @@ class KnowledgeService:
                 dotted, value, project_file = choices[key]
                 announce(project_file, dotted, value, value, None)
 
-    def vectors(self) -> VectorStore | None:
+    def vectors(self) -> VectorStore | PgVectors | None:
         embedder = self.embedder()
         if embedder is None:
             return None
         url = self.settings.chroma_url
-        if self._vectors is None and self._vectors_error is None and url:
-            from ai_workbench.core.llm.profiles import is_local_url, offline_refusal
+        if self.backend == "chroma" and not url and self._vectors_error is None:
+            self._vectors_error = (
+                'knowledge.backend = "chroma" needs knowledge.chroma_url (e.g. '
+                '"http://127.0.0.1:8000", a `chroma run` server)'
+            )
+        if self._vectors is None and self._vectors_error is None and self.backend == "postgres":
+            from ai_workbench.knowledge.postgres import PgVectors
+            from ai_workbench.knowledge.vectors import VectorStoreError, collection_name
 
-            if self.settings.offline and not is_local_url(url):
-                self._vectors_error = offline_refusal(
-                    "knowledge.chroma_url", url, "that Chroma server"
+            try:
+                self._vectors = PgVectors(
+                    self.settings.postgres_url, collection_name(self.shared_key, embedder.name)
                 )
+            except VectorStoreError as exc:
+                self._vectors_error = str(exc)
             else:
-                self._announce("knowledge.chroma_url")
+                self._vectors_moved(self._vectors.where, embedder.name)
+        if self._vectors is None and self._vectors_error is None and url:
+            from ai_workbench.core.errors import InputError
+
+            try:
+                self._remote_allowed("chroma_url", url, "that Chroma server")
+            except InputError as exc:
+                self._vectors_error = str(exc)
         if self._vectors is None and self._vectors_error is None:
             from ai_workbench.knowledge.vectors import (
                 VectorStore,
@@ -292,17 +355,17 @@ class KnowledgeService:
                 self._vectors = VectorStore(
                     path=self.dir / "chroma",
                     url=self.settings.chroma_url,
-                    name=collection_name(self.key, embedder.name),
+                    name=collection_name(self.shared_key if url else self.key, embedder.name),
                 )
             except VectorStoreError as exc:
                 self._vectors_error = str(exc)
             else:
-                where = f"{self._vectors.where}|{embedder.name}"
-                if self.lexical.get_meta("vectors") != where:
-                    # A new model or a new server: every chunk needs its vector there.
-                    self.lexical.reset_embedded()
-                    self.lexical.set_meta("vectors", where)
+                self._vectors_moved(self._vectors.where, embedder.name)
         return self._vectors
+
+    def _vectors_moved(self, place: str, model: str) -> None:
+        # A new model or a new server: every chunk needs its vector there.
+        self.lexical.switch_vectors(f"{place}|{model}")
 
     def vector_problem(self) -> str | None:
         """Why vector search is unavailable (None when it works)."""
@@ -345,9 +408,7 @@ class KnowledgeService:
                 report.unchanged += 1  # not even read
             else:
                 todo.append((entry, old))
-        db = self.lexical.db
-        db.execute("BEGIN")
-        try:
+        with self.lexical.transaction():
             done = report.unchanged
             prepared_all = _prepare_all(todo, s, rescan=rescan)
             for (entry, old), prepared in zip(todo, prepared_all, strict=True):
@@ -382,12 +443,8 @@ class KnowledgeService:
                 removed_uids += uids
                 report.chunks_removed += len(uids)
                 report.deleted.append(rel)
-            db.execute("COMMIT")
-            if rescan:
-                self.lexical.set_meta("redaction", REDACTION_MARK)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        if rescan:
+            self.lexical.set_meta("redaction", REDACTION_MARK)
         if embed:
             if progress is not None and total:
                 progress(total, total, "embedding…")
@@ -446,6 +503,7 @@ class KnowledgeService:
             "files": files,
             "chunks": chunks,
             "embedding_model": self.settings.embedding_model,
+            "backend": self.backend,
             "chroma": self.settings.chroma_url or str(self.dir / "chroma"),
             "unembedded": self.lexical.count_unembedded(),
         }
@@ -610,11 +668,8 @@ class KnowledgeService:
 
         found: dict[str, StoredChunk] = {}
         for cite in citations(strip_note(text)):
-            rows = self.lexical.db.execute(
-                "SELECT uid FROM chunks WHERE rel = ? AND start <= ? AND end >= ?",
-                (cite.path, cite.end, cite.start),
-            ).fetchall()
-            for uid, chunk in self.lexical.by_uids([row[0] for row in rows]).items():
+            uids = self.lexical.covering(cite.path, cite.start, cite.end)
+            for uid, chunk in self.lexical.by_uids(uids).items():
                 found.setdefault(uid, chunk)
         return list(found.values())
 
@@ -644,12 +699,12 @@ class KnowledgeService:
             return None
         if len(ref) < 4:
             return None
-        rows = self.lexical.db.execute(
-            "SELECT uid FROM chunks WHERE uid LIKE ? LIMIT 2", (ref.lower() + "%",)
-        ).fetchall()
-        if len(rows) != 1:
+        if not re.fullmatch(r"[0-9a-fA-F]+", ref):
             return None
-        return self.lexical.by_uids([rows[0][0]]).get(rows[0][0])
+        found = self.lexical.uids_with_prefix(ref.lower())
+        if len(found) != 1:
+            return None
+        return self.lexical.by_uids(found).get(found[0])
 
     def last_query(self) -> str | None:
         last = self.lexical.last_search()
