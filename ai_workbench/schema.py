@@ -30,7 +30,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (4, review.V4),
     (5, shell.V5),
     (6, chat.V6),
-    (7, telegram.V9),  # assigned V9 (after V7 agent, V8 users); renumbered at merge
+    (7, telegram.V9),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 
