@@ -18,6 +18,7 @@ from ai_workbench.core import audit, feedback
 from ai_workbench.core.migrations import assemble
 from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
+from ai_workbench.sources import schema as sources
 from ai_workbench.suggestions import schema as suggestions
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
@@ -29,6 +30,8 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (4, review.V4),
     (5, shell.V5),
     (6, chat.V6),
+    # sources: assigned V14; listed next so the versions stay gapless until the merge renumbers
+    (7, sources.V14),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

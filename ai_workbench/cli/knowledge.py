@@ -177,6 +177,8 @@ def search(
             f"[{hit.uid[:8]}]{title}"
         )
         click.echo(f"    {hit.snippet()}")
+        if hit.url:
+            click.echo(f"    {hit.url}")
     question = result.clarifying_question
     if question:
         click.echo(f"\n{question}", err=True)
