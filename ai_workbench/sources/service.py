@@ -295,12 +295,15 @@ def _priorities(
     by_rel = {d.rel: d for d in docs}
     local = knowledge.document_ratings(list(by_rel))
     for rel, doc in by_rel.items():
+        rated = rel in local
         total = float(local.get(rel, 0))
-        if chunk_ratings:
+        if chunk_ratings and not rated:
             for uid in knowledge.chunk_uids(rel):
-                if uid in chunk_ratings and rel not in local:
+                if uid in chunk_ratings:
+                    rated = True
                     total += chunk_ratings[uid]
-        level = max(-1.0, min(1.0, total / RATINGS_FOR_FULL_PRIORITY))
+        # A rewritten document's chunks are new (unrated): it keeps the priority it earned.
+        level = max(-1.0, min(1.0, total / RATINGS_FOR_FULL_PRIORITY)) if rated else doc.priority
         if level or doc.priority:
             out[doc.external_id] = level
     return out

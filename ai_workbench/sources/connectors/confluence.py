@@ -60,6 +60,8 @@ class Confluence:
             if old is not None and old.version == version:
                 return Same(page_id)
             storage = page["body"]["storage"]["value"]
+            if not isinstance(storage, str):
+                return Failed(page_id, url, "the page has no body.storage value (no permission?)")
             _, text, _, _ = html_to_text(storage)
             title = str(page.get("title") or page_id)
             return Fetched(page_id, title, url, version, Content(text=f"# {title}\n\n{text}"))
