@@ -64,6 +64,9 @@ CREATE TABLE IF NOT EXISTS documents (
 );
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE TABLE IF NOT EXISTS chunk_links (uid TEXT PRIMARY KEY, url TEXT NOT NULL);
+-- Chunks removed in a run whose vectors are still to be deleted (a run without embedding,
+-- like the watcher's, or one whose vector store was unreachable).
+CREATE TABLE IF NOT EXISTS vector_tombstones (uid TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS last_search (
     rank   INTEGER PRIMARY KEY,
     uid    TEXT NOT NULL,
@@ -345,6 +348,19 @@ class LexicalIndex:
         self.db.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
 
     # --- vectors bookkeeping ---
+
+    def add_tombstones(self, uids: Iterable[str]) -> None:
+        """Within the caller's transaction: these chunks' vectors are to be deleted."""
+        self.db.executemany("INSERT OR IGNORE INTO vector_tombstones(uid) VALUES (?)",
+                            [(u,) for u in uids])  # fmt: skip
+
+    def tombstones(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT uid FROM vector_tombstones")]
+
+    def clear_tombstones(self, uids: Sequence[str]) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM vector_tombstones WHERE uid = ?",
+                                [(u,) for u in uids])  # fmt: skip
 
     def unembedded(self, limit: int) -> list[StoredChunk]:
         rows = self.db.execute(

@@ -436,6 +436,7 @@ class KnowledgeService:
                 removed_uids += uids
                 report.chunks_removed += len(uids)
                 report.deleted.append(rel)
+            self.lexical.add_tombstones(removed_uids)
             db.execute("COMMIT")
             if rescan:
                 self.lexical.set_meta("redaction", REDACTION_MARK)
@@ -494,6 +495,7 @@ class KnowledgeService:
                     result.chunks_removed += len(uids)
                 for rel, level in (priorities or {}).items():
                     self.lexical.set_priority(rel, max(-1.0, min(1.0, level)))
+                self.lexical.add_tombstones(removed_uids)
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
@@ -532,8 +534,11 @@ class KnowledgeService:
         report.embedding_model = embedder.name
         clock = time.perf_counter()
         try:
-            if removed_uids:
-                vectors.delete(removed_uids)
+            # this run's removals and those of earlier runs without vectors (the watcher's)
+            gone = list(dict.fromkeys([*removed_uids, *self.lexical.tombstones()]))
+            if gone:
+                vectors.delete(gone)
+                self.lexical.clear_tombstones(gone)
             while True:
                 batch = self.lexical.unembedded(EMBED_BATCH)
                 if not batch:
