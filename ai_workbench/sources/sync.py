@@ -137,33 +137,10 @@ async def sync_source(
     report.seen = len(seen)
 
     # Documents to (re)index, highest priority first; the rest of a limited run waits.
-    order = sorted(changed, key=lambda c: -priorities.get(c[0].external_id, 0.0))
-    put: list[Any] = []
-    written: list[tuple[Fetched, str, str, int]] = []
-    over = 0
-    for item, rel, digest in order:
-        old = known.get(item.external_id)
-        if old is not None and old.content_hash == digest:
-            written.append((item, rel, digest, -1))  # version bump only, nothing to index
-            continue
-        if limit is not None and len(put) >= limit:
-            over += 1
-            continue
-        try:
-            doc = to_document(item, rel, priorities.get(item.external_id, 0.0))
-        except Exception as exc:
-            report.failed.append({"source": source.name, "id": item.external_id,
-                                  "url": item.url, "reason": _reason(exc)})  # fmt: skip
-            continue
-        if not doc.chunks:
-            report.skipped.append({"id": item.external_id, "url": item.url,
-                                   "reason": "no text"})  # fmt: skip
-        put.append(doc)
-        written.append((item, rel, digest, len(doc.chunks)))
-        entry = {"id": item.external_id, "title": item.title, "url": item.url}
-        (report.updated if old is not None else report.added).append(entry)
-    if over:
-        report.notes.append(f"{over} changed document(s) over --limit {limit}: next run")
+    # Chunking is CPU work (PDF pages, many pages): in a thread, so a workbench stays live.
+    put, written = await asyncio.to_thread(
+        _prepare, source.name, changed, known, priorities, limit, report
+    )
 
     deleted: list[str] = []
     if listing_ok:
@@ -199,6 +176,45 @@ async def sync_source(
         report.status = "partial"
     report.duration_s = round(time.perf_counter() - clock, 3)
     return report, written, deleted, priorities
+
+
+def _prepare(
+    name: str,
+    changed: list[tuple[Fetched, str, str]],
+    known: dict[str, Known],
+    priorities: dict[str, float],
+    limit: int | None,
+    report: RunReport,
+) -> tuple[list[Any], list[tuple[Fetched, str, str, int]]]:
+    """The documents to write (chunked) and what to record, highest priority first."""
+    order = sorted(changed, key=lambda c: -priorities.get(c[0].external_id, 0.0))
+    put: list[Any] = []
+    written: list[tuple[Fetched, str, str, int]] = []
+    over = 0
+    for item, rel, digest in order:
+        old = known.get(item.external_id)
+        if old is not None and old.content_hash == digest:
+            written.append((item, rel, digest, -1))  # version bump only, nothing to index
+            continue
+        if limit is not None and len(put) >= limit:
+            over += 1
+            continue
+        try:
+            doc = to_document(item, rel, priorities.get(item.external_id, 0.0))
+        except Exception as exc:
+            report.failed.append({"source": name, "id": item.external_id,
+                                  "url": item.url, "reason": _reason(exc)})  # fmt: skip
+            continue
+        if not doc.chunks:
+            report.skipped.append({"id": item.external_id, "url": item.url,
+                                   "reason": "no text"})  # fmt: skip
+        put.append(doc)
+        written.append((item, rel, digest, len(doc.chunks)))
+        entry = {"id": item.external_id, "title": item.title, "url": item.url}
+        (report.updated if old is not None else report.added).append(entry)
+    if over:
+        report.notes.append(f"{over} changed document(s) over --limit {limit}: next run")
+    return put, written
 
 
 def _reason(exc: Exception) -> str:
