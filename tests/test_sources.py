@@ -279,7 +279,8 @@ SITE = {
         "<html><head><title>Docs home</title></head><body><nav>menu</nav>"
         "<h1>Welcome</h1><p>Start with the <a href='guide.html'>guide</a>, the "
         "<a href='faq.html#top'>FAQ</a> and the <a href='private/secret.html'>secret</a>."
-        "<a href='http://localhost:{port}/other.html'>elsewhere</a></p></body></html>"
+        "<a href='http://localhost:{port}/other.html'>elsewhere</a>"
+        "<a href='hidden.html'>hidden</a> <a href='data.bin'>data</a></p></body></html>"
     ),
     "guide.html": "<html><title>Guide</title><h1>Guide</h1><p>Configure the marmot cache."
     "</p><a href='deep.html'>deeper</a></html>",
@@ -287,6 +288,9 @@ SITE = {
     "deep.html": "<html><title>Deep</title><p>The capybara detail.</p></html>",
     "private/secret.html": "<html><p>The secret okapi password.</p></html>",
     "other.html": "<html><p>The other-site gecko page.</p></html>",
+    "hidden.html": "<html><head><meta name='robots' content='noindex'></head>"
+    "<p>The hidden yak page.</p></html>",
+    "data.bin": "\x00\x01",
 }
 
 
@@ -322,6 +326,13 @@ async def test_web_crawl_depth_same_site_robots_and_deletions(
     got = sorted(e["id"].rsplit("/", 1)[-1] for e in first.added)
     assert got == ["faq.html", "guide.html", "index.html"]  # not deep (depth 2), not other site
     assert any("robots.txt disallows" in n and "secret" in n for n in first.notes)
+    reasons = {e["id"].rsplit("/", 1)[-1]: e["reason"] for e in first.skipped}
+    assert reasons == {
+        "hidden.html": "the page asks not to be indexed (robots noindex)",
+        "data.bin": "not a text page (application/octet-stream)",
+    }
+    assert first.status == "ok"
+    assert not any("yak" in h.text for h in kit.search("hidden yak page").hits)
     assert kit.search("marmot cache").hits[0].url == f"{url}/guide.html"
     assert not kit.search("okapi password").hits or all(
         "secret" not in (h.url or "") for h in kit.search("okapi password").hits
@@ -479,3 +490,18 @@ def test_cli_sync_report_and_progress_free_output(
     assert "standup.vtt#t=01:02:03" in found.stdout
     missing = run_aiw("sources", "report", "999", cwd=project)
     assert missing.returncode == 3 and "no run '999'" in missing.stderr
+
+
+def test_document_names_are_citable() -> None:
+    from ai_workbench.knowledge.citations import citations
+    from ai_workbench.sources.sync import document_rel
+
+    assert document_rel("site", "https://docs.example.com/guide/intro.html") == (
+        "site/docs.example.com/guide/intro.html"
+    )
+    assert document_rel("wiki", "12345") == "wiki/12345"
+    assert document_rel("app", "issue/42") == "app/issue/42"
+    odd = document_rel("site", "https://x.example/a b?page=2")
+    assert odd.startswith("site/x.example/a-b-page-2-") and " " not in odd
+    for rel in (odd, document_rel("docs", "talks/plan (final).vtt")):
+        assert [c.path for c in citations(f"see `{rel}:3-9`")] == [rel]

@@ -92,7 +92,16 @@ class Failed:
     reason: str
 
 
-Item = Fetched | Same | Failed
+@dataclass
+class Skipped:
+    """Left out on purpose (not a text page, asked not to be indexed): said in the report."""
+
+    external_id: str
+    url: str
+    reason: str
+
+
+Item = Fetched | Same | Failed | Skipped
 
 
 @dataclass

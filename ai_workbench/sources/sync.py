@@ -19,6 +19,7 @@ from ai_workbench.sources.models import (
     Known,
     RunReport,
     Same,
+    Skipped,
     Source,
     SourceError,
 )
@@ -31,9 +32,10 @@ RATINGS_FOR_FULL_PRIORITY = 3
 def document_rel(source: str, external_id: str) -> str:
     """The document's name in the index and in citations: ``<source>/<id>`` with only the
     characters a ``path:start-end`` citation holds (a short hash keeps rewritten ids apart)."""
-    safe = re.sub(r"[^\w.\-/]+", "-", external_id).strip("-/") or "doc"
+    ident = re.sub(r"^https?://", "", external_id).rstrip("/")  # a web page: host/path
+    safe = re.sub(r"[^\w.\-/]+", "-", ident).strip("-/") or "doc"
     safe = re.sub(r"/{2,}", "/", safe)
-    if safe != external_id:
+    if safe != ident:
         safe += "-" + hashlib.sha1(external_id.encode()).hexdigest()[:6]
     return f"{source}/{safe}"
 
@@ -104,9 +106,13 @@ async def sync_source(
             done += 1
             if progress is not None:
                 progress(done, None, item.external_id)
-            seen.add(item.external_id)
+            if not isinstance(item, Skipped):  # a skipped document is not kept either
+                seen.add(item.external_id)
             if isinstance(item, Same):
                 report.unchanged += 1
+            elif isinstance(item, Skipped):
+                report.skipped.append({"id": item.external_id, "url": item.url,
+                                       "reason": item.reason})  # fmt: skip
             elif isinstance(item, Failed):
                 report.failed.append({"source": source.name, "id": item.external_id,
                                       "url": item.url, "reason": item.reason})  # fmt: skip

@@ -19,6 +19,7 @@ from ai_workbench.sources.models import (
     Item,
     Known,
     Same,
+    Skipped,
     Source,
     SourceError,
 )
@@ -125,13 +126,12 @@ class WebSite:
                 url, url, final, version, Content(data=response.content, suffix=".pdf")
             ), []
         if ctype not in TEXT_TYPES:
-            return Failed(url, url, f"not a text page ({ctype}); skipped"), []
+            return Skipped(url, url, f"not a text page ({ctype})"), []
         if ctype in ("text/html", "application/xhtml+xml"):
             title, text, hrefs, noindex = html_to_text(response.text)
             found = [urldefrag(urljoin(final, h))[0] for h in hrefs]
             if noindex:
-                self.notes.append(f"{url} asks not to be indexed (meta robots noindex)")
-                return None, found
+                return Skipped(url, url, "the page asks not to be indexed (robots noindex)"), found
             title = title or url
             return Fetched(url, title, final, version, Content(text=f"# {title}\n\n{text}")), found
         suffix = ".md" if ctype == "text/markdown" else ".txt"
