@@ -4,7 +4,8 @@
 One threaded HTTP server serves all three under their own path prefixes:
 
 - Confluence: ``/wiki/rest/api/content?spaceKey=…&expand=body.storage,version&start=&limit=``
-  with ``_links.base/context/next``; ``Authorization: Bearer TOKEN``.
+  with ``_links.base/context/next``; ``Authorization: Bearer TOKEN`` (Data Center) or basic
+  auth with ``me@example.com`` and the token (Cloud).
 - GitLab: ``/api/v4/projects/<id>/issues`` (``X-Next-Page``), ``/merge_requests`` (``Link``),
   ``/wikis?with_content=1``; ``PRIVATE-TOKEN``.
 - GitHub: ``/repos/o/r/issues?state=all`` with ``Link: rel="next"``, ``ETag`` and 304 on
@@ -16,6 +17,7 @@ answer 429 with ``Retry-After``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -88,7 +90,8 @@ class FakeApis:
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         path = parts.path
         if path.startswith("/wiki/"):
-            if headers.get("Authorization") != f"Bearer {TOKEN}":
+            basic = "Basic " + base64.b64encode(f"me@example.com:{TOKEN}".encode()).decode()
+            if headers.get("Authorization") not in (f"Bearer {TOKEN}", basic):
                 return 401, {}, {"message": "Unauthorized"}
             return self.confluence(path, query)
         if path.startswith("/api/v4/"):

@@ -164,6 +164,19 @@ async def test_a_failing_page_does_not_stop_the_run_and_429_is_waited_out(
     assert apis.requests[0][2] == 429
 
 
+async def test_confluence_cloud_basic_auth(
+    kit: Kit, apis: FakeApis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ATLASSIAN_TOKEN", TOKEN)
+    wiki(apis)
+    options = {"space": "ENG", "token_env": "ATLASSIAN_TOKEN", "user": "me@example.com"}
+    await kit.sources.add("confluence", f"{apis.url}/wiki", kit.root, name="cloud",
+                          options=options)  # fmt: skip
+    report = await kit.sync("cloud")
+    assert report.status == "ok" and len(report.added) == 5
+    assert apis.requests[0][1]["Authorization"].startswith("Basic ")
+
+
 async def test_a_listing_that_fails_deletes_nothing(
     kit: Kit, apis: FakeApis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
