@@ -69,7 +69,7 @@ class WebSite:
         queue: list[tuple[str, int]] = [(self.start, 0)]
         queued = {self.start}
         first = True
-        while queue and len(queued) <= self.max_pages + len(queue):
+        while queue:
             url, level = queue.pop(0)
             if not await self._allowed(url):
                 self.notes.append(f"robots.txt disallows {url}; not indexed")
