@@ -18,6 +18,7 @@ from ai_workbench.core import audit, feedback
 from ai_workbench.core.migrations import assemble
 from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
+from ai_workbench.sources import schema as sources
 from ai_workbench.suggestions import schema as suggestions
 from ai_workbench.telegram import schema as telegram
 
@@ -31,6 +32,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (5, shell.V5),
     (6, chat.V6),
     (7, telegram.V9),
+    (8, sources.V14),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

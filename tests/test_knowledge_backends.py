@@ -252,3 +252,47 @@ def test_offline_mode_refuses_a_remote_postgres(tmp_path: Path) -> None:
     settings._offline = True
     with pytest.raises(InputError, match="offline"):
         KnowledgeService(settings, _write(tmp_path / "p", FILES), data_dir=tmp_path / "kb")
+
+
+def test_documents_from_sources_on_every_backend(
+    backend: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A sync run (aiw sources) writes through the same interface: its chunks are found with
+    their page URL, a priority is kept, and a removed page leaves the index."""
+    from ai_workbench.knowledge.chunkers import Chunk
+    from ai_workbench.knowledge.service import SourceDocument
+
+    root = _write(tmp_path / "proj", FILES)
+    service = _service(root, tmp_path, "docs-" + request.node.callspec.id, backend)
+    try:
+        service.index()
+        url = "https://wiki.example/pages/42"
+        page = SourceDocument(
+            rel="wiki/42",
+            title="Runbook",
+            url=url,
+            chunks=[
+                (
+                    Chunk(
+                        "wiki/42",
+                        1,
+                        3,
+                        "markdown",
+                        "Runbook",
+                        "Rotate the quokka keys every ninety days with the vault cli.",
+                    ),
+                    "",
+                )
+            ],  # fmt: skip
+            priority=0.5,
+        )
+        written = service.write_documents("wiki", put=[page])
+        assert written.chunks_added == 1
+        hit = service.search_sync("rotate quokka keys", 3).hits[0]
+        assert (hit.rel, hit.url) == ("wiki/42", url)
+        assert service.documents("wiki") == {"wiki/42": ("wiki", url, 0.5)}
+        service.write_documents("wiki", remove=["wiki/42"])
+        assert all(h.rel != "wiki/42" for h in service.search_sync("rotate quokka keys", 5).hits)
+        assert service.documents("wiki") == {}
+    finally:
+        service.close()

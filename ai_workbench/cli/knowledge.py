@@ -42,8 +42,11 @@ def _warn(message: str) -> None:
 @click.argument("path", required=False, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the run report as JSON.")
 @click.option("--no-embed", is_flag=True, help="Update the lexical index only (no vectors).")
+@click.option("--no-wait", is_flag=True, help="Fail at once if another process writes the index.")
 @click.pass_context
-def index(ctx: click.Context, path: Path | None, as_json: bool, no_embed: bool) -> None:
+def index(
+    ctx: click.Context, path: Path | None, as_json: bool, no_embed: bool, no_wait: bool
+) -> None:
     """Index the project's code and documents for `aiw search` and `aiw ask --kb`.
 
     PATH defaults to the current repository's root. Re-running is incremental: unchanged files
@@ -56,7 +59,7 @@ def index(ctx: click.Context, path: Path | None, as_json: bool, no_embed: bool) 
     def go() -> Any:
         service = _service(loaded, _project_root(path))
         try:
-            return _run_index(service, no_embed)
+            return _run_index(service, no_embed, wait=not no_wait)
         finally:
             service.close()
 
@@ -69,9 +72,13 @@ def index(ctx: click.Context, path: Path | None, as_json: bool, no_embed: bool) 
         _warn(f"{report.embedding_error}")
 
 
-def _run_index(service: Any, no_embed: bool) -> Any:
+def _run_index(service: Any, no_embed: bool, *, wait: bool = True) -> Any:
+    def on_wait(holder: str) -> None:
+        click.echo(f"aiw: waiting for the index of {service.root}: {holder} is writing it",
+                   err=True)  # fmt: skip
+
     if not sys.stderr.isatty():
-        return service.index(embed=not no_embed)
+        return service.index(embed=not no_embed, wait=wait, on_wait=on_wait)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -87,7 +94,7 @@ def _run_index(service: Any, no_embed: bool) -> Any:
         def progress(done: int, total: int, rel: str) -> None:
             bar.update(task, completed=done, total=total, path=rel[-50:])
 
-        return service.index(progress=progress, embed=not no_embed)
+        return service.index(progress=progress, embed=not no_embed, wait=wait, on_wait=on_wait)
 
 
 def _print_report(report: Any) -> None:
@@ -177,6 +184,8 @@ def search(
             f"[{hit.uid[:8]}]{title}"
         )
         click.echo(f"    {hit.snippet()}")
+        if hit.url:
+            click.echo(f"    {hit.url}")
     question = result.clarifying_question
     if question:
         click.echo(f"\n{question}", err=True)

@@ -122,6 +122,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("ai_workbench.cli.doctor", "doctor"),
     "mcp": ("ai_workbench.cli.mcp", "mcp"),
     "telegram": ("ai_workbench.cli.telegram", "telegram"),
+    "sources": ("ai_workbench.cli.sources", "sources"),
 }
 
 

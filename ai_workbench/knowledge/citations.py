@@ -40,6 +40,7 @@ class Citation:
     path: str
     start: int
     end: int
+    url: str = field(default="", compare=False)  # a source's page/issue/transcript link
 
     @property
     def label(self) -> str:
@@ -64,7 +65,10 @@ def citations(text: str, root: Path | None = None) -> list[Citation]:
 
 
 # The grounding section's excerpt headers: "### path:start-end" (+ " (title)").
-_HEADER = re.compile(r"^### (?P<path>\S+?):(?P<a>\d+)-(?P<b>\d+)(?: \(.*\))?\s*$", re.M)
+# Excerpts from a source (aiw sources) end with their URL: "### path:start-end (title) <url>".
+_HEADER = re.compile(
+    r"^### (?P<path>\S+?):(?P<a>\d+)-(?P<b>\d+)(?: \(.*?\))?(?: <(?P<url>[^>\s]+)>)?\s*$", re.M
+)
 KNOWLEDGE_HEADING = "## Project knowledge (retrieved excerpts)"
 
 
@@ -75,7 +79,10 @@ def sent_sources(section: str) -> list[Citation]:
         return []
     found: list[Citation] = []
     for match in _HEADER.finditer(section):
-        item = Citation(match.group("path"), int(match.group("a")), int(match.group("b")))
+        item = Citation(
+            match.group("path"), int(match.group("a")), int(match.group("b")),
+            match.group("url") or "",
+        )  # fmt: skip
         if item not in found:
             found.append(item)
     return found
@@ -121,7 +128,21 @@ class CitationCheck:
             lines.append(f"⚠ **wrong citation** `{cite.label}`: {why}.")
         if self.wrong:
             lines.append(f"The excerpts sent were: {shown}{more}.")
+        links = self.links()
+        if links:
+            lines.append("Sources: " + ", ".join(f"`{label}` <{url}>" for label, url in links))
         return "\n\n".join(lines)
+
+    def links(self) -> list[tuple[str, str]]:
+        """(citation, URL) for each right citation that points into an excerpt from a source
+        (a Confluence page, an issue, a transcript at its time)."""
+        out: list[tuple[str, str]] = []
+        for cite in self.right:
+            for sent in self.sent:
+                inside = sent.path == cite.path and sent.start <= cite.end <= sent.end
+                if sent.url and inside and (cite.label, sent.url) not in out:
+                    out.append((cite.label, sent.url))
+        return out
 
 
 NOTE_LEAD = "**Citation check:**"

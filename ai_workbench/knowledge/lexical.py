@@ -54,6 +54,20 @@ CREATE TABLE IF NOT EXISTS query_feedback (
     created  REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS query_feedback_uid ON query_feedback(uid);
+-- Documents from outside the tree (aiw sources): never in ``files`` (the walker's manifest),
+-- so ``aiw index`` neither sees nor deletes them. ``priority`` comes from ratings.
+CREATE TABLE IF NOT EXISTS documents (
+    rel       TEXT PRIMARY KEY,
+    source    TEXT NOT NULL,
+    url       TEXT NOT NULL,
+    priority  REAL NOT NULL DEFAULT 0,
+    indexed   REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
+CREATE TABLE IF NOT EXISTS chunk_links (uid TEXT PRIMARY KEY, url TEXT NOT NULL);
+-- Chunks removed in a run whose vectors are still to be deleted (a run without embedding,
+-- like the watcher's, or one whose vector store was unreachable).
+CREATE TABLE IF NOT EXISTS vector_tombstones (uid TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS last_search (
     rank   INTEGER PRIMARY KEY,
     uid    TEXT NOT NULL,
@@ -224,6 +238,21 @@ class LexicalIndex:
         ``extra_terms[i]`` is ``split_identifiers(chunks[i].text)`` when the caller computed it
         already (in a worker process).
         """
+        added, removed = self.replace_chunks(rel, chunks, extra_terms)
+        self.db.execute(
+            "INSERT OR REPLACE INTO files(rel, sha256, size, mtime, chunks, indexed) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (rel, sha256, size, mtime, len(chunks), time.time()),
+        )
+        return added, removed
+
+    def replace_chunks(
+        self,
+        rel: str,
+        chunks: Sequence[tuple[str, Chunk]],
+        extra_terms: Sequence[str] | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """The chunk part of :meth:`replace_file` (no manifest row): (added, removed) uids."""
         old = self.chunk_uids(rel)
         new_uids = {uid for uid, _ in chunks}
         removed = [uid for uid in old if uid not in new_uids]
@@ -254,12 +283,74 @@ class LexicalIndex:
         self.db.executemany(
             "INSERT INTO chunks_fts(rowid, path, title, body) VALUES (?, ?, ?, ?)", fts_rows
         )
+        return added, removed
+
+    # --- documents from sources (aiw sources): chunks + a URL per chunk, no manifest row ---
+
+    def put_document(
+        self,
+        rel: str,
+        source: str,
+        url: str,
+        chunks: Sequence[tuple[str, Chunk, str]],
+        priority: float = 0.0,
+    ) -> tuple[list[str], list[str]]:
+        """Make document ``rel``'s chunks exactly ``chunks`` (uid, chunk, its URL)."""
+        added, removed = self.replace_chunks(rel, [(uid, chunk) for uid, chunk, _ in chunks])
+        self.db.executemany("DELETE FROM chunk_links WHERE uid = ?", [(u,) for u in removed])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO chunk_links(uid, url) VALUES (?, ?)",
+            [(uid, link or url) for uid, _, link in chunks],
+        )
         self.db.execute(
-            "INSERT OR REPLACE INTO files(rel, sha256, size, mtime, chunks, indexed) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (rel, sha256, size, mtime, len(chunks), time.time()),
+            "INSERT OR REPLACE INTO documents(rel, source, url, priority, indexed) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (rel, source, url, priority, time.time()),
         )
         return added, removed
+
+    def remove_document(self, rel: str) -> list[str]:
+        old = self.chunk_uids(rel)
+        for chunk_id in old.values():
+            self._delete_chunk(chunk_id)
+        self.db.executemany("DELETE FROM chunk_links WHERE uid = ?", [(u,) for u in old])
+        self.db.execute("DELETE FROM documents WHERE rel = ?", (rel,))
+        return list(old)
+
+    def set_priority(self, rel: str, priority: float) -> None:
+        self.db.execute("UPDATE documents SET priority = ? WHERE rel = ?", (priority, rel))
+
+    def documents(self, source: str | None = None) -> dict[str, tuple[str, str, float]]:
+        """rel → (source, url, priority) of the documents from sources (of ``source``)."""
+        sql = "SELECT rel, source, url, priority FROM documents"
+        rows = self.db.execute(sql + (" WHERE source = ?" if source else ""),
+                               (source,) if source else ())  # fmt: skip
+        return {r[0]: (r[1], r[2], float(r[3])) for r in rows}
+
+    def links(self, uids: Sequence[str]) -> dict[str, str]:
+        """uid → URL for the chunks that came from a source."""
+        out: dict[str, str] = {}
+        for start in range(0, len(uids), 500):
+            part = list(uids[start : start + 500])
+            rows = self.db.execute(
+                f"SELECT uid, url FROM chunk_links WHERE uid IN ({', '.join('?' * len(part))})",
+                part,
+            )
+            out.update((r[0], r[1]) for r in rows)
+        return out
+
+    def priorities(self, rels: Sequence[str]) -> dict[str, float]:
+        wanted = list(dict.fromkeys(rels))
+        out: dict[str, float] = {}
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            rows = self.db.execute(
+                "SELECT rel, priority FROM documents WHERE priority != 0 AND rel IN "
+                f"({', '.join('?' * len(part))})",
+                part,
+            )
+            out.update((r[0], float(r[1])) for r in rows)
+        return out
 
     def remove_file(self, rel: str) -> list[str]:
         old = self.chunk_uids(rel)
@@ -273,6 +364,19 @@ class LexicalIndex:
         self.db.execute("DELETE FROM chunks WHERE id = ?", (chunk_id,))
 
     # --- vectors bookkeeping ---
+
+    def add_tombstones(self, uids: Iterable[str]) -> None:
+        """Within the caller's transaction: these chunks' vectors are to be deleted."""
+        self.db.executemany("INSERT OR IGNORE INTO vector_tombstones(uid) VALUES (?)",
+                            [(u,) for u in uids])  # fmt: skip
+
+    def tombstones(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT uid FROM vector_tombstones")]
+
+    def clear_tombstones(self, uids: Sequence[str]) -> None:
+        with self.db:
+            self.db.executemany("DELETE FROM vector_tombstones WHERE uid = ?",
+                                [(u,) for u in uids])  # fmt: skip
 
     def unembedded(self, limit: int) -> list[StoredChunk]:
         rows = self.db.execute(

@@ -61,6 +61,17 @@ CREATE TABLE IF NOT EXISTS aiw_kb_query_feedback (
     created DOUBLE PRECISION NOT NULL
 );
 CREATE INDEX IF NOT EXISTS aiw_kb_query_feedback_uid ON aiw_kb_query_feedback (project, uid);
+CREATE TABLE IF NOT EXISTS aiw_kb_documents (
+    project TEXT NOT NULL, rel TEXT NOT NULL, source TEXT NOT NULL, url TEXT NOT NULL,
+    priority DOUBLE PRECISION NOT NULL DEFAULT 0, indexed DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (project, rel)
+);
+CREATE TABLE IF NOT EXISTS aiw_kb_chunk_links (
+    project TEXT NOT NULL, uid TEXT NOT NULL, url TEXT NOT NULL, PRIMARY KEY (project, uid)
+);
+CREATE TABLE IF NOT EXISTS aiw_kb_vector_tombstones (
+    project TEXT NOT NULL, uid TEXT NOT NULL, PRIMARY KEY (project, uid)
+);
 CREATE TABLE IF NOT EXISTS aiw_kb_last_search (
     project TEXT NOT NULL, who TEXT NOT NULL, rank INTEGER NOT NULL, uid TEXT NOT NULL,
     query TEXT NOT NULL, PRIMARY KEY (project, who, rank)
@@ -202,6 +213,23 @@ class PostgresIndex:
         extra_terms: Sequence[str] | None = None,
     ) -> tuple[list[str], list[str]]:
         """As :meth:`LexicalIndex.replace_file`: (added uids, removed uids)."""
+        added, removed = self.replace_chunks(rel, chunks, extra_terms)
+        self.conn.execute(
+            "INSERT INTO aiw_kb_files(project, rel, sha256, size, mtime, chunks, indexed) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (project, rel) DO UPDATE SET "
+            "sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime = EXCLUDED.mtime, "
+            "chunks = EXCLUDED.chunks, indexed = EXCLUDED.indexed",
+            (self.project, rel, sha256, size, mtime, len(chunks), time.time()),
+        )
+        return added, removed
+
+    def replace_chunks(
+        self,
+        rel: str,
+        chunks: Sequence[tuple[str, Chunk]],
+        extra_terms: Sequence[str] | None = None,
+    ) -> tuple[list[str], list[str]]:
+        """The chunk part of :meth:`replace_file` (no manifest row)."""
         old = self.chunk_uids(rel)
         new_uids = {uid for uid, _ in chunks}
         removed = [uid for uid in old if uid not in new_uids]
@@ -242,14 +270,100 @@ class PostgresIndex:
                     "ON CONFLICT (project, uid) DO NOTHING",
                     inserts,
                 )
+        return added, removed
+
+    # --- documents from sources (aiw sources): chunks + a URL per chunk, no manifest row ---
+
+    def put_document(
+        self,
+        rel: str,
+        source: str,
+        url: str,
+        chunks: Sequence[tuple[str, Chunk, str]],
+        priority: float = 0.0,
+    ) -> tuple[list[str], list[str]]:
+        added, removed = self.replace_chunks(rel, [(uid, chunk) for uid, chunk, _ in chunks])
+        p = self.project
         self.conn.execute(
-            "INSERT INTO aiw_kb_files(project, rel, sha256, size, mtime, chunks, indexed) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (project, rel) DO UPDATE SET "
-            "sha256 = EXCLUDED.sha256, size = EXCLUDED.size, mtime = EXCLUDED.mtime, "
-            "chunks = EXCLUDED.chunks, indexed = EXCLUDED.indexed",
-            (self.project, rel, sha256, size, mtime, len(chunks), time.time()),
+            "DELETE FROM aiw_kb_chunk_links WHERE project = %s AND uid = ANY(%s)", (p, removed)
+        )
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO aiw_kb_chunk_links(project, uid, url) VALUES (%s, %s, %s) "
+                "ON CONFLICT (project, uid) DO UPDATE SET url = EXCLUDED.url",
+                [(p, uid, link or url) for uid, _, link in chunks],
+            )
+        self.conn.execute(
+            "INSERT INTO aiw_kb_documents(project, rel, source, url, priority, indexed) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (project, rel) DO UPDATE SET "
+            "source = EXCLUDED.source, url = EXCLUDED.url, priority = EXCLUDED.priority, "
+            "indexed = EXCLUDED.indexed",
+            (p, rel, source, url, priority, time.time()),
         )
         return added, removed
+
+    def remove_document(self, rel: str) -> list[str]:
+        rows = self._all(
+            "DELETE FROM aiw_kb_chunks WHERE project = %s AND rel = %s RETURNING uid",
+            (self.project, rel),
+        )
+        uids = [r[0] for r in rows]
+        self.conn.execute(
+            "DELETE FROM aiw_kb_chunk_links WHERE project = %s AND uid = ANY(%s)",
+            (self.project, uids),
+        )
+        self.conn.execute(
+            "DELETE FROM aiw_kb_documents WHERE project = %s AND rel = %s", (self.project, rel)
+        )
+        return uids
+
+    def set_priority(self, rel: str, priority: float) -> None:
+        self.conn.execute(
+            "UPDATE aiw_kb_documents SET priority = %s WHERE project = %s AND rel = %s",
+            (priority, self.project, rel),
+        )
+
+    def documents(self, source: str | None = None) -> dict[str, tuple[str, str, float]]:
+        sql = "SELECT rel, source, url, priority FROM aiw_kb_documents WHERE project = %s"
+        params: tuple[Any, ...] = (self.project,)
+        if source:
+            sql, params = sql + " AND source = %s", (self.project, source)
+        return {r[0]: (r[1], r[2], float(r[3])) for r in self._all(sql, params)}
+
+    def links(self, uids: Sequence[str]) -> dict[str, str]:
+        rows = self._all(
+            "SELECT uid, url FROM aiw_kb_chunk_links WHERE project = %s AND uid = ANY(%s)",
+            (self.project, list(uids)),
+        )
+        return {r[0]: r[1] for r in rows}
+
+    def priorities(self, rels: Sequence[str]) -> dict[str, float]:
+        rows = self._all(
+            "SELECT rel, priority FROM aiw_kb_documents WHERE project = %s AND priority != 0 "
+            "AND rel = ANY(%s)",
+            (self.project, list(dict.fromkeys(rels))),
+        )
+        return {r[0]: float(r[1]) for r in rows}
+
+    def add_tombstones(self, uids: Iterable[str]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO aiw_kb_vector_tombstones(project, uid) VALUES (%s, %s) "
+                "ON CONFLICT DO NOTHING",
+                [(self.project, u) for u in uids],
+            )
+
+    def tombstones(self) -> list[str]:
+        rows = self._all(
+            "SELECT uid FROM aiw_kb_vector_tombstones WHERE project = %s", (self.project,)
+        )
+        return [r[0] for r in rows]
+
+    def clear_tombstones(self, uids: Sequence[str]) -> None:
+        self.conn.execute(
+            "DELETE FROM aiw_kb_vector_tombstones WHERE project = %s AND uid = ANY(%s)",
+            (self.project, list(uids)),
+        )
 
     def remove_file(self, rel: str) -> list[str]:
         rows = self._all(

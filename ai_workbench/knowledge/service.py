@@ -37,7 +37,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ai_workbench.knowledge.chunkers import Chunk, ChunkError, chunk_file
+from ai_workbench.knowledge.chunkers import Chunk as Chunk
+from ai_workbench.knowledge.chunkers import ChunkError as ChunkError
+from ai_workbench.knowledge.chunkers import chunk_file as chunk_file
 from ai_workbench.knowledge.citations import (  # re-exported: the chat turn checks citations
     KNOWLEDGE_HEADING,
 )
@@ -62,6 +64,8 @@ from ai_workbench.knowledge.lexical import (
     split_identifiers,
     stem,
 )
+from ai_workbench.knowledge.lock import IndexBusy as IndexBusy
+from ai_workbench.knowledge.lock import IndexLock
 from ai_workbench.knowledge.walker import looks_binary, walk_files
 
 if TYPE_CHECKING:
@@ -87,6 +91,9 @@ AMBIGUITY = 0.25
 TIE = 0.05
 # Stored in the index's meta table once every chunk in it went through core/redact.py.
 REDACTION_MARK = "1"
+# Ranking: a source document's priority (-1..1, from ratings of its chunks, set by
+# ``aiw sources sync``) adds at most this much to a fused score normalised to 0..1.
+PRIORITY_WEIGHT = 0.1
 
 
 def is_local_server(url: str) -> bool:
@@ -147,10 +154,36 @@ class IndexReport:
     embedding_s: float = 0.0
     chunks_embedded: int = 0
     embedding_error: str | None = None
+    embedding_calls: int = 0
     report_path: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class SourceDocument:
+    """A document from a source (``aiw sources``): ``rel`` names it in citations
+    (``<source>/<id>``), each chunk comes with its own URL ("" for the document's ``url``)."""
+
+    rel: str
+    title: str
+    url: str
+    chunks: list[tuple[Chunk, str]]
+    priority: float = 0.0
+
+
+@dataclass
+class DocumentsWrite:
+    """What :meth:`KnowledgeService.write_documents` did."""
+
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_embedded: int = 0
+    embedding_calls: int = 0
+    embedding_s: float = 0.0
+    embedding_model: str | None = None
+    embedding_error: str | None = None
 
 
 @dataclass
@@ -170,6 +203,7 @@ class SearchHit:
     feedback: float = 0.0
     coverage: float = 0.0  # share of the query's content words in the chunk
     alternatives: int = 0  # other files that match the query as well as this chunk
+    url: str | None = None  # where a chunk from a source (aiw sources) lives: page, issue, t=
 
     @property
     def location(self) -> str:
@@ -374,8 +408,28 @@ class KnowledgeService:
 
     # --- indexing ---
 
-    def index(self, progress: Progress | None = None, *, embed: bool = True) -> IndexReport:
-        """Bring the index up to date with the files under the root; never stops on one file."""
+    def write_lock(
+        self, *, wait: bool = True, on_wait: Callable[[str], None] | None = None
+    ) -> IndexLock:
+        """The index's cross-process write lock (:mod:`ai_workbench.knowledge.lock`)."""
+        return IndexLock(self.dir, wait=wait, on_wait=on_wait)
+
+    def index(
+        self,
+        progress: Progress | None = None,
+        *,
+        embed: bool = True,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> IndexReport:
+        """Bring the index up to date with the files under the root; never stops on one file.
+
+        Holds the index's write lock for the run: with ``wait`` a second writer waits (after
+        ``on_wait(holder)``), without it raises :class:`IndexBusy` naming the holder."""
+        with self.write_lock(wait=wait, on_wait=on_wait):
+            return self._index(progress, embed=embed)
+
+    def _index(self, progress: Progress | None = None, *, embed: bool = True) -> IndexReport:
         started = time.time()
         clock = time.perf_counter()
         report = IndexReport(root=str(self.root), started=started)
@@ -443,6 +497,7 @@ class KnowledgeService:
                 removed_uids += uids
                 report.chunks_removed += len(uids)
                 report.deleted.append(rel)
+            self.lexical.add_tombstones(removed_uids)
         if rescan:
             self.lexical.set_meta("redaction", REDACTION_MARK)
         if embed:
@@ -455,6 +510,72 @@ class KnowledgeService:
         self._save_report(report)
         return report
 
+    # --- documents from outside the tree (aiw sources) ---
+
+    def write_documents(
+        self,
+        source: str,
+        put: Sequence[SourceDocument] = (),
+        remove: Sequence[str] = (),
+        priorities: dict[str, float] | None = None,
+        *,
+        embed: bool = True,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> DocumentsWrite:
+        """Write one sync run of ``source``: ``put`` documents (their chunks replace the old
+        ones; unchanged chunks keep their vectors), ``remove`` documents by rel, set
+        ``priorities`` (rel → -1..1). Under the write lock, in ONE SQLite transaction, so a
+        reader sees the run entirely or not at all; vectors follow (a search only returns
+        chunks the SQLite side holds, so a stale vector is never shown). The interface a
+        shared backend implements too."""
+        result = DocumentsWrite()
+        with self.write_lock(wait=wait, on_wait=on_wait):
+            removed_uids: list[str] = []
+            with self.lexical.transaction():
+                for doc in put:
+                    chunks = _with_uids([_redacted(c) for c, _ in doc.chunks])
+                    links = [link for _, link in doc.chunks]
+                    added, removed = self.lexical.put_document(
+                        doc.rel, source, doc.url,
+                        [(uid, c, link) for (uid, c), link in zip(chunks, links, strict=True)],
+                        doc.priority,
+                    )  # fmt: skip
+                    removed_uids += removed
+                    result.chunks_added += len(added)
+                    result.chunks_removed += len(removed)
+                for rel in remove:
+                    uids = self.lexical.remove_document(rel)
+                    removed_uids += uids
+                    result.chunks_removed += len(uids)
+                for rel, level in (priorities or {}).items():
+                    self.lexical.set_priority(rel, max(-1.0, min(1.0, level)))
+                self.lexical.add_tombstones(removed_uids)
+            if embed:
+                self._embed_pending(result, removed_uids)  # type: ignore[arg-type]
+            result.embedding_s = round(result.embedding_s, 3)
+        return result
+
+    def documents(self, source: str | None = None) -> dict[str, tuple[str, str, float]]:
+        """rel → (source, url, priority) of the indexed documents from sources."""
+        return self.lexical.documents(source)
+
+    def chunk_uids(self, rel: str) -> list[str]:
+        """The ids of a document's (or file's) chunks: what ratings are stored against."""
+        return list(self.lexical.chunk_uids(rel))
+
+    def document_ratings(self, rels: Sequence[str]) -> dict[str, int]:
+        """rel → the sum of the ratings given in this index to its chunks (for any query)."""
+        out: dict[str, int] = {}
+        for rel in rels:
+            uids = list(self.lexical.chunk_uids(rel))
+            best: dict[str, int] = {}
+            for uid, _query, rating in self.lexical.query_feedback(uids):
+                best[uid] = best.get(uid, 0) + rating
+            if best:
+                out[rel] = sum(max(-1, min(1, v)) for v in best.values())
+        return out
+
     def _embed_pending(self, report: IndexReport, removed_uids: list[str]) -> None:
         vectors = self.vectors()
         embedder = self._embedder
@@ -464,14 +585,18 @@ class KnowledgeService:
         report.embedding_model = embedder.name
         clock = time.perf_counter()
         try:
-            if removed_uids:
-                vectors.delete(removed_uids)
+            # this run's removals and those of earlier runs without vectors (the watcher's)
+            gone = list(dict.fromkeys([*removed_uids, *self.lexical.tombstones()]))
+            if gone:
+                vectors.delete(gone)
+                self.lexical.clear_tombstones(gone)
             while True:
                 batch = self.lexical.unembedded(EMBED_BATCH)
                 if not batch:
                     break
                 texts = [_embedding_text(c) for c in batch]
                 vecs = embedder.embed(texts)
+                report.embedding_calls += 1
                 vectors.upsert([c.uid for c in batch], vecs, [c.rel for c in batch])
                 self.lexical.mark_embedded([c.id for c in batch])
                 report.chunks_embedded += len(batch)
@@ -550,6 +675,11 @@ class KnowledgeService:
         vec_rank = {uid: i for i, (uid, _) in enumerate(vector_hits, 1)}
         candidates = [(uid, score) for uid, score in fused if uid in chunks]
         boosts = self._feedback_boosts(query, [u for u, _ in candidates], global_ratings or {})
+        priority = self.lexical.priorities([chunks[uid].rel for uid, _ in candidates])
+        for uid, _ in candidates:
+            level = priority.get(chunks[uid].rel)
+            if level:
+                boosts[uid] = boosts.get(uid, 0.0) + PRIORITY_WEIGHT * max(-1.0, min(1.0, level))
         top = max((s for _, s in candidates), default=1.0) or 1.0
         rescored = sorted(
             ((uid, score / top + FEEDBACK_WEIGHT * boosts.get(uid, 0.0)) for uid, score in
@@ -569,6 +699,7 @@ class KnowledgeService:
             self.lexical.files_with_all(terms) if mode != "vector" else 0,
         )
         hits = []
+        links = self.lexical.links([uid for uid, _ in rescored[:k]])
         for uid, score in rescored[:k]:
             chunk = chunks[uid]
             match, coverage, alternatives = matches[uid]
@@ -589,6 +720,7 @@ class KnowledgeService:
                     feedback=round(boosts.get(uid, 0.0), 3),
                     coverage=round(coverage, 3),
                     alternatives=alternatives,
+                    url=links.get(uid),
                 )
             )
         return SearchResult(query, hits, self.settings.threshold, used, notices)
@@ -1015,6 +1147,8 @@ def grounding_section(result: SearchResult, max_chars: int = 24_000) -> str | No
     used = len(parts[0])
     for hit in _tight(result.hits):
         header = f"### {hit.location}" + (f" ({hit.title})" if hit.title else "")
+        if hit.url:
+            header += f" <{hit.url}>"
         block = f"{header}\n```\n{redact_text(hit.text)}\n```"
         if used + len(block) > max_chars and len(parts) > 1:
             break

@@ -332,6 +332,11 @@ class AiwApp(App[None]):
     def action_process_ai_comments(self) -> None:
         self.background.process_ai_comments()
 
+    def action_sources(self) -> None:
+        from ai_workbench.tui.screens.sources import open_sources
+
+        open_sources(self)
+
     def action_review(self) -> None:
         from ai_workbench.tui.screens.review import open_review
 

@@ -35,6 +35,11 @@ EXTRA_COMMANDS: list[PaletteCommand] = [
         "The MCP servers and their states; choose whose tools this session offers the model",
         "mcp_servers",
     ),
+    PaletteCommand(
+        "Knowledge sources",
+        "Confluence, GitLab, GitHub, web and folder sources: sync one, read the runs' reports",
+        "sources",
+    ),
 ]
 
 
