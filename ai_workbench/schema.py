@@ -19,6 +19,7 @@ from ai_workbench.core.migrations import assemble
 from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
 from ai_workbench.suggestions import schema as suggestions
+from ai_workbench.users import schema as users
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -29,6 +30,8 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (4, review.V4),
     (5, shell.V5),
     (6, chat.V6),
+    # V8 (users, `aiw serve`): listed as 7 on its branch, renumbered after the agent's V7 merges
+    (7, users.V8, chat.V8, feedback.SCHEMA_V8, audit.SCHEMA_V8),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

@@ -121,6 +121,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("ai_workbench.cli.models", "models"),
     "doctor": ("ai_workbench.cli.doctor", "doctor"),
     "mcp": ("ai_workbench.cli.mcp", "mcp"),
+    "users": ("ai_workbench.cli.users", "users"),
+    "serve": ("ai_workbench.cli.serve", "serve"),
 }
 
 

@@ -536,9 +536,18 @@ class KnowledgeService:
         return SearchResult(query, hits, self.settings.threshold, used, notices)
 
     async def search(
-        self, query: str, k: int | None = None, *, store: Database | None = None, **kw: Any
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        store: Database | None = None,
+        owner: str = "local",
+        remember: bool = True,
+        **kw: Any,
     ) -> SearchResult:
-        """Hybrid search; ``store`` adds ratings given anywhere in aiw (target_kind 'chunk')."""
+        """Hybrid search; ``store`` adds ``owner``'s ratings given anywhere in aiw (target_kind
+        'chunk'). ``remember`` keeps the hits as "the last search" (result numbers for
+        ``aiw rate``); the HTTP API, searching for many users at once, does not."""
         import asyncio
 
         ratings: dict[str, int] = {}
@@ -546,11 +555,12 @@ class KnowledgeService:
             from ai_workbench.core.feedback import FeedbackService
 
             # Candidates are not known before the search; chunk ratings are few: read them all.
-            ratings = await FeedbackService(store).ratings("chunk")
+            ratings = await FeedbackService(store).ratings("chunk", owner=owner)
         result = await asyncio.to_thread(
             self.search_sync, query, k or self.settings.top_k, global_ratings=ratings, **kw
         )
-        self.lexical.save_last_search(query, [h.uid for h in result.hits])
+        if remember:
+            self.lexical.save_last_search(query, [h.uid for h in result.hits])
         return result
 
     def _feedback_boosts(
@@ -589,6 +599,7 @@ class KnowledgeService:
         *,
         query: str | None = None,
         comment: str | None = None,
+        owner: str = "local",
     ) -> StoredChunk:
         """Like (+1) or dislike (-1) a chunk, for ``query`` when known; stored in both places."""
         from ai_workbench.core.errors import InputError
@@ -599,7 +610,7 @@ class KnowledgeService:
             raise InputError(
                 f"no indexed chunk '{uid}': use a result number or id from `aiw search`"
             )
-        await FeedbackService(store).rate("chunk", chunk.uid, rating, comment)
+        await FeedbackService(store).rate("chunk", chunk.uid, rating, comment, owner=owner)
         if query:
             self.lexical.add_query_feedback(chunk.uid, query, rating)
         return chunk
