@@ -20,8 +20,8 @@ import enum
 from typing import Literal
 
 from ai_workbench.chat.export import session_json, session_markdown
-from ai_workbench.chat.store import ChatStore as Store
 from ai_workbench.chat.store import LOCAL_OWNER, Message, SearchHit, Session
+from ai_workbench.chat.store import ChatStore as Store
 
 __all__ = ["ExportFormat", "SearchHit", "Session", "SessionService"]
 

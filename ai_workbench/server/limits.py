@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ai_workbench.server.problems import ApiProblem, BodyTooLarge, problem_dict
+from ai_workbench.server.problems import ApiProblem, problem_dict
 
 
 @dataclass
@@ -126,18 +126,32 @@ class BodyLimit:
                 if size > limit:
                     await _send_413(send, limit, scope.get("path", ""))
                     return
+                await self.app(scope, receive, send)  # the server holds it to that length
+                return
+        if scope.get("method") in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked): read the body here, up to the limit, then replay it.
+        messages: list[Any] = []
         seen = 0
-
-        async def limited() -> Any:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise BodyTooLarge(limit)
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                await _send_413(send, limit, scope.get("path", ""))
+                return
+            if not message.get("more_body", False):
+                break
 
-        await self.app(scope, limited, send)
+        async def replay() -> Any:
+            if messages:
+                return messages.pop(0)
+            return await receive()
+
+        await self.app(scope, replay, send)
 
 
 async def _send_413(send: Any, limit: int, path: str) -> None:

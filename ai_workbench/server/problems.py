@@ -55,14 +55,6 @@ class ApiProblem(Exception):
         self.extra = extra
 
 
-class BodyTooLarge(Exception):
-    """The request body passed ``server.max_body_bytes`` while it was being read."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(limit)
-        self.limit = limit
-
-
 def problem_dict(
     status: int, detail: str, *, title: str | None = None, kind: str | None = None,
     instance: str | None = None, **extra: Any,
@@ -140,13 +132,6 @@ def install(app: FastAPI) -> None:
         return problem_response(
             status, detail, headers=getattr(exc, "headers", None), instance=request.url.path
         )
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
-        return problem_response(
-            413, f"the request body is larger than {exc.limit} bytes (server.max_body_bytes)",
-            instance=request.url.path,
-        )  # fmt: skip
 
     @app.exception_handler(AiwError)
     async def _aiw(request: Request, exc: AiwError) -> JSONResponse:

@@ -149,7 +149,8 @@ class UserService:
         async with store._write() as db:
             count, _ = await store._run(
                 db,
-                "UPDATE users SET token_hash = NULL, revoked = ? WHERE name = ? AND revoked IS NULL",
+                "UPDATE users SET token_hash = NULL, revoked = ?"
+                " WHERE name = ? AND revoked IS NULL",
                 (now, clean),
             )
             if count == 0:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
@@ -89,7 +89,7 @@ async def rate(body: FeedbackIn, user: Caller, state: State) -> FeedbackOut:
 
 @router.get("/feedback", summary="Your ratings, most recent first")
 async def list_feedback(
-    user: Caller, state: State, target_kind: Kind | None = Query(default=None)
+    user: Caller, state: State, target_kind: Annotated[Kind | None, Query()] = None
 ) -> FeedbackList:
     items = await state.store.list_feedback(target_kind, owner=user.name)
     return FeedbackList(feedback=[_out(i) for i in items])

@@ -53,10 +53,18 @@ async def search(body: SearchRequest, user: Caller, state: State) -> SearchRespo
         clarifying_question=result.clarifying_question,
         hits=[
             Hit(
-                uid=h.uid, location=h.location, path=h.rel, start=h.start, end=h.end,
-                kind=h.kind, title=strip_controls(h.title), snippet=strip_controls(h.snippet()),
-                text=h.text, score=h.score, match=h.normalized,
-            )  # fmt: skip
+                uid=h.uid,
+                location=h.location,
+                path=h.rel,
+                start=h.start,
+                end=h.end,
+                kind=h.kind,
+                title=strip_controls(h.title),
+                snippet=strip_controls(h.snippet()),
+                text=h.text,
+                score=h.score,
+                match=h.normalized,
+            )
             for h in result.hits
         ],
         notices=notices,

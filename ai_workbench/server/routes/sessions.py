@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
@@ -37,8 +37,8 @@ class SessionDetail(SessionInfo):
 async def list_sessions(
     user: Caller,
     state: State,
-    limit: int = Query(default=50, ge=1, le=1000),
-    include_failed: bool = Query(default=False, description="also sessions never answered"),
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    include_failed: Annotated[bool, Query(description="also sessions never answered")] = False,
 ) -> SessionList:
     from ai_workbench.chat.export import session_dict
     from ai_workbench.chat.sessions import SessionService
@@ -76,7 +76,7 @@ async def export_session(
     session_id: str,
     user: Caller,
     state: State,
-    format: Literal["md", "json"] = Query(default="md"),
+    format: Annotated[Literal["md", "json"], Query()] = "md",
 ) -> Response:
     from ai_workbench.chat.sessions import SessionService
 
