@@ -90,6 +90,8 @@ def serve(
         fail("aiw serve needs uvicorn and fastapi: pip install 'ai-workbench'", EXIT_INPUT)
     root = (project or loaded.project_root or Path.cwd()).resolve()
     os.environ["AIW_SERVE_ROOT"] = str(root)
+    if (ctx.find_root().obj or {}).get("offline"):
+        os.environ["AIW_OFFLINE"] = "true"  # each worker loads the settings itself
     scheme = "https" if ssl_keyfile else "http"
     click.echo(
         f"aiw: serving {root.name or root} on {scheme}://{host}:{port}/v1 "

@@ -79,7 +79,75 @@ def create_app(
         module = importlib.import_module(f"ai_workbench.server.routes.{name}")
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(BodyLimit, limit=lambda: state.settings.server.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "validation errors: the field and what is wrong with it",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_ERRORS = {
+    "401": "No token, or not a valid one",
+    "403": "Not allowed for this user",
+    "404": "Not found (or not yours)",
+    "413": "Request body too large",
+    "422": "Invalid request: the errors name the fields",
+    "429": "Rate limit or model-call cap reached; see Retry-After",
+    "502": "The model provider failed",
+}
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document with every error response as the problem+json it really is."""
+    from fastapi.openapi.utils import get_openapi
+
+    if app.openapi_schema:
+        return app.openapi_schema
+    doc = get_openapi(
+        title=app.title, version=app.version, description=app.description, routes=app.routes
+    )
+    schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    problem = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path, item in doc.get("paths", {}).items():
+        for method, op in item.items():
+            codes = {"422"} if op.get("parameters") or op.get("requestBody") else set()
+            if op.get("security"):
+                codes |= {"401", "429"}
+            if "{" in path:
+                codes.add("404")
+            if method in ("post", "patch", "put"):
+                codes.add("413")
+            if method == "patch":
+                codes.add("403")
+            if path.endswith(("/ask", "/review")):
+                codes.add("502")
+            responses = op.setdefault("responses", {})
+            for code in sorted(codes):
+                responses[code] = {"description": _ERRORS[code], "content": problem}
+    app.openapi_schema = doc
+    return doc
 
 
 def app_from_env() -> FastAPI:

@@ -121,9 +121,7 @@ def api_config() -> str:
 
 
 @pytest.fixture
-def api(
-    isolated_env: IsolatedEnv, fake_llm: FakeLLM, api_config: str
-) -> Iterator[Api]:
+def api(isolated_env: IsolatedEnv, fake_llm: FakeLLM, api_config: str) -> Iterator[Api]:
     project = isolated_env.work / "project"
     project.mkdir(exist_ok=True)
     api, server = start_api(isolated_env, fake_llm, project, api_config)

@@ -205,9 +205,10 @@ def test_review_refuses_a_path_outside_the_diff_root(api: Api) -> None:
 
     body = assert_problem(client.post("/v1/review", json={"diff": evil}), 400)
     assert "relative" in body["detail"]
-    assert "no file changes" in assert_problem(
-        client.post("/v1/review", json={"diff": "not a diff"}), 400
-    )["detail"]
+    assert (
+        "no file changes"
+        in assert_problem(client.post("/v1/review", json={"diff": "not a diff"}), 400)["detail"]
+    )
 
 
 # --- /v1/search ---------------------------------------------------------------------------
