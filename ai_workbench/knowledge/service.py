@@ -25,6 +25,7 @@ query word, while a query that singles out one place is: a number a user can rea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -816,13 +817,20 @@ def _fuse(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
+@functools.lru_cache(maxsize=4096)
+def _chunk_words(uid: str, rel: str, title: str, text: str) -> frozenset[str]:
+    """The lower-case words (and identifier parts) of a chunk's path, title and text; cached,
+    as the same candidates come back query after query (the key holds the text itself)."""
+    haystack = f"{rel} {title} {text}"
+    return frozenset(re.findall(r"[a-z0-9]+", (haystack + " " + split_identifiers(haystack))
+                                .lower()))  # fmt: skip
+
+
 def _coverage(terms: list[str], chunk: StoredChunk) -> float:
     """Share of the query's terms found in the chunk's path, title or text (light stemming)."""
     if not terms:
         return 0.0
-    haystack = f"{chunk.rel} {chunk.title} {chunk.text}"
-    words = set(re.findall(r"[a-z0-9]+", (haystack + " " + split_identifiers(haystack))
-                           .lower()))  # fmt: skip
+    words = _chunk_words(chunk.uid, chunk.rel, chunk.title, chunk.text)
     # stem() keeps a word's first three letters, so only words sharing them with a term can
     # share its stem: stemming just those keeps this cheap over 50-100 candidates a query.
     wanted = {t[:3] for t in terms}
