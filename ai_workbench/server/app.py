@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from ai_workbench.server import problems
-from ai_workbench.server.limits import BodyLimit
+from ai_workbench.server.limits import BodyLimit, ServerTiming
 from ai_workbench.server.state import ServerState
 
 API_PREFIX = "/v1"
@@ -79,6 +79,7 @@ def create_app(
         module = importlib.import_module(f"ai_workbench.server.routes.{name}")
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(BodyLimit, limit=lambda: state.settings.server.max_body_bytes)
+    app.add_middleware(ServerTiming)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

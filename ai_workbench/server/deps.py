@@ -18,7 +18,7 @@ bearer = HTTPBearer(
 )
 
 
-def state_of(request: Request) -> ServerState:
+async def state_of(request: Request) -> ServerState:
     return request.app.state.aiw  # type: ignore[no-any-return]
 
 
@@ -30,7 +30,7 @@ async def caller(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
     """The authenticated user (401 without a valid token), counted against their rate limit."""
-    state = state_of(request)
+    state: ServerState = request.app.state.aiw
     challenge = {"WWW-Authenticate": 'Bearer realm="aiw"'}
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiProblem(

@@ -154,6 +154,30 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+class ServerTiming:
+    """ASGI middleware: ``Server-Timing: app;dur=MS`` on every response, the time from the
+    request's arrival to its response's start (handler, limits, serialising a JSON body)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def timed(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                ms = (time.perf_counter() - started) * 1000
+                headers = list(message.get("headers", ()))
+                headers.append((b"server-timing", f"app;dur={ms:.3f}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, timed)
+
+
 async def _send_413(send: Any, limit: int, path: str) -> None:
     import json
 

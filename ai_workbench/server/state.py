@@ -113,9 +113,7 @@ class ServerState:
         """Search the project's index (one search at a time per process: one connection)."""
         async with self._knowledge_lock:
             service = self.knowledge()
-            result = await service.search(
-                query, k, store=self.store, owner=owner, remember=False
-            )
+            result = await service.search(query, k, store=self.store, owner=owner, remember=False)
             if not result.hits and service.lexical.counts()[1] == 0:
                 result.notices.append(
                     f"the index of {self.project_root} is empty: run `aiw index` there"

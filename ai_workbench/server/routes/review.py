@@ -38,9 +38,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post(
-    "/review", summary="Review a diff", response_class=JSONResponse, responses=_RESPONSES
-)
+@router.post("/review", summary="Review a diff", response_class=JSONResponse, responses=_RESPONSES)
 async def review(body: ReviewRequest, user: Caller, state: State) -> JSONResponse:
     from ai_workbench.review.formats import render
     from ai_workbench.review.service import ReviewOptions, ReviewService
