@@ -181,13 +181,24 @@ async def ask_client(client: Any, token: str, stop: float, step: Step, index: in
                     step.first_error = step.first_error or f"{response.status_code} {text[:120]}"
                 else:
                     event = ""
+                    finished = False
                     async for line in response.aiter_lines():
                         if line.startswith("event: "):
                             event = line[7:]
                         elif line.startswith("data: ") and event == "done":
-                            ok = json.loads(line[6:]).get("status") == "complete"
+                            finished = True
+                            done = json.loads(line[6:])
+                            ok = done.get("status") == "complete"
+                            if not ok:
+                                step.first_error = (
+                                    step.first_error
+                                    or (f"done: {done.get('status')}: {done.get('error')}"[:160])
+                                )
                         elif line.startswith("data: ") and event == "error":
-                            step.first_error = step.first_error or line[6:120]
+                            finished = True
+                            step.first_error = step.first_error or line[6:160]
+                    if not finished:
+                        step.first_error = step.first_error or f"no done event (last: {event})"
         except Exception as exc:
             step.first_error = step.first_error or f"{type(exc).__name__}: {exc}"
         if ok:
@@ -292,7 +303,12 @@ def main() -> None:
     parser.add_argument("--project", type=Path, help="tree to index (default: docs/ + code)")
     args = parser.parse_args()
 
+    from tests import fake_llm
     from tests.fake_llm import FakeLLM
+
+    # socketserver's listen backlog is 5: 128 streams connecting at once to the loopback model
+    # would be refused there, which is the fake model's limit, not the API's.
+    fake_llm._Server.request_queue_size = 512
 
     with tempfile.TemporaryDirectory(prefix="aiw-serve-load-") as tmp_name, FakeLLM() as fake:
         tmp = Path(tmp_name)
