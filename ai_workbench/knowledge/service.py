@@ -673,7 +673,13 @@ class KnowledgeService:
         return grounding_section(result, max_chars)
 
     async def ground(
-        self, question: str, store: Database | None = None, *, budget_tokens: int | None = None
+        self,
+        question: str,
+        store: Database | None = None,
+        *,
+        budget_tokens: int | None = None,
+        owner: str = "local",
+        remember: bool = True,
     ) -> Grounding:
         """What a grounded answer needs: the context section, or the clarifying question to
         ask instead (retrieval below ``knowledge.threshold``), and the search behind it.
@@ -684,7 +690,7 @@ class KnowledgeService:
 
         if self.lexical.counts()[1] == 0:
             raise InputError(f"the index of {self.root} is empty: run `aiw index` first")
-        result = await self.search(question, store=store)
+        result = await self.search(question, store=store, owner=owner, remember=remember)
         if not result.confident:
             return Grounding(None, result.clarifying_question, result)
         max_chars = budget_tokens * 4 if budget_tokens else 24_000

@@ -322,3 +322,23 @@ def test_events_stream_delivers_an_index_run(api: Api) -> None:
     name, data = got[0]
     assert name == "index.finished"
     assert data["project_root"] == str(project)
+
+
+def test_ask_with_kb_grounds_the_answer_or_asks_back(api: Api, fake_llm: FakeLLM) -> None:
+    project = api.state.project_root
+    (project / "billing.py").write_text(
+        "def invoice_total(lines, vat_rate):\n    return sum(lines) * (1 + vat_rate)\n"
+    )
+    api.state.knowledge().index()
+    fake_llm.reply = "It multiplies by 1 + vat_rate (billing.py:1-2)."
+    client = api.client(api.user("ana"))
+
+    grounded = ask(client, "invoice total vat rate", kb=True)
+    assert grounded["status"] == "complete"
+    chats = [r for r in fake_llm.requests if r["path"].endswith("/chat/completions")]
+    sent = chats[0]["json"]["messages"][0]["content"]
+    assert "invoice_total" in sent and "billing.py" in sent
+
+    vague = ask(client, "what about the weather on mars", kb=True)
+    assert vague["status"] == "clarify" and vague["message_id"] is None
+    assert vague["text"]
