@@ -95,3 +95,15 @@ def test_unknown_paths_and_methods_are_problems_too(api: Api) -> None:
 
     assert_problem(client.get("/v1/nothing-here"), 404)
     assert_problem(client.put("/v1/health"), 405)
+
+
+def test_a_server_fault_is_a_500_problem_without_a_traceback(api: Api) -> None:
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("secret internals /home/lead/.ssh")
+
+    api.state.search = broken  # a bug in the server's own code, not the client's fault
+    response = api.client(api.user("ana")).post("/v1/search", json={"query": "x"})
+
+    body = assert_problem(response, 500)
+    assert "server's log" in body["detail"]
+    assert "secret internals" not in response.text and "RuntimeError" not in response.text
