@@ -311,10 +311,13 @@ def test_events_stream_delivers_an_index_run(api: Api) -> None:
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
-    deadline = time.monotonic() + 5
-    while api.state.bus.subscriber_count == 0 and time.monotonic() < deadline:
+    feed = api.state.feeds.feeds["index-runs"]
+    deadline = time.monotonic() + 10
+    # subscribed, and the index feed's first look done (what exists at start is not news)
+    while (api.state.bus.subscriber_count == 0 or feed.seen is None) and (
+        time.monotonic() < deadline
+    ):
         time.sleep(0.02)
-    time.sleep(0.2)  # the index feed's first look (what exists at start is not news)
     api.state.knowledge().index()
     listener.join(timeout=15)
 
