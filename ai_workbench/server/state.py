@@ -131,9 +131,7 @@ class ServerState:
 
     async def ground(self, question: str, owner: str) -> Any:
         async with self._knowledge_lock:
-            return await self.knowledge().ground(
-                question, self.store, owner=owner, remember=False
-            )
+            return await self.knowledge().ground(question, self.store, owner=owner, remember=False)
 
     async def audit(self, user: str, action: str, detail: dict[str, Any]) -> None:
         await self.store.audit(action, detail, owner=user)
