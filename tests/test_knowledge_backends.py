@@ -283,7 +283,7 @@ def test_documents_from_sources_on_every_backend(
                     ),
                     "",
                 )
-            ],  # fmt: skip
+            ],
             priority=0.5,
         )
         written = service.write_documents("wiki", put=[page])

@@ -96,3 +96,11 @@ CREATE TRIGGER messages_fts_update AFTER UPDATE OF content, indexed ON messages 
     INSERT INTO messages_fts(rowid, content) SELECT new.id, new.content WHERE new.indexed;
 END;
 """
+
+
+V8: Final = """
+-- Sessions belong to an aiw user (ai_workbench/users): 'local' is the workbench's and the
+-- CLI's single local user; `aiw serve` users see and continue only their own sessions.
+ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT 'local';
+CREATE INDEX sessions_owner_updated ON sessions(owner, updated);
+"""

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ai_workbench.chat.drafts import AnswerCap, AnswerSaver, write_recovery
-from ai_workbench.chat.store import ChatStore, Message, SearchHit, Session
+from ai_workbench.chat.store import LOCAL_OWNER, ChatStore, Message, SearchHit, Session
 from ai_workbench.core.context import (
     AttachedFile,
     build_user_content,
@@ -63,6 +63,9 @@ class AskOptions:
     reuse_user_message: int | None = None
     # Extra system-context sections (e.g. retrieved project knowledge), already redacted.
     extra_context: Sequence[str] = ()
+    # The aiw user the turn belongs to: only their sessions can be continued ('local': the
+    # workbench's and the CLI's single local user; `aiw serve` passes the caller's name).
+    owner: str = LOCAL_OWNER
 
 
 @dataclass
@@ -229,6 +232,7 @@ class ChatService:
                 model=chain[0].model,
                 context=list(contexts),
                 api_base=chain[0].api_base,
+                owner=opts.owner,
             )
         else:
             await self.store.update_session(
@@ -271,9 +275,9 @@ class ChatService:
 
     async def _existing_session(self, opts: AskOptions) -> Session | None:
         if opts.session:
-            return await self.store.get_session(opts.session)
+            return await self.store.get_session(opts.session, owner=opts.owner)
         if opts.continue_last:
-            recent = await self.store.list_sessions(limit=1)
+            recent = await self.store.list_sessions(limit=1, owner=opts.owner)
             if not recent:
                 raise InputError("no session to continue yet; ask without --continue first")
             return recent[0]
@@ -399,7 +403,7 @@ class ChatService:
             patience=settings.chat.save_retry_seconds,
         )  # fmt: skip
         try:
-            session = await self.store.get_session(turn.session.id)
+            session = await self.store.get_session(turn.session.id, owner=turn.session.owner)
         except StoreError:
             session = turn.session  # unreadable now: what we know is enough for the result
         return AskResult(

@@ -20,8 +20,8 @@ import enum
 from typing import Literal
 
 from ai_workbench.chat.export import session_json, session_markdown
+from ai_workbench.chat.store import LOCAL_OWNER, Message, SearchHit, Session
 from ai_workbench.chat.store import ChatStore as Store
-from ai_workbench.chat.store import Message, SearchHit, Session
 
 __all__ = ["ExportFormat", "SearchHit", "Session", "SessionService"]
 
@@ -43,7 +43,12 @@ class SessionService:
         self.store = store
 
     async def titles(
-        self, limit: int = 500, *, include_failed: bool = True, keep: str | None = None
+        self,
+        limit: int = 500,
+        *,
+        include_failed: bool = True,
+        keep: str | None = None,
+        owner: str = LOCAL_OWNER,
     ) -> list[Session]:
         """Sessions for the list, most recently updated first: metadata and message counts only.
 
@@ -51,14 +56,14 @@ class SessionService:
         :meth:`listing` does), except ``keep`` (the one on screen).
         """
         if include_failed:
-            return await self.store.list_sessions(limit=limit)
-        failed = await self.store.failed_session_ids()
+            return await self.store.list_sessions(limit=limit, owner=owner)
+        failed = await self.store.failed_session_ids(owner=owner)
         failed.discard(keep or "")
-        sessions = await self.store.list_sessions(limit=limit + len(failed))
+        sessions = await self.store.list_sessions(limit=limit + len(failed), owner=owner)
         return [s for s in sessions if s.id not in failed][:limit]
 
     async def listing(
-        self, limit: int | None = 50, *, include_failed: bool = False
+        self, limit: int | None = 50, *, include_failed: bool = False, owner: str = LOCAL_OWNER
     ) -> tuple[list[Session], set[str]]:
         """Sessions for `aiw sessions list`, most recent first, and the ids of failed ones.
 
@@ -70,7 +75,7 @@ class SessionService:
         """
         shown: list[Session] = []
         failed: set[str] = set()
-        for session in await self.store.list_sessions():
+        for session in await self.store.list_sessions(owner=owner):
             if limit is not None and len(shown) >= limit:
                 break
             if session.message_count and await self._never_answered(session.id):
@@ -84,17 +89,27 @@ class SessionService:
         answers = [m for m in await self.store.get_messages(session_id) if m.role == "assistant"]
         return bool(answers) and all(m.status == "error" and not m.content for m in answers)
 
-    async def open(self, session_id: str) -> tuple[Session, list[Message]]:
-        """The session (by id or unique prefix) and its messages in order, with attachments."""
-        session = await self.store.get_session(session_id)
+    async def open(
+        self, session_id: str, *, owner: str = LOCAL_OWNER
+    ) -> tuple[Session, list[Message]]:
+        """The session (by id or unique prefix, among ``owner``'s) and its messages in order,
+        with attachments."""
+        session = await self.store.get_session(session_id, owner=owner)
         messages = await self.store.get_messages(session.id)
         return session, messages
 
     async def new(
-        self, *, persona: str | None = None, model: str | None = None, title: str = ""
+        self,
+        *,
+        persona: str | None = None,
+        model: str | None = None,
+        title: str = "",
+        owner: str = LOCAL_OWNER,
     ) -> Session:
         """Create an empty session."""
-        return await self.store.create_session(title=title, persona=persona, model=model)
+        return await self.store.create_session(
+            title=title, persona=persona, model=model, owner=owner
+        )
 
     async def rename(self, session_id: str, title: str) -> Session:
         """Set the session's title (surrounding whitespace removed); return the session."""
@@ -120,16 +135,23 @@ class SessionService:
         return await self.store.update_session(session_id, model=model, api_base=api_base)
 
     async def search(
-        self, query: str, limit: int = 50, *, highlight: tuple[str, str] = ("[", "]")
+        self,
+        query: str,
+        limit: int = 50,
+        *,
+        highlight: tuple[str, str] = ("[", "]"),
+        owner: str = LOCAL_OWNER,
     ) -> list[SearchHit]:
         """Full-text search over every message, best first; all words must occur, ``word*`` is a
         prefix, and FTS5 syntax is treated as plain text. An empty query returns ``[]``.
         Matched words in each hit's ``snippet`` are wrapped in ``highlight``."""
         if not query or not query.strip():
             return []
-        return await self.store.search_messages(query, limit, highlight=highlight)
+        return await self.store.search_messages(query, limit, highlight=highlight, owner=owner)
 
-    async def export(self, session_id: str, fmt: ExportFormat | str = "md") -> str:
+    async def export(
+        self, session_id: str, fmt: ExportFormat | str = "md", *, owner: str = LOCAL_OWNER
+    ) -> str:
         """The whole session as Markdown (``"md"``) or JSON (``"json"``) text."""
         if fmt not in EXPORT_FORMATS:
             raise ValueError(
@@ -137,9 +159,9 @@ class SessionService:
             )
         from ai_workbench.core.feedback import FeedbackService
 
-        session, messages = await self.open(session_id)
+        session, messages = await self.open(session_id, owner=owner)
         feedback = await FeedbackService(self.store).for_targets(
-            "message", [m.id for m in messages]
+            "message", [m.id for m in messages], owner=owner
         )
         if fmt == "json":
             return session_json(session, messages, feedback)

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
-from ai_workbench.core.db import UNSET, Database, StoreError, _Unset, from_row
+from ai_workbench.core.db import LOCAL_OWNER, UNSET, Database, StoreError, _Unset, from_row
 from ai_workbench.core.errors import EXIT_INPUT
 
 __all__ = [
+    "LOCAL_OWNER",
     "ROLES",
     "STATUSES",
     "AmbiguousSession",
@@ -109,6 +110,7 @@ class Session:
     updated: float
     message_count: int = 0
     api_base: str | None = None
+    owner: str = "local"  # the aiw user it belongs to ('local': the workbench and the CLI)
 
 
 @dataclass(slots=True)
@@ -152,6 +154,7 @@ class SearchHit:
 
 _SESSION_SELECT = (
     "SELECT s.id, s.title, s.persona, s.model, s.api_base, s.context, s.created, s.updated,"
+    " s.owner,"
     " (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS message_count"
     " FROM sessions s"
 )
@@ -176,6 +179,7 @@ class ChatStore(Database):
         model: str | None = None,
         context: Iterable[str] | None = None,
         api_base: str | None = None,
+        owner: str = LOCAL_OWNER,
     ) -> Session:
         now = time.time()
         session = Session(
@@ -187,12 +191,13 @@ class ChatStore(Database):
             created=now,
             updated=now,
             api_base=api_base,
+            owner=owner,
         )
         async with self._write() as db:
             await self._run(
                 db,
                 "INSERT INTO sessions (id, title, persona, model, api_base, context, created,"
-                " updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " updated, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     session.id,
                     title,
@@ -202,27 +207,34 @@ class ChatStore(Database):
                     json.dumps(session.context),
                     now,
                     now,
+                    owner,
                 ),
             )
         return session
 
-    async def get_session(self, id_or_prefix: str) -> Session:
-        """The session with this id, or the only one whose id starts with it (case-insensitive)."""
+    async def get_session(self, id_or_prefix: str, *, owner: str = LOCAL_OWNER) -> Session:
+        """The session with this id, or the only one whose id starts with it (case-insensitive),
+        among ``owner``'s sessions (another user's session is "not found", never shown)."""
         query = id_or_prefix.strip().lower()
         if not query:
             raise SessionNotFound(id_or_prefix, path=self.path)
         async with self._read() as db:
-            row = await self._one(db, f"{_SESSION_SELECT} WHERE s.id = ?", (query,))
+            row = await self._one(
+                db, f"{_SESSION_SELECT} WHERE s.id = ? AND s.owner = ?", (query, owner)
+            )
             if row is not None:
                 return _session(row)
             # Range scan on the primary key index: every id that starts with `query`.
-            bounds = (query, query + "\U0010ffff")
+            bounds = (query, query + "\U0010ffff", owner)
             (total,) = await self._one(
-                db, "SELECT COUNT(*) FROM sessions WHERE id >= ? AND id < ?", bounds
+                db,
+                "SELECT COUNT(*) FROM sessions WHERE id >= ? AND id < ? AND owner = ?",
+                bounds,
             )
             rows = await self._all(
                 db,
-                f"{_SESSION_SELECT} WHERE s.id >= ? AND s.id < ? ORDER BY s.updated DESC LIMIT ?",
+                f"{_SESSION_SELECT} WHERE s.id >= ? AND s.id < ? AND s.owner = ?"
+                " ORDER BY s.updated DESC LIMIT ?",
                 (*bounds, _AMBIGUOUS_SHOWN),
             )
         if total == 0:
@@ -231,26 +243,30 @@ class ChatStore(Database):
             raise AmbiguousSession(id_or_prefix, [_session(r) for r in rows], total, path=self.path)
         return _session(rows[0])
 
-    async def list_sessions(self, limit: int | None = None) -> list[Session]:
-        """Sessions, most recently updated first, with their message counts."""
+    async def list_sessions(
+        self, limit: int | None = None, *, owner: str = LOCAL_OWNER
+    ) -> list[Session]:
+        """``owner``'s sessions, most recently updated first, with their message counts."""
         async with self._read() as db:
             rows = await self._all(
                 db,
-                f"{_SESSION_SELECT} ORDER BY s.updated DESC, s.created DESC LIMIT ?",
-                (-1 if limit is None else max(0, limit),),
+                f"{_SESSION_SELECT} WHERE s.owner = ?"
+                " ORDER BY s.updated DESC, s.created DESC LIMIT ?",
+                (owner, -1 if limit is None else max(0, limit)),
             )
         return [_session(r) for r in rows]
 
-    async def failed_session_ids(self) -> set[str]:
+    async def failed_session_ids(self, *, owner: str = LOCAL_OWNER) -> set[str]:
         """Sessions that never got an answer: they have answers and every one failed empty
         (one query; what :meth:`SessionService.listing` leaves out)."""
         async with self._read() as db:
             rows = await self._all(
                 db,
-                "SELECT session_id FROM messages WHERE role = 'assistant' GROUP BY session_id"
-                " HAVING SUM(CASE WHEN status = 'error' AND COALESCE(content, '') = ''"
+                "SELECT m.session_id FROM messages m JOIN sessions s ON s.id = m.session_id"
+                " WHERE m.role = 'assistant' AND s.owner = ? GROUP BY m.session_id"
+                " HAVING SUM(CASE WHEN m.status = 'error' AND COALESCE(m.content, '') = ''"
                 " THEN 0 ELSE 1 END) = 0",
-                (),
+                (owner,),
             )
         return {str(r[0]) for r in rows}
 
@@ -401,6 +417,17 @@ class ChatStore(Database):
         message.attachments = [_attachment(a) for a in attachments]
         return message
 
+    async def message_owner(self, message_id: int) -> str | None:
+        """The owner of the session a message belongs to (``None``: no such message)."""
+        async with self._read() as db:
+            row = await self._one(
+                db,
+                "SELECT s.owner FROM messages m JOIN sessions s ON s.id = m.session_id"
+                " WHERE m.id = ?",
+                (message_id,),
+            )
+        return None if row is None else str(row[0])
+
     async def get_messages(self, session_id: str) -> list[Message]:
         """The session's messages in order, each with its attachments."""
         async with self._read() as db:
@@ -453,7 +480,12 @@ class ChatStore(Database):
     # ---- search
 
     async def search_messages(
-        self, query: str, limit: int = 50, *, highlight: tuple[str, str] = ("[", "]")
+        self,
+        query: str,
+        limit: int = 50,
+        *,
+        highlight: tuple[str, str] = ("[", "]"),
+        owner: str = LOCAL_OWNER,
     ) -> list[SearchHit]:
         """Full-text search over all message bodies, best matches first.
 
@@ -473,9 +505,9 @@ class ChatStore(Database):
                 " FROM messages_fts"
                 " JOIN messages m ON m.id = messages_fts.rowid"
                 " JOIN sessions s ON s.id = m.session_id"
-                " WHERE messages_fts MATCH ?"
+                " WHERE messages_fts MATCH ? AND s.owner = ?"
                 " ORDER BY rank, m.id DESC LIMIT ?",
-                (start, end, match, limit),
+                (start, end, match, owner, limit),
             )
         return [
             SearchHit(session_id=r[0], session_title=r[1], message_id=r[2], role=r[3], snippet=r[4])

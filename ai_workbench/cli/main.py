@@ -123,6 +123,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "mcp": ("ai_workbench.cli.mcp", "mcp"),
     "telegram": ("ai_workbench.cli.telegram", "telegram"),
     "sources": ("ai_workbench.cli.sources", "sources"),
+    "users": ("ai_workbench.cli.users", "users"),
+    "serve": ("ai_workbench.cli.serve", "serve"),
 }
 
 

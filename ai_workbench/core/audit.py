@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ai_workbench.core.db import Database
+from ai_workbench.core.db import LOCAL_OWNER, Database
 
-__all__ = ["SCHEMA_V1", "AuditEntry", "AuditLog"]
+__all__ = ["SCHEMA_V1", "SCHEMA_V8", "AuditEntry", "AuditLog"]
 
 SCHEMA_V1: Final = """
 CREATE TABLE audit (
@@ -26,6 +26,12 @@ CREATE TABLE audit (
 """
 """The audit table (part of schema version 1)."""
 
+SCHEMA_V8: Final = """
+-- Who did it: an aiw user's name ('local': the workbench and the CLI; `aiw serve` users).
+ALTER TABLE audit ADD COLUMN owner TEXT NOT NULL DEFAULT 'local';
+"""
+"""The audit log's owner column (part of schema version 8)."""
+
 
 @dataclass(slots=True)
 class AuditEntry:
@@ -33,28 +39,39 @@ class AuditEntry:
     action: str
     detail: str | None
     created: float
+    owner: str = LOCAL_OWNER
 
 
 class AuditLog(Database):
     """The kernel plus the audit log (mixed into the store interfaces open)."""
 
-    async def audit(self, action: str, detail: str | Mapping[str, Any] | None = None) -> int:
-        """Append to the audit log of tool actions; a mapping ``detail`` is stored as JSON."""
+    async def audit(
+        self,
+        action: str,
+        detail: str | Mapping[str, Any] | None = None,
+        *,
+        owner: str = LOCAL_OWNER,
+    ) -> int:
+        """Append to the audit log of tool actions, as ``owner`` (the aiw user who did it); a
+        mapping ``detail`` is stored as JSON."""
         text = detail if detail is None or isinstance(detail, str) else json.dumps(detail)
         async with self._write() as db:
             _, audit_id = await self._run(
                 db,
-                "INSERT INTO audit (action, detail, created) VALUES (?, ?, ?)",
-                (action, text, time.time()),
+                "INSERT INTO audit (action, detail, created, owner) VALUES (?, ?, ?, ?)",
+                (action, text, time.time(), owner),
             )
         return audit_id
 
-    async def recent_audit(self, limit: int = 50) -> list[AuditEntry]:
-        """The latest entries, newest first."""
+    async def recent_audit(self, limit: int = 50, *, owner: str | None = None) -> list[AuditEntry]:
+        """The latest entries (every user's, or ``owner``'s), newest first."""
+        sql = "SELECT id, action, detail, created, owner FROM audit"
+        params: tuple[Any, ...] = (max(0, limit),)
+        if owner is not None:
+            sql += " WHERE owner = ?"
+            params = (owner, max(0, limit))
         async with self._read() as db:
-            rows = await self._all(
-                db,
-                "SELECT id, action, detail, created FROM audit ORDER BY id DESC LIMIT ?",
-                (max(0, limit),),
-            )
-        return [AuditEntry(r["id"], r["action"], r["detail"], r["created"]) for r in rows]
+            rows = await self._all(db, sql + " ORDER BY id DESC LIMIT ?", params)
+        return [
+            AuditEntry(r["id"], r["action"], r["detail"], r["created"], r["owner"]) for r in rows
+        ]

@@ -59,6 +59,7 @@ from ai_workbench.core.paths import data_dir
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "LOCAL_OWNER",
     "UNSET",
     "Database",
     "StoreError",
@@ -67,6 +68,10 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+
+LOCAL_OWNER: Final = "local"
+"""The owner of per-user rows (sessions, feedback, audit) the workbench and the CLI write: the
+single local user. `aiw serve` users own theirs by name (ai_workbench/users)."""
 
 DEFAULT_TIMEOUT: Final = 10.0
 """Seconds a statement waits for another process's lock before giving up (``busy_timeout``)."""

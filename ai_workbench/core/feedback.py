@@ -24,10 +24,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from ai_workbench.core.db import UNSET, Database, _Unset, from_row
+from ai_workbench.core.db import LOCAL_OWNER, UNSET, Database, _Unset, from_row
 from ai_workbench.core.redact import redact_text
 
-__all__ = ["SCHEMA_V1", "Feedback", "FeedbackQueries", "FeedbackService"]
+__all__ = ["SCHEMA_V1", "SCHEMA_V8", "Feedback", "FeedbackQueries", "FeedbackService"]
 
 SCHEMA_V1: Final = """
 CREATE TABLE feedback (
@@ -43,7 +43,29 @@ CREATE TABLE feedback (
 """
 """The feedback table (part of schema version 1)."""
 
-_COLUMNS = "id, target_kind, target_id, rating, comment, created, updated"
+SCHEMA_V8: Final = """
+-- Ratings belong to an aiw user ('local': the workbench and the CLI): one rating per user and
+-- target. SQLite cannot change a UNIQUE constraint in place, so the table is rebuilt.
+CREATE TABLE feedback_v8 (
+    id           INTEGER PRIMARY KEY,
+    owner        TEXT NOT NULL DEFAULT 'local',
+    target_kind  TEXT NOT NULL,
+    target_id    TEXT NOT NULL,
+    rating       INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+    comment      TEXT,
+    created      REAL NOT NULL,
+    updated      REAL NOT NULL,
+    UNIQUE (owner, target_kind, target_id)
+);
+INSERT INTO feedback_v8 (id, owner, target_kind, target_id, rating, comment, created, updated)
+    SELECT id, 'local', target_kind, target_id, rating, comment, created, updated FROM feedback;
+DROP TABLE feedback;
+ALTER TABLE feedback_v8 RENAME TO feedback;
+CREATE INDEX feedback_target ON feedback(target_kind, target_id);
+"""
+"""Feedback per user (part of schema version 8)."""
+
+_COLUMNS = "id, owner, target_kind, target_id, rating, comment, created, updated"
 _CHUNK: Final = 500
 """Ids per ``IN (...)`` query: well below SQLite's host-parameter limit."""
 
@@ -57,6 +79,7 @@ class Feedback:
     comment: str | None
     created: float
     updated: float
+    owner: str = LOCAL_OWNER
 
 
 class FeedbackQueries(Database):
@@ -68,31 +91,39 @@ class FeedbackQueries(Database):
         target_id: str | int,
         rating: int,
         comment: str | _Unset | None = UNSET,
+        *,
+        owner: str = LOCAL_OWNER,
     ) -> Feedback:
         """Rate a target +1/-1, or change an existing rating.
 
         ``comment`` replaces the stored comment when given (``None`` clears it); when not given, an
         existing comment is kept, so re-rating from a key binding does not wipe it.
         """
-        return await _upsert(self, target_kind, target_id, rating, comment)
+        return await _upsert(self, target_kind, target_id, rating, comment, owner)
 
-    async def get_feedback(self, target_kind: str, target_id: str | int) -> Feedback | None:
-        return await _get(self, target_kind, target_id)
+    async def get_feedback(
+        self, target_kind: str, target_id: str | int, *, owner: str = LOCAL_OWNER
+    ) -> Feedback | None:
+        return await _get(self, target_kind, target_id, owner)
 
-    async def list_feedback(self, target_kind: str | None = None) -> list[Feedback]:
-        """All feedback (or one kind's), most recently changed first."""
-        sql = f"SELECT {_COLUMNS} FROM feedback"
-        params: tuple[Any, ...] = ()
+    async def list_feedback(
+        self, target_kind: str | None = None, *, owner: str = LOCAL_OWNER
+    ) -> list[Feedback]:
+        """``owner``'s feedback (or one kind's), most recently changed first."""
+        sql = f"SELECT {_COLUMNS} FROM feedback WHERE owner = ?"
+        params: tuple[Any, ...] = (owner,)
         if target_kind is not None:
-            sql += " WHERE target_kind = ?"
-            params = (target_kind,)
+            sql += " AND target_kind = ?"
+            params = (owner, target_kind)
         async with self._read() as db:
             rows = await self._all(db, sql + " ORDER BY updated DESC, id DESC", params)
         return [_feedback(r) for r in rows]
 
-    async def delete_feedback(self, target_kind: str, target_id: str | int) -> bool:
+    async def delete_feedback(
+        self, target_kind: str, target_id: str | int, *, owner: str = LOCAL_OWNER
+    ) -> bool:
         """Remove a rating; return whether there was one."""
-        return await _delete(self, target_kind, target_id)
+        return await _delete(self, target_kind, target_id, owner)
 
 
 class FeedbackService:
@@ -107,6 +138,8 @@ class FeedbackService:
         target_id: str | int,
         rating: int,
         comment: str | None = None,
+        *,
+        owner: str = LOCAL_OWNER,
     ) -> Feedback:
         """Rate a target ``+1`` (like) or ``-1`` (dislike), or change its rating.
 
@@ -119,20 +152,24 @@ class FeedbackService:
         if not target_kind:
             raise ValueError("target_kind must not be empty")
         if comment is None:
-            return await _upsert(self.store, target_kind, target_id, rating, UNSET)
+            return await _upsert(self.store, target_kind, target_id, rating, UNSET, owner)
         text = redact_text(comment).strip()
-        return await _upsert(self.store, target_kind, target_id, rating, text or None)
+        return await _upsert(self.store, target_kind, target_id, rating, text or None, owner)
 
-    async def get(self, target_kind: str, target_id: str | int) -> Feedback | None:
+    async def get(
+        self, target_kind: str, target_id: str | int, *, owner: str = LOCAL_OWNER
+    ) -> Feedback | None:
         """The target's rating, or ``None`` if it has none."""
-        return await _get(self.store, target_kind, target_id)
+        return await _get(self.store, target_kind, target_id, owner)
 
-    async def clear(self, target_kind: str, target_id: str | int) -> bool:
+    async def clear(
+        self, target_kind: str, target_id: str | int, *, owner: str = LOCAL_OWNER
+    ) -> bool:
         """Remove the target's rating; return whether there was one."""
-        return await _delete(self.store, target_kind, target_id)
+        return await _delete(self.store, target_kind, target_id, owner)
 
     async def for_targets(
-        self, target_kind: str, target_ids: Iterable[str | int]
+        self, target_kind: str, target_ids: Iterable[str | int], *, owner: str = LOCAL_OWNER
     ) -> dict[str, Feedback]:
         """The ratings of many targets at once, keyed by ``str(target_id)``; unrated ones absent."""
         ids = list(dict.fromkeys(str(i) for i in target_ids))
@@ -145,31 +182,35 @@ class FeedbackService:
                 chunk = ids[start : start + _CHUNK]
                 rows = await store._all(
                     db,
-                    f"SELECT {_COLUMNS} FROM feedback WHERE target_kind = ?"
+                    f"SELECT {_COLUMNS} FROM feedback WHERE owner = ? AND target_kind = ?"
                     f" AND target_id IN ({', '.join('?' * len(chunk))})",
-                    (target_kind, *chunk),
+                    (owner, target_kind, *chunk),
                 )
                 for row in rows:
                     item = _feedback(row)
                     result[item.target_id] = item
         return result
 
-    async def ratings(self, target_kind: str) -> dict[str, int]:
-        """Every rating of one kind, ``{target_id: +1 or -1}`` (for kinds with few ratings)."""
+    async def ratings(self, target_kind: str, *, owner: str = LOCAL_OWNER) -> dict[str, int]:
+        """``owner``'s ratings of one kind, ``{target_id: +1 or -1}`` (kinds with few ratings)."""
         store = self.store
         async with store._read() as db:
             rows = await store._all(
-                db, "SELECT target_id, rating FROM feedback WHERE target_kind = ?", (target_kind,)
+                db,
+                "SELECT target_id, rating FROM feedback WHERE owner = ? AND target_kind = ?",
+                (owner, target_kind),
             )
         return {str(r[0]): int(r[1]) for r in rows}
 
-    async def summary(self, target_kind: str | None = None) -> dict[str, int]:
-        """``{"likes": n, "dislikes": m}`` over every target (or one kind's)."""
-        sql = "SELECT rating, COUNT(*) FROM feedback"
-        params: tuple[Any, ...] = ()
+    async def summary(
+        self, target_kind: str | None = None, *, owner: str = LOCAL_OWNER
+    ) -> dict[str, int]:
+        """``{"likes": n, "dislikes": m}`` over ``owner``'s targets (or one kind's)."""
+        sql = "SELECT rating, COUNT(*) FROM feedback WHERE owner = ?"
+        params: tuple[Any, ...] = (owner,)
         if target_kind is not None:
-            sql += " WHERE target_kind = ?"
-            params = (target_kind,)
+            sql += " AND target_kind = ?"
+            params = (owner, target_kind)
         store = self.store
         async with store._read() as db:
             rows = await store._all(db, sql + " GROUP BY rating", params)
@@ -183,12 +224,13 @@ async def _upsert(
     target_id: str | int,
     rating: int,
     comment: str | _Unset | None,
+    owner: str = LOCAL_OWNER,
 ) -> Feedback:
     if isinstance(rating, bool) or rating not in (-1, 1):
         raise ValueError(f"rating must be 1 or -1, not {rating!r}")
     if not target_kind:
         raise ValueError("target_kind must not be empty")
-    key = (target_kind, str(target_id))
+    key = (owner, target_kind, str(target_id))
     now = time.time()
     new_comment = None if isinstance(comment, _Unset) else comment
     on_conflict = "rating = excluded.rating, updated = excluded.updated"
@@ -197,35 +239,41 @@ async def _upsert(
     async with store._write() as db:
         await store._run(
             db,
-            "INSERT INTO feedback (target_kind, target_id, rating, comment, created, updated)"
-            " VALUES (?, ?, ?, ?, ?, ?)"
-            f" ON CONFLICT (target_kind, target_id) DO UPDATE SET {on_conflict}",
+            "INSERT INTO feedback (owner, target_kind, target_id, rating, comment, created,"
+            " updated) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            f" ON CONFLICT (owner, target_kind, target_id) DO UPDATE SET {on_conflict}",
             (*key, rating, new_comment, now, now),
         )
         row = await store._one(
             db,
-            f"SELECT {_COLUMNS} FROM feedback WHERE target_kind = ? AND target_id = ?",
+            f"SELECT {_COLUMNS} FROM feedback WHERE owner = ? AND target_kind = ?"
+            " AND target_id = ?",
             key,
         )
     return _feedback(row)
 
 
-async def _get(store: Database, target_kind: str, target_id: str | int) -> Feedback | None:
+async def _get(
+    store: Database, target_kind: str, target_id: str | int, owner: str = LOCAL_OWNER
+) -> Feedback | None:
     async with store._read() as db:
         row = await store._one(
             db,
-            f"SELECT {_COLUMNS} FROM feedback WHERE target_kind = ? AND target_id = ?",
-            (target_kind, str(target_id)),
+            f"SELECT {_COLUMNS} FROM feedback WHERE owner = ? AND target_kind = ?"
+            " AND target_id = ?",
+            (owner, target_kind, str(target_id)),
         )
     return None if row is None else _feedback(row)
 
 
-async def _delete(store: Database, target_kind: str, target_id: str | int) -> bool:
+async def _delete(
+    store: Database, target_kind: str, target_id: str | int, owner: str = LOCAL_OWNER
+) -> bool:
     async with store._write() as db:
         count, _ = await store._run(
             db,
-            "DELETE FROM feedback WHERE target_kind = ? AND target_id = ?",
-            (target_kind, str(target_id)),
+            "DELETE FROM feedback WHERE owner = ? AND target_kind = ? AND target_id = ?",
+            (owner, target_kind, str(target_id)),
         )
     return count > 0
 

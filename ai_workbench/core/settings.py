@@ -323,6 +323,22 @@ class TelegramSettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http(s) URL such as https://api.telegram.org/bot")
         return value
+class ServerSettings(BaseModel):
+    """``[server]``: the HTTP API, `aiw serve` (docs/server.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8787, ge=1, le=65_535)
+    # Per user: a token bucket refilled at rate_per_minute, holding at most burst requests.
+    rate_per_minute: float = Field(default=120.0, gt=0)
+    burst: int = Field(default=30, ge=1)
+    # Request bodies above this are refused with 413 before they are read whole.
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024)
+    # Model calls (/v1/ask, /v1/review) one user may have running at once.
+    max_model_calls: int = Field(default=2, ge=1, le=256)
+    # Seconds a checked token is trusted before it is looked up again (revocation delay).
+    token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
 
 
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
@@ -356,6 +372,7 @@ class Settings(BaseSettings):
     watch: WatchSettings = Field(default_factory=WatchSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,

@@ -25,6 +25,7 @@ query word, while a query that singles out one place is: a number a user can rea
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -726,9 +727,18 @@ class KnowledgeService:
         return SearchResult(query, hits, self.settings.threshold, used, notices)
 
     async def search(
-        self, query: str, k: int | None = None, *, store: Database | None = None, **kw: Any
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        store: Database | None = None,
+        owner: str = "local",
+        remember: bool = True,
+        **kw: Any,
     ) -> SearchResult:
-        """Hybrid search; ``store`` adds ratings given anywhere in aiw (target_kind 'chunk')."""
+        """Hybrid search; ``store`` adds ``owner``'s ratings given anywhere in aiw (target_kind
+        'chunk'). ``remember`` keeps the hits as "the last search" (result numbers for
+        ``aiw rate``); the HTTP API, searching for many users at once, does not."""
         import asyncio
 
         ratings: dict[str, int] = {}
@@ -736,11 +746,12 @@ class KnowledgeService:
             from ai_workbench.core.feedback import FeedbackService
 
             # Candidates are not known before the search; chunk ratings are few: read them all.
-            ratings = await FeedbackService(store).ratings("chunk")
+            ratings = await FeedbackService(store).ratings("chunk", owner=owner)
         result = await asyncio.to_thread(
             self.search_sync, query, k or self.settings.top_k, global_ratings=ratings, **kw
         )
-        self.lexical.save_last_search(query, [h.uid for h in result.hits])
+        if remember:
+            self.lexical.save_last_search(query, [h.uid for h in result.hits])
         return result
 
     def _feedback_boosts(
@@ -779,6 +790,7 @@ class KnowledgeService:
         *,
         query: str | None = None,
         comment: str | None = None,
+        owner: str = "local",
     ) -> StoredChunk:
         """Like (+1) or dislike (-1) a chunk, for ``query`` when known; stored in both places."""
         from ai_workbench.core.errors import InputError
@@ -789,7 +801,7 @@ class KnowledgeService:
             raise InputError(
                 f"no indexed chunk '{uid}': use a result number or id from `aiw search`"
             )
-        await FeedbackService(store).rate("chunk", chunk.uid, rating, comment)
+        await FeedbackService(store).rate("chunk", chunk.uid, rating, comment, owner=owner)
         if query:
             self.lexical.add_query_feedback(chunk.uid, query, rating)
         return chunk
@@ -848,7 +860,13 @@ class KnowledgeService:
         return grounding_section(result, max_chars)
 
     async def ground(
-        self, question: str, store: Database | None = None, *, budget_tokens: int | None = None
+        self,
+        question: str,
+        store: Database | None = None,
+        *,
+        budget_tokens: int | None = None,
+        owner: str = "local",
+        remember: bool = True,
     ) -> Grounding:
         """What a grounded answer needs: the context section, or the clarifying question to
         ask instead (retrieval below ``knowledge.threshold``), and the search behind it.
@@ -859,7 +877,7 @@ class KnowledgeService:
 
         if self.lexical.counts()[1] == 0:
             raise InputError(f"the index of {self.root} is empty: run `aiw index` first")
-        result = await self.search(question, store=store)
+        result = await self.search(question, store=store, owner=owner, remember=remember)
         if not result.confident:
             return Grounding(None, result.clarifying_question, result)
         max_chars = budget_tokens * 4 if budget_tokens else 24_000
@@ -992,13 +1010,20 @@ def _fuse(
     return sorted(scores.items(), key=lambda item: -item[1])
 
 
+@functools.lru_cache(maxsize=4096)
+def _chunk_words(uid: str, rel: str, title: str, text: str) -> frozenset[str]:
+    """The lower-case words (and identifier parts) of a chunk's path, title and text; cached,
+    as the same candidates come back query after query (the key holds the text itself)."""
+    haystack = f"{rel} {title} {text}"
+    return frozenset(re.findall(r"[a-z0-9]+", (haystack + " " + split_identifiers(haystack))
+                                .lower()))  # fmt: skip
+
+
 def _coverage(terms: list[str], chunk: StoredChunk) -> float:
     """Share of the query's terms found in the chunk's path, title or text (light stemming)."""
     if not terms:
         return 0.0
-    haystack = f"{chunk.rel} {chunk.title} {chunk.text}"
-    words = set(re.findall(r"[a-z0-9]+", (haystack + " " + split_identifiers(haystack))
-                           .lower()))  # fmt: skip
+    words = _chunk_words(chunk.uid, chunk.rel, chunk.title, chunk.text)
     # stem() keeps a word's first three letters, so only words sharing them with a term can
     # share its stem: stemming just those keeps this cheap over 50-100 candidates a query.
     wanted = {t[:3] for t in terms}

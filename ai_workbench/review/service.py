@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ai_workbench.core.context import estimate_tokens
@@ -30,7 +30,7 @@ from ai_workbench.core.redact import redact
 from ai_workbench.core.settings import LoadedConfig
 from ai_workbench.review.anchor import anchor, build_patch, resolve_path
 from ai_workbench.review.chunks import ReviewUnit, plan_units
-from ai_workbench.review.diff import ChangeSet, FileDiff, collect_changes
+from ai_workbench.review.diff import ChangeSet, FileDiff, collect_changes, parse_diff
 from ai_workbench.review.learning import LearningFilter, learn_from_rating, load_filter
 from ai_workbench.review.models import (
     HELD_CAP,
@@ -155,6 +155,39 @@ class ReviewService:
             cwd=path.parent,
         )
         return await self.review(chosen, progress)
+
+    async def review_diff(
+        self,
+        diff: str,
+        opts: ReviewOptions,
+        *,
+        root: str,
+        files: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> ReviewResult:
+        """Review a unified diff given as text (the HTTP API): no repository is read.
+
+        ``files`` may give a changed file's whole new text (better context, fixes that build);
+        without it the new text is rebuilt from the hunks. ``root`` names where the diff is
+        from (its learnings are kept under it); nothing is read from or written to it.
+        """
+        parsed = parse_diff(diff)
+        if not parsed:
+            raise InputError("diff: no file changes found; send the output of `git diff`")
+        for fd in parsed:
+            parts = PurePosixPath(fd.path).parts
+            if not fd.path or fd.path.startswith("/") or ".." in parts:
+                raise InputError(f"diff: path {fd.path!r} must be relative, without '..'")
+            if fd.deleted or fd.binary:
+                continue
+            text = (files or {}).get(fd.path)
+            fd.new_text = text if text is not None else text_from_hunks(fd)
+        changes = ChangeSet(Path(root), "diff", f"{len(parsed)} file(s)", parsed)
+        return await self.review_changes(changes, opts, progress)
+
+    async def repo_of(self, finding_id: int) -> str:
+        """The repository (root) a stored finding was reviewed in."""
+        return await self.reviews.repo_of(finding_id)
 
     async def review_changes(
         self, changes: ChangeSet, opts: ReviewOptions, progress: Progress | None = None
@@ -531,13 +564,15 @@ class ReviewService:
 
     # ------------------------------------------------------------------ after the review
 
-    async def rate(self, finding_id: int, rating: int, comment: str | None = None) -> Learning:
-        """Like (+1) or dislike (-1) a finding: stored as feedback and learned from."""
+    async def rate(
+        self, finding_id: int, rating: int, comment: str | None = None, *, owner: str = "local"
+    ) -> Learning:
+        """Like (+1) or dislike (-1) a finding: stored as ``owner``'s feedback and learned from."""
         from ai_workbench.core.feedback import FeedbackService
 
         finding = await self.reviews.get_finding(finding_id)
         repo = await self.reviews.repo_of(finding_id)
-        await FeedbackService(self.store).rate("finding", finding_id, rating, comment)
+        await FeedbackService(self.store).rate("finding", finding_id, rating, comment, owner=owner)
         return await learn_from_rating(self.reviews, repo, finding, rating, comment)
 
     async def unrate(self, finding_id: int) -> None:
@@ -592,6 +627,17 @@ class ReviewService:
 
     async def delete_learning(self, learning_id: int) -> None:
         await self.reviews.delete_learning(learning_id)
+
+
+def text_from_hunks(fd: FileDiff) -> str:
+    """A file's new text as far as its hunks show it (lines they do not show are empty)."""
+    known: dict[int, str] = {}
+    for hunk in fd.hunks:
+        for kind, _old, new, text in hunk.lines:
+            if kind in (" ", "+") and new is not None:
+                known[new] = text
+    last = max(known, default=0)
+    return "\n".join(known.get(n, "") for n in range(1, last + 1)) + ("\n" if last else "")
 
 
 def _worktree_matches(root: Path, fd: FileDiff) -> bool:

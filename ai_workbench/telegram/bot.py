@@ -21,7 +21,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -288,8 +288,8 @@ class TelegramBot:
                     provider=self.tg.provider or None,
                     cwd=self.project_root,
                     extra_context=extra,
+                    owner=link.owner,  # the paired user's own sessions (aiw serve's users)
                 )
-                _set_owner(opts, link.owner)
                 service = ChatService(self.loaded, self.store)
                 try:
                     turn = await service.prepare(opts)
@@ -431,11 +431,6 @@ class TelegramBot:
                 await self._app.shutdown()
             await self.close()
 
-
-def _set_owner(opts: Any, owner: str) -> None:
-    """Give the turn's ``owner`` when the chat service takes one (per-user sessions)."""
-    if "owner" in {f.name for f in fields(opts)}:
-        opts.owner = owner
 
 
 async def run_bot(
