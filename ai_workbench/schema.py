@@ -19,6 +19,7 @@ from ai_workbench.core.migrations import assemble
 from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
 from ai_workbench.suggestions import schema as suggestions
+from ai_workbench.tasks import schema as tasks
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
 
@@ -29,6 +30,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (4, review.V4),
     (5, shell.V5),
     (6, chat.V6),
+    (7, tasks.V10),  # tasks: assigned V10, renumbered at merge
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

@@ -121,6 +121,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("ai_workbench.cli.models", "models"),
     "doctor": ("ai_workbench.cli.doctor", "doctor"),
     "mcp": ("ai_workbench.cli.mcp", "mcp"),
+    "task": ("ai_workbench.cli.task", "task"),
+    "remind": ("ai_workbench.cli.task", "remind"),
 }
 
 
