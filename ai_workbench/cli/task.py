@@ -445,3 +445,51 @@ def remind(ctx: click.Context, once: bool, no_desktop: bool) -> None:
             await store.close()
 
     sys.exit(run_async(go))
+
+
+# ------------------------------------------------------------------ chat: proposed tasks
+
+
+def chat_task_tools(loaded: Any, prompt: str) -> Any:
+    """The ``propose_task`` toolbox when this ``aiw ask`` turn offers it (``[tasks]
+    chat_tools``), else None."""
+    from ai_workbench.tasks.toolbox import TaskToolbox, offer_tasks_tool
+
+    settings = loaded.settings.tasks
+    if not offer_tasks_tool(prompt, settings.chat_tools):
+        return None
+    from ai_workbench.tasks.intake import TaskInput
+
+    return TaskToolbox(TaskInput(settings))
+
+
+async def confirm_proposals(
+    proposals: list[Any],
+    store: Any,
+    *,
+    ask: Callable[[str], bool] | None,
+    say: Callable[[str], None],
+) -> list[Any]:
+    """Show each task the model proposed; save it only when ``ask`` (a y/n at a TTY) says yes.
+    Without ``ask`` (headless) nothing is saved: the exact ``aiw task add`` command is printed.
+    Returns the saved tasks."""
+    from ai_workbench.tasks.service import TaskService
+
+    saved = []
+    for proposal in proposals:
+        say(f"the model proposes a task: {proposal.echo()}")
+        if ask is None:
+            say(f"not saved; to save it run: {proposal.command()}")
+            continue
+        if ask("Save this task?"):
+            task = await proposal.accept(TaskService(store))
+            saved.append(task)
+            say(f"added task {task.id}")
+        else:
+            proposal.declined = True
+            say("not saved")
+    return saved
+
+
+def tty_ask(question: str) -> bool:
+    return click.confirm(question, default=False, err=True)
