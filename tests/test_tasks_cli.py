@@ -175,3 +175,13 @@ def test_the_tool_is_offered_when_the_prompt_asks_for_it() -> None:
     assert not offer_tasks_tool("explain this stack trace")
     assert offer_tasks_tool("explain this", "always")
     assert not offer_tasks_tool("remind me", "never")
+
+
+def test_a_long_list_is_cut_with_a_count_of_the_rest(run_aiw: RunAiw) -> None:
+    for number in range(3):
+        run_aiw("task", "add", f"task {number}", "--due", f"2030-01-1{number} 09:00")
+    cut = run_aiw("task", "list", "--limit", "2", env=BERLIN_ENV)
+    assert cut.returncode == 0, cut.stderr
+    assert "task 0" in cut.stdout and "task 1" in cut.stdout and "task 2" not in cut.stdout
+    assert cut.stdout.rstrip().endswith("… and 1 more (--limit 0 lists all)")
+    assert len(tasks_json(run_aiw)) == 3  # JSON lists every one

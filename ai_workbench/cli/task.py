@@ -160,10 +160,21 @@ def task_add(
 )
 @click.option("--tag", help="Only tasks with this tag.")
 @click.option("-a", "--all", "show_all", is_flag=True, help="Done tasks too.")
+@click.option(
+    "-n",
+    "--limit",
+    type=click.IntRange(0),
+    help="At most this many (0: all; default 100, with --json all).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one list).")
 @click.pass_context
 def task_list(
-    ctx: click.Context, window: str | None, tag: str | None, show_all: bool, as_json: bool
+    ctx: click.Context,
+    window: str | None,
+    tag: str | None,
+    show_all: bool,
+    limit: int | None,
+    as_json: bool,
 ) -> None:
     """Open tasks, soonest due first (undated at the end)."""
     from ai_workbench.tasks.dates import today_range, week_end
@@ -178,10 +189,20 @@ def task_list(
     elif window == "overdue":
         kwargs["due_before"] = now
 
-    async def body(service: Any) -> Any:
-        return await service.list(**kwargs)
+    if limit is None:
+        limit = 0 if as_json else 100
 
-    tasks = _service_run(body)
+    async def body(service: Any) -> Any:
+        found = await service.list(**kwargs, limit=limit + 1 if limit else None, reminders=as_json)
+        more = 0
+        if limit and len(found) > limit:
+            found = found[:limit]
+            more = -1  # counted below only when it matters
+            if not window and not tag:
+                more = await service.count(status=kwargs["status"]) - limit
+        return found, more
+
+    tasks, more = _service_run(body)
     if as_json:
         click.echo(json.dumps([t.to_dict() for t in tasks], ensure_ascii=False))
         return
@@ -194,6 +215,9 @@ def task_list(
         overdue = item.due_at is not None and item.due_at < now.timestamp()
         line = _line(item, zone)
         click.echo(click.style(line, fg="red") if overdue and item.status == "open" else line)
+    if more:
+        count = f"{more:,} more" if more > 0 else "more"
+        click.echo(f"… and {count} (--limit 0 lists all)")
 
 
 @task.command("show", context_settings=CONTEXT_SETTINGS)

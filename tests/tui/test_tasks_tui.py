@@ -27,10 +27,10 @@ async def seed(*tasks: dict[str, Any]) -> list[int]:
         await store.close()
 
 
-async def stored(status: str | None = "open") -> list[Any]:
+async def stored(status: str | None = "open", reminders: bool = False) -> list[Any]:
     store = await Store.open()
     try:
-        return await TaskService(store).list(status=status)
+        return await TaskService(store).list(status=status, reminders=reminders)
     finally:
         await store.close()
 
@@ -90,7 +90,7 @@ async def test_pane_groups_tasks_and_its_keys_act(
 
         await pilot.press("s")
         await wait_for(pilot, lambda: notified(app, "Snoozed an hour: ship release"))
-        release = next(t for t in await stored() if t.title == "ship release")
+        release = next(t for t in await stored(reminders=True) if t.title == "ship release")
         assert release.next_reminder is not None
         assert abs(release.next_reminder - (time.time() + 3600)) < 60
 
