@@ -191,7 +191,7 @@ async def test_missed_reminders_are_listed_at_the_next_start_not_fired(tmp_path:
         assert [[r.title for r in batch] for batch in missed] == [["backup", "renew", "call"]]
         line = missed_line(missed[0], BERLIN)
         assert line.startswith("3 reminders missed while aiw was not running: #1 backup (due")
-        clock.advance(86400)
+        clock.advance(86400 - 7200)  # the last one's due time
         await settle(lambda: len(delivered) == 1)
         assert delivered[0].title == "later"
         await scheduler.stop()
@@ -258,3 +258,23 @@ def test_terminal_escapes_carry_no_smuggled_controls() -> None:
     assert "\x1b]9;Reminder: rotate keys" in text
     wrapped = osc_notification("Reminder", "x", tmux=True)
     assert wrapped.startswith("\x1bPtmux;\x1b\x1b]9;")
+
+
+async def test_reminders_found_late_after_a_suspend_are_listed_not_fired(store: Store) -> None:
+    clock = ManualClock(T0)
+    tasks = service_on(store, clock)
+    for title, delay in (("standup", 600), ("deploy", 900)):
+        await tasks.add(title, due=due_in(clock, delay), tz="Europe/Berlin")
+    missed: list[list[Any]] = []
+    delivered: list[Any] = []
+    scheduler = ReminderScheduler(
+        tasks, clock=clock, hooks=[delivered.append], on_missed=missed.append, recheck=60
+    )
+    scheduler.start()
+    try:
+        await settle(lambda: clock.sleeping == 1)
+        clock.advance(5 * 3600)  # the laptop slept through both
+        await settle(lambda: len(missed) == 1)
+        assert [r.title for r in missed[0]] == ["standup", "deploy"] and delivered == []
+    finally:
+        await scheduler.stop()

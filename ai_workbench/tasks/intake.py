@@ -177,6 +177,13 @@ class TaskInput:
                 rest = " ".join(text.replace(exc.phrase, " ", 1).split())
                 parsed = Parsed(title=clean_title(rest) or rest, due=choose(exc), phrase=exc.phrase)
             title, when, rule, phrase = parsed.title, parsed.due, parsed.rrule, parsed.phrase
+        if remind is not None and when is None and remind.strip().lower() != "none":
+            from ai_workbench.core.errors import InputError
+
+            raise InputError(
+                "--remind needs a due time: put a date in the text or give --due "
+                "(or `aiw task snooze ID 2h` to be reminded of an undated task)"
+            )
         if rrule:
             rule = check_rrule(rrule)
             if when is None:

@@ -14,7 +14,8 @@ its own) and a :class:`~ai_workbench.core.events.ReminderDue` event on the bus, 
 
 On start, reminders that fell due more than ``grace`` seconds before (nothing was running) are
 claimed as *missed* and handed to :attr:`on_missed` once, as a list ("3 reminders missed while
-aiw was not running"), instead of firing in a burst.
+aiw was not running"), instead of firing in a burst; the same happens to reminders found that
+late while running (the machine was suspended).
 
 The clock is injectable (:class:`Clock`); tests drive a :class:`ManualClock` without sleeping.
 """
@@ -187,8 +188,15 @@ class ReminderScheduler:
         self.wakeups += 1
 
     async def deliver_due(self) -> list[Reminder]:
+        """Deliver the reminders due now. One more than ``grace`` late (the machine slept, the
+        loop was blocked) is listed as missed with the others of its kind, not fired."""
+        now = self.clock.now()
+        pending = await self.service.pending(now, owner=self.owner)
+        if any(now - r.fire_at > self.grace for r in pending):
+            await self.catch_up()
+            pending = await self.service.pending(now, owner=self.owner)
         delivered = []
-        for reminder in await self.service.pending(self.clock.now(), owner=self.owner):
+        for reminder in pending:
             if not await self.service.claim(reminder.id, by=self.name):
                 continue  # another scheduler took it
             delivered.append(reminder)

@@ -72,6 +72,7 @@ class TasksPane(Vertical):
         self.opener: Callable[[str, str], None] = default_opener
         self._unsubscribe: list[Callable[[], None]] = []
         self.loaded = 0  # loads done (tests wait on it)
+        self._listening = False
 
     def compose(self) -> Any:
         yield Static("[b]Tasks[/b] [dim]d done · s snooze · o open[/dim]", classes="pane-title")
@@ -100,7 +101,8 @@ class TasksPane(Vertical):
         if not await self.ctx.wait_store():
             return
         service = self._service()
-        if len(self._unsubscribe) < 2:  # hear changes made through any tasks service
+        if not self._listening:  # hear changes made through any tasks service
+            self._listening = True
             self._unsubscribe.append(service.on_change(self.reload))
         try:
             tasks = await service.list()
