@@ -185,3 +185,15 @@ def test_a_long_list_is_cut_with_a_count_of_the_rest(run_aiw: RunAiw) -> None:
     assert "task 0" in cut.stdout and "task 1" in cut.stdout and "task 2" not in cut.stdout
     assert cut.stdout.rstrip().endswith("… and 1 more (--limit 0 lists all)")
     assert len(tasks_json(run_aiw)) == 3  # JSON lists every one
+
+
+def test_date_and_calendar_libraries_load_only_when_used(isolated_env: IsolatedEnv) -> None:
+    from tests.test_imports import imported_by
+
+    modules = (
+        "ai_workbench.tasks.service, ai_workbench.tasks.dates, ai_workbench.tasks.scheduler,"
+        " ai_workbench.tasks.toolbox, ai_workbench.tasks.ics, ai_workbench.cli.task"
+    )
+    loaded = imported_by(f"import {modules}", isolated_env.work)
+    assert "ai_workbench" in loaded
+    assert not {"dateparser", "icalendar", "dateutil", "regex"} & loaded
