@@ -15,6 +15,7 @@ not tempted).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -123,17 +124,13 @@ class TaskToolbox:
             links.append(Link("url", link))
         tags = [str(t) for t in args.get("tags") or [] if str(t).strip()]
         remind = str(args.get("remind_before") or "").strip() or None
+        notes = str(args.get("notes") or "")
         try:
-            if when:
-                draft = self.reader.read(
-                    title, due=when, remind=remind, tags=tags, links=links,
-                    notes=str(args.get("notes") or ""),
-                )  # fmt: skip
-            else:
-                draft = self.reader.read(
-                    title, remind=remind, tags=tags, links=links,
-                    notes=str(args.get("notes") or ""),
-                )  # fmt: skip
+            # in a thread: dateparser's first use loads its locale data (a workbench stays live)
+            draft = await asyncio.to_thread(
+                self.reader.read, title, due=when or None, remind=remind, tags=tags, links=links,
+                notes=notes,
+            )  # fmt: skip
         except AmbiguousDate as exc:
             return ToolOutcome(
                 f"error: the date is ambiguous: {exc}. Ask the user which date they mean; do "
