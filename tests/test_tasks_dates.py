@@ -36,6 +36,7 @@ def at(*args: int, zone: ZoneInfo = BERLIN) -> datetime:
             at(2026, 12, 8, 10, 0),
         ),
         ("call mom tomorrow at 9am", "call mom", at(2026, 12, 3, 9, 0)),
+        ("call mom tomorrow at 9am about taxes", "call mom about taxes", at(2026, 12, 3, 9, 0)),
         ("standup 18:00", "standup", at(2026, 12, 2, 18, 0)),
         ("deploy in 2 days", "deploy", at(2026, 12, 4, 9, 0)),  # a day alone: default 09:00
         ("in 2 hours check the build", "check the build", at(2026, 12, 2, 17, 0)),
@@ -152,3 +153,12 @@ def test_a_draft_echoes_its_reading_and_the_command_that_saves_it() -> None:
     assert draft.command() == (
         "aiw task add 'renew the TLS cert' --due '2026-12-04 09:00' --remind 1d --tag ops"
     )
+
+
+def test_plus_words_in_the_text_are_tags() -> None:
+    reader = TaskInput(clock=NOW.timestamp)
+    reader.zone = BERLIN
+    draft = reader.read("send the ADR review tomorrow 9am +arch +ops about C++", tags=["ops"])
+    assert draft.title == "send the ADR review about C++"
+    assert draft.tags == ["ops", "arch"]
+    assert draft.due == at(2026, 12, 3, 9, 0)

@@ -228,7 +228,7 @@ def _is_iso(phrase: str) -> bool:
 
 
 def clean_title(text: str) -> str:
-    text = _TITLE_PREFIX_RE.sub("", text)
+    text = _TITLE_PREFIX_RE.sub("", " ".join(text.split()))
     previous = None
     while previous != text:
         previous = text
@@ -368,6 +368,13 @@ def _widen(text: str, start: int, end: int, now: datetime, date_order: str) -> t
             base = parsed
             continue
         break
+    # and give back the words dateparser took in that mean nothing ("tomorrow 9am about")
+    while last > index:
+        shorter = _parse(text[tokens[index].start() : tokens[last - 1].end()], now,
+                         date_order=date_order)  # fmt: skip
+        if shorter != base or _TIME_RE.search(tokens[last].group()):
+            break
+        last -= 1
     return tokens[index].start(), tokens[last].end()
 
 

@@ -9,6 +9,7 @@ saves it (what a headless ``aiw ask`` prints for a proposed task instead of savi
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +31,8 @@ from ai_workbench.tasks.dates import (
 from ai_workbench.tasks.service import LOCAL, Link, Task, TaskService
 
 __all__ = ["TaskDraft", "TaskInput", "describe_lead"]
+
+_TAG_RE = re.compile(r"(?<!\S)\+([^\W\d][\w-]*)")
 
 
 def describe_lead(seconds: float | None) -> str:
@@ -158,6 +161,9 @@ class TaskInput:
 
         An ambiguous date raises :class:`AmbiguousDate`, or goes to ``choose`` (an interface
         asking the user) which returns the reading to use."""
+        inline = _TAG_RE.findall(text)  # taskwarrior's "+ops" in the text is a tag
+        text = " ".join(_TAG_RE.sub(" ", text).split()) if inline else text
+        tags = [*tags, *inline]
         if due:
             title, rule, phrase = " ".join(text.split()), None, due
             try:
@@ -196,7 +202,7 @@ class TaskInput:
             due=when,
             rrule=rule,
             remind_before=self.lead(remind),
-            tags=[t.lstrip("+") for t in tags if t.strip()],
+            tags=list(dict.fromkeys(t.lstrip("+") for t in tags if t.strip())),
             links=list(links),
             notes=notes,
             phrase=phrase,
