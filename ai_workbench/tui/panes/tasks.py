@@ -57,6 +57,21 @@ def section_of(task: Any, now: datetime) -> str:
 class TasksPane(Vertical):
     """The local user's open tasks, grouped by when they are due."""
 
+    HELP = """\
+## Tasks
+
+Your open tasks: *Overdue*, *Today*, *Upcoming* and *No date* (↻ repeats, 🔗 has links).
+Add them with `aiw task add "renew the cert next friday 9am"`, or ask in chat ("remind me
+to …"): a task the model proposes is saved only after you confirm it.
+
+- **d** marks the task done (a repeating one moves to its next date)
+- **s** / **S** snoozes its reminder an hour / a day
+- **o** opens its link in the browser, or its attached file
+- **r** reloads; **F6** hides the pane
+
+Reminders pop up here while the workbench runs (`aiw remind` delivers them when it does not).
+"""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("d", "done", "Done", id="tasks.done"),
         Binding("s", "snooze(3600)", "Snooze 1h", id="tasks.snooze"),
