@@ -278,3 +278,28 @@ async def test_reminders_found_late_after_a_suspend_are_listed_not_fired(store: 
         assert [r.title for r in missed[0]] == ["standup", "deploy"] and delivered == []
     finally:
         await scheduler.stop()
+
+
+async def test_a_repeating_task_reminds_at_every_occurrence(store: Store) -> None:
+    clock = ManualClock(datetime(2026, 12, 7, 9, 0, tzinfo=BERLIN).timestamp())  # a Monday
+    tasks = service_on(store, clock)
+    monday = datetime(2026, 12, 7, 10, 0, tzinfo=BERLIN)
+    task = await tasks.add(
+        "standup", due=monday, tz="Europe/Berlin", rrule="FREQ=WEEKLY;BYDAY=MO",
+        remind_before=timedelta(minutes=5),
+    )  # fmt: skip
+    got: list[Any] = []
+    scheduler = ReminderScheduler(tasks, clock=clock, hooks=[got.append], recheck=3600)
+    scheduler.start()
+    try:
+        await settle(lambda: clock.sleeping == 1)
+        clock.advance(55 * 60)  # 09:55
+        await settle(lambda: len(got) == 1)
+        after = await tasks.get(task.id)
+        next_week = datetime(2026, 12, 14, 9, 55, tzinfo=BERLIN).timestamp()
+        assert after.next_reminder == pytest.approx(next_week)
+        assert after.due(BERLIN) == monday  # not done: still due on the 7th
+        clock.advance(next_week - clock.now())
+        await settle(lambda: len(got) == 2)  # not marked done, reminded again
+    finally:
+        await scheduler.stop()

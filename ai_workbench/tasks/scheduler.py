@@ -170,6 +170,8 @@ class ReminderScheduler:
             if await self.service.claim(reminder.id, by=self.name, outcome="missed"):
                 missed.append(reminder)
         self.missed.extend(missed)
+        for reminder in missed:
+            await self.service.rearm_repeating(reminder)
         if missed:
             self._publish(missed, missed=True)
             if self.on_missed is not None:
@@ -207,6 +209,7 @@ class ReminderScheduler:
                     await _maybe_await(hook(reminder))
                 except Exception:
                     log.exception("reminder hook %r failed", hook)
+            await self.service.rearm_repeating(reminder)
         return delivered
 
     def _publish(self, reminders: list[Reminder], *, missed: bool) -> None:

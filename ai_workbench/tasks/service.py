@@ -486,6 +486,42 @@ class TaskService:
             )
         return count == 1
 
+    async def rearm_repeating(self, reminder: Reminder) -> float | None:
+        """After a repeating task's reminder fired (or was missed): arm the one for its next
+        occurrence still ahead, so every occurrence reminds (the due time stays on the oldest
+        one not done; ``done`` moves it on). The new reminder's time, or None."""
+        from ai_workbench.tasks.recur import next_occurrence
+
+        async with self.store._read() as db:
+            row = await self.store._one(
+                db,
+                f"SELECT {_COLUMNS}, {_NEXT} FROM tasks WHERE id = ?",
+                (reminder.task_id,),
+            )
+        if row is None:
+            return None
+        task = _task(row)
+        if task.status != "open" or not task.rrule or task.due_at is None:
+            return None
+        if task.next_reminder is not None or task.remind_before is None:
+            return None  # already armed (snoozed, edited) or no reminders wanted
+        lead = task.remind_before
+        zone = ZoneInfo(task.tz)
+        start = datetime.fromtimestamp(task.due_at, zone)
+        after = max(reminder.fire_at + lead, self.clock() + lead)
+        nxt = next_occurrence(task.rrule, start, datetime.fromtimestamp(after, zone))
+        if nxt is None:
+            return None
+        fire_at = nxt.timestamp() - lead
+        async with self.store._write() as db:
+            await self.store._insert(
+                db,
+                "reminders",
+                {"task_id": task.id, "owner": task.owner, "fire_at": fire_at},
+            )
+        self._changed()
+        return fire_at
+
     async def claimed(self, *, owner: str | None = LOCAL) -> builtins.list[tuple[int, str, str]]:
         """(reminder id, claimed_by, outcome) of every claimed reminder (tests, doctor)."""
         sql = "SELECT id, claimed_by, outcome FROM reminders WHERE claimed_at IS NOT NULL"
