@@ -20,6 +20,7 @@ from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
 from ai_workbench.sources import schema as sources
 from ai_workbench.suggestions import schema as suggestions
+from ai_workbench.tasks import schema as tasks
 from ai_workbench.telegram import schema as telegram
 from ai_workbench.users import schema as users
 
@@ -35,6 +36,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (7, telegram.V9),
     (8, sources.V14),
     (9, users.V8, chat.V8, feedback.SCHEMA_V8, audit.SCHEMA_V8),
+    (10, tasks.V10),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

@@ -27,8 +27,9 @@ from tests.fake_llm import FakeLLM
 HEAVY = ("litellm", "chromadb", "textual")
 #: Everything below the interfaces: the core kernel and each capability package.
 BELOW_INTERFACES = (
-    "core", "chat", "suggestions", "review", "knowledge", "watch", "shell", "mcp", "users"
-)
+    "core", "chat", "suggestions", "review", "knowledge", "watch", "shell", "mcp", "users",
+    "tasks",
+)  # fmt: skip
 CORE_MODULES = sorted(
     info.name
     for package in BELOW_INTERFACES

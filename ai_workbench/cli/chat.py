@@ -167,6 +167,13 @@ def ask(
                 from ai_workbench.cli.mcp import open_tools
 
                 hub, toolbox = await open_tools(loaded, mcp_servers, printer)
+            from ai_workbench.cli.task import chat_task_tools
+
+            task_tools = chat_task_tools(loaded, text)
+            if task_tools is not None:
+                from ai_workbench.core.llm.tools import Toolboxes
+
+                toolbox = Toolboxes(toolbox, task_tools)
             if turn.created_session and new_session:
                 printer.notice(f"new session {turn.session.id[:8]} (full id {turn.session.id})")
             printer.waiting_for = f"{turn.chain[0].model} at {turn.chain[0].endpoint}"
@@ -179,7 +186,16 @@ def ask(
                 kept = "; the partial answer is kept" if printer.text else ""
                 printer.notice(f"interrupted{kept} in session {turn.session.id[:8]}")
                 return EXIT_INTERRUPTED  # said once here; re-raising would say it again
-            return printer.finish(result)
+            code = printer.finish(result)
+            if task_tools is not None and task_tools.proposals:
+                from ai_workbench.cli.task import confirm_proposals, tty_ask
+
+                interactive = sys.stdin.isatty() and sys.stderr.isatty() and not as_json
+                await confirm_proposals(
+                    task_tools.proposals, store, ask=tty_ask if interactive else None,
+                    say=printer.notice,
+                )  # fmt: skip
+            return code
         finally:
             if hub is not None:
                 await hub.close()

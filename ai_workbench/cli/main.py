@@ -125,6 +125,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "sources": ("ai_workbench.cli.sources", "sources"),
     "users": ("ai_workbench.cli.users", "users"),
     "serve": ("ai_workbench.cli.serve", "serve"),
+    "task": ("ai_workbench.cli.task", "task"),
+    "remind": ("ai_workbench.cli.task", "remind"),
 }
 
 

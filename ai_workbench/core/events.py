@@ -17,6 +17,8 @@ event                  source (feed)                                  feed modul
 :class:`SessionsChanged`   the sessions table (``aiw ask`` elsewhere)  ``chat/feed.py``
 :class:`McpServerState`    an MCP server's connection (starting, ready,  ``mcp/feed.py``
                            failed), from the hub that runs it
+:class:`ReminderDue`       a task's reminder fell due (or was missed),    ``tasks/scheduler.py``
+                           claimed by this process's scheduler
 =====================  ============================================  =========================
 
 Feeds live with the capability that owns the source (core imports no capability) and publish
@@ -54,6 +56,7 @@ __all__ = [
     "FeedRunner",
     "IndexRunFinished",
     "McpServerState",
+    "ReminderDue",
     "SessionsChanged",
     "ShellFailure",
     "Subscription",
@@ -150,6 +153,22 @@ class McpServerState(Event):
     error: str = ""
     transport: str = ""  # stdio | http | memory
     target: str = ""  # the command or URL (for display)
+
+
+@dataclass(frozen=True)
+class ReminderDue(Event):
+    """A task's reminder fell due and this process's scheduler claimed it (delivered once across
+    every scheduler); ``missed`` when it fell due while nothing ran (listed at the next start).
+    Times are UTC epoch seconds; ``owner`` is the user (Telegram delivers to paired users)."""
+
+    kind: ClassVar[str] = "task.reminder"
+    reminder_id: int
+    task_id: int
+    owner: str
+    title: str
+    due_at: float | None
+    fire_at: float
+    missed: bool = False
 
 
 # ------------------------------------------------------------------------------------- bus

@@ -339,6 +339,25 @@ class ServerSettings(BaseModel):
     max_model_calls: int = Field(default=2, ge=1, le=256)
     # Seconds a checked token is trusted before it is looked up again (revocation delay).
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+class TasksSettings(BaseModel):
+    """``[tasks]``: tasks, natural dates and reminders (docs/tasks.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timezone: str = Field(default="", description="IANA zone; empty: the system's")
+    date_order: Literal["", "DMY", "MDY"] = Field(
+        default="", description="how 03/04 reads; empty: ask (ambiguous)"
+    )
+    default_time: str = Field(
+        default="09:00", pattern=r"^([01]?\d|2[0-3]):[0-5]\d$", description="for a day alone"
+    )
+    remind_before: str = Field(default="0m", description="default lead of a reminder (15m, 1d)")
+    chat_tools: Literal["auto", "always", "never"] = Field(
+        default="auto", description="offer propose_task in chat (auto: when the prompt asks)"
+    )
+    desktop_notify: bool = True
+    missed_grace: float = Field(default=120.0, ge=0)
+    recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
 
 
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
@@ -373,6 +392,7 @@ class Settings(BaseSettings):
     mcp: McpSettings = Field(default_factory=McpSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    tasks: TasksSettings = Field(default_factory=TasksSettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,

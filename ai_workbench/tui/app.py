@@ -77,6 +77,8 @@ class AiwApp(App[None]):
         _binding("f2", "toggle_files", "Files", "app.files", "Show/hide the file tree"),
         _binding("f3", "toggle_suggestions", "Suggestions", "app.suggestions",
                  "Show/hide the suggestions"),
+        _binding("f6", "toggle_tasks", "Tasks", "app.tasks", "Show/hide the tasks",
+                 show=False, priority=True),  # over the prompt's own F6 (select line)
         _binding("ctrl+f", "search_sessions", "Search", "app.search", "Search", show=False),
         Binding("ctrl+l", "focus_chat", "Conversation", id="app.focus_chat", show=False),
         _binding("f7", "toggle_kb", "Knowledge", "app.kb",
@@ -356,6 +358,17 @@ class AiwApp(App[None]):
             await self.query_one("#left").mount(FileTreePane(self.ctx.project_root, id="files"))
             return
         self._toggle_pane(panes[0], panes[0].project_tree)
+
+    async def action_toggle_tasks(self) -> None:
+        from ai_workbench.tui.panes.tasks import TasksPane
+
+        panes = list(self.query("#tasks").results(TasksPane))
+        if not panes:  # first F6: mount it (it loads the tasks itself)
+            pane = TasksPane(self.ctx, id="tasks")
+            await self.query_one("#left").mount(pane)
+            pane.options.focus()
+            return
+        self._toggle_pane(panes[0], panes[0].options)
 
     def action_toggle_suggestions(self) -> None:
         panel = self.suggestions_panel()

@@ -36,6 +36,7 @@ class Background:
         self._own_reindexes = 0  # index updates our file watcher ran (not announced)
         self._indexing = False  # an index_project run is under way (it announces itself)
         self._suggestion_feed: Any = None
+        self.reminders: Any = None  # tui.tasks.Reminders once the store is open
 
     # ---- feeds
 
@@ -64,6 +65,11 @@ class Background:
         if ctx.loaded is not None:
             feeds.append(IndexRunFeed(ctx.bus, ctx.project_root))
         self.feeds.start(feeds)
+        if ctx.store is not None:  # task reminders: a scheduler sleeping until the next one
+            from ai_workbench.tui.tasks import Reminders
+
+            self.reminders = Reminders(self.app, ctx)
+            self.reminders.start()
 
     @property
     def seen_report(self) -> Path | None:
@@ -82,6 +88,8 @@ class Background:
         await start_mcp(self.app, self.ctx)
 
     async def stop(self) -> None:
+        if self.reminders is not None:
+            await self.reminders.stop()
         if self.ctx.mcp is not None:
             with contextlib.suppress(Exception):
                 await self.ctx.mcp.close()

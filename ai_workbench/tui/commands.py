@@ -98,6 +98,7 @@ def palette_commands() -> list[PaletteCommand]:
             "app.persona",
         ),
         C("Toggle file tree", "Show or hide the project's files", "toggle_files", "app.files"),
+        C("Toggle tasks", "Show or hide your tasks and reminders", "toggle_tasks", "app.tasks"),
         C(
             "Toggle suggestions",
             "Show or hide the suggestions panel",

@@ -134,3 +134,24 @@ class Toolbox(Protocol):
     def specs(self) -> list[dict[str, Any]]: ...
 
     async def call(self, call: ToolCall) -> ToolOutcome: ...
+
+
+class Toolboxes:
+    """Several toolboxes offered as one (MCP tools and ``propose_task`` in one turn)."""
+
+    def __init__(self, *boxes: Toolbox | None) -> None:
+        self.boxes = [box for box in boxes if box is not None]
+
+    def specs(self) -> list[dict[str, Any]]:
+        return [spec for box in self.boxes for spec in box.specs()]
+
+    async def call(self, call: ToolCall) -> ToolOutcome:
+        for box in self.boxes:
+            if any(spec.get("function", {}).get("name") == call.name for spec in box.specs()):
+                return await box.call(call)
+        names = ", ".join(s["function"]["name"] for s in self.specs()) or "none"
+        return ToolOutcome(
+            f"error: there is no tool named {call.name}; the tools are: {names}",
+            is_error=True,
+            summary="unknown tool",
+        )

@@ -235,6 +235,7 @@ class ChatPane(ModelSetup, Vertical):
     ) -> None:
         from ai_workbench.chat.service import ChatService
         from ai_workbench.core.errors import AiwError
+        from ai_workbench.tui.tasks import confirm_proposals, task_toolbox, with_task_tools
 
         log = self.log_view
         answer: MessageView | None = None
@@ -302,8 +303,14 @@ class ChatPane(ModelSetup, Vertical):
                 self.set_status("")
                 answer.update_info(waiting=None)
             tools = await self._tools(turn, answer)
-            result = await self._stream(service, turn, answer, tools)
+            task_tools = task_toolbox(self.ctx, text) if retry_turn is None else None
+            result = await self._stream(service, turn, answer, with_task_tools(tools, task_tools))
             await self._finish_turn(answer, result)
+            if task_tools is not None and task_tools.proposals:  # saved only on the user's yes
+                self.app.run_worker(
+                    confirm_proposals(self.app, self.ctx, task_tools.proposals),
+                    group="task-confirm", exit_on_error=False,
+                )  # fmt: skip
         except asyncio.CancelledError:
             if answer is not None:
                 answer.update_info(streaming=False, waiting=None, status="partial", error=None)
