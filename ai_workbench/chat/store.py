@@ -146,6 +146,21 @@ class SearchHit:
     message_id: int
     role: str
     snippet: str
+    created: float = 0.0
+    model: str | None = None
+    match: str = "words"  # words (FTS5, bm25) | text (trigram substring) | both
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "session_title": self.session_title,
+            "message_id": self.message_id,
+            "role": self.role,
+            "snippet": self.snippet,
+            "created": self.created,
+            "model": self.model,
+            "match": self.match,
+        }
 
 
 # ---------------------------------------------------------------------------------- queries
@@ -161,6 +176,7 @@ _MESSAGE_COLUMNS = (
 )
 _AMBIGUOUS_SHOWN: Final = 5
 _WORD = re.compile(r"\w")
+_CODE_LIKE = re.compile(r"[^\w\s*]")  # punctuation: a code fragment or an error message
 
 
 class ChatStore(Database):
@@ -453,34 +469,108 @@ class ChatStore(Database):
     # ---- search
 
     async def search_messages(
-        self, query: str, limit: int = 50, *, highlight: tuple[str, str] = ("[", "]")
+        self,
+        query: str,
+        limit: int = 50,
+        *,
+        highlight: tuple[str, str] = ("[", "]"),
+        since: float | None = None,
+        model: str | None = None,
     ) -> list[SearchHit]:
-        """Full-text search over all message bodies, best matches first.
+        """Search over all message bodies, best matches first: words (FTS5, bm25) merged with
+        substrings (the trigram index), each message once.
 
-        Every whitespace-separated word must occur (words are quoted, so ``"``, ``OR``, ``(``,
-        ``NEAR`` … are plain text, never FTS5 syntax); a trailing ``*`` makes a word a prefix.
-        Matched words in ``snippet`` are wrapped in ``highlight``.
+        Words: every whitespace-separated word must occur (words are quoted, so ``"``, ``OR``,
+        ``(``, ``NEAR`` … are plain text, never FTS5 syntax); a trailing ``*`` makes a word a
+        prefix. Substring: the whole query as typed (case-insensitive, 3+ characters), so
+        ``KeyError: 'id'`` or ``foo_bar(`` find exactly that text. A query with punctuation
+        (code, an error message) lists its exact matches first. ``since`` (unix time) and
+        ``model`` (the answer's or the session's model) narrow the search. Matched text in
+        ``snippet`` is wrapped in ``highlight``.
         """
-        match = fts_query(query)
-        if not match or limit <= 0:
+        if limit <= 0:
             return []
+        words = await self._search_words(query, limit, highlight, since, model)
+        text = await self._search_text(query, limit, highlight, since, model)
+        exact_first = bool(_CODE_LIKE.search(query.strip()))
+        by_id = {hit.message_id: hit for hit in words}
+        for hit in text:
+            found = by_id.get(hit.message_id)
+            if found is not None:
+                found.match = "both"
+        both = [h for h in words if h.match == "both"]
+        only_words = [h for h in words if h.match == "words"]
+        only_text = [h for h in text if h.message_id not in by_id]
+        ordered = both + (only_text + only_words if exact_first else only_words + only_text)
+        return ordered[:limit]
+
+    @staticmethod
+    def _filters(since: float | None, model: str | None) -> tuple[str, list[Any]]:
+        sql, params = "", []
+        if since is not None:
+            sql += " AND m.created >= ?"
+            params.append(since)
+        if model:
+            sql += " AND (m.model = ? OR s.model = ?)"
+            params += [model, model]
+        return sql, params
+
+    async def _search_words(
+        self,
+        query: str,
+        limit: int,
+        highlight: tuple[str, str],
+        since: float | None,
+        model: str | None,
+    ) -> list[SearchHit]:
+        match = fts_query(query)
+        if not match:
+            return []
+        where, params = self._filters(since, model)
         start, end = highlight
         async with self._read() as db:
             rows = await self._all(
                 db,
                 "SELECT m.session_id, s.title, m.id, m.role,"
-                " snippet(messages_fts, 0, ?, ?, '…', 16) AS snippet"
+                " snippet(messages_fts, 0, ?, ?, '…', 16) AS snippet, m.created,"
+                " COALESCE(m.model, s.model)"
                 " FROM messages_fts"
                 " JOIN messages m ON m.id = messages_fts.rowid"
                 " JOIN sessions s ON s.id = m.session_id"
-                " WHERE messages_fts MATCH ?"
+                f" WHERE messages_fts MATCH ?{where}"
                 " ORDER BY rank, m.id DESC LIMIT ?",
-                (start, end, match, limit),
+                (start, end, match, *params, limit),
             )
-        return [
-            SearchHit(session_id=r[0], session_title=r[1], message_id=r[2], role=r[3], snippet=r[4])
-            for r in rows
-        ]
+        return [_hit(r, "words") for r in rows]
+
+    async def _search_text(
+        self,
+        query: str,
+        limit: int,
+        highlight: tuple[str, str],
+        since: float | None,
+        model: str | None,
+    ) -> list[SearchHit]:
+        needle = query.strip()
+        if len(needle) < 3:  # the trigram index cannot look up shorter strings
+            return []
+        where, params = self._filters(since, model)
+        start, end = highlight
+        phrase = '"' + needle.replace('"', '""') + '"'
+        async with self._read() as db:
+            rows = await self._all(
+                db,
+                "SELECT m.session_id, s.title, m.id, m.role,"
+                " snippet(messages_trigram, 0, ?, ?, '…', 12) AS snippet, m.created,"
+                " COALESCE(m.model, s.model)"
+                " FROM messages_trigram"
+                " JOIN messages m ON m.id = messages_trigram.rowid"
+                " JOIN sessions s ON s.id = m.session_id"
+                f" WHERE messages_trigram MATCH ?{where}"
+                " ORDER BY m.id DESC LIMIT ?",
+                (start, end, phrase, *params, limit),
+            )
+        return [_hit(r, "text") for r in rows]
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -497,6 +587,13 @@ def fts_query(text: str) -> str:
         quoted = '"' + word.replace('"', '""') + '"'
         terms.append(quoted + ("*" if prefix else ""))
     return " ".join(terms)
+
+
+def _hit(row: Any, match: str) -> SearchHit:
+    return SearchHit(
+        session_id=row[0], session_title=row[1], message_id=row[2], role=row[3],
+        snippet=row[4], created=row[5], model=row[6], match=match,
+    )  # fmt: skip
 
 
 def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:

@@ -264,6 +264,21 @@ class McpSettings(BaseModel):
     max_tool_rounds: int = Field(default=8, ge=1, le=50)
 
 
+class MemorySettings(BaseModel):
+    """``[memory]``: what aiw remembers about the user and their sessions (docs/memory.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True  # the profile block and recalled facts in every system prompt
+    profile_tokens: int = Field(default=300, ge=0, le=4_000)  # the profile block's budget
+    recall: int = Field(default=3, ge=0, le=20)  # unpinned facts offered when relevant
+    recall_tokens: int = Field(default=200, ge=0, le=4_000)
+    offer_tool: bool = True  # offer remember_fact to the model (saved only when confirmed)
+    summarize: bool = True  # summarise a long session's older turns instead of dropping them
+    medium_days: float = Field(default=30.0, gt=0)  # how long a session summary is kept
+    finished_after_minutes: float = Field(default=60.0, ge=0)  # idle this long: finished
+
+
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
 
 
@@ -294,6 +309,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,
