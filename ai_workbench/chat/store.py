@@ -498,6 +498,8 @@ class ChatStore(Database):
             found = by_id.get(hit.message_id)
             if found is not None:
                 found.match = "both"
+                if exact_first:  # the whole text highlighted, not its words apart
+                    found.snippet = hit.snippet
         both = [h for h in words if h.match == "both"]
         only_words = [h for h in words if h.match == "words"]
         only_text = [h for h in text if h.message_id not in by_id]
