@@ -148,3 +148,27 @@ async def test_session_search_finds_exact_text_and_jumps_to_it(make_app: Any) ->
         await wait_for(pilot, lambda: app.chat_log.selected is not None, timeout=10)
         assert app.session.title == "traceback hunt"
         assert app.chat_log.selected.info.message_id == target  # the exact match, not a word hit
+
+
+async def test_s_summarises_finished_sessions(make_app: Any, fake_llm: Any) -> None:
+    async with await Store.open() as store:
+        session = await store.create_session(
+            title="retries", model="openai/echo", api_base=fake_llm.base_url
+        )
+        await store.add_message(session.id, "user", "how should payment retries back off?")
+        await store.add_message(session.id, "assistant", "exponentially", model="openai/echo")
+        async with store._write() as db:  # finished: idle for two hours
+            await db.execute("UPDATE sessions SET updated = updated - 7200")
+    fake_llm.reply = "Chose exponential backoff for payment retries."
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.action_memory()
+        await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen))
+        screen = app.screen
+        await pilot.press("s")
+        await wait_for(
+            pilot, lambda: any("exponential backoff" in t for t in _option_texts(screen)), 15
+        )
+    medium = [m for m in await _facts() if m.tier == "medium"]
+    assert [m.session_id for m in medium] == [session.id]

@@ -2,8 +2,9 @@
 
 Facts (long-term; ★ pinned: in every system prompt), session summaries (medium-term) and
 long-session summaries (short-term). **a** adds a fact, **e** edits the highlighted one, **p**
-pins/unpins it, **d** forgets it, **c** clears the highlighted item's tier (asks first), **Esc**
-closes. The confirmation before a fact the model proposes is stored is :class:`RememberScreen`.
+pins/unpins it, **d** forgets it, **c** clears the highlighted item's tier (asks first), **s**
+summarises finished sessions now, **Esc** closes. The confirmation before a fact the model
+proposes is stored is :class:`RememberScreen`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ class MemoryScreen(ModalScreen[None]):
         Binding("p", "pin", "Pin/unpin", id="memory.pin"),
         Binding("d,delete", "forget", "Forget", id="memory.forget"),
         Binding("c", "clear", "Clear tier", id="memory.clear"),
+        Binding("s", "summarize", "Summarise sessions", id="memory.summarize"),
     ]
 
     def __init__(self, ctx: Any, owner: str = "local") -> None:
@@ -59,8 +61,8 @@ class MemoryScreen(ModalScreen[None]):
             yield OptionList(id="memory-list")
             yield Static("", id="memory-status", classes="dialog-hint")
             yield Static(
-                "[dim]a add · e edit · p pin/unpin · d forget · c clear this tier · Esc closes"
-                "[/dim]",
+                "[dim]a add · e edit · p pin/unpin · d forget · c clear this tier · "
+                "s summarise finished sessions · Esc closes[/dim]",
                 classes="dialog-hint",
             )
 
@@ -244,6 +246,31 @@ class MemoryScreen(ModalScreen[None]):
             self.notify(str(exc), title="Memory", severity="error")
             return
         self.reload(select)
+
+    def action_summarize(self) -> None:
+        self._summarize()
+
+    @work(group="memory-summarize", exclusive=True, exit_on_error=False)
+    async def _summarize(self) -> None:
+        """Summaries of finished sessions (medium tier), as `aiw memory summarize` writes."""
+        if self.ctx.store is None or self.ctx.loaded is None:
+            return
+        from ai_workbench.chat.service import ChatService
+
+        status = self.query_one("#memory-status", Static)
+        status.update("[$warning]summarising finished sessions…[/]")
+        problems: list[str] = []
+        try:
+            written = await ChatService(self.ctx.loaded, self.ctx.store).summarize_sessions(
+                owner=self.owner, notice=problems.append
+            )
+        except Exception as exc:
+            self.notify(str(exc), title="Memory", severity="error")
+            written = []
+        for problem in problems[:3]:
+            self.notify(escape(problem), title="Memory", severity="warning")
+        self.notify(f"Summarised {len(written)} finished session(s)", title="Memory")
+        self.reload()
 
     def _redacted(self, counts: dict[str, int]) -> None:
         if counts:
