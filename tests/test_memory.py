@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -266,3 +267,19 @@ async def test_medium_summary_of_a_finished_session(
     assert await service.summarize_sessions() == []  # once per session
     hits = await memory(store).search("exponential backoff")
     assert [m.tier for m, _ in hits] == ["medium"] and hits[0][0].session_id == done.session.id
+
+
+async def test_a_model_without_tools_still_answers(
+    isolated_env: Any, fake_llm: Any, store: Any
+) -> None:
+    isolated_env.write_user_config(
+        f'default_provider = "loop"\n[providers.loop]\nmodel = "openai/no-tools"\n'
+        f'api_base = "{fake_llm.base_url}"\n'
+    )
+    service = ChatService(load_config(cwd=isolated_env.work), store)
+    tools = MemoryTools(memory(store), lambda _p: asyncio.sleep(0, False))
+    result = await ask(service, "hello there", tools=tools)
+    assert result.status == "complete" and "hello there" in result.text
+    assert any("does not take tools" in n for n in result.notices)
+    assert "tools" in fake_llm.chat_requests[0]["json"]
+    assert "tools" not in fake_llm.chat_requests[-1]["json"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -493,11 +493,9 @@ class ChatService:
                     if tools is None:
                         stream = stream_chat(provider, turn.messages, result, **options)
                     else:
-                        from ai_workbench.core.llm.toolloop import stream_with_tools
-
-                        stream = stream_with_tools(
+                        stream = _with_tools_or_without(
                             provider, turn.messages, result, tools,
-                            max_rounds=settings.mcp.max_tool_rounds, **options,
+                            settings.mcp.max_tool_rounds, options,
                         )  # fmt: skip
                     try:
                         async for text in stream:
@@ -649,6 +647,38 @@ class ChatService:
             write_recovery, session_id, answer_id, result.text, str(failed)
         )
         return cost, path
+
+
+async def _with_tools_or_without(
+    provider: ResolvedProvider,
+    messages: list[dict[str, str]],
+    result: StreamResult,
+    tools: Toolbox,
+    max_rounds: int,
+    options: dict[str, Any],
+) -> AsyncIterator[str]:
+    """The answer with ``tools`` offered (core/llm/toolloop.py); a model whose server refuses
+    tools before a word came back (Ollama: "... does not support tools") answers without
+    them, and the notice says so: remember_fact is offered on every turn, and must not cost a
+    model without tool support its answers."""
+    from ai_workbench.core.llm.toolloop import stream_with_tools
+
+    rounds: list[Any] = []
+    stream = stream_with_tools(
+        provider, messages, result, tools, max_rounds=max_rounds, rounds=rounds, **options
+    )
+    try:
+        async for text in stream:
+            yield text
+        return
+    except ProviderError as exc:
+        if result.text or rounds or "tool" not in str(exc).lower():
+            raise
+        options["notice"](f"{provider.label()} does not take tools; answering without them")
+    finally:
+        await stream.aclose()
+    async for text in stream_chat(provider, messages, result, **options):
+        yield text
 
 
 def _sent_sources(sections: Sequence[str]) -> list[Any]:
