@@ -57,9 +57,11 @@ PROFILE_HEADING: Final = "## What the user told you about themselves"
 RECALL_HEADING: Final = "## Facts the user told you before that may be relevant"
 MAX_FACT_CHARS: Final = 2_000
 DAY: Final = 86_400.0
-# A recalled fact needs a query word in it or a cosine this far above zero (the built-in static
-# vectors give unrelated short texts 0.1-0.3).
-MIN_COSINE: Final = 0.45
+# A recalled fact needs a query word in it or a cosine this high. The built-in static vectors
+# give a related fact 0.38-0.52 and unrelated short texts -0.1-0.2; e5's cosines all sit high
+# (unrelated 0.7-0.8), so it needs its own bar.
+MIN_COSINE: Final = 0.35
+MIN_COSINE_E5: Final = 0.85
 
 _COLUMNS = (
     "id, owner, tier, content, pinned, source, session_id, covers_until, created, updated, expires"
@@ -289,9 +291,9 @@ class MemoryService:
             return ""
         kept, _ = await self.profile(owner=owner)
         parts = []
-        block = await self.profile_block(owner=owner)
-        if block:
-            parts.append(block)
+        if kept:
+            lines = "\n".join(f"- {m.content}" for m in reversed(kept))
+            parts.append(f"{PROFILE_HEADING}\n\n{lines}")
         if self.settings.recall and query.strip():
             recalled = await self.recall(query, owner=owner, exclude={m.id for m in kept})
             budget, used, lines = self.settings.recall_tokens, 0, []
@@ -327,7 +329,11 @@ class MemoryService:
         lexical = {i: s for i, s in lexical.items() if i in candidates}
         cosines: dict[int, float] = {}
         weight = 0.0
-        embedder = await asyncio.to_thread(self._get_embedder)
+        # Vectors fill in when words find fewer facts than asked for (loading the embedder
+        # costs about a second the first time in a process: `aiw ask` skips it when it can).
+        embedder = None
+        if len(lexical) < limit:
+            embedder = await asyncio.to_thread(self._get_embedder)
         if embedder is not None:
             with_vectors = {
                 i: r
@@ -339,12 +345,14 @@ class MemoryService:
                 for i, r in with_vectors.items():
                     cosines[i] = _cosine(qvec, array.array("f", r["vector"]))
                 weight = float(getattr(embedder, "fusion_weight", 0.5))
+        name = str(getattr(embedder, "name", ""))
+        floor = MIN_COSINE_E5 if "e5" in name.lower() else MIN_COSINE
         scores: dict[int, float] = {}
         top_lex = max(lexical.values(), default=0.0)
         for i in candidates:
             lex = lexical.get(i, 0.0) / top_lex if top_lex > 0 else 0.0
             cos = cosines.get(i, 0.0)
-            if lex <= 0 and cos < MIN_COSINE:
+            if lex <= 0 and cos < floor:
                 continue
             scores[i] = lex + weight * cos
         best = sorted(scores, key=lambda i: (-scores[i], -candidates[i]["updated"]))[:limit]
