@@ -251,6 +251,10 @@ async def test_long_session_is_summarised_instead_of_truncated(
     assert "alpha and beta" in notes[0].content
     short = await memory(store).list("short")
     assert len(short) == 1 and short[0].session_id == session
+    from ai_workbench.chat.sessions import SessionService
+
+    shown = await SessionService(store).export(session, "md")  # aiw sessions show
+    assert "## Summary (memory)" in shown and "alpha and beta" in shown
 
 
 async def test_medium_summary_of_a_finished_session(
