@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -88,11 +89,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def search_bench(path: Path, rounds: int, limit: int) -> dict[str, list[float]]:
+async def search_bench(
+    path: Path, rounds: int, limit: int
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall and CPU milliseconds per search, by query kind (CPU time, which other jobs on the
+    machine disturb far less, counts SQLite's thread too)."""
     from ai_workbench.chat.sessions import SessionService
     from ai_workbench.store import Store
 
     times: dict[str, list[float]] = {kind: [] for kind in QUERIES}
+    cpu: dict[str, list[float]] = {kind: [] for kind in QUERIES}
     counts: dict[str, int] = {}
     async with Store(path) as store:
         service = SessionService(store)
@@ -100,12 +106,13 @@ async def search_bench(path: Path, rounds: int, limit: int) -> dict[str, list[fl
         for _ in range(rounds):
             for kind, queries in QUERIES.items():
                 for query in queries:
-                    start = time.perf_counter()
+                    start, start_cpu = time.perf_counter(), time.process_time()
                     hits = await service.search(query, limit)
                     times[kind].append((time.perf_counter() - start) * 1000)
+                    cpu[kind].append((time.process_time() - start_cpu) * 1000)
                     counts[query] = len(hits)
     print("  hits per query:", json.dumps(counts))
-    return times
+    return times, cpu
 
 
 async def tokens_bench(path: Path, facts: int, recall_facts: int) -> None:
@@ -174,15 +181,20 @@ def main() -> None:
         size = path.stat().st_size / 1e6
         print(f"session search: {args.messages:,} messages written in {took:.1f} s "
               f"(database {size:.0f} MB with both FTS5 indexes)")  # fmt: skip
-        times = asyncio.run(search_bench(path, args.rounds, args.limit))
-        every = [t for values in times.values() for t in values]
+        times, cpu = asyncio.run(search_bench(path, args.rounds, args.limit))
         for kind, values in times.items():
+            cpu50 = statistics.median(cpu[kind])
             print(f"  {kind:<16} p50 {statistics.median(values):6.1f} ms   "
-                  f"p95 {pct(values, 0.95):6.1f} ms   ({len(values)} searches)")  # fmt: skip
+                  f"p95 {pct(values, 0.95):6.1f} ms   CPU p50 {cpu50:6.1f} ms"
+                  f"   ({len(values)} searches)")  # fmt: skip
+        every = [t for values in times.values() for t in values]
+        every_cpu = [t for values in cpu.values() for t in values]
         p50 = statistics.median(every)
         verdict = "meets" if p50 <= 30 else "MISSES"
         print(f"  all              p50 {p50:6.1f} ms   p95 {pct(every, 0.95):6.1f} ms   "
-              f"({verdict} the p50 <= 30 ms target)")  # fmt: skip
+              f"CPU p50 {statistics.median(every_cpu):6.1f} ms   "
+              f"(wall p50 {verdict} the 30 ms target; "
+              f"load average {os.getloadavg()[0]:.1f})")  # fmt: skip
         print("memory prompt tokens per turn:")
         asyncio.run(tokens_bench(Path(tmp) / "memory.db", args.facts, args.recall_facts))
 

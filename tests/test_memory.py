@@ -293,7 +293,7 @@ async def test_recall_finds_a_fact_by_meaning_not_only_by_words(store: Any) -> N
     mem = memory(store)
     await mem.add("I prefer pytest over unittest", pinned=False)
     await mem.add("The billing cron runs at 02:00 UTC", pinned=False)
-    recalled = await mem.recall("which test framework should I use?")
+    recalled = await mem.recall("which test framework should I use")
     assert [m.content for m in recalled] == ["I prefer pytest over unittest"]  # no shared word
     assert [m.content for m in await mem.recall("when does billing run?")][0].startswith("The b")
     assert await mem.recall("write a haiku about the sea") == []
