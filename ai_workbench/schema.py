@@ -16,6 +16,7 @@ from typing import Final
 from ai_workbench.chat import schema as chat
 from ai_workbench.core import audit, feedback
 from ai_workbench.core.migrations import assemble
+from ai_workbench.memory import schema as memory
 from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
 from ai_workbench.sources import schema as sources
@@ -37,6 +38,8 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (8, sources.V14),
     (9, users.V8, chat.V8, feedback.SCHEMA_V8, audit.SCHEMA_V8),
     (10, tasks.V10),
+    (11, memory.V11),
+    (12, chat.V12),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

@@ -44,6 +44,8 @@ parallel batch. The next request (carrying the ``tool`` messages) answers as usu
 sequences, as a hostile server would send).
 ``no-schema``
     answers 400 (OpenAI's wording) to any request with ``response_format``, else echoes.
+``no-tools``
+    answers 400 (Ollama's wording) to any request that offers ``tools``, else echoes.
 ``json-object-only``
     like llama-cpp-python's server: a ``response_format`` of type ``json_schema`` gets a 500
     whose message names the field; ``json_object`` (with or without ``schema``) is accepted.
@@ -125,6 +127,7 @@ MODEL_NAMES: tuple[str, ...] = (
     "flaky-500-1",
     "embed",
     "no-schema",
+    "no-tools",
     "json-object-only",
 )
 FAIL_STATUSES: tuple[int, ...] = (401, 403, 404, 429, 500, 503)
@@ -468,6 +471,10 @@ class _Handler(BaseHTTPRequestHandler):
                 "param": "response_format",
                 "code": None,
             }
+            self._send_json(400, {"error": error})
+            return
+        if model == "no-tools" and body.get("tools"):
+            error = {"message": f"registry.ollama.ai/library/{model} does not support tools"}
             self._send_json(400, {"error": error})
             return
         if (

@@ -90,6 +90,7 @@ async def test_history_is_sent_and_oldest_dropped_to_fit(isolated_env, fake_llm)
     config = (
         f'[providers.tiny]\nmodel = "openai/echo"\napi_base = "{fake_llm.base_url}"\n'
         "context_window = 400\n"
+        "[memory]\nsummarize = false\n"  # dropped, not summarised (tests/test_memory.py)
     )
     result, _, notices, _ = await _ask(
         isolated_env, fake_llm, config, prompt="third", session=first.session.id,

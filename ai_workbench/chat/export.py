@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ai_workbench.chat.summaries import is_summary_note
 from ai_workbench.core.sanitize import strip_controls
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ def session_markdown(
     lines += [" · ".join(meta), ""]
     for message in messages:
         if message.role == "system":
+            if is_summary_note(message.role, message.content):  # short-term memory
+                lines += ["## Summary (memory)", "", strip_controls(message.content).rstrip(), ""]
             continue
         who = "You" if message.role == "user" else "Assistant"
         tags = [message.model] if message.role == "assistant" and message.model else []

@@ -104,3 +104,30 @@ V8: Final = """
 ALTER TABLE sessions ADD COLUMN owner TEXT NOT NULL DEFAULT 'local';
 CREATE INDEX sessions_owner_updated ON sessions(owner, updated);
 """
+V12: Final = """
+-- Substring search over messages (`aiw sessions search "KeyError: 'id'"`): a second FTS5 index
+-- with the trigram tokenizer (SQLite >= 3.34) beside the word index, kept in step the same way
+-- (a streaming answer joins it once its whole text is saved, see V6).
+CREATE VIRTUAL TABLE messages_trigram USING fts5(
+    content,
+    content = 'messages',
+    content_rowid = 'id',
+    tokenize = 'trigram'
+);
+INSERT INTO messages_trigram(rowid, content) SELECT id, content FROM messages WHERE indexed;
+
+CREATE TRIGGER messages_trigram_insert AFTER INSERT ON messages WHEN new.indexed BEGIN
+    INSERT INTO messages_trigram(rowid, content) VALUES (new.id, new.content);
+END;
+CREATE TRIGGER messages_trigram_delete AFTER DELETE ON messages WHEN old.indexed BEGIN
+    INSERT INTO messages_trigram(messages_trigram, rowid, content)
+        VALUES ('delete', old.id, old.content);
+END;
+CREATE TRIGGER messages_trigram_update AFTER UPDATE OF content, indexed ON messages BEGIN
+    INSERT INTO messages_trigram(messages_trigram, rowid, content)
+        SELECT 'delete', old.id, old.content WHERE old.indexed;
+    INSERT INTO messages_trigram(rowid, content) SELECT new.id, new.content WHERE new.indexed;
+END;
+CREATE INDEX messages_created ON messages(created);
+"""
+"""A trigram FTS5 index over messages for substring search (code fragments, error messages)."""

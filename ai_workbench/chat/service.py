@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ai_workbench.chat.drafts import AnswerCap, AnswerSaver, write_recovery
 from ai_workbench.chat.store import LOCAL_OWNER, ChatStore, Message, SearchHit, Session
+from ai_workbench.chat.summaries import summary_note
 from ai_workbench.core.context import (
     AttachedFile,
+    FittedMessages,
     build_user_content,
     collect_files,
+    estimate_tokens,
     fit_messages,
 )
 from ai_workbench.core.db import StoreError
@@ -40,6 +43,7 @@ from ai_workbench.core.settings import LoadedConfig
 
 if TYPE_CHECKING:
     from ai_workbench.chat.personas import Persona
+    from ai_workbench.memory.service import MemoryService
 
 Notice = Callable[[str], None]
 
@@ -63,8 +67,9 @@ class AskOptions:
     reuse_user_message: int | None = None
     # Extra system-context sections (e.g. retrieved project knowledge), already redacted.
     extra_context: Sequence[str] = ()
-    # The aiw user the turn belongs to: only their sessions can be continued ('local': the
-    # workbench's and the CLI's single local user; `aiw serve` passes the caller's name).
+    # The aiw user the turn belongs to: only their sessions can be continued, and their memory
+    # (profile, recalled facts, summaries) is used ('local': the workbench's and the CLI's single
+    # local user; `aiw serve` passes the caller's name).
     owner: str = LOCAL_OWNER
 
 
@@ -81,6 +86,8 @@ class PreparedTurn:
     # the project-knowledge excerpts sent (``path:start-end``): the answer's citations are
     # checked against them (knowledge.citations.Citation items)
     sources: list[Any] = field(default_factory=list)
+    # prompt tokens the user's memory added (profile block, recalled facts; estimate)
+    memory_tokens: int = 0
 
 
 @dataclass
@@ -118,11 +125,22 @@ def find_persona(project_root: Path | None, name: str) -> Persona:
     return load_personas(project_root).get(name)
 
 
-async def search_sessions(store: ChatStore, query: str, limit: int = 50) -> list[SearchHit]:
-    """Full-text search over every saved message (``aiw sessions search``, the MCP server)."""
+async def search_sessions(
+    store: ChatStore,
+    query: str,
+    limit: int = 50,
+    *,
+    since: float | None = None,
+    model: str | None = None,
+    highlight: tuple[str, str] = ("[", "]"),
+) -> list[SearchHit]:
+    """Search over every saved message: words (bm25) and substrings (trigram), merged; the one
+    search ``aiw sessions search``, the workbench and the MCP server share."""
     from ai_workbench.chat.sessions import SessionService
 
-    return await SessionService(store).search(query, limit)
+    return await SessionService(store).search(
+        query, limit, highlight=highlight, since=since, model=model
+    )
 
 
 class ChatService:
@@ -132,6 +150,7 @@ class ChatService:
         self.loaded = loaded
         self.settings = loaded.settings
         self.store = store
+        self._memory: MemoryService | None = None
 
     async def prepare(self, opts: AskOptions, notice: Notice | None = None) -> PreparedTurn:
         """Everything before the request: resolve, assemble, redact and save the user's turn."""
@@ -195,6 +214,9 @@ class ChatService:
                 say(problem)
             for name, text in plugin_run.sections:
                 system += f"\n\n## Context from the {name} plugin\n\n{text}"
+        memory_section = await self._memory_section(opts.prompt, opts.owner, say)
+        if memory_section:
+            system += f"\n\n{memory_section}"
         for section in opts.extra_context:
             system += f"\n\n{section}"
         system = system.strip()
@@ -209,15 +231,11 @@ class ChatService:
             user_text = redaction.text
 
         history = (
-            await self._history(session, before=reused.id if reused else None) if session else []
+            await self._history_messages(session, before=reused.id if reused else None)
+            if session
+            else []
         )
-        fitted = fit_messages(
-            system,
-            history,
-            user_text,
-            context_window=min(p.context_window for p in chain),
-            model=chain[0].model,
-        )
+        fitted = await self._fit(session, system, history, user_text, chain, opts.owner, say)
         if fitted.dropped:
             say(
                 f"left out the {fitted.dropped} oldest message(s) of this session to fit "
@@ -264,6 +282,7 @@ class ChatService:
             files=files,
             notices=notices,
             sources=_sent_sources(opts.extra_context),
+            memory_tokens=estimate_tokens(memory_section) if memory_section else 0,
         )
 
     def _profile_for(self, model: str | None, api_base: str | None) -> str | None:
@@ -295,14 +314,141 @@ class ChatService:
             )
         return message
 
-    async def _history(self, session: Session, before: int | None = None) -> list[dict[str, str]]:
-        history: list[dict[str, str]] = []
+    async def _history_messages(self, session: Session, before: int | None = None) -> list[Message]:
+        history: list[Message] = []
         for message in await self.store.get_messages(session.id):
             if before is not None and message.id >= before:
                 break
             if message.role in ("user", "assistant") and message.content.strip():
-                history.append({"role": message.role, "content": message.content})
+                history.append(message)
         return history
+
+    # ---- memory: the profile block, recalled facts, summaries instead of dropped turns
+
+    @property
+    def memory(self) -> MemoryService:
+        if self._memory is None:
+            from ai_workbench.memory.service import MemoryService
+
+            self._memory = MemoryService(self.store, self.settings.memory, self.settings.knowledge)
+        return self._memory
+
+    async def _memory_section(self, prompt: str, owner: str, say: Notice) -> str:
+        """The profile block and the facts recalled for ``prompt`` ('' when none or off)."""
+        if not self.settings.memory.enabled:
+            return ""
+        try:
+            return await self.memory.system_section(prompt, owner=owner)
+        except StoreError as exc:  # memory is a help, never a reason to fail a turn
+            say(f"memory left out of this turn: {exc}")
+            return ""
+
+    async def _fit(
+        self,
+        session: Session | None,
+        system: str,
+        history: list[Message],
+        user_text: str,
+        chain: list[ResolvedProvider],
+        owner: str,
+        say: Notice,
+    ) -> FittedMessages:
+        """System + history + the new turn within the model's window. When the history does not
+        fit, its older turns are summarised (short-term memory, shown in the session as a note)
+        instead of dropped; without a summary (off, or the model failed) they are dropped."""
+        from ai_workbench.chat.summaries import SUMMARY_HEADING, split_for_summary, summarize
+
+        window = min(p.context_window for p in chain)
+        model = chain[0].model
+        summary = None
+        use_summary = session is not None and self.settings.memory.summarize
+        if use_summary and session is not None:
+            summary = await self.memory.short_summary(session.id, owner=owner)
+
+        def fit(summary_text: str, messages: Sequence[Message]) -> FittedMessages:
+            full = system
+            if summary_text:
+                full = f"{system}\n\n{SUMMARY_HEADING}\n\n{summary_text}".strip()
+            turns = [{"role": m.role, "content": m.content} for m in messages]
+            return fit_messages(full, turns, user_text, context_window=window, model=model)
+
+        recent = [m for m in history if summary is None or m.id > (summary.covers_until or 0)]
+        fitted = fit(summary.content if summary else "", recent)
+        if not fitted.dropped or not use_summary or session is None:
+            return fitted
+        older, kept = split_for_summary(system, recent, user_text, window)
+        if not older:
+            return fitted
+        try:
+            text = await summarize(
+                chain[0], self.settings, older, summary.content if summary else "", window
+            )
+        except ProviderError as exc:
+            say(f"could not summarise the older turns ({exc}); leaving them out instead")
+            return fitted
+        try:
+            summarized = fit(text, kept)
+        except InputError:  # the summary does not fit beside the new turn: drop instead
+            return fitted
+        covers = older[-1].id
+        await self.memory.save_short(session.id, text, covers, owner=owner)
+        await self.store.add_message(session.id, "system", summary_note(text, len(older), model))
+        say(
+            f"summarised the {len(older)} oldest message(s) of this session to fit {model}'s "
+            "context window (the summary is in the session as a note)"
+        )
+        return summarized
+
+    async def summarize_sessions(
+        self,
+        *,
+        owner: str = "local",
+        session_id: str | None = None,
+        limit: int = 5,
+        notice: Notice | None = None,
+    ) -> list[tuple[Session, str]]:
+        """Write the medium-term summary of finished sessions (idle ``memory.
+        finished_after_minutes``, answered, not summarised yet; or of ``session_id`` now), at
+        most ``limit``, each by its own model; expired summaries are purged first."""
+        from ai_workbench.chat.summaries import summarize_session
+
+        say = notice or (lambda _text: None)
+        await self.memory.purge_expired()
+        if session_id is not None:
+            targets = [await self.store.get_session(session_id)]
+        else:
+            done = await self.memory.summarized_sessions(owner=owner)
+            cutoff = time.time() - self.settings.memory.finished_after_minutes * 60
+            targets = [
+                s
+                for s in await self.store.list_sessions(limit=200)
+                if s.id not in done and s.updated <= cutoff and s.message_count >= 2
+            ][:limit]
+        written: list[tuple[Session, str]] = []
+        for session in targets:
+            messages = await self.store.get_messages(session.id)
+            if not any(m.role == "assistant" and m.content.strip() for m in messages):
+                continue
+            try:
+                profile = self._profile_for(session.model, session.api_base)
+                if profile is not None or not session.model:
+                    chain = resolve_chain(self.settings, provider=profile)
+                else:
+                    chain = resolve_chain(
+                        self.settings, model=session.model, api_base=session.api_base
+                    )
+                provider = chain[0]
+                check_allowed(provider, self.settings, notice=say)
+                text = await summarize_session(
+                    provider, self.settings, messages, provider.context_window
+                )
+            except (ProviderError, InputError) as exc:
+                say(f"could not summarise session {session.id[:8]}: {exc}")
+                continue
+            if text:
+                await self.memory.save_medium(session.id, text, owner=owner)
+                written.append((session, text))
+        return written
 
     async def run(
         self,
@@ -350,11 +496,9 @@ class ChatService:
                     if tools is None:
                         stream = stream_chat(provider, turn.messages, result, **options)
                     else:
-                        from ai_workbench.core.llm.toolloop import stream_with_tools
-
-                        stream = stream_with_tools(
+                        stream = _with_tools_or_without(
                             provider, turn.messages, result, tools,
-                            max_rounds=settings.mcp.max_tool_rounds, **options,
+                            settings.mcp.max_tool_rounds, options,
                         )  # fmt: skip
                     try:
                         async for text in stream:
@@ -506,6 +650,38 @@ class ChatService:
             write_recovery, session_id, answer_id, result.text, str(failed)
         )
         return cost, path
+
+
+async def _with_tools_or_without(
+    provider: ResolvedProvider,
+    messages: list[dict[str, str]],
+    result: StreamResult,
+    tools: Toolbox,
+    max_rounds: int,
+    options: dict[str, Any],
+) -> AsyncIterator[str]:
+    """The answer with ``tools`` offered (core/llm/toolloop.py); a model whose server refuses
+    tools before a word came back (Ollama: "... does not support tools") answers without
+    them, and the notice says so: remember_fact is offered on every turn, and must not cost a
+    model without tool support its answers."""
+    from ai_workbench.core.llm.toolloop import stream_with_tools
+
+    rounds: list[Any] = []
+    stream = stream_with_tools(
+        provider, messages, result, tools, max_rounds=max_rounds, rounds=rounds, **options
+    )
+    try:
+        async for text in stream:
+            yield text
+        return
+    except ProviderError as exc:
+        if result.text or rounds or "tool" not in str(exc).lower():
+            raise
+        options["notice"](f"{provider.label()} does not take tools; answering without them")
+    finally:
+        await stream.aclose()
+    async for text in stream_chat(provider, messages, result, **options):
+        yield text
 
 
 def _sent_sources(sections: Sequence[str]) -> list[Any]:

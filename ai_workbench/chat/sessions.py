@@ -141,13 +141,20 @@ class SessionService:
         *,
         highlight: tuple[str, str] = ("[", "]"),
         owner: str = LOCAL_OWNER,
+        since: float | None = None,
+        model: str | None = None,
     ) -> list[SearchHit]:
-        """Full-text search over every message, best first; all words must occur, ``word*`` is a
-        prefix, and FTS5 syntax is treated as plain text. An empty query returns ``[]``.
-        Matched words in each hit's ``snippet`` are wrapped in ``highlight``."""
+        """Search every message, best first (``aiw sessions search``, the workbench's session
+        search, the MCP server's tool): words ranked by FTS5's bm25, where all words must occur,
+        ``word*`` is a prefix and FTS5 syntax is plain text, merged with substring matches of
+        the whole query (``KeyError: 'id'``, ``foo_bar(``) from the trigram index, each message
+        once. ``since`` (unix time) and ``model`` narrow it. An empty query returns ``[]``.
+        Matched text in each hit's ``snippet`` is wrapped in ``highlight``."""
         if not query or not query.strip():
             return []
-        return await self.store.search_messages(query, limit, highlight=highlight, owner=owner)
+        return await self.store.search_messages(
+            query, limit, highlight=highlight, since=since, model=model, owner=owner
+        )
 
     async def export(
         self, session_id: str, fmt: ExportFormat | str = "md", *, owner: str = LOCAL_OWNER

@@ -174,6 +174,11 @@ def ask(
                 from ai_workbench.core.llm.tools import Toolboxes
 
                 toolbox = Toolboxes(toolbox, task_tools)
+            if loaded.settings.memory.offer_tool and loaded.settings.memory.enabled:
+                from ai_workbench.cli.memory import memory_tools
+                from ai_workbench.memory.tools import with_memory_tools
+
+                toolbox = with_memory_tools(toolbox, memory_tools(loaded, store, printer))
             if turn.created_session and new_session:
                 printer.notice(f"new session {turn.session.id[:8]} (full id {turn.session.id})")
             printer.waiting_for = f"{turn.chain[0].model} at {turn.chain[0].endpoint}"

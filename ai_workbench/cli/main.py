@@ -127,6 +127,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ai_workbench.cli.serve", "serve"),
     "task": ("ai_workbench.cli.task", "task"),
     "remind": ("ai_workbench.cli.task", "remind"),
+    "memory": ("ai_workbench.cli.memory", "memory"),
 }
 
 

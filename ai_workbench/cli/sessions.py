@@ -1,9 +1,10 @@
-"""`aiw sessions list|show|export|rm`: the saved chat sessions (ids accept unique prefixes)."""
+"""`aiw sessions list|show|search|export|rm`: saved chat sessions (ids accept unique prefixes)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,7 +14,7 @@ from ai_workbench.core.errors import AiwError
 
 @click.group(context_settings=CONTEXT_SETTINGS)
 def sessions() -> None:
-    """List, show, export and delete chat sessions (ids accept unique prefixes)."""
+    """List, show, search, export and delete chat sessions (ids accept unique prefixes)."""
 
 
 @sessions.command("list", context_settings=CONTEXT_SETTINGS)
@@ -113,3 +114,92 @@ def sessions_rm(session_ids: tuple[str, ...], yes: bool) -> None:
             await store.close()
 
     run_async(go)
+
+
+_HL_OPEN, _HL_CLOSE = "\ue000", "\ue001"  # private-use marks, styled after cleaning
+
+
+def parse_since(text: str) -> float:
+    """``30d``, ``12h``, ``2w``, ``45m`` ago, or a date ``2026-11-30``: a unix time."""
+    import datetime as dt
+    import re
+    import time
+
+    value = text.strip().lower()
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([mhdw])", value)
+    if match:
+        size = {"m": 60, "h": 3_600, "d": 86_400, "w": 604_800}[match.group(2)]
+        return time.time() - float(match.group(1)) * size
+    try:
+        return dt.datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r}: use an age such as 30d, 12h, 2w or a date such as 2026-11-30"
+        ) from None
+
+
+@sessions.command("search", context_settings=CONTEXT_SETTINGS)
+@click.argument("query", nargs=-1, required=True)
+@click.option("--since", metavar="AGE|DATE", help="Only messages newer than 30d, 12h, 2026-11-30…")
+@click.option("-m", "--model", help="Only answers by this model (or sessions that used it).")
+@click.option("-l", "--limit", type=int, default=20, show_default=True, help="How many.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def sessions_search(
+    query: tuple[str, ...], since: str | None, model: str | None, limit: int, as_json: bool
+) -> None:
+    """Search every past message: words (ranked, word* is a prefix) and exact text.
+
+    \b
+    aiw sessions search "retry backoff"
+    aiw sessions search "KeyError: 'id'" --since 30d
+    aiw sessions search "foo_bar(" --model qwen2.5-coder --json
+    The workbench's session search (ctrl+f) is the same search; opening a result jumps to the
+    message. `aiw sessions show ID` prints a whole session.
+    """
+    import json
+
+    from ai_workbench.chat.sessions import SessionService
+    from ai_workbench.cli.output import stdout_is_terminal
+    from ai_workbench.core.sanitize import strip_controls
+
+    text = " ".join(query)
+    after = parse_since(since) if since else None
+    styled = stdout_is_terminal() and not as_json
+
+    async def go() -> list[Any]:
+        store = await open_store()
+        try:
+            return await SessionService(store).search(
+                text, limit, highlight=(_HL_OPEN, _HL_CLOSE), since=after, model=model
+            )
+        finally:
+            await store.close()
+
+    hits = run_async(go)
+
+    def clean(snippet: str) -> str:
+        flat = " ".join(strip_controls(snippet).split())
+        if styled:
+            on, off = click.style("", fg="yellow", bold=True, reset=False), click.style("")
+            return flat.replace(_HL_OPEN, on).replace(_HL_CLOSE, off)
+        return flat.replace(_HL_OPEN, "[").replace(_HL_CLOSE, "]")
+
+    if as_json:
+        rows = [{**h.to_json(), "snippet": clean(h.snippet)} for h in hits]
+        for row in rows:
+            row["session_title"] = strip_controls(row["session_title"])
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not hits:
+        click.echo(f"no message matches {text!r}", err=True)
+        sys.exit(1)
+    from ai_workbench.chat.export import local_time
+
+    for hit in hits:
+        title = strip_controls(hit.session_title) or "Untitled"
+        meta = [hit.role, local_time(hit.created)]
+        if hit.model and hit.role == "assistant":
+            meta.append(hit.model)
+        head = f"{hit.session_id[:8]} {title}  ({', '.join(meta)}, message {hit.message_id})"
+        click.echo(click.style(head, bold=True) if styled else head)
+        click.echo(f"    {clean(hit.snippet)}")

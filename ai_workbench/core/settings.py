@@ -358,6 +358,19 @@ class TasksSettings(BaseModel):
     desktop_notify: bool = True
     missed_grace: float = Field(default=120.0, ge=0)
     recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
+class MemorySettings(BaseModel):
+    """``[memory]``: what aiw remembers about the user and their sessions (docs/memory.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True  # the profile block and recalled facts in every system prompt
+    profile_tokens: int = Field(default=300, ge=0, le=4_000)  # the profile block's budget
+    recall: int = Field(default=3, ge=0, le=20)  # unpinned facts offered when relevant
+    recall_tokens: int = Field(default=200, ge=0, le=4_000)
+    offer_tool: bool = True  # offer remember_fact to the model (saved only when confirmed)
+    summarize: bool = True  # summarise a long session's older turns instead of dropping them
+    medium_days: float = Field(default=30.0, gt=0)  # how long a session summary is kept
+    finished_after_minutes: float = Field(default=60.0, ge=0)  # idle this long: finished
 
 
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
@@ -393,6 +406,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     tasks: TasksSettings = Field(default_factory=TasksSettings)
+    memory: MemorySettings = Field(default_factory=MemorySettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,

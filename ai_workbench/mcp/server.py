@@ -228,6 +228,7 @@ class AiwTools:
                     "message_id": h.message_id,
                     "role": h.role,
                     "snippet": _clip(_safe(h.snippet), SNIPPET_CHARS),
+                    "match": h.match,
                 }
                 for h in hits
             ],
@@ -361,8 +362,9 @@ def build_server(loaded: LoadedConfig, open_store: StoreOpener) -> Any:
     @server.tool(
         annotations=read_only,
         description=(
-            "Full-text search over past aiw chat sessions (every word must occur; word* is a "
-            "prefix). Returns the session, message id, role and a snippet with matches in [ ]."
+            "Search past aiw chat sessions: words (every word must occur; word* is a prefix) "
+            "and exact text such as an error message or a code fragment. Returns the session, "
+            "message id, role and a snippet with matches in [ ]."
         ),
     )
     async def sessions_search(

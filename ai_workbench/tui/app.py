@@ -316,6 +316,11 @@ class AiwApp(App[None]):
     def action_mcp_servers(self) -> None:
         self.chat.bar.pick_mcp()
 
+    def action_memory(self) -> None:
+        from ai_workbench.tui.screens.memory import MemoryScreen
+
+        self.push_screen(MemoryScreen(self.ctx))
+
     def action_message(self, kind: str) -> None:
         self.chat.log_view.act_on(kind)
 

@@ -31,6 +31,11 @@ EXTRA_COMMANDS: list[PaletteCommand] = [
         "app.review",
     ),
     PaletteCommand(
+        "Memory",
+        "What aiw remembers about you: profile facts and summaries; add, edit, forget, clear",
+        "memory",
+    ),
+    PaletteCommand(
         "MCP servers",
         "The MCP servers and their states; choose whose tools this session offers the model",
         "mcp_servers",

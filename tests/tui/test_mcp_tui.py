@@ -130,7 +130,8 @@ async def test_always_is_remembered_and_no_tools_without_a_choice(
         # Not chosen for this session: no tools offered, no question.
         await send(pilot, app, "plain question")
         await wait_for(pilot, lambda: len(answers(app)) == 1 and not app.streaming, timeout=15)
-        assert "tools" not in fake_llm.requests[-1]
+        offered = fake_llm.requests[-1]["json"].get("tools") or []
+        assert not [t for t in offered if t["function"]["name"].startswith("mcp__")]
         app.ctx.mcp.choose(app.session.id, {"tiny"})
         fake_llm.tool_calls = [[{"name": "mcp__tiny__add", "arguments": {"a": 2, "b": 40}}]]
         fake_llm.reply_fn = lambda body: f"sum {tool_results(body)}"

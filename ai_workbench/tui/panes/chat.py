@@ -352,7 +352,47 @@ class ChatPane(ModelSetup, Vertical):
         self.post_message(SessionShown(session.id, changed=True))
 
     async def _tools(self, turn: Any, answer: MessageView) -> Any:
-        """The MCP tools this session offers (tui/mcp.py), each call shown in the answer."""
+        """The tools this turn offers: MCP tools the session chose (tui/mcp.py), each call shown
+        in the answer, and ``remember_fact`` (stored only if the user confirms in a modal)."""
+        from ai_workbench.memory.tools import with_memory_tools
+
+        return with_memory_tools(await self._mcp_tools(turn, answer), self._memory_tools(answer))
+
+    def _memory_tools(self, answer: MessageView) -> Any:
+        from ai_workbench.tui.screens.memory import memory_service
+
+        settings = self.ctx.loaded.settings.memory if self.ctx.loaded is not None else None
+        service = memory_service(self.ctx)
+        if settings is None or service is None or not (settings.enabled and settings.offer_tool):
+            return None
+        from ai_workbench.memory.tools import MemoryTools
+
+        async def confirm(proposal: Any) -> bool:
+            from ai_workbench.tui.screens.memory import RememberScreen
+
+            decided: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            screen = RememberScreen(proposal.fact)
+
+            def done(yes: bool | None) -> None:
+                if not decided.done():
+                    decided.set_result(bool(yes))
+
+            self.app.push_screen(screen, done)
+            try:
+                return await decided
+            except asyncio.CancelledError:
+                if self.app.screen is screen:
+                    self.app.pop_screen()
+                raise
+
+        def report(line: str) -> None:
+            from ai_workbench.core.sanitize import strip_controls
+
+            self.notify(escape(strip_controls(line)), title="Memory")
+
+        return MemoryTools(service, confirm, report=report)
+
+    async def _mcp_tools(self, turn: Any, answer: MessageView) -> Any:
         mcp = self.ctx.mcp
         if mcp is None or not mcp.chosen_for(turn.session.id):
             return None

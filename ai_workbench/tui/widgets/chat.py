@@ -111,7 +111,9 @@ class MessageView(Vertical):
     def header_markup(self) -> str:
         info = self.info
         parts: list[str] = []
-        if info.role == "user":
+        if info.role == "system":  # a summary note (short-term memory, chat/summaries.py)
+            parts.append("[b $warning]Summary of the earlier conversation[/] [dim]· memory[/dim]")
+        elif info.role == "user":
             parts.append("[b]You[/b]")
             from ai_workbench.core.context import estimate_tokens
 
@@ -417,8 +419,10 @@ def views_from_messages(messages: Iterable[Any], ratings: dict[str, Any]) -> lis
     import os
 
     views = []
+    from ai_workbench.chat.summaries import is_summary_note
+
     for message in messages:
-        if message.role == "system":
+        if message.role == "system" and not is_summary_note(message.role, message.content):
             continue
         feedback = ratings.get(str(message.id))
         info = MessageInfo(

@@ -1,0 +1,1 @@
+"""Memory the user controls: profile facts, session summaries (short and medium tiers), recall."""
