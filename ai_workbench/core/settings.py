@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import re
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,11 @@ class ProviderProfile(BaseModel):
         le=64,
         description="requests the server runs at once (default: what a local server reports, "
         "else 1 for a local server)",
+    )
+    supports_tools: Literal["auto"] | bool = Field(
+        default="auto",
+        description="whether the model takes tool calls in the OpenAI tools format (the agent "
+        "uses a text protocol when false; auto: try tools, fall back when the server refuses)",
     )
 
     @model_validator(mode="before")
@@ -264,6 +270,51 @@ class McpSettings(BaseModel):
     max_tool_rounds: int = Field(default=8, ge=1, le=50)
 
 
+AgentMode = Literal["plan", "ask", "auto-edit", "full-auto"]
+_RULE_RE = re.compile(r"^(?:[A-Za-z][\w-]*(?:\((?:.|\n)*\))?|mcp__[\w*-]+)$")
+
+
+class AgentPermissions(BaseModel):
+    """``[agent.permissions]``: ``Tool(pattern)`` rules, e.g. ``Bash(pytest:*)``,
+    ``Write(src/**)``, ``Read(.env)``, ``mcp__git__*`` (docs/agent.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow: list[str] = Field(default_factory=list)
+    ask: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+
+    @field_validator("allow", "ask", "deny")
+    @classmethod
+    def _rules(cls, value: list[str]) -> list[str]:
+        for rule in value:
+            if not _RULE_RE.match(rule.strip()):
+                raise ValueError(
+                    f"{rule!r} is not a rule; write Tool(pattern) such as Bash(pytest:*), "
+                    "Edit(src/**), Read(.env) or an MCP tool name such as mcp__git__*"
+                )
+        return [rule.strip() for rule in value]
+
+
+class AgentSettings(BaseModel):
+    """``[agent]``: the agent's mode, limits, sandbox and permission rules (docs/agent.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: AgentMode = "ask"
+    max_steps: int = Field(default=20, ge=1, le=1000, description="tool calls per run")
+    max_seconds: float = Field(default=1800.0, gt=0, description="wall-clock limit of a run")
+    max_tokens: int = Field(default=200_000, ge=1_000, description="token budget of a run")
+    max_cost: float | None = Field(default=None, gt=0, description="cost budget (USD) of a run")
+    command_timeout: float = Field(default=120.0, gt=0, le=3600, description="seconds/command")
+    output_head_chars: int = Field(default=6_000, ge=200, description="kept from a result start")
+    output_tail_chars: int = Field(default=4_000, ge=200, description="kept from a result end")
+    max_read_bytes: int = Field(default=1_048_576, ge=1_024, description="largest file read")
+    network: bool = Field(default=False, description="commands may use the network")
+    sandbox: Literal["auto", "bwrap", "landlock", "none"] = "auto"
+    permissions: AgentPermissions = Field(default_factory=AgentPermissions)
+
+
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
 
 
@@ -294,6 +345,7 @@ class Settings(BaseSettings):
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
     watch: WatchSettings = Field(default_factory=WatchSettings)
     mcp: McpSettings = Field(default_factory=McpSettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,
