@@ -42,7 +42,8 @@ _WRAPPERS: dict[str, frozenset[str]] = {
 _AS_ROOT = {"sudo": frozenset({"-u", "-g", "-h", "-p", "-C", "-D", "-r", "-t", "-U"}),
             "doas": frozenset({"-u", "-C"})}  # fmt: skip
 _XARGS_VALUE = frozenset({"-I", "-i", "-n", "-P", "-L", "-l", "-d", "-E", "-e", "-s", "-a",
-                          "--max-args", "--max-procs", "--delimiter", "--arg-file", "--replace"})  # fmt: skip
+                          "--max-args", "--max-procs", "--delimiter", "--arg-file",
+                          "--replace"})  # fmt: skip
 _GIT_VALUE = frozenset({"-C", "-c", "--git-dir", "--work-tree", "--namespace", "--exec-path",
                         "--config-env", "--super-prefix"})  # fmt: skip
 _ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")

@@ -32,7 +32,9 @@ _SECRET_NAMES = re.compile(
       | .*client_secret.*\.json | kubeconfig
     )$""",
 )
-_SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store"})
+_SECRET_DIRS = frozenset(
+    {".ssh", ".gnupg", ".aws", ".kube", ".docker", ".azure", ".password-store"}
+)
 
 
 class OutsideProject(ValueError):

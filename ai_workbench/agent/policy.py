@@ -155,9 +155,11 @@ def path_rule_matches(rule: Rule, kind: str, rel: str) -> bool:
     pattern = rule.spec.removeprefix("./").rstrip("/") or "."
     if pattern in (".", "**"):
         return True
-    return _glob(pattern, rel) or (
-        "/" not in pattern and _glob(pattern, PurePosixPath(rel).name)
-    ) or _glob(pattern + "/**", rel)
+    return (
+        _glob(pattern, rel)
+        or ("/" not in pattern and _glob(pattern, PurePosixPath(rel).name))
+        or _glob(pattern + "/**", rel)
+    )
 
 
 def _glob(pattern: str, name: str) -> bool:
@@ -244,7 +246,7 @@ class Policy:
         return Decision("deny", f"there is no tool named {tool}")
 
     def allow_for_run(self, tool: str, args: dict[str, Any]) -> None:
-        """"Always this run": calls like this one run without asking until the run ends
+        """ "Always this run": calls like this one run without asking until the run ends
         (floors still apply: dangerous commands, push and secrets keep asking)."""
         for text in self.rules_for(tool, args):
             rule = parse_rule(text)
@@ -307,7 +309,7 @@ class Policy:
 
             try:
                 return [self._rel_or_raw(p) for p in patch_paths(str(args["diff"]))]
-            except Exception:  # noqa: BLE001 - an unreadable diff names nothing
+            except Exception:  # an unreadable diff names nothing
                 return []
         return [self._rel_or_raw(args.get("path") or "")]
 
@@ -538,7 +540,7 @@ def effective_mode(settings: Any, requested: str | None, *, trusted: bool) -> Mo
     layered = _project_layer(settings)
     if layered is None or trusted:
         return mode
-    agent, below, (provenance, project) = layered
+    _agent, below, (provenance, project) = layered
     if provenance.get(("agent", "mode")) is project:
         user_mode = below.get("mode") or "ask"
         if _LOOSER.get(mode, 1) > _LOOSER.get(user_mode, 1):
