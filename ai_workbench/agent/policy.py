@@ -272,7 +272,7 @@ class Policy:
             found = split(str(args.get("command") or ""))
             out: list[str] = []
             for part in found.parts:
-                if self._allowed_by(part, self.allow + self.run_allow) is not None:
+                if self._allowed_by(part, self.allow) is not None:
                     continue
                 rule = _command_rule(part)
                 if rule not in out:

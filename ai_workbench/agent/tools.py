@@ -343,11 +343,11 @@ class AgentToolbox:
         if answer == "deny":
             why = "the user did not allow this call; do not retry it, try another way or finish"
             return "user-denied", _Result(f"error: {why}", "denied by the user", True)
-        if answer in ("run", "always"):
-            self.policy.allow_for_run(name, args)
         if answer == "always":
             for text in self.policy.rules_for(name, args):
                 self.persist_rule(text)
+        if answer in ("run", "always"):
+            self.policy.allow_for_run(name, args)
         return "user-approved", None
 
     def _describe(self, name: str, args: dict[str, Any], prepared: Any) -> tuple[str, str]:
@@ -549,7 +549,7 @@ class AgentToolbox:
             import pathspec
 
             lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
-            spec = pathspec.PathSpec.from_lines("gitwildmatch", lines)
+            spec = pathspec.PathSpec.from_lines("gitignore", lines)
         except (OSError, ImportError, ValueError):
             return lambda name: False
         return lambda name: spec.match_file(name)
