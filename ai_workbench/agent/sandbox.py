@@ -112,8 +112,10 @@ class Sandbox:
             home.mkdir()
             if self.kind == "bwrap":
                 extra = {"HOME": "/tmp/home", "TMPDIR": "/tmp"}
-            else:
+            elif self.kind == "landlock":
                 extra = {"HOME": str(home), "TMPDIR": str(home)}
+            else:  # no sandbox: each command was approved, it runs as if the user typed it
+                extra = {}
             full_env = plain_env({**(env or {}), **extra})
             argv = self.argv(command, Path(cwd), network=network or self.network, home=home)
             proc = await asyncio.create_subprocess_exec(

@@ -227,6 +227,10 @@ async def test_git_tool(repo: Path) -> None:
     assert not branch.is_error
     push = await tools.call(call("git", action="push"))
     assert push.is_error and "no terminal" in push.text
+    for sneaky in ({"ref": "--output=/tmp/x"}, {"remote": "--receive-pack=sh x"}):
+        refused = await tools.call(call("git", action="show" if "ref" in sneaky else "push",
+                                        **sneaky))  # fmt: skip
+        assert refused.is_error and "not a git name" in refused.text
     bad = await tools.call(call("git", action="reset"))
     assert bad.is_error and tools.steps[-1].decision == "refused"
 
