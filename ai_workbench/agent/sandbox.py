@@ -107,9 +107,11 @@ class Sandbox:
     ) -> CommandResult:
         """Run ``command`` in ``cwd``; at most ``timeout`` seconds, then the group is killed."""
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory(prefix="aiw-agent-") as scratch:
-            home = Path(scratch) / "home"
-            home.mkdir()
+        with contextlib.ExitStack() as stack:
+            # bwrap's HOME and /tmp are a tmpfs of its own; Landlock needs a real private dir.
+            home = Path("/tmp/home")
+            if self.kind == "landlock":
+                home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="aiw-agent-")))
             if self.kind == "bwrap":
                 extra = {"HOME": "/tmp/home", "TMPDIR": "/tmp"}
             elif self.kind == "landlock":
@@ -188,7 +190,7 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def _bwrap_args(root: Path, cwd: Path, *, network: bool, home: Path) -> list[str]:
+def _bwrap_args(root: Path, cwd: Path, *, network: bool, home: Path | None = None) -> list[str]:
     root = root.resolve()
     args = [
         "bwrap",
