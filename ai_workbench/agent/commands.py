@@ -71,6 +71,7 @@ class Part:
 class Split:
     parts: list[Part] = field(default_factory=list)
     problem: str | None = None  # set: the line is not understood (why)
+    writes: list[str] = field(default_factory=list)  # files redirects write (`> x`, `>> x`)
 
     def fail(self, why: str) -> None:
         if self.problem is None:
@@ -103,6 +104,10 @@ def _line(text: str, out: Split, depth: int, note: str) -> None:
     for command in parsed.commands:
         where = note or ("inside $(…) or backticks" if command.nested else "")
         _simple(command.words, out, depth, where)
+        for redirect in command.redirects:
+            target = redirect.target
+            if redirect.writes and target is not None and target.literal:
+                out.writes.append(target.text)
 
 
 def _simple(words: list, out: Split, depth: int, note: str) -> None:

