@@ -304,7 +304,7 @@ class Policy:
     # --- writes ----------------------------------------------------------------------------
 
     def _edit_paths(self, args: dict[str, Any]) -> list[str]:
-        if args.get("diff") and not args.get("path"):
+        if uses_diff(args):  # every file the diff touches, whatever ``path`` says
             from ai_workbench.core.patches import patch_paths
 
             try:
@@ -461,6 +461,11 @@ class Policy:
             if mcp_rule_matches(rule, name):
                 return Decision("allow", f"allowed by {rule.text}", rule.text)
         return Decision("ask", f"{name} is an MCP tool not allowed by a rule")
+
+
+def uses_diff(args: dict[str, Any]) -> bool:
+    """Whether an ``edit_file`` call is a unified diff (else an exact replacement in ``path``)."""
+    return bool(args.get("diff")) and args.get("old_text") is None
 
 
 def git_words(args: dict[str, Any]) -> list[str]:

@@ -6,7 +6,8 @@
 * **bwrap** (bubblewrap): the whole filesystem read-only, the project read-write, ``.git`` and
   aiw's project config (``.aiw.toml``, ``.aiw/``) read-only again, a private ``/tmp``, ``HOME``
   a fresh directory inside it, no network (``--unshare-net``) unless allowed, its own PID, IPC
-  and UTS namespaces, a new session (no typing into the user's terminal), and it dies with aiw.
+  and UTS namespaces, a new session (no typing into the user's terminal), the user's runtime
+  dir and the container daemons' sockets hidden, and it dies with aiw.
 * **landlock** (Linux ≥ 5.13, via py-landlock in a small exec helper,
   :mod:`ai_workbench.agent.landlock_run`): reads everywhere, writes only in the project and a
   private temp dir, TCP connect/bind refused (ABI ≥ 4). Landlock cannot carve a read-only
@@ -205,10 +206,36 @@ def _bwrap_args(root: Path, cwd: Path, *, network: bool, home: Path | None = Non
         path = root / name
         if path.exists() and not path.is_symlink():
             args += ["--ro-bind", str(path), str(path)]
+    args += _masked_sockets(root)
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not network:
         args.append("--unshare-net")
     args += ["--die-with-parent", "--new-session", "--chdir", str(cwd), "--"]
+    return args
+
+
+# A read-only mount does not stop connect() on a Unix socket: hide the ones that hand out power
+# (the Docker/Podman daemons run anything as root; the session bus, ssh-agent, gpg-agent).
+_HOST_SOCKETS = (
+    "/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock",
+    "/run/containerd/containerd.sock", "/run/dbus/system_bus_socket",
+    "/var/run/dbus/system_bus_socket",
+)  # fmt: skip
+_RUNTIME_DIRS = ("/run/user",)
+
+
+def _masked_sockets(root: Path) -> list[str]:
+    args: list[str] = []
+    dirs = [*_RUNTIME_DIRS, os.environ.get("XDG_RUNTIME_DIR", "")]
+    for name in dict.fromkeys(d for d in dirs if d):
+        path = Path(name)
+        related = path == root or path in root.parents or root in path.parents
+        hidden = str(path).startswith("/tmp/")  # under the sandbox's own /tmp already
+        if path.is_dir() and not path.is_symlink() and not related and not hidden:
+            args += ["--tmpfs", str(path)]
+    for name in _HOST_SOCKETS:
+        if os.path.exists(name) and not os.path.islink(name):
+            args += ["--ro-bind", "/dev/null", name]
     return args
 
 

@@ -40,6 +40,7 @@ from ai_workbench.agent.policy import (
     Policy,
     effective_network,
     git_words,
+    uses_diff,
 )
 from ai_workbench.agent.sandbox import Sandbox, cut, plain_env
 from ai_workbench.core.llm.tools import ToolCall, ToolOutcome
@@ -439,7 +440,7 @@ class AgentToolbox:
 
     def _prepare_edit(self, args: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]:
         """(the diff, the paths, their new text or {} for a patch) — nothing written yet."""
-        if args.get("diff") and not args.get("old_text"):
+        if uses_diff(args):
             from ai_workbench.core.patches import PatchError, check_patch, normalise_patch
 
             diff = str(args["diff"])

@@ -257,3 +257,12 @@ def test_redirects_into_git_or_the_project_config(tmp_path: Path) -> None:
     assert hook.action == "deny" and ".git" in hook.reason
     assert cmd(p, "echo '[agent]' >> .aiw.toml").action == "ask"
     assert cmd(p, "echo ok > out.txt").action == "allow"
+
+
+def test_a_diff_is_judged_by_every_file_it_touches(tmp_path: Path) -> None:
+    p = policy(tmp_path, "auto-edit", deny=["Edit(secret/**)"])
+    diff = "--- a/secret/x.py\n+++ b/secret/x.py\n@@ -1 +1 @@\n-a\n+b\n"
+    decision = p.check("edit_file", {"path": "ok.py", "diff": diff})  # path names another file
+    assert decision.action == "deny" and decision.rule == "Edit(secret/**)"
+    git = "--- a/.git/config\n+++ b/.git/config\n@@ -1 +1 @@\n-a\n+b\n"
+    assert p.check("edit_file", {"diff": git}).action == "deny"

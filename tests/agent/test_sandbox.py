@@ -137,3 +137,27 @@ def test_cut_keeps_head_and_tail() -> None:
     short, was_cut = cut(text, 300, 200)
     assert was_cut and short.startswith("line 0\n") and short.endswith("line 4999\n")
     assert "characters cut" in short and len(short) < 700
+
+
+async def test_sockets_in_the_runtime_dir_are_hidden(repo: Path, monkeypatch) -> None:
+    """A read-only mount does not stop connect() on a Unix socket (docker.sock, ssh-agent): the
+    user's runtime dir is replaced by an empty one inside bubblewrap."""
+    import shutil
+    import tempfile
+
+    sandbox = _sandbox(repo, "bwrap")
+    runtime = Path(tempfile.mkdtemp(prefix="aiw-runtime-", dir="/var/tmp"))
+    server = socket.socket(socket.AF_UNIX)
+    try:
+        server.bind(str(runtime / "agent.sock"))
+        server.listen(1)
+        monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+        probe = (
+            'python3 -c "import socket; s=socket.socket(socket.AF_UNIX); '
+            f"s.connect('{runtime}/agent.sock'); print('CONNECTED')\""
+        )
+        result = await sandbox.run(probe, repo, timeout=20)
+        assert result.exit_code != 0 and "CONNECTED" not in result.output
+    finally:
+        server.close()
+        shutil.rmtree(runtime, ignore_errors=True)
