@@ -44,8 +44,11 @@ __all__ = [
     "Policy",
     "Rule",
     "effective_mode",
+    "effective_network",
+    "git_words",
     "parse_rule",
     "rules_of",
+    "uses_diff",
 ]
 
 Mode = Literal["plan", "ask", "auto-edit", "full-auto"]

@@ -302,6 +302,9 @@ class AgentSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mode: AgentMode = "ask"
+    model: str = Field(default="", description="model for agent runs (default: the chain's)")
+    provider: str = Field(default="", description="provider profile for agent runs")
+    persona: str = Field(default="", description="persona whose prompt the agent starts from")
     max_steps: int = Field(default=20, ge=1, le=1000, description="tool calls per run")
     max_seconds: float = Field(default=1800.0, gt=0, description="wall-clock limit of a run")
     max_tokens: int = Field(default=200_000, ge=1_000, description="token budget of a run")
