@@ -250,7 +250,7 @@ class Policy:
 
     def allow_for_run(self, tool: str, args: dict[str, Any]) -> None:
         """ "Always this run": calls like this one run without asking until the run ends
-        (floors still apply: dangerous commands, push and secrets keep asking)."""
+        (floors still apply: dangerous and not-understood commands and push keep asking)."""
         for text in self.rules_for(tool, args):
             rule = parse_rule(text)
             if rule not in self.run_allow:
@@ -284,6 +284,18 @@ class Policy:
         return [tool]
 
     # --- reads -----------------------------------------------------------------------------
+
+    def searchable(self, rel: str) -> bool:
+        """Whether ``grep`` may look inside ``rel`` (a project-relative path): not a file whose
+        reading would ask or be refused (a secret-looking file, a Read deny or ask rule)."""
+        if any(path_rule_matches(rule, "read", rel) for rule in self.deny + self.ask):
+            return False
+        if confine.is_secret_file(rel):
+            return any(
+                rule.spec is not None and path_rule_matches(rule, "read", rel)
+                for rule in self.allow + self.run_allow
+            )
+        return True
 
     def _read(self, tool: str, args: dict[str, Any]) -> Decision:
         name = str(args.get("path") or ".")

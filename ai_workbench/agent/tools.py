@@ -619,7 +619,7 @@ class AgentToolbox:
         for name in files:
             if glob and not (fnmatch.fnmatch(name, glob) or fnmatch.fnmatch(Path(name).name, glob)):
                 continue
-            if confine.is_secret_file(name):
+            if not self.policy.searchable(name):
                 secrets += 1
                 continue
             path = self.root / name
@@ -641,7 +641,8 @@ class AgentToolbox:
                 break
         body = "\n".join(hits) if hits else f"no match in {scanned} files"
         if secrets:
-            body += f"\n({secrets} secret-looking file(s) not searched: read_file asks for them)"
+            body += (f"\n({secrets} file(s) not searched: secret-looking or covered by a rule; "
+                     "read_file asks for them)")  # fmt: skip
         more = " (first 200)" if len(hits) >= 200 else ""
         return _Result(body, f"grep {pattern!r}: {len(hits)} matches{more}", kind="search",
                        attrs={"pattern": pattern})  # fmt: skip

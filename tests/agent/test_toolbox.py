@@ -290,3 +290,15 @@ async def test_list_dir(repo: Path, mode: str) -> None:
     out = await box(repo, mode).call(call("list_dir", path=".", depth=2))
     assert "tests/test_app.py" in out.text and "app.py" in out.text
     assert ".git/" not in out.text and "build/" not in out.text
+
+
+async def test_grep_does_not_look_inside_what_reading_would_refuse(repo: Path) -> None:
+    (repo / "private").mkdir()
+    (repo / "private" / "plan.txt").write_text("needle in private\n")
+    (repo / ".env").write_text("NEEDLE=1\n")
+    (repo / "open.txt").write_text("needle in the open\n")
+    tools = box(repo, "plan", settings=settings(deny=["Read(private/**)"]))
+    out = await tools.call(call("grep", pattern="(?i)needle"))
+    assert "open.txt:1" in out.text
+    assert "private/plan.txt" not in out.text and "NEEDLE=1" not in out.text
+    assert "2 file(s) not searched" in out.text
