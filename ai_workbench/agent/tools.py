@@ -379,7 +379,9 @@ class AgentToolbox:
         self, name: str, args: dict[str, Any], decision: str, result: _Result, start: float
     ) -> ToolOutcome:
         head, tail = self.agent.output_head_chars, self.agent.output_tail_chars
-        body, _ = cut(redact_text(strip_controls(result.text)), head, tail)
+        body, was_cut = cut(redact_text(strip_controls(result.text)), head, tail)
+        if was_cut and name == "read_file":
+            body += "\n(the middle was cut: read_file with start_line and end_line shows it)"
         text = wrap_data(name, body, **result.attrs)
         kind = result.kind or _kind_of(name, args)
         record = StepRecord(

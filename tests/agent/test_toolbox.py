@@ -302,3 +302,15 @@ async def test_grep_does_not_look_inside_what_reading_would_refuse(repo: Path) -
     assert "open.txt:1" in out.text
     assert "private/plan.txt" not in out.text and "NEEDLE=1" not in out.text
     assert "2 file(s) not searched" in out.text
+
+
+async def test_long_results_keep_head_and_tail(repo: Path) -> None:
+    (repo / "big.py").write_text("".join(f"line_{i} = {i}\n" for i in range(5000)))
+    tools = box(repo, "plan", settings=Settings(agent={"output_head_chars": 500,
+                                                      "output_tail_chars": 300}))  # fmt: skip
+    whole = await tools.call(call("read_file", path="big.py"))
+    assert "line_0 = 0" in whole.text and "line_4999 = 4999" in whole.text
+    assert "line_2500 = 2500" not in whole.text and "start_line and end_line" in whole.text
+    middle = await tools.call(call("read_file", path="big.py", start_line=2500, end_line=2502))
+    assert "line_2499 = 2499\nline_2500 = 2500\nline_2501 = 2501" in middle.text
+    assert 'lines="2500-2502 of 5000"' in middle.text
