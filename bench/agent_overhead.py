@@ -58,6 +58,14 @@ async def _plain(cwd: Path) -> float:
     return (time.perf_counter() - start) * 1000
 
 
+def _children_cpu() -> float:
+    """User + system CPU milliseconds of every child process waited for so far."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (usage.ru_utime + usage.ru_stime) * 1000
+
+
 def _repo(base: Path) -> Path:
     root = base / "proj"
     (root / "tests").mkdir(parents=True)
@@ -83,10 +91,15 @@ async def main(runs: int) -> dict[str, object]:
                    if sb.kind == kind]  # fmt: skip
         plain: list[float] = []
         times: dict[str, list[float]] = {sb.kind: [] for sb in working}
+        cpu: dict[str, float] = {"plain": 0.0, **{sb.kind: 0.0 for sb in working}}
         for _ in range(runs):
+            before = _children_cpu()
             plain.append(await _plain(root))
+            cpu["plain"] += _children_cpu() - before
             for sb in working:
+                before = _children_cpu()
                 times[sb.kind].append((await sb.run("true", root, timeout=30)).duration_ms)
+                cpu[sb.kind] += _children_cpu() - before
         print(f"  plain subprocess        {_stats(plain)}   min {min(plain):6.2f} ms")
         figures["plain_ms"] = statistics.median(plain)
         for kind, samples in times.items():
@@ -96,6 +109,12 @@ async def main(runs: int) -> dict[str, object]:
             print(f"  {'':<22}  +{extra:.2f} ms over plain (median), +{floor:.2f} ms (min)")
             figures[f"{kind}_extra_ms"] = extra
             figures[f"{kind}_extra_min_ms"] = floor
+        print("  CPU time of the child processes per command (what load cannot inflate):")
+        for kind, total in cpu.items():
+            extra_cpu = (total - cpu["plain"]) / runs
+            more = f"   +{extra_cpu:.2f} ms over plain" if kind != "plain" else ""
+            print(f"    {kind:<20}  {total / runs:6.2f} ms{more}")
+            figures[f"{kind}_cpu_ms"] = total / runs
 
         print("\npolicy + toolbox per tool call (outside the command):")
         policy = Policy(root, mode="ask", allow=rules_of(["Bash(pytest:*)", "Bash(ls:*)"]),
