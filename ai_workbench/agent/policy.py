@@ -411,6 +411,9 @@ class Policy:
         risk = classify(command)
         if risk.level == "dangerous":
             return Decision("ask", f"dangerous: {risk.reasons[0]}")
+        secret = _secret_word(found.parts)
+        if secret is not None:
+            return Decision("ask", f"it names a secret-looking file ({secret})")
         if any(part.program == "git" and "push" in part.words[1:2] for part in found.parts):
             return Decision("ask", "git push sends commits to another machine: it always asks")
         if not self.sandboxed:
@@ -476,6 +479,21 @@ class Policy:
             if mcp_rule_matches(rule, name):
                 return Decision("allow", f"allowed by {rule.text}", rule.text)
         return Decision("ask", f"{name} is an MCP tool not allowed by a rule")
+
+
+def _secret_word(parts: list[Part]) -> str | None:
+    """The first argument that names a credential file (``~/.ssh/id_rsa``, ``.env``, ``*.pem``,
+    ``/etc/shadow``...), as the shell hook's classifier and the file tools know them."""
+    from ai_workbench.core.safety.checks import CREDENTIAL
+
+    for part in parts:
+        for word in part.words[1:]:
+            if word.startswith("-") and "=" not in word:
+                continue
+            value = word.split("=", 1)[1] if word.startswith("-") else word
+            if CREDENTIAL.search(value) or confine.is_secret_file(value.strip("'\"")):
+                return value
+    return None
 
 
 def uses_diff(args: dict[str, Any]) -> bool:

@@ -7,7 +7,8 @@
   aiw's project config (``.aiw.toml``, ``.aiw/``) read-only again, a private ``/tmp``, ``HOME``
   a fresh directory inside it, no network (``--unshare-net``) unless allowed, its own PID, IPC
   and UTS namespaces, a new session (no typing into the user's terminal), the user's runtime
-  dir and the container daemons' sockets hidden, and it dies with aiw.
+  dir, the container daemons' sockets and the credentials in the home directory hidden, and
+  it dies with aiw.
 * **landlock** (Linux ≥ 5.13, via py-landlock in a small exec helper,
   :mod:`ai_workbench.agent.landlock_run`): reads everywhere, writes only in the project and a
   private temp dir, TCP connect/bind refused (ABI ≥ 4). Landlock cannot carve a read-only
@@ -207,6 +208,7 @@ def _bwrap_args(root: Path, cwd: Path, *, network: bool, home: Path | None = Non
         if path.exists() and not path.is_symlink():
             args += ["--ro-bind", str(path), str(path)]
     args += _masked_sockets(root)
+    args += _masked_secrets(root)
     args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
     if not network:
         args.append("--unshare-net")
@@ -236,6 +238,40 @@ def _masked_sockets(root: Path) -> list[str]:
     for name in _HOST_SOCKETS:
         if os.path.exists(name) and not os.path.islink(name):
             args += ["--ro-bind", "/dev/null", name]
+    return args
+
+
+# Credentials in the home directory, and aiw's own files (sessions, config): covered inside
+# the sandbox, as nothing a project's command needs.
+_HOME_SECRETS = (
+    ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".config/gcloud", ".config/gh",
+    ".password-store", ".netrc", ".git-credentials", ".pgpass", ".npmrc", ".pypirc",
+    ".vault-token", ".terraformrc", ".terraform.d/credentials.tfrc.json", ".config/hub",
+    ".local/share/keyrings", ".mozilla", ".config/google-chrome", ".config/chromium",
+)  # fmt: skip
+
+
+def _homes() -> list[Path]:
+    import pwd
+
+    homes = [os.environ.get("HOME", "")]
+    with contextlib.suppress(KeyError):
+        homes.append(pwd.getpwuid(os.getuid()).pw_dir)
+    return [Path(h) for h in dict.fromkeys(homes) if h]
+
+
+def _masked_secrets(root: Path) -> list[str]:
+    from ai_workbench.core import paths
+
+    candidates = [home / name for home in _homes() for name in _HOME_SECRETS]
+    candidates += [paths.config_dir(), paths.data_dir()]
+    args: list[str] = []
+    for path in dict.fromkeys(p.resolve() if p.is_symlink() else p for p in candidates):
+        if path == root or path in root.parents or root in path.parents:
+            continue
+        if not path.exists() or str(path).startswith("/tmp/"):
+            continue
+        args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     return args
 
 

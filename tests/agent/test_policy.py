@@ -266,3 +266,12 @@ def test_a_diff_is_judged_by_every_file_it_touches(tmp_path: Path) -> None:
     assert decision.action == "deny" and decision.rule == "Edit(secret/**)"
     git = "--- a/.git/config\n+++ b/.git/config\n@@ -1 +1 @@\n-a\n+b\n"
     assert p.check("edit_file", {"diff": git}).action == "deny"
+
+
+@pytest.mark.parametrize(
+    "command", ["cat ~/.ssh/id_rsa", "cat .env", "echo $(cat /etc/shadow)", "grep x keys/a.pem"]
+)
+def test_a_command_naming_a_secret_file_asks(tmp_path: Path, command: str) -> None:
+    p = policy(tmp_path, "full-auto", allow=["Bash(cat:*)", "Bash(echo:*)", "Bash(grep:*)"])
+    decision = cmd(p, command)
+    assert decision.action == "ask" and "secret" in decision.reason

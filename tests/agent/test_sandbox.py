@@ -161,3 +161,26 @@ async def test_sockets_in_the_runtime_dir_are_hidden(repo: Path, monkeypatch) ->
     finally:
         server.close()
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+async def test_credentials_in_home_are_hidden(repo: Path, monkeypatch) -> None:
+    import shutil
+    import tempfile
+
+    sandbox = _sandbox(repo, "bwrap")
+    home = Path(tempfile.mkdtemp(prefix="aiw-home-", dir="/var/tmp"))
+    try:
+        (home / ".ssh").mkdir()
+        (home / ".ssh" / "id_ed25519").write_text("PRIVATE KEY MATERIAL\n")
+        (home / ".netrc").write_text("machine x login me password SECRET-NETRC\n")
+        (home / "notes.txt").write_text("plain notes\n")
+        monkeypatch.setenv("HOME", str(home))
+        result = await sandbox.run(
+            f"cat {home}/.ssh/id_ed25519 {home}/.netrc {home}/notes.txt", repo, timeout=20
+        )
+        assert "PRIVATE KEY MATERIAL" not in result.output
+        assert "SECRET-NETRC" not in result.output
+        assert "plain notes" in result.output  # the rest of home stays readable
+        assert (home / ".ssh" / "id_ed25519").read_text() == "PRIVATE KEY MATERIAL\n"
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
