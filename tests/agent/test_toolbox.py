@@ -314,3 +314,14 @@ async def test_long_results_keep_head_and_tail(repo: Path) -> None:
     middle = await tools.call(call("read_file", path="big.py", start_line=2500, end_line=2502))
     assert "line_2499 = 2499\nline_2500 = 2500\nline_2501 = 2501" in middle.text
     assert 'lines="2500-2502 of 5000"' in middle.text
+
+
+async def test_always_writes_to_the_user_config(repo: Path, isolated_env) -> None:
+    from ai_workbench.agent.tools import _write_user_rule
+    from ai_workbench.core.settings import load_config
+
+    isolated_env.write_user_config('[agent.permissions]\nallow = ["Bash(pytest:*)"]\n')
+    _write_user_rule("Bash(make test:*)")
+    _write_user_rule("Bash(make test:*)")  # once only
+    allow = load_config(cwd=repo).settings.agent.permissions.allow
+    assert allow == ["Bash(pytest:*)", "Bash(make test:*)"]
