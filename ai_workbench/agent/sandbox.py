@@ -10,8 +10,9 @@
   dir, the container daemons' sockets and the credentials in the home directory hidden, and
   it dies with aiw.
 * **landlock** (Linux ≥ 5.13, via py-landlock in a small exec helper,
-  :mod:`ai_workbench.agent.landlock_run`): reads everywhere, writes only in the project and a
-  private temp dir, TCP connect/bind refused (ABI ≥ 4). Landlock cannot carve a read-only
+  :mod:`ai_workbench.agent.landlock_run`): reads everywhere but the home directory's
+  credentials and aiw's own dirs, writes only in the project and a private temp dir, TCP
+  connect/bind refused (ABI ≥ 4). Landlock cannot carve a read-only
   directory out of a writable one, so ``.git`` stays writable there; the reason says so.
 * **none**: the command runs as a plain subprocess, and the policy makes every command ask.
 
@@ -95,6 +96,8 @@ class Sandbox:
             flags = ["--root", str(self.project_root), "--tmp", str(home)]
             if network:
                 flags.append("--network")
+            for path in _secret_paths(self.project_root):
+                flags += ["--hide", str(path)]
             return [*helper, *flags, "--", *shell]
         return shell
 
@@ -260,17 +263,26 @@ def _homes() -> list[Path]:
     return [Path(h) for h in dict.fromkeys(homes) if h]
 
 
-def _masked_secrets(root: Path) -> list[str]:
+def _secret_paths(root: Path) -> list[Path]:
+    """The credential files and dirs of the home directory, and aiw's own dirs, that exist
+    and are neither the project nor above it."""
     from ai_workbench.core import paths
 
     candidates = [home / name for home in _homes() for name in _HOME_SECRETS]
     candidates += [paths.config_dir(), paths.data_dir()]
-    args: list[str] = []
+    out: list[Path] = []
     for path in dict.fromkeys(p.resolve() if p.is_symlink() else p for p in candidates):
-        if path == root or path in root.parents or root in path.parents:
+        if path == root or path in root.parents or root in path.parents or not path.exists():
             continue
-        if not path.exists() or str(path).startswith("/tmp/"):
-            continue
+        out.append(path)
+    return out
+
+
+def _masked_secrets(root: Path) -> list[str]:
+    args: list[str] = []
+    for path in _secret_paths(root):
+        if str(path).startswith("/tmp/"):
+            continue  # under the sandbox's own /tmp already
         args += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     return args
 

@@ -163,11 +163,12 @@ async def test_sockets_in_the_runtime_dir_are_hidden(repo: Path, monkeypatch) ->
         shutil.rmtree(runtime, ignore_errors=True)
 
 
-async def test_credentials_in_home_are_hidden(repo: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("kind", ["bwrap", "landlock"])
+async def test_credentials_in_home_are_hidden(repo: Path, monkeypatch, kind: str) -> None:
     import shutil
     import tempfile
 
-    sandbox = _sandbox(repo, "bwrap")
+    sandbox = _sandbox(repo, kind)
     home = Path(tempfile.mkdtemp(prefix="aiw-home-", dir="/var/tmp"))
     try:
         (home / ".ssh").mkdir()
