@@ -1,10 +1,10 @@
 """`aiw doctor`: what is in force and what is broken, each with the fix.
 
 Config files, providers and keys (present or absent, never a value), the current project's
-index, the shell hook (and whether its rc block runs a program that still exists), the data
-dir and database. Exit 0 when nothing is broken (warnings allowed), else the exit code the
-first broken thing has elsewhere in aiw (2 config, 4 a missing key, 9 no local server, 13 the
-database, ...).
+index, the sandbox the agent's commands run in (and why), the shell hook (and whether its rc
+block runs a program that still exists), the data dir and database. Exit 0 when nothing is
+broken (warnings allowed), else the exit code the first broken thing has elsewhere in aiw
+(2 config, 4 a missing key, 9 no local server, 13 the database, ...).
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ MARKS = {"ok": "ok  ", "info": "--  ", "warn": "warn", "fail": "FAIL"}
 @probe_options
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
-    """Check config, providers and keys, the project index, the shell hook and the data dir.
+    """Check config, providers and keys, the project index, the agent's sandbox, the shell hook
+    and the data dir.
 
     Exits non-zero when something is broken: with the exit code that problem has elsewhere
     (2 broken config or rc block, 4 the default provider's key is not set, 9 no provider in
@@ -41,6 +42,7 @@ def doctor(ctx: click.Context, as_json: bool, timeout: float) -> None:
     if loaded is not None:
         report = _provider_checks(loaded, checks, timeout)
         _index_checks(loaded, checks)
+        _agent_checks(loaded, checks)
     _shell_checks(checks)
     _data_checks(checks)
 
@@ -195,6 +197,29 @@ def _age(seconds: float) -> str:
     if seconds < 172_800:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86_400)} days"
+
+
+def _agent_checks(loaded: Any, checks: list[Any]) -> None:
+    """Which sandbox the agent's commands run in here, and why (or what to install)."""
+    from ai_workbench.agent.sandbox import detect
+    from ai_workbench.core.diagnose import Check
+
+    agent = loaded.settings.agent
+    sandbox = detect(loaded.project_root, agent.sandbox)
+    if sandbox.kind == "none":
+        checks.append(
+            Check("agent", "sandbox", "warn", sandbox.reason,
+                  "install bubblewrap (apt install bubblewrap), or allow unprivileged user "
+                  "namespaces; until then every agent command asks")
+        )  # fmt: skip
+    else:
+        checks.append(Check("agent", "sandbox", "ok", f"{sandbox.kind}: {sandbox.reason}"))
+    rules = agent.permissions
+    checks.append(
+        Check("agent", "policy", "info",
+              f"mode {agent.mode}; {len(rules.allow)} allow, {len(rules.ask)} ask, "
+              f"{len(rules.deny)} deny rule(s); network {'on' if agent.network else 'off'}")
+    )  # fmt: skip
 
 
 def _shell_checks(checks: list[Any]) -> None:

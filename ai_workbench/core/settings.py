@@ -84,6 +84,11 @@ class ProviderProfile(BaseModel):
         description="requests the server runs at once (default: what a local server reports, "
         "else 1 for a local server)",
     )
+    supports_tools: Literal["auto"] | bool = Field(
+        default="auto",
+        description="whether the model takes tool calls in the OpenAI tools format (the agent "
+        "uses a text protocol when false; auto: try tools, fall back when the server refuses)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -371,6 +376,52 @@ class MemorySettings(BaseModel):
     summarize: bool = True  # summarise a long session's older turns instead of dropping them
     medium_days: float = Field(default=30.0, gt=0)  # how long a session summary is kept
     finished_after_minutes: float = Field(default=60.0, ge=0)  # idle this long: finished
+AgentMode = Literal["plan", "ask", "auto-edit", "full-auto"]
+_RULE_RE = re.compile(r"^(?:[A-Za-z][\w-]*(?:\((?:.|\n)*\))?|mcp__[\w*-]+)$")
+
+
+class AgentPermissions(BaseModel):
+    """``[agent.permissions]``: ``Tool(pattern)`` rules, e.g. ``Bash(pytest:*)``,
+    ``Write(src/**)``, ``Read(.env)``, ``mcp__git__*`` (docs/agent.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    allow: list[str] = Field(default_factory=list)
+    ask: list[str] = Field(default_factory=list)
+    deny: list[str] = Field(default_factory=list)
+
+    @field_validator("allow", "ask", "deny")
+    @classmethod
+    def _rules(cls, value: list[str]) -> list[str]:
+        for rule in value:
+            if not _RULE_RE.match(rule.strip()):
+                raise ValueError(
+                    f"{rule!r} is not a rule; write Tool(pattern) such as Bash(pytest:*), "
+                    "Edit(src/**), Read(.env) or an MCP tool name such as mcp__git__*"
+                )
+        return [rule.strip() for rule in value]
+
+
+class AgentSettings(BaseModel):
+    """``[agent]``: the agent's mode, limits, sandbox and permission rules (docs/agent.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: AgentMode = "ask"
+    model: str = Field(default="", description="model for agent runs (default: the chain's)")
+    provider: str = Field(default="", description="provider profile for agent runs")
+    persona: str = Field(default="", description="persona whose prompt the agent starts from")
+    max_steps: int = Field(default=20, ge=1, le=1000, description="tool calls per run")
+    max_seconds: float = Field(default=1800.0, gt=0, description="wall-clock limit of a run")
+    max_tokens: int = Field(default=200_000, ge=1_000, description="token budget of a run")
+    max_cost: float | None = Field(default=None, gt=0, description="cost budget (USD) of a run")
+    command_timeout: float = Field(default=120.0, gt=0, le=3600, description="seconds/command")
+    output_head_chars: int = Field(default=6_000, ge=200, description="kept from a result start")
+    output_tail_chars: int = Field(default=4_000, ge=200, description="kept from a result end")
+    max_read_bytes: int = Field(default=1_048_576, ge=1_024, description="largest file read")
+    network: bool = Field(default=False, description="commands may use the network")
+    sandbox: Literal["auto", "bwrap", "landlock", "none"] = "auto"
+    permissions: AgentPermissions = Field(default_factory=AgentPermissions)
 
 
 _FILE_LAYERS: contextvars.ContextVar[list[Layer]] = contextvars.ContextVar("aiw_file_layers")
@@ -407,6 +458,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     tasks: TasksSettings = Field(default_factory=TasksSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
+    agent: AgentSettings = Field(default_factory=AgentSettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,

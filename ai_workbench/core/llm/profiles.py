@@ -69,6 +69,7 @@ class ResolvedProvider:
     prompt_tokens_per_second: float | None = None
     first_token_timeout: float | None = None
     parallel: int | None = None  # requests the server runs at once, from the profile
+    supports_tools: str | bool = "auto"  # tool calls in the OpenAI format: auto | True | False
 
     @property
     def route(self) -> str:
@@ -144,6 +145,7 @@ def _resolve_profile(name: str, profile: ProviderProfile) -> ResolvedProvider:
         prompt_tokens_per_second=profile.prompt_tokens_per_second,
         first_token_timeout=profile.first_token_timeout,
         parallel=profile.parallel,
+        supports_tools=profile.supports_tools,
     )
 
 
@@ -221,6 +223,7 @@ def _with_overrides(
         prompt_tokens_per_second=base.prompt_tokens_per_second if model is None else None,
         first_token_timeout=base.first_token_timeout,
         parallel=base.parallel if api_base is None else None,
+        supports_tools=base.supports_tools if model is None else "auto",
     )
 
 
