@@ -34,7 +34,7 @@ from ai_workbench.agent.events import (
 )
 from ai_workbench.agent.summary import RunSummary, StepInfo
 from ai_workbench.core.errors import ProviderError
-from ai_workbench.core.llm.engines import StreamResult, stream_chat
+from ai_workbench.core.llm.engines import StreamResult, refuses_tools, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider
 from ai_workbench.core.llm.structured import endpoint_key
 from ai_workbench.core.llm.toolloop import assistant_message, malformed_outcome, tool_message
@@ -354,8 +354,7 @@ class AgentLoop:
         """With supports_tools = auto: the server refused the tools field (before any text)."""
         if part.text or str(getattr(self.provider, "supports_tools", "auto")).lower() != "auto":
             return False
-        text = str(exc).lower()
-        if exc.kind == "bad_request" or (exc.kind in ("server", "model") and "tool" in text):
+        if exc.kind == "bad_request" or refuses_tools(exc):
             _TEXT_ONLY.add(endpoint_key(self.provider))
             self.emit(
                 Notice(
