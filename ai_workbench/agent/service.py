@@ -20,7 +20,7 @@ so ``aiw sessions`` lists it with the others; a run is rated like an answer
 from __future__ import annotations
 
 import asyncio
-import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,7 @@ from ai_workbench.agent.events import (
     StepFinished,
     TextDelta,
 )
+from ai_workbench.agent.exits import EXIT_AGENT_HELP, EXIT_LIMIT, EXIT_QUESTION, EXIT_REFUSED
 from ai_workbench.agent.loop import AgentLoop, AgentTools, RunLimits
 from ai_workbench.agent.store import AgentStore, RunNotFound, RunRecord
 from ai_workbench.agent.summary import RunSummary, StepInfo
@@ -68,19 +69,6 @@ __all__ = [
 
 MODES = ("plan", "ask", "auto-edit", "full-auto")
 RATING_KIND = "agent_run"
-
-# Exit codes of `aiw agent` beyond the shared ones (core/errors.py).
-EXIT_LIMIT = 20  # a limit (steps, tokens, cost, wall clock) ended the run; summary printed
-EXIT_REFUSED = 21  # actions were refused or denied (the goal may be only partly done)
-EXIT_QUESTION = 22  # the model asked a question and no terminal could answer it
-EXIT_AGENT_HELP = """\
-Exit codes of aiw agent:
-  0   done: the model finished the goal
-  20  a limit ended the run (steps, tokens, cost or wall clock); the summary says what is left
-  21  actions were refused or denied (headless: anything that must ask is refused)
-  22  the model asked a question and there is no terminal to answer it (printed)
-  130 stopped with Ctrl-C (the log is kept)
-  1-13 errors, as for aiw ask (provider, configuration, storage): see aiw --help"""
 
 _STATUS_EXIT = {
     "done": EXIT_OK,
@@ -522,8 +510,8 @@ class AgentService:
 def interactive_terminal() -> bool:
     """Whether approvals and questions can be asked here (stdin and stderr are terminals)."""
     try:
-        return os.isatty(0) and os.isatty(2)
-    except OSError:
+        return sys.stdin.isatty() and sys.stderr.isatty()
+    except (AttributeError, OSError, ValueError):
         return False
 
 
