@@ -228,12 +228,16 @@ class AgentService:
         if mode not in MODES:
             raise InputError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
         root = (request.cwd or self.loaded.project_root).resolve()
-        persona = self._persona(request.persona)
-        model = request.model
-        if model is None and request.provider is None and persona is not None and persona.model:
-            model = persona.model
+        persona = self._persona(request.persona or getattr(agent_settings, "persona", "") or None)
+        model, provider_name = request.model, request.provider
+        if model is None and provider_name is None and request.api_base is None:
+            # [agent] model / provider, else the persona's model, else the default chain
+            model = getattr(agent_settings, "model", "") or None
+            provider_name = getattr(agent_settings, "provider", "") or None
+            if model is None and provider_name is None and persona is not None:
+                model = persona.model or None
         chain = resolve_chain(
-            self.settings, model=model, api_base=request.api_base, provider=request.provider
+            self.settings, model=model, api_base=request.api_base, provider=provider_name
         )
         provider = chain[0]
         notices: list[str] = []
@@ -260,8 +264,9 @@ class AgentService:
             fut = run.future()
             run.emit(ApprovalNeeded(approval, fut))
             answer = await fut
-            if answer == "always":
-                self._remember_rule(run, getattr(approval, "rule", "") or "")
+            rule = getattr(approval, "rule", "") or ""
+            if answer == "always" and rule:  # the toolbox writes it (agent/tools.py)
+                run.emit(Notice(f"always allowed from now on: {rule} ([agent.permissions] allow)"))
             return answer
 
         async def ask(question: str) -> str:
@@ -464,28 +469,6 @@ class AgentService:
                 "Plan mode: you may only read. End with a numbered plan of the changes to make."
             )
         return "\n\n".join(parts)
-
-    def _remember_rule(self, run: AgentRun, rule: str) -> None:
-        """ "Always": add ``rule`` to ``[agent.permissions] allow`` in the user's config."""
-        rule = rule.strip()
-        if not rule:
-            return
-        from ai_workbench.core.settings import ConfigError, load_config, set_user_table
-
-        try:
-            fresh = load_config(cwd=self.loaded.project_root)
-            user = next((layer for layer in fresh.layers if layer.kind == "user"), None)
-            agent = dict((user.data.get("agent") or {}) if user else {})
-            permissions = dict(agent.get("permissions") or {})
-            allow = [str(r) for r in permissions.get("allow") or []]
-            if rule in allow:
-                return
-            permissions["allow"] = [*allow, rule]
-            path = set_user_table(("agent", "permissions"), permissions, self.loaded.project_root)
-        except (ConfigError, OSError) as exc:
-            run.emit(Notice(f"could not save the rule {rule}: {exc}"))
-            return
-        run.emit(Notice(f"saved the rule {rule} to [agent.permissions] allow in {path}"))
 
     # -- looking back ------------------------------------------------------------------------
 
