@@ -74,7 +74,7 @@ ASK_USER_SPEC: dict[str, Any] = {
 MAX_REFUSALS_IN_A_ROW = 3
 #: The same call (tool and arguments) this many times in a row is not run again.
 MAX_REPEATS = 2
-_TARGET_KEYS = ("path", "command", "cmd", "pattern", "query", "question", "args", "subcommand")
+_TARGET_KEYS = ("path", "command", "cmd", "pattern", "query", "question", "action", "args")
 # endpoint|model of servers that refused the tools field (in-process memory, like structured)
 _TEXT_ONLY: set[str] = set()
 
