@@ -179,6 +179,8 @@ class AgentLoop:
                 async with asyncio.timeout_at(deadline):
                     shown = await self._stream(history, part, offer)
             except TimeoutError:
+                self._count(part, history)  # what the cut answer cost
+                self.last_text = part.text or self.last_text
                 return await self._stopped(self._clock_reason(), history, wrap_up=False)
             except ProviderError as exc:
                 self._count(part, history)
