@@ -11,7 +11,8 @@ one-line goal. Solved means: the task's tests pass afterwards and the test files
   SOURCE --read TEST`` (aider 0.86 in its own venv, default /tmp/aider-venv).
 
 The local model serves one client at a time: every task run holds ``/tmp/local-model.lock``
-(``flock``) while it talks to the model, so other users of the model interleave between tasks.
+(``flock``) while it talks to the model, so other users of the model interleave between tasks
+(``--no-lock`` when the caller holds the lock for the whole bench).
 
 Usage::
 
@@ -369,6 +370,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", type=Path, help="keep the task dirs here")
     parser.add_argument("--json", type=Path, help="write the rows to this file")
     parser.add_argument("--list", action="store_true", help="list the tasks and exit")
+    parser.add_argument(
+        "--no-lock",
+        action="store_true",
+        help="do not take the model lock per run (the caller holds it: flock LOCK python ...)",
+    )
     args = parser.parse_args(argv)
     if args.list:
         for task in TASKS:
@@ -386,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
             before = _digest(root, list(task.tests))
             home = base / "home" / tool
             home.mkdir(parents=True, exist_ok=True)
-            with model_lock():
+            with contextlib.nullcontext() if args.no_lock else model_lock():
                 row = RUNNERS[tool](task, root, home, args)
             untouched = _digest(root, list(task.tests)) == before
             row.solved = untouched and _tests_pass(root, task)
