@@ -154,8 +154,16 @@ class AgentRun:
         self._queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
         self._task: asyncio.Task[RunSummary] | None = None
         self._pending: set[asyncio.Future[str]] = set()
+        self.transcript: list[str] = []  # the conversation as the chat session keeps it
 
     def emit(self, event: AgentEvent) -> None:
+        if isinstance(event, TextDelta):
+            self.transcript.append(event.text)
+        elif isinstance(event, StepFinished):
+            step = event.step
+            self.transcript.append(
+                f"\n▸ {step.n}. {step.tool} {step.target} [{step.decision}] {step.summary}\n"
+            )
         self._queue.put_nowait(event)
 
     async def events(self) -> AsyncIterator[AgentEvent]:
@@ -340,20 +348,6 @@ class AgentService:
     async def _drive(
         self, run: AgentRun, messages: list[dict[str, Any]], session: tuple[str, int] | None
     ) -> RunSummary:
-        transcript: list[str] = []
-        original = run.emit
-
-        def tee(event: AgentEvent) -> None:
-            if isinstance(event, TextDelta):
-                transcript.append(event.text)
-            elif isinstance(event, StepFinished):
-                step = event.step
-                transcript.append(
-                    f"\n▸ {step.n}. {step.tool} {step.target} [{step.decision}] {step.summary}\n"
-                )
-            original(event)
-
-        run.emit = tee  # type: ignore[method-assign]
         try:
             summary = await run.loop.run(messages)
         except asyncio.CancelledError:
@@ -369,8 +363,8 @@ class AgentService:
         cost = await asyncio.to_thread(run.loop.cost)
         summary.cost = cost
         run.summary = summary
-        await asyncio.shield(self._close(run, summary, cost, session, "".join(transcript)))
-        original(RunFinished(summary))
+        await asyncio.shield(self._close(run, summary, cost, session, "".join(run.transcript)))
+        run.emit(RunFinished(summary))
         return summary
 
     async def _close(
