@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from ai_workbench.agent import schema as agent
 from ai_workbench.chat import schema as chat
 from ai_workbench.core import audit, feedback
 from ai_workbench.core.migrations import assemble
@@ -40,6 +41,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (10, tasks.V10),
     (11, memory.V11),
     (12, chat.V12),
+    (13, agent.V7),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

@@ -40,6 +40,16 @@ with ``FakeLLM.tool_index_reuse`` every call comes whole in one chunk on index 0
 parallel batch. The next request (carrying the ``tool`` messages) answers as usual; a
 ``reply_fn`` can read them with :func:`tool_results`.
 
+``FakeLLM.tool_text`` (a string) is streamed as content before a batch's calls (a model that
+says what it is about to do). A batch reports usage (crude word counts) when the request asks for
+it (``stream_options.include_usage``), like text answers.
+
+``FakeLLM.replies`` is a queue of scripted text answers, one popped per chat request (after any
+tool batch): a model that speaks the agent's text protocol, or any multi-turn script.
+``no-tools``
+    refuses any request that offers ``tools`` with a 500 naming the field, as llama.cpp's server
+    does without ``--jinja`` (``tools param requires --jinja flag``); answers other requests.
+
 ``FakeLLM.error_message`` replaces the message in every error body (e.g. with control
 sequences, as a hostile server would send).
 ``no-schema``
@@ -129,6 +139,7 @@ MODEL_NAMES: tuple[str, ...] = (
     "no-schema",
     "no-tools",
     "json-object-only",
+    "no-tools",
 )
 FAIL_STATUSES: tuple[int, ...] = (401, 403, 404, 429, 500, 503)
 EMBEDDING_DIMS = 8
@@ -490,6 +501,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(500, {"error": error})
             return
 
+        if model == "no-tools" and body.get("tools"):
+            error = {
+                "message": "tools param requires --jinja flag",
+                "type": "server_error",
+                "param": None,
+            }
+            self._send_json(500, {"error": error})
+            return
+
         delay = fake.chunk_delay
         words_per_chunk = fake.words_per_chunk
         if body.get("tools") and body.get("stream"):
@@ -513,6 +533,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             user = _last_user_message(body)
             answer = fake.reply if fake.reply is not None else f"You said: {user}"
+        scripted = fake._next_reply()
+        if scripted is not None:
+            answer = scripted
         if fake.reply_fn is not None:
             chosen = fake.reply_fn(body)
             if chosen is not None:
@@ -636,6 +659,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         self._write_chunk(event({"role": "assistant", "content": None}, None))
+        if self.fake.tool_text:
+            for piece in chunk_text(self.fake.tool_text):
+                self._write_chunk(event({"content": piece}, None))
         for number, call in enumerate(batch):
             args = call.get("arguments", {})
             text = args if isinstance(args, str) else json.dumps(args)
@@ -661,6 +687,22 @@ class _Handler(BaseHTTPRequestHandler):
                 piece = {"index": number, "function": {"arguments": text[start : start + step]}}
                 self._write_chunk(event({"tool_calls": [piece]}, None))
         self._write_chunk(event({}, "tool_calls"))
+        options = body.get("stream_options")
+        if isinstance(options, dict) and options.get("include_usage"):
+            prompt = _prompt_tokens(body)
+            said = sum(count_tokens(json.dumps(call)) for call in batch)
+            said += count_tokens(self.fake.tool_text or "")
+            usage = {"prompt_tokens": prompt, "completion_tokens": said}
+            usage["total_tokens"] = prompt + said
+            chunk = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": _CREATED,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
+            self._write_chunk(b"data: " + _dumps(chunk) + b"\n\n")
         self._write_chunk(b"data: [DONE]\n\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
@@ -740,6 +782,9 @@ class FakeLLM:
         # Scripted tool-call batches, one per request that offers tools (module docstring).
         self.tool_calls: list[list[dict[str, Any]]] = []
         self.tool_index_reuse = False  # Ollama: every call of a batch on index 0
+        self.tool_text: str | None = None  # content streamed before a batch's calls
+        # Scripted text answers, one per chat request (module docstring).
+        self.replies: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.script: dict[str, int] = {}
         self.slots: int | None = None  # total_slots on GET /props; None: 404 (llama-cpp-python)
@@ -814,6 +859,8 @@ class FakeLLM:
         self.peak_streams = 0
         self.tool_calls = []
         self.tool_index_reuse = False
+        self.tool_text = None
+        self.replies = []
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -854,6 +901,10 @@ class FakeLLM:
     def _next_tool_batch(self) -> list[dict[str, Any]] | None:
         with self._lock:
             return self.tool_calls.pop(0) if self.tool_calls else None
+
+    def _next_reply(self) -> str | None:
+        with self._lock:
+            return self.replies.pop(0) if self.replies else None
 
     def _bump(self, model: str) -> int:
         with self._lock:

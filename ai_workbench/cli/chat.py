@@ -23,7 +23,10 @@ from ai_workbench.core.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED
     '  aiw ask --new-session --persona core/SA-1 "design an auth service"\n'
     '  aiw ask --session 3f2a "now add rate limiting"\n'
     '  aiw ask --model openai/NAME --api-base http://127.0.0.1:8080/v1 "hello"\n'
-    '  aiw ask --mcp git "what changed in the last three commits?"\n\n' + "\b\n" + EXIT_CODES_HELP,
+    '  aiw ask --mcp git "what changed in the last three commits?"\n'
+    '  aiw ask --autonomous "make the failing test pass"   # = aiw agent GOAL\n\n'
+    + "\b\n"
+    + EXIT_CODES_HELP,
 )
 @click.argument("prompt", nargs=-1)
 @click.option(
@@ -72,6 +75,11 @@ from ai_workbench.core.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED
     "--kb", is_flag=True, help="Ground the answer in the project index (aiw index), with citations."
 )
 @click.option(
+    "--autonomous",
+    is_flag=True,
+    help="Carry out PROMPT as a goal with tools: the same as aiw agent PROMPT (see aiw agent -h).",
+)
+@click.option(
     "--mcp",
     "mcp_servers",
     multiple=True,
@@ -98,6 +106,7 @@ def ask(
     code_only: bool,
     no_stdin: bool,
     kb: bool,
+    autonomous: bool,
     mcp_servers: tuple[str, ...],
 ) -> None:
     """Ask a model; the answer streams to the terminal and is saved in a session.
@@ -111,6 +120,15 @@ def ask(
         fail("use either --json or --code", 2)
     if api_base and not model and not provider:
         fail("--api-base needs --model (the model's name on that server)", 2)
+    if autonomous:  # `ai --autonomous "GOAL"` users: the agent, with its policy and log
+        from ai_workbench.cli.agent import run_agent
+
+        sys.exit(
+            run_agent(
+                ctx, " ".join(prompt), model=model, api_base=api_base, provider=provider,
+                persona=persona, files=files, offline=offline, as_json=as_json,
+            )
+        )  # fmt: skip
     loaded = load_settings(ctx, offline=offline or None, engine=engine)
     text = " ".join(prompt)
     stdin_text = None

@@ -128,6 +128,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "task": ("ai_workbench.cli.task", "task"),
     "remind": ("ai_workbench.cli.task", "remind"),
     "memory": ("ai_workbench.cli.memory", "memory"),
+    "agent": ("ai_workbench.cli.agent", "agent"),
 }
 
 

@@ -191,6 +191,8 @@ async def stream_chat(
                 if notice is not None:
                     notice(line)
                 continue
+            if tools and not emitted and refuses_tools(exc):
+                raise  # not worth a retry: the caller offers no tools next (agent/loop.py)
             if not emitted and step and mode is None and exc.kind == "bad_request":
                 structured.set_refusals(provider, refused_before)  # not the format after all
             if emitted or exc.kind not in RETRYABLE or attempt >= max_retries:
@@ -209,6 +211,13 @@ async def stream_chat(
             if notice is not None:
                 notice(line)
             await asyncio.sleep(delay)
+
+
+def refuses_tools(exc: ProviderError) -> bool:
+    """Whether an error (before any text) reads as the server refusing the ``tools`` field:
+    llama.cpp without ``--jinja`` answers 500 "tools param requires --jinja flag", others 400."""
+    text = str(exc).lower()
+    return exc.kind in {"bad_request", "server", "model"} and "tool" in text
 
 
 def connection_options(settings: Any, provider: ResolvedProvider | None = None) -> dict[str, Any]:
@@ -438,7 +447,10 @@ async def _paced(
     while True:
         limit = timeout if started() else first_wait
         try:
-            item = await asyncio.wait_for(anext(iterator), limit)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel (Ctrl-C,
+            # a stopped agent run) that lands while the next line is already buffered.
+            async with asyncio.timeout(limit):
+                item = await anext(iterator)
         except StopAsyncIteration:
             return
         except TimeoutError:

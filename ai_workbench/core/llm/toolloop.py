@@ -74,30 +74,46 @@ async def stream_with_tools(
             return
         done_rounds += 1
         this = ToolRound(calls=calls)
-        history.append(
-            {
-                "role": "assistant",
-                "content": part.text or None,
-                "tool_calls": [call.as_message_part() for call in calls],
-            }
-        )
+        history.append(assistant_message(part.text, calls))
         for call in calls:
-            if call.error is not None:
-                outcome = ToolOutcome(
-                    f"error: {call.error}; call {call.name or 'the tool'} again with a JSON "
-                    "object that matches its schema",
-                    is_error=True,
-                    summary=call.error,
-                )
-            else:
+            outcome = malformed_outcome(call) if call.error is not None else None
+            if outcome is None:
                 outcome = await toolbox.call(call)
             this.outcomes.append(outcome)
-            reply = {"role": "tool", "tool_call_id": call.id, "name": call.name}
-            history.append({**reply, "content": outcome.text})
+            history.append(tool_message(call, outcome))
         if rounds is not None:
             rounds.append(this)
         if on_round is not None:
             on_round(this)
+
+
+def assistant_message(text: str, calls: Sequence[ToolCall]) -> dict[str, Any]:
+    """The assistant turn that asked for ``calls`` (sent back with the next round)."""
+    return {
+        "role": "assistant",
+        "content": text or None,
+        "tool_calls": [call.as_message_part() for call in calls],
+    }
+
+
+def tool_message(call: ToolCall, outcome: ToolOutcome) -> dict[str, Any]:
+    """The ``tool`` message that answers ``call``."""
+    return {"role": "tool", "tool_call_id": call.id, "name": call.name, "content": outcome.text}
+
+
+def malformed_outcome(call: ToolCall) -> ToolOutcome:
+    """The tool error a call with unreadable arguments gets (``call.error`` is set)."""
+    return ToolOutcome(
+        f"error: {call.error}; call {call.name or 'the tool'} again with a JSON "
+        "object that matches its schema",
+        is_error=True,
+        summary=call.error or "malformed arguments",
+    )
+
+
+def merge_usage(total: StreamResult, part: StreamResult) -> None:
+    """Add one round's usage, retries and notices to the whole answer's."""
+    _merge(total, part)
 
 
 def _merge(total: StreamResult, part: StreamResult) -> None:

@@ -1,0 +1,543 @@
+"""The run loop: the model proposes, the toolbox (policy, sandbox) disposes, until done or a limit.
+
+Each round streams the model's answer (text appears as it comes, :class:`TextDelta`); the tool
+calls it asks for arrive in the OpenAI tools format through either engine
+(:func:`~ai_workbench.core.llm.engines.stream_chat` puts split argument deltas and Ollama's
+index-0 batches together), or, for a model or server without tool calls, as one fenced JSON action
+per turn (:mod:`ai_workbench.agent.protocol`). ``supports_tools`` on the model's profile chooses:
+``true``, ``false``, or ``auto`` (offer tools; when the server refuses the ``tools`` field,
+switch to the text protocol and remember that endpoint while aiw runs). Every call goes through
+the toolbox, which applies the policy and records a step; ``ask_user`` is the loop's own tool.
+
+Limits end a run with a summary of what was done and what is left: steps (tool calls), a token
+and a cost budget, a wall-clock limit. At the step limit the model is asked once more, without
+tools, what is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from ai_workbench.agent import protocol as text_protocol
+from ai_workbench.agent.events import (
+    AgentEvent,
+    Notice,
+    QuestionAsked,
+    StepFinished,
+    StepStarted,
+    TextDelta,
+)
+from ai_workbench.agent.summary import RunSummary, StepInfo
+from ai_workbench.core.errors import ProviderError
+from ai_workbench.core.llm.engines import StreamResult, refuses_tools, stream_chat
+from ai_workbench.core.llm.profiles import ResolvedProvider
+from ai_workbench.core.llm.structured import endpoint_key
+from ai_workbench.core.llm.toolloop import assistant_message, malformed_outcome, tool_message
+from ai_workbench.core.llm.tools import ToolCall, ToolOutcome
+from ai_workbench.core.redact import redact_text
+
+__all__ = [
+    "ASK_USER",
+    "AgentLoop",
+    "AgentTools",
+    "AskUser",
+    "RunLimits",
+    "forget_tool_refusals",
+]
+
+Protocol_ = Literal["tools", "text"]
+AskUser = Callable[[str], Awaitable[str]]
+Emit = Callable[[AgentEvent], None]
+OnStep = Callable[[StepInfo], Awaitable[None]]
+
+#: The loop's own tool: a clarifying question for the user.
+ASK_USER = "ask_user"
+ASK_USER_SPEC: dict[str, Any] = {
+    "type": "function",
+    "function": {
+        "name": ASK_USER,
+        "description": "Ask the user a clarifying question when the goal is unclear or a "
+        "decision is theirs. The answer comes back as the result.",
+        "parameters": {
+            "type": "object",
+            "properties": {"question": {"type": "string", "description": "one short question"}},
+            "required": ["question"],
+        },
+    },
+}
+#: Refusals in a row after which the run stops (the model keeps asking for what is not allowed).
+MAX_REFUSALS_IN_A_ROW = 3
+#: The same call (tool and arguments) this many times in a row is not run again.
+MAX_REPEATS = 2
+_TARGET_KEYS = ("path", "command", "cmd", "pattern", "query", "question", "action", "args")
+# endpoint|model of servers that refused the tools field (in-process memory, like structured)
+_TEXT_ONLY: set[str] = set()
+
+
+def forget_tool_refusals() -> None:
+    """Forget which servers refused tool calls (tests; a workbench that switched servers)."""
+    _TEXT_ONLY.clear()
+
+
+class AgentTools(Protocol):
+    """What the loop needs from the toolbox (``agent.tools.AgentToolbox`` satisfies it): the
+    specs, a way to run one call (policy, approval, sandbox, redaction, output cut) and the
+    step records it keeps (``tool``, ``args_redacted``, ``decision``, ``exit_code``,
+    ``duration_ms``, ``output_digest``, ``diff``, ``changed_files``)."""
+
+    steps: list[Any]
+
+    def specs(self) -> list[dict[str, Any]]: ...
+
+    async def call(self, call: ToolCall) -> ToolOutcome: ...
+
+
+@dataclass
+class RunLimits:
+    """When a run stops on its own: tool calls, wall-clock seconds, tokens, dollars."""
+
+    max_steps: int = 20
+    wall_clock_s: float = 1800.0
+    token_budget: int | None = 200_000
+    cost_budget: float | None = None
+    max_output_tokens: int | None = 4096  # per model answer
+
+    @classmethod
+    def from_settings(cls, settings: Any, **overrides: Any) -> RunLimits:
+        """The limits of ``settings.agent`` (``[agent]`` in config), then the non-``None``
+        ``overrides`` (command-line flags) on top. The single place that reads them."""
+        agent = getattr(settings, "agent", None)
+        limits = cls(
+            max_steps=int(getattr(agent, "max_steps", cls.max_steps)),
+            wall_clock_s=float(getattr(agent, "max_seconds", cls.wall_clock_s)),
+            token_budget=getattr(agent, "max_tokens", cls.token_budget),
+            cost_budget=getattr(agent, "max_cost", cls.cost_budget),
+        )
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(limits, key, value)
+        return limits
+
+
+class AgentLoop:
+    """One run of the loop. Its state (steps, tokens) stays readable after a cancel."""
+
+    def __init__(
+        self,
+        provider: ResolvedProvider,
+        toolbox: AgentTools,
+        limits: RunLimits,
+        *,
+        emit: Emit,
+        ask: AskUser | None = None,
+        on_step: OnStep | None = None,
+        stream_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.toolbox = toolbox
+        self.limits = limits
+        self.emit = emit
+        self.ask = ask
+        self.on_step = on_step
+        self.options = dict(stream_options or {})
+        self.steps: list[StepInfo] = []
+        self.tokens_in = 0
+        self.tokens_out = 0
+        self.protocol: Protocol_ = self._first_protocol()
+        self.started = time.monotonic()
+        self.last_text = ""
+        self._refusals_in_a_row = 0
+        self._calls_made = 0
+        self._keys: list[tuple[str, str]] = []
+        self.error: ProviderError | None = None  # what ended the run, when a provider failed
+
+    # -- the run -----------------------------------------------------------------------------
+
+    async def run(self, messages: Sequence[dict[str, Any]]) -> RunSummary:
+        """Run until the model finishes, asks headless, or a limit ends it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.limits.wall_clock_s
+        history = list(messages)
+        if self.protocol == "text":
+            history = self._to_text(history)
+        nudged = False
+        while True:
+            over = self._over_budget()
+            if over is not None:
+                return await self._stopped(over, history, wrap_up=False)
+            if self._calls_made >= self.limits.max_steps:
+                why = f"the step limit of {self.limits.max_steps} tool calls is reached"
+                return await self._stopped(why, history, wrap_up=True, deadline=deadline)
+            part = StreamResult()
+            offer = self._specs() if self.protocol == "tools" else None
+            try:
+                async with asyncio.timeout_at(deadline):
+                    shown = await self._stream(history, part, offer)
+            except TimeoutError:
+                self._count(part, history)  # what the cut answer cost
+                self.last_text = part.text or self.last_text
+                return await self._stopped(self._clock_reason(), history, wrap_up=False)
+            except ProviderError as exc:
+                self._count(part, history)
+                if offer and self._tools_refused(exc, part):
+                    history = self._to_text(history)
+                    continue
+                return self._finish("error", str(exc), final_text=part.text, error=exc)
+            self._count(part, history)
+            calls = list(part.tool_calls) if offer else []
+            textual = False
+            if not calls:
+                action = text_protocol.parse_action(part.text, self._calls_made)
+                if action is not None:
+                    calls, textual = [action], True
+            if not calls:
+                rest = part.text[len(shown) :]
+                if rest:
+                    self.emit(TextDelta(rest))
+                if not part.text.strip() and not nudged:
+                    nudged = True
+                    history.append({"role": "assistant", "content": ""})
+                    history.append(_user("Continue: take the next step, or summarize if done."))
+                    continue
+                return self._finish("done", "the model finished", final_text=part.text)
+            self.last_text = part.text or self.last_text
+            if textual:
+                history.append({"role": "assistant", "content": part.text})
+            else:
+                history.append(assistant_message(part.text, calls))
+            for call in calls:
+                finish = text_protocol.FINISH_TOOLS
+                if textual and call.name in finish and call.error is None:
+                    args = call.arguments or {}
+                    said = next((str(v) for v in args.values() if isinstance(v, str)), "")
+                    return self._finish("done", "the model finished", final_text=said or shown)
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        outcome, stop = await self._call(call)
+                except TimeoutError:
+                    return await self._stopped(self._clock_reason(), history, wrap_up=False)
+                if textual:
+                    history.append(text_protocol.result_message(call, outcome.text))
+                else:
+                    history.append(tool_message(call, outcome))
+                if stop is not None:
+                    return stop
+            if self._refusals_in_a_row >= MAX_REFUSALS_IN_A_ROW:
+                return self._finish(
+                    "refused",
+                    f"{self._refusals_in_a_row} actions in a row were not allowed; stopped",
+                    final_text=self.last_text,
+                    left="the actions that were not allowed (listed above)",
+                )
+
+    # -- one round ---------------------------------------------------------------------------
+
+    async def _stream(
+        self, history: list[dict[str, Any]], part: StreamResult, offer: list[dict[str, Any]] | None
+    ) -> str:
+        """Stream one answer; emit its prose as it comes (an action block held back)."""
+        hold = text_protocol.ActionFilter()
+        shown = ""
+        options = {"max_tokens": self.limits.max_output_tokens, **self.options}
+        stream = stream_chat(self.provider, history, part, tools=offer, **options)
+        try:
+            async for piece in stream:
+                visible = hold.feed(piece)
+                if visible:
+                    shown += visible
+                    self.emit(TextDelta(visible))
+            tail = hold.flush()
+            if tail:
+                shown += tail
+                self.emit(TextDelta(tail))
+        finally:
+            await stream.aclose()
+        return shown
+
+    async def _call(self, call: ToolCall) -> tuple[ToolOutcome, RunSummary | None]:
+        """Run one call (or refuse it); record the step; maybe end the run (a question)."""
+        self._calls_made += 1
+        n = self._calls_made
+        target = _target(call)
+        self.emit(StepStarted(n, call.name or "?", target))
+        started = time.perf_counter()
+        stop: RunSummary | None = None
+        record: Any = None
+        key = (call.name, call.arguments_text.strip())
+        if call.error is not None:
+            outcome, decision = malformed_outcome(call), "error"
+        elif call.name == ASK_USER:
+            outcome, stop = await self._ask_user(call)
+            decision = "auto"
+        elif self._repeats(key):
+            outcome = ToolOutcome(
+                f"error: you made this exact {call.name} call {MAX_REPEATS} times already and "
+                "its result will not change; do something else, or finish with a summary",
+                is_error=True,
+                summary="repeated call, not run again",
+            )
+            decision = "error"
+        else:
+            before = len(self.toolbox.steps)
+            outcome = await self.toolbox.call(call)
+            records = self.toolbox.steps[before:]
+            record = records[-1] if records else None
+            fallback = "error" if outcome.is_error else "auto"
+            decision = getattr(record, "decision", None) or fallback
+        step = StepInfo(
+            n=n,
+            tool=call.name or "?",
+            target=target,
+            args=getattr(record, "args_redacted", None) or _redacted(call.arguments or {}),
+            decision=decision,
+            exit_code=getattr(record, "exit_code", None),
+            duration_ms=float(
+                getattr(record, "duration_ms", None) or (time.perf_counter() - started) * 1000
+            ),
+            output_digest=str(getattr(record, "output_digest", "") or ""),
+            diff=getattr(record, "diff", None),
+            changed_files=list(getattr(record, "changed_files", None) or []),
+            is_error=outcome.is_error,
+            summary=outcome.summary or _first_line(outcome.text),
+            output=outcome.text,
+        )
+        self.steps.append(step)
+        self._keys.append(key)
+        self._refusals_in_a_row = self._refusals_in_a_row + 1 if step.refused else 0
+        if self.on_step is not None:
+            await self.on_step(step)
+        self.emit(StepFinished(step))
+        return outcome, stop
+
+    async def _ask_user(self, call: ToolCall) -> tuple[ToolOutcome, RunSummary | None]:
+        question = str((call.arguments or {}).get("question") or "").strip()
+        if not question:
+            return ToolOutcome("error: ask_user needs a question", is_error=True), None
+        if self.ask is None:
+            self.emit(QuestionAsked(question))
+            stop = self._finish(
+                "question",
+                "the model asked a question and nobody can answer it here (no terminal)",
+                final_text=self.last_text,
+                question=question,
+                left=f"answer the question, then run again: {question}",
+            )
+            return ToolOutcome("(not answered: the run ends here)", summary="asked"), stop
+        answer = (await self.ask(question)).strip()
+        text = f"The user answered: {answer}" if answer else "The user gave no answer."
+        return ToolOutcome(text, summary="answered" if answer else "no answer"), None
+
+    def _repeats(self, key: tuple[str, str]) -> bool:
+        recent = self._keys[-MAX_REPEATS:]
+        return len(recent) == MAX_REPEATS and all(k == key for k in recent)
+
+    # -- protocol ----------------------------------------------------------------------------
+
+    def _first_protocol(self) -> Protocol_:
+        setting = getattr(self.provider, "supports_tools", "auto")
+        if setting is False or str(setting).lower() == "false":
+            return "text"
+        if setting is True or str(setting).lower() == "true":
+            return "tools"
+        return "text" if endpoint_key(self.provider) in _TEXT_ONLY else "tools"
+
+    def _specs(self) -> list[dict[str, Any]]:
+        specs = list(self.toolbox.specs())
+        if not any(s.get("function", {}).get("name") == ASK_USER for s in specs):
+            specs.append(ASK_USER_SPEC)
+        return specs
+
+    def _tools_refused(self, exc: ProviderError, part: StreamResult) -> bool:
+        """With supports_tools = auto: the server refused the tools field (before any text)."""
+        if part.text or str(getattr(self.provider, "supports_tools", "auto")).lower() != "auto":
+            return False
+        if exc.kind == "bad_request" or refuses_tools(exc):
+            _TEXT_ONLY.add(endpoint_key(self.provider))
+            self.emit(
+                Notice(
+                    f"{self.provider.label()} refused tool calls ({exc.kind}); using the text "
+                    "protocol (set supports_tools = false in its profile to skip the try)"
+                )
+            )
+            return True
+        return False
+
+    def _to_text(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The history for the text protocol: tool specs in the system prompt, calls as text."""
+        self.protocol = "text"
+        section = text_protocol.protocol_prompt(self._specs())
+        out: list[dict[str, Any]] = []
+        for message in history:
+            role = message.get("role")
+            if role == "system" and not out:
+                out.append({"role": "system", "content": f"{message.get('content') or ''}\n\n"
+                            f"{section}".strip()})  # fmt: skip
+            elif role == "assistant" and message.get("tool_calls"):
+                parts = [message.get("content") or ""]
+                for item in message["tool_calls"]:
+                    fn = item.get("function") or {}
+                    action = {"tool": fn.get("name"), "args": _loads(fn.get("arguments"))}
+                    parts.append(f"```json\n{json.dumps(action)}\n```")
+                out.append({"role": "assistant", "content": "\n".join(p for p in parts if p)})
+            elif role == "tool":
+                call = ToolCall(0, name=str(message.get("name") or "the tool"))
+                out.append(text_protocol.result_message(call, str(message.get("content") or "")))
+            else:
+                out.append(message)
+        if not out or out[0].get("role") != "system":
+            out.insert(0, {"role": "system", "content": section})
+        return out
+
+    # -- limits and the end ------------------------------------------------------------------
+
+    def _count(self, part: StreamResult, history: list[dict[str, Any]]) -> None:
+        from ai_workbench.core.context import estimate_tokens
+
+        if part.tokens_in is not None:
+            self.tokens_in += part.tokens_in
+        else:
+            self.tokens_in += sum(estimate_tokens(str(m.get("content") or "")) for m in history)
+        if part.tokens_out is not None:
+            self.tokens_out += part.tokens_out
+        else:
+            said = part.text + "".join(c.arguments_text for c in part.tool_calls)
+            self.tokens_out += estimate_tokens(said) if said else 0
+
+    def cost(self) -> float | None:
+        from ai_workbench.core.llm.costs import cost_of
+
+        return cost_of(
+            self.provider.model, self.tokens_in, self.tokens_out, is_local=self.provider.is_local
+        )
+
+    def _over_budget(self) -> str | None:
+        budget = self.limits.token_budget
+        used = self.tokens_in + self.tokens_out
+        if budget is not None and used >= budget:
+            return f"the token budget of {budget} is used up ({used} tokens)"
+        if self.limits.cost_budget is not None:
+            cost = self.cost()
+            if cost is not None and cost >= self.limits.cost_budget:
+                return f"the cost budget of ${self.limits.cost_budget:g} is used up (${cost:.4f})"
+        return None
+
+    def _clock_reason(self) -> str:
+        return f"the wall-clock limit of {self.limits.wall_clock_s:g}s is reached"
+
+    async def _stopped(
+        self,
+        why: str,
+        history: list[dict[str, Any]],
+        *,
+        wrap_up: bool,
+        deadline: float | None = None,
+    ) -> RunSummary:
+        """A limit ended the run: ask the model (at the step limit) what is left, then sum up."""
+        left = ""
+        if wrap_up and deadline is not None:
+            remaining = deadline - asyncio.get_running_loop().time()
+            ask = _user(
+                f"Stop here: {why}. Do not call tools. In a few lines: what did you do, and "
+                "what is left to reach the goal?"
+            )
+            part = StreamResult()
+            if remaining > 1:
+                self.emit(TextDelta("\n"))
+                try:
+                    async with asyncio.timeout(min(remaining, 120.0)):
+                        options = {**self.options, "max_tokens": 400}
+                        stream = stream_chat(self.provider, [*history, ask], part, **options)
+                        try:
+                            async for piece in stream:
+                                self.emit(TextDelta(piece))
+                        finally:
+                            await stream.aclose()
+                    left = part.text.strip()
+                except (TimeoutError, ProviderError) as exc:
+                    self.emit(Notice(f"could not ask the model what is left: {exc or 'timeout'}"))
+                self._count(part, history)
+        if not left:
+            left = "the goal is not reached yet" + (
+                f"; the model's last words: {_first_line(self.last_text, 300)}"
+                if self.last_text.strip()
+                else ""
+            )
+        return self._finish("limit", why, final_text=self.last_text, left=left)
+
+    def _finish(
+        self,
+        status: str,
+        reason: str,
+        *,
+        final_text: str = "",
+        question: str | None = None,
+        left: str = "",
+        error: ProviderError | None = None,
+    ) -> RunSummary:
+        refused = [s for s in self.steps if s.refused]
+        if status == "done" and refused:
+            status = "refused"
+            reason = (
+                f"the model finished, but {len(refused)} action(s) were not allowed; the goal "
+                "may be only partly done"
+            )
+        summary = RunSummary.from_steps(
+            self.steps,
+            status=status,
+            reason=reason,
+            final_text=final_text.strip(),
+            question=question,
+            left=left,
+            tokens_in=self.tokens_in,
+            tokens_out=self.tokens_out,
+            seconds=time.monotonic() - self.started,
+            protocol=self.protocol,
+        )
+        self.error = error
+        return summary
+
+    def snapshot(self, status: str, reason: str) -> RunSummary:
+        """The summary of a run stopped from outside (cancelled, crashed): what it did so far."""
+        return self._finish(
+            status, reason, final_text=self.last_text, left="the run was stopped before the end"
+        )
+
+
+def _user(text: str) -> dict[str, str]:
+    return {"role": "user", "content": text}
+
+
+def _loads(text: Any) -> Any:
+    try:
+        return json.loads(text) if isinstance(text, str) and text.strip() else {}
+    except ValueError:
+        return text
+
+
+def _target(call: ToolCall) -> str:
+    args = call.arguments or {}
+    for key in _TARGET_KEYS:
+        value = args.get(key)
+        if isinstance(value, list):
+            value = " ".join(str(v) for v in value)
+        if value:
+            return _first_line(redact_text(str(value)), 120)
+    return ""
+
+
+def _redacted(args: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = json.loads(redact_text(json.dumps(args, ensure_ascii=False)))
+    except ValueError:
+        return {"redacted": True}
+    return value if isinstance(value, dict) else {"args": value}
+
+
+def _first_line(text: str, width: int = 160) -> str:
+    line = " ".join(text.strip().splitlines()[0].split()) if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -1,0 +1,177 @@
+"""The text protocol: tool calls for models and servers without OpenAI tool calls.
+
+The model is told the tools in its system prompt and answers with one fenced JSON action per
+turn::
+
+    ```json
+    {"tool": "read_file", "args": {"path": "src/app.py"}}
+    ```
+
+The result comes back as the next user message; an answer without an action is the final one.
+:func:`parse_action` also reads the forms small models fall into on their own even when offered
+real tools: Qwen/Hermes ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` and a bare JSON
+object. An action whose JSON is broken beyond repair becomes a call with an ``error``, which goes
+back to the model as a tool error, like malformed OpenAI arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from ai_workbench.core.llm.tools import ToolCall
+
+__all__ = ["FINISH_TOOLS", "ActionFilter", "parse_action", "protocol_prompt", "result_message"]
+
+#: Names a small model may give its final answer as an action: the run is done.
+FINISH_TOOLS = frozenset({"finish", "final_answer", "done", "answer", "task_complete"})
+
+_FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
+_TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.S)
+_MARKERS = ("```", "<tool_call>")
+
+
+def protocol_prompt(specs: Sequence[dict[str, Any]]) -> str:
+    """The system-prompt section that teaches the protocol and lists the tools."""
+    lines = [
+        "## How to use tools",
+        "",
+        "To use a tool, answer with exactly one fenced JSON block and nothing after it:",
+        "",
+        "```json",
+        '{"tool": "read_file", "args": {"path": "src/app.py"}}',
+        "```",
+        "",
+        "You get the tool's result in the next message; then take the next step. One tool per "
+        "answer. When the goal is reached, answer WITHOUT a JSON block: a short summary of what "
+        "you did.",
+        "",
+        "## Tools",
+    ]
+    for spec in specs:
+        function = spec.get("function") or {}
+        name = function.get("name", "?")
+        params = function.get("parameters") or {}
+        props = params.get("properties") or {}
+        required = set(params.get("required") or [])
+        args = ", ".join(
+            f"{key}: {(value or {}).get('type', 'any')}{'' if key in required else '?'}"
+            for key, value in props.items()
+        )
+        description = " ".join(str(function.get("description") or "").split())
+        lines.append(f"- {name}({args}): {description}")
+    return "\n".join(lines)
+
+
+def result_message(call: ToolCall, text: str) -> dict[str, str]:
+    """The user message that carries a tool's result back to a text-protocol model."""
+    return {
+        "role": "user",
+        "content": f"Result of {call.name or 'the action'}:\n{text}\n\n"
+        "Take the next step (one JSON action), or answer without a block when the goal is done.",
+    }
+
+
+def parse_action(text: str, number: int = 0) -> ToolCall | None:
+    """The first action in a model's answer as a :class:`ToolCall`, or ``None`` (no action).
+
+    The call's ``arguments_text`` is the JSON of its arguments; ``error`` says why an action
+    that was clearly meant could not be read."""
+    for match in _TOOL_CALL_RE.finditer(text):
+        call = _from_json(match.group(1), number, tagged=True)
+        if call is not None:
+            return call
+    for match in _FENCE_RE.finditer(text):
+        language, body = match.group(1).lower(), match.group(2)
+        if language not in ("", "json", "json5", "tool", "tool_call", "action"):
+            continue
+        call = _from_json(body, number, tagged=language in ("tool", "tool_call", "action"))
+        if call is not None:
+            return call
+    stripped = text.strip()
+    if stripped.startswith("{") and stripped.endswith("}"):
+        return _from_json(stripped, number, tagged=False)
+    return None
+
+
+def _from_json(body: str, number: int, *, tagged: bool) -> ToolCall | None:
+    value = _loads(body)
+    call = ToolCall(index=number, id=f"text_{number}")
+    if isinstance(value, dict):
+        name = value.get("tool") or value.get("name") or value.get("function")
+        if isinstance(name, dict):  # {"function": {"name": ..., "arguments": ...}}
+            value, name = name, name.get("name")
+        if not isinstance(name, str) or not name:
+            return _broken(call, "the action has no tool name") if tagged else None
+        args: Any = value.get("args", value.get("arguments", value.get("parameters", {})))
+        if isinstance(args, str):
+            args = _loads(args) if args.strip() else {}
+        call.name = name
+        if not isinstance(args, dict):
+            call.arguments_text = json.dumps(args)
+            call.error = "the action's args must be a JSON object"
+            return call
+        call.arguments = args
+        call.arguments_text = json.dumps(args, ensure_ascii=False)
+        return call
+    if tagged or '"tool"' in body or '"name"' in body:
+        return _broken(call, "the action is not valid JSON")
+    return None
+
+
+def _broken(call: ToolCall, why: str) -> ToolCall:
+    call.name = call.name or "action"
+    call.error = (
+        f"{why}; answer with one fenced block such as "
+        '```json\n{"tool": "read_file", "args": {"path": "README.md"}}\n```'
+    )
+    return call
+
+
+def _loads(body: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        pass
+    try:
+        import json_repair
+
+        value = json_repair.loads(body)
+    except Exception:
+        return None
+    return value if isinstance(value, dict) and value else None
+
+
+class ActionFilter:
+    """Streams a text-protocol answer's prose and holds back its action block.
+
+    ``feed`` returns what may be shown now; text from the first fence or ``<tool_call>`` on is
+    kept back (a marker split across deltas is held until it is clear)."""
+
+    def __init__(self) -> None:
+        self.hidden = False
+        self._pending = ""
+
+    def feed(self, text: str) -> str:
+        if self.hidden:
+            return ""
+        buffer = self._pending + text
+        cut = min((i for i in (buffer.find(m) for m in _MARKERS) if i >= 0), default=-1)
+        if cut >= 0:
+            self.hidden = True
+            self._pending = ""
+            return buffer[:cut]
+        keep = 0
+        for marker in _MARKERS:
+            for size in range(len(marker) - 1, 0, -1):
+                if buffer.endswith(marker[:size]):
+                    keep = max(keep, size)
+                    break
+        self._pending = buffer[len(buffer) - keep :] if keep else ""
+        return buffer[: len(buffer) - keep]
+
+    def flush(self) -> str:
+        rest, self._pending = ("" if self.hidden else self._pending), ""
+        return rest
