@@ -569,9 +569,18 @@ def open_agent(app: Any) -> None:
         else:
             app.notify("A run is going: Esc stops it first.", severity="warning")
         return
-    if app.store is None or app.loaded is None:
-        app.notify("Still starting up: try again in a moment.", severity="warning")
+    if app.store is None or app.loaded is None:  # still starting: open once it is ready
+        app.run_worker(_open_when_ready(app), group="agent-open", exclusive=True)
         return
     from ai_workbench.agent.service import AgentService
 
     app.push_screen(AgentScreen(AgentService(app.loaded, app.store), app.model_args()))
+
+
+async def _open_when_ready(app: Any) -> None:
+    problem = await app.ctx.wait_ready()
+    if problem or app.store is None or app.loaded is None:
+        app.notify(clean(problem or "the database is not open"), title="Agent", severity="error")
+        return
+    if not isinstance(app.screen, AgentScreen):
+        open_agent(app)
