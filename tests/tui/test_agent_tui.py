@@ -223,3 +223,51 @@ async def test_a_run_that_cannot_start_says_why_in_one_line(
         await wait_for(pilot, lambda: "could not start" in log_text(screen))
         assert screen.query_one("#agent-goal", Input).value == "anything"  # nothing lost
         assert not screen.running
+
+
+async def test_the_approval_modal_strips_control_sequences_and_shows_a_diff(
+    make_app: Any, project: Path
+) -> None:
+    from dataclasses import dataclass
+
+    @dataclass
+    class Request:
+        tool: str
+        summary: str
+        detail: str
+        reason: str
+        rule: str
+
+    diff = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old\x1b]0;pwned\x07\n+new [b]not markup[/b]\n"
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        answers: list[str | None] = []
+        app.push_screen(ApprovalScreen(Request("edit_file", "edit x.py", diff, "", "")),
+                        answers.append)  # fmt: skip
+        await pilot.pause()
+        detail = str(app.screen.query_one("#agent-approval-detail", Static).render())
+        expected = "--- a/x.py\n+++ b/x.py\n@@ -1 +1 @@\n-old\n+new [b]not markup[/b]"
+        assert detail.rstrip() == expected
+        assert not app.screen.query("#agent-approval-rule")  # no rule: no "always"
+        await pilot.press("a")  # offered nothing to remember: the modal stays
+        assert answers == [] and isinstance(app.screen, ApprovalScreen)
+        await pilot.press("r")
+        assert answers == ["run"]
+
+
+def test_snapshot_of_the_approval_modal(
+    snap_compare: Any, echo_app: Any, fake_llm: Any, project: Path, monkeypatch: Any
+) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)  # compare the real colours
+    script_command(fake_llm)
+    fake_llm.tool_text = "I will run one command.\n"
+
+    async def run_before(pilot: Any) -> None:
+        app = pilot.app
+        screen = await open_agent(pilot, app)
+        await start(pilot, screen, "make made.txt")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        await pilot.pause(0.3)
+
+    assert snap_compare(echo_app(), terminal_size=SIZE, run_before=run_before)

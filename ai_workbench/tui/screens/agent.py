@@ -120,11 +120,11 @@ commands, git) under the permission policy of the mode chosen next to the goal.
     AgentScreen #agent-question { height: auto; display: none; padding: 0 1;
                                   border: round $warning; }
     AgentScreen #agent-question.-asking { display: block; }
+    AgentScreen #agent-steps { height: auto; max-height: 35%; min-height: 3; }
     AgentScreen #agent-body { height: 1fr; }
-    AgentScreen #agent-side { width: 45%; min-width: 36; }
+    AgentScreen #agent-side { width: 42; border-left: vkey $panel; }
     AgentScreen .agent-label { height: 1; padding: 0 1; color: $text-muted; }
-    AgentScreen #agent-steps { height: 1fr; }
-    AgentScreen #agent-runs { height: 10; border: none; }
+    AgentScreen #agent-runs { height: 1fr; border: none; }
     AgentScreen #agent-log { width: 1fr; padding: 0 1; }
     AgentScreen .agent-text { margin-top: 1; }
     AgentScreen .agent-diff { margin: 0 0 0 2; background: $boost; }
@@ -167,20 +167,21 @@ commands, git) under the permission policy of the mode chosen next to the goal.
         with Vertical(id="agent-question"):
             yield Static("", id="agent-question-text")
             yield Input(placeholder="Your answer (Enter sends)", id="agent-answer")
+        yield DataTable(id="agent-steps", cursor_type="row", zebra_stripes=True)
         with Horizontal(id="agent-body"):
-            with Vertical(id="agent-side"):
-                yield Static("Steps", classes="agent-label")
-                yield DataTable(id="agent-steps", cursor_type="row", zebra_stripes=True)
-                yield Static("Past runs (Enter shows, +/- rate)", classes="agent-label")
-                yield RunList(id="agent-runs")
             yield VerticalScroll(id="agent-log")
+            with Vertical(id="agent-side"):
+                yield Static("Past runs · Enter shows · +/- rate", classes="agent-label")
+                yield RunList(id="agent-runs")
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.steps_table
-        for label, key in (("#", "n"), ("tool", "tool"), ("target", "target"),
-                           ("decision", "decision"), ("result", "result")):  # fmt: skip
-            table.add_column(label, key=key)
+        table.add_column("#", key="n")
+        table.add_column("tool", key="tool")
+        table.add_column("target", key="target")
+        table.add_column("decision", key="decision", width=14)  # user-approved, rule:…
+        table.add_column("result", key="result")
         goal = self.query_one("#agent-goal", Input)
         goal.cursor_blink = not self.app.is_headless
         goal.focus()
@@ -342,7 +343,7 @@ commands, git) under the permission policy of the mode chosen next to the goal.
             self.steps_table.add_row(str(step.n), clean(step.tool), "", "", "", key=str(step.n))
         self._set_cell(step.n, "target", clip(clean(step.target), 40))
         self._set_cell(step.n, "decision", decision_cell(clean(step.decision)))
-        self._set_cell(step.n, "result", clip(step_result(step), 50))
+        self._set_cell(step.n, "result", clip(step_result(step), 40))
         bad = step.refused or step.is_error
         mark = "✗" if bad else "▸"
         line = f"{mark} {step.n} {clean(step.tool)} {clip(clean(step.target), 80)}"
@@ -514,7 +515,7 @@ commands, git) under the permission policy of the mode chosen next to the goal.
         for row in record.step_rows:
             self.steps_table.add_row(
                 str(row.n), clean(row.tool), clip(clean(row.target), 40),
-                decision_cell(clean(row.decision)), clip(clean(row.summary or ""), 50),
+                decision_cell(clean(row.decision)), clip(clean(row.summary or ""), 40),
                 key=str(row.n),
             )  # fmt: skip
             self._log(Content.assemble(

@@ -53,11 +53,6 @@ class ApprovalScreen(ModalScreen[str]):
         Binding("d,n,escape", "answer('deny')", "Deny", id="agent_approval.deny"),
     ]
 
-    DEFAULT_CSS = """
-    ApprovalScreen #agent-approval-dialog { width: 100; max-width: 95%; }
-    ApprovalScreen #agent-approval-scroll { max-height: 24; border: round $panel; }
-    """
-
     def __init__(self, request: Any) -> None:
         super().__init__(classes="modal")
         self.request = request
