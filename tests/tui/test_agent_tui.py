@@ -133,7 +133,15 @@ async def test_once_approves_and_the_step_completes(
         await pilot.press(*"clean run", "enter")
         await wait_for(pilot, lambda: screen.runs and screen.runs[0].rating == 1)
         record = await stored(screen.run_id)
-    assert record.rating == 1 and record.comment == "clean run"
+        assert record.rating == 1 and record.comment == "clean run"
+        assert "▲" in str(screen.query_one("#agent-runs").get_option_at_index(0).prompt)
+        # Enter on a past run shows it again from the log.
+        screen.query_one("#agent-runs").focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "I will make the file." not in log_text(screen))
+        assert "done: the model finished" in log_text(screen)  # rebuilt from the stored run
+        assert cells(app) == [["1", "run_command", COMMAND[:39] + "…", "user-approved",
+                               cells(app)[0][4]]]  # fmt: skip
 
 
 async def test_an_edit_shows_its_diff(echo_app: Any, fake_llm: Any, project: Path) -> None:
