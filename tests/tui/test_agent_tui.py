@@ -279,3 +279,19 @@ def test_snapshot_of_the_approval_modal(
         await pilot.pause(0.3)
 
     assert snap_compare(echo_app(), terminal_size=SIZE, run_before=run_before)
+
+
+async def test_quitting_during_an_approval_stores_the_run_as_stopped(
+    echo_app: Any, fake_llm: Any, project: Path
+) -> None:
+    script_command(fake_llm)
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_agent(pilot, app)
+        await start(pilot, screen, "make made.txt")
+        await wait_for(pilot, lambda: isinstance(app.screen, ApprovalScreen))
+        run_id = screen.run_id
+        await pilot.press("ctrl+q")
+    record = await stored(run_id)
+    assert record.status == "cancelled" and record.ended is not None
+    assert not (project / "made.txt").exists()

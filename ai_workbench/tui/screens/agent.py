@@ -143,6 +143,7 @@ commands, git) under the permission policy of the mode chosen next to the goal.
         self.runs: list[Any] = []
         self.question: Any = None  # the QuestionAsked waiting for an answer
         self.approval: ApprovalScreen | None = None
+        self._stopping: tuple[Any, asyncio.Future[Any]] | None = None
         self._text: Static | None = None
         self._text_parts: list[str] = []
 
@@ -193,7 +194,16 @@ commands, git) under the permission policy of the mode chosen next to the goal.
         run = self.run
         if run is not None:
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(run.stop(), 5)
+                await asyncio.wait_for(asyncio.shield(self.stop_run(run)), 5)
+
+    def stop_run(self, run: Any) -> asyncio.Future[Any]:
+        """Stop ``run`` once: Esc, the worker going away and the screen closing share it (a
+        second cancel would cut the run's own clean-up, which stores it as stopped)."""
+        if self._stopping is None or self._stopping[0] is not run:
+            task = asyncio.ensure_future(run.stop())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+            self._stopping = (run, task)
+        return self._stopping[1]
 
     @property
     def steps_table(self) -> DataTable[Any]:
@@ -258,7 +268,7 @@ commands, git) under the permission policy of the mode chosen next to the goal.
                 self.show_event(event)
         except asyncio.CancelledError:  # the screen or the app goes away: stop the run too
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(run.stop(), 5)
+                await asyncio.wait_for(asyncio.shield(self.stop_run(run)), 5)
             raise
         finally:
             self.run = None
@@ -438,13 +448,9 @@ commands, git) under the permission policy of the mode chosen next to the goal.
     def action_escape(self) -> None:
         if self.run is not None:
             self._status(Content.assemble(("Agent", "bold"), " · stopping…"))
-            self._stop(self.run)
+            self.stop_run(self.run)
             return
         self.app.pop_screen()
-
-    @work(group="agent-stop", exit_on_error=False)
-    async def _stop(self, run: Any) -> None:
-        await run.stop()
 
     def action_focus_runs(self) -> None:
         self.query_one("#agent-runs", RunList).focus()
