@@ -86,6 +86,8 @@ class AiwApp(App[None]):
                  show=False, priority=True),  # over the prompt's own F7 (select all)
         Binding("ctrl+k", "focus_prompt", "Prompt", id="app.focus_prompt", show=False),
         _binding("f4", "review", "Review", "app.review", "Review changes", show=False),
+        _binding("ctrl+g", "agent", "Agent", "app.agent", "Agent mode: a goal, worked with tools",
+                 show=False),
         _binding("f5", "process_ai_comments", "AI comments", "app.watch_now",
                  "Process pending AI! / AI? comments now",
                  show=False, priority=True),  # over the prompt's own F5 (select word)
@@ -348,6 +350,11 @@ class AiwApp(App[None]):
         from ai_workbench.tui.screens.review import open_review
 
         open_review(self)
+
+    def action_agent(self) -> None:
+        from ai_workbench.tui.screens.agent import open_agent
+
+        open_agent(self)
 
     def action_help(self) -> None:
         from ai_workbench.tui.screens.help import HelpScreen, help_for_focus

@@ -36,6 +36,12 @@ EXTRA_COMMANDS: list[PaletteCommand] = [
         "memory",
     ),
     PaletteCommand(
+        "Agent mode",
+        "Hand a goal to a model with tools (plan/ask/auto-edit/full-auto); approve what it asks",
+        "agent",
+        "app.agent",
+    ),
+    PaletteCommand(
         "MCP servers",
         "The MCP servers and their states; choose whose tools this session offers the model",
         "mcp_servers",
