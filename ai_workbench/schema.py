@@ -16,6 +16,7 @@ from typing import Final
 from ai_workbench.chat import schema as chat
 from ai_workbench.core import audit, feedback
 from ai_workbench.core.migrations import assemble
+from ai_workbench.documents import schema as documents
 from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
 from ai_workbench.suggestions import schema as suggestions
@@ -29,6 +30,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (4, review.V4),
     (5, shell.V5),
     (6, chat.V6),
+    (7, documents.V13),  # V13 in the plan: renumbered at merge
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

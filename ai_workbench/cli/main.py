@@ -121,6 +121,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("ai_workbench.cli.models", "models"),
     "doctor": ("ai_workbench.cli.doctor", "doctor"),
     "mcp": ("ai_workbench.cli.mcp", "mcp"),
+    "doc": ("ai_workbench.cli.doc", "doc"),
 }
 
 
