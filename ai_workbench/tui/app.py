@@ -337,6 +337,11 @@ class AiwApp(App[None]):
 
         open_review(self)
 
+    def action_documents(self) -> None:
+        from ai_workbench.tui.screens.documents import open_documents
+
+        open_documents(self)
+
     def action_help(self) -> None:
         from ai_workbench.tui.screens.help import HelpScreen, help_for_focus
 

@@ -31,6 +31,11 @@ EXTRA_COMMANDS: list[PaletteCommand] = [
         "app.review",
     ),
     PaletteCommand(
+        "Documents",
+        "Architecture documents (ADR, SRS, NFR, API, C4, UML...): new, preview, export, rate",
+        "documents",
+    ),
+    PaletteCommand(
         "MCP servers",
         "The MCP servers and their states; choose whose tools this session offers the model",
         "mcp_servers",
