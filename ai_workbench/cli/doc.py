@@ -506,7 +506,7 @@ def stats(as_json: bool) -> None:
             _out("no documents yet")
             return
         _out(
-            f"{'type':<9} {'template':<12} {'ver':>3} {'docs':>5} {'likes':>6} {'dislikes':>9} {'score':>6}"
+            f"{'type':<9} {'template':<12} {'ver':>3} {'docs':>5} {'likes':>6} {'dislikes':>9} {'score':>6}"  # noqa: E501
         )
         for r in sorted(
             rows, key=lambda r: (r["score"] if r["score"] is not None else 2, r["type"])

@@ -18,6 +18,7 @@ target needs ``force`` or a ``confirm`` callback that says yes.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -35,7 +36,8 @@ from ai_workbench.documents.storage import Document
 FORMATS = ("md", "docx", "pdf", "confluence", "svg")
 EXTENSIONS = {"md": ".md", "docx": ".docx", "pdf": ".pdf", "confluence": ".xhtml", "svg": ".svg"}
 CSS = """
-@page { size: A4; margin: 2cm; @bottom-right { content: counter(page) " / " counter(pages); font-size: 8pt; } }
+@page { size: A4; margin: 2cm;
+        @bottom-right { content: counter(page) " / " counter(pages); font-size: 8pt; } }
 body { font-family: "DejaVu Sans", sans-serif; font-size: 10.5pt; line-height: 1.4; color: #222; }
 h1 { font-size: 20pt; border-bottom: 2px solid #3465a4; padding-bottom: 4pt; }
 h2 { font-size: 14pt; color: #204a87; margin-top: 16pt; }
@@ -43,7 +45,8 @@ h3 { font-size: 12pt; }
 table { border-collapse: collapse; width: 100%; margin: 6pt 0; }
 th, td { border: 1px solid #999; padding: 3pt 5pt; vertical-align: top; font-size: 9.5pt; }
 th { background: #eef2f7; }
-pre { background: #f4f4f4; padding: 6pt; font-family: "DejaVu Sans Mono", monospace; font-size: 8.5pt;
+pre { background: #f4f4f4; padding: 6pt; font-family: "DejaVu Sans Mono", monospace;
+      font-size: 8.5pt;
       white-space: pre-wrap; }
 code { font-family: "DejaVu Sans Mono", monospace; font-size: 9pt; }
 img.diagram { max-width: 100%; max-height: 22cm; display: block; margin: 8pt auto; }
@@ -88,10 +91,8 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
 
 
@@ -266,7 +267,7 @@ def to_pdf(doc: Document, diagrams: list[Diagram]) -> bytes:
                 paths[d.index] = p.as_uri()
         body = to_html(doc, diagrams, lambda d: paths[d.index])
         page = (
-            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/><title>{html.escape(doc.title)}'
+            f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"/><title>{html.escape(doc.title)}'  # noqa: E501
             f"</title><style>{CSS}</style></head><body>{body}</body></html>"
         )
         return bytes(HTML(string=page, base_url=tmp).write_pdf())
@@ -310,7 +311,7 @@ def to_confluence(doc: Document, diagrams: list[Diagram], names: dict[int, str])
     for key, d in marker.items():
         out = out.replace(
             f"<p>{key}</p>",
-            f'<ac:image ac:alt="Diagram {d.index}"><ri:attachment ri:filename="{html.escape(names[d.index])}" /></ac:image>',
+            f'<ac:image ac:alt="Diagram {d.index}"><ri:attachment ri:filename="{html.escape(names[d.index])}" /></ac:image>',  # noqa: E501
         )
     return _meta_html(meta) + out
 

@@ -251,7 +251,7 @@ def c4_skeleton(title: str, items: list[Container], lang: str = "mermaid") -> st
         for c in items:
             shape = "cylinder" if c.db else "rectangle"
             lines.append(
-                f'{c.alias}: "{q(c.label)}\\n[{q(c.technology)}]" {{shape: {shape}; tooltip: "{q(c.technology)}"}}'
+                f'{c.alias}: "{q(c.label)}\\n[{q(c.technology)}]" {{shape: {shape}; tooltip: "{q(c.technology)}"}}'  # noqa: E501
             )
         apps = [c for c in items if not c.db]
         if apps:

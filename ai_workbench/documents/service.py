@@ -195,7 +195,7 @@ class DocumentService:
         data = path.read_bytes()
         if len(data) > MAX_FILE_BYTES:
             raise InputError(
-                f"-f {name}: {len(data)} bytes is more than {MAX_FILE_BYTES}; attach a smaller extract"
+                f"-f {name}: {len(data)} bytes is more than {MAX_FILE_BYTES}; attach a smaller extract"  # noqa: E501
             )
         if b"\0" in data[:8192]:
             raise InputError(f"-f {name}: a binary file; attach text (Markdown, code, notes)")
@@ -245,7 +245,7 @@ class DocumentService:
         ]
         if not items:
             return (
-                "The repository shows no services or dependency files: ask nothing, draw what the answers say.",
+                "The repository shows no services or dependency files: ask nothing, draw what the answers say.",  # noqa: E501
                 code,
             )
         skeleton = c4_skeleton(title, items, lang)
@@ -317,7 +317,8 @@ class DocumentService:
             if progress:
                 progress(f"checks failed ({len(first_failures)}): asking the model once more")
             problems = first_failures or ["the reply has none of the required headings"]
-            retry_messages = messages + [
+            retry_messages = [
+                *messages,
                 {"role": "assistant", "content": reply},
                 {"role": "user", "content": prompts.retry_prompt(problems)},
             ]
@@ -424,7 +425,7 @@ class DocumentService:
                 out.append(f"## {heading}\n\n{text.strip()}\n")
         if plan.openapi:
             out.append(
-                f"## OpenAPI\n\nBuilt from the routes in the code (validated, OpenAPI 3.1).\n\n```yaml\n{plan.openapi.rstrip()}\n```\n"
+                f"## OpenAPI\n\nBuilt from the routes in the code (validated, OpenAPI 3.1).\n\n```yaml\n{plan.openapi.rstrip()}\n```\n"  # noqa: E501
             )
         return "\n".join(out).rstrip() + "\n"
 
@@ -481,8 +482,9 @@ class DocumentService:
                 if progress:
                     progress(f"diagram {index} ({lang}) did not render: asking the model to fix it")
                 entry["retried"] = True
-                fix_messages = messages + [
-                    {"role": "user", "content": prompts.diagram_fix_prompt(lang, source, str(exc))}
+                fix_messages = [
+                    *messages,
+                    {"role": "user", "content": prompts.diagram_fix_prompt(lang, source, str(exc))},
                 ]
                 fixed = None
                 try:
@@ -592,7 +594,7 @@ class DocumentService:
             name = next((h for h in parsed.sections if section.strip().lower() in h.lower()), None)
         if name is None:
             raise InputError(
-                f"document {doc.id} has no section '{section}' (its sections: {', '.join(parsed.sections)})"
+                f"document {doc.id} has no section '{section}' (its sections: {', '.join(parsed.sections)})"  # noqa: E501
             )
         opts = opts or NewOptions(doc.doc_type)
         learnings = await self._learnings_for(template)
@@ -662,7 +664,7 @@ class DocumentService:
                 )
             if not name:
                 raise InputError(
-                    f"document {doc.id} has no section '{section}' (its sections: {', '.join(parsed.sections)})"
+                    f"document {doc.id} has no section '{section}' (its sections: {', '.join(parsed.sections)})"  # noqa: E501
                 )
             text = parsed.sections[name]
         clean = redact_text(comment).strip() if comment else None

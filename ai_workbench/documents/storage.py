@@ -95,7 +95,7 @@ class DocumentStore:
         async with self.store._write() as db:
             _, doc_id = await self.store._run(
                 db,
-                "INSERT INTO documents (owner, doc_type, template, template_version, title, project,"
+                "INSERT INTO documents (owner, doc_type, template, template_version, title, project,"  # noqa: E501
                 " body, meta, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (self.owner, doc.doc_type, doc.template, doc.template_version, doc.title,
                  doc.project, doc.body, json.dumps(doc.meta), now, now),
@@ -235,7 +235,7 @@ class DocumentStore:
         async with self.store._write() as db:
             _, lid = await self.store._run(
                 db,
-                "INSERT INTO document_learnings (owner, doc_type, template, section, polarity, rule,"
+                "INSERT INTO document_learnings (owner, doc_type, template, section, polarity, rule,"  # noqa: E501
                 " example, hits, enabled, source_rating, created, updated)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, 1, 1, ?, ?, ?)",
                 (self.owner, doc.doc_type, doc.template, section, polarity, rule, example,
@@ -247,7 +247,7 @@ class DocumentStore:
         async with self.store._write() as db:
             await self.store._run(
                 db,
-                "UPDATE document_learnings SET hits = hits + 1, updated = ? WHERE id = ? AND owner = ?",
+                "UPDATE document_learnings SET hits = hits + 1, updated = ? WHERE id = ? AND owner = ?",  # noqa: E501
                 (time.time(), learning_id, self.owner),
             )
         return await self.get_learning(learning_id)
@@ -273,7 +273,7 @@ class DocumentStore:
             async with self.store._write() as db:
                 await self.store._run(
                     db,
-                    f"UPDATE document_learnings SET {assignments}, updated = ? WHERE id = ? AND owner = ?",
+                    f"UPDATE document_learnings SET {assignments}, updated = ? WHERE id = ? AND owner = ?",  # noqa: E501
                     (*values, time.time(), learning_id, self.owner),
                 )
         return await self.get_learning(learning_id)

@@ -199,6 +199,6 @@ def find_template(project_root: Path | None, doc_type: str, name: str | None = N
         )
     if template.type != doc_type:
         raise InputError(
-            f"template '{wanted}' ({template.source}) is for {template.type} documents, not {doc_type}"
+            f"template '{wanted}' ({template.source}) is for {template.type} documents, not {doc_type}"  # noqa: E501
         )
     return template

@@ -36,7 +36,6 @@ def project(isolated_env: Any) -> Path:
         "    return item\n"
     )
     (root / "compose.yaml").write_text(
-        "services:\n  web:\n    build: .\n    ports: ['8000:8000']\n"
-        "  db:\n    image: postgres:16\n"
+        "services:\n  web:\n    build: .\n    ports: ['8000:8000']\n  db:\n    image: postgres:16\n"
     )
     return root

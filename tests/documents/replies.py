@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (Markdown table rows as a model writes them)
 """Real-looking model replies for the document tests (what a small local model writes)."""
 
 from __future__ import annotations

@@ -49,7 +49,9 @@ def test_adr_to_docx_pdf_md_confluence(run_aiw, fake_llm, project: Path) -> None
     doc_id = str(data["id"])
 
     docx_path = project / "out" / "adr.docx"
-    out = doc_cli(run_aiw, fake_llm, project, "export", doc_id, "--format", "docx", "-o", str(docx_path))
+    out = doc_cli(
+        run_aiw, fake_llm, project, "export", doc_id, "--format", "docx", "-o", str(docx_path)
+    )
     assert out.returncode == 0, out.stderr
     import docx
 
@@ -61,7 +63,9 @@ def test_adr_to_docx_pdf_md_confluence(run_aiw, fake_llm, project: Path) -> None
     assert d.tables and d.tables[0].cell(0, 0).text == "status"
 
     pdf_path = project / "adr.pdf"
-    out = doc_cli(run_aiw, fake_llm, project, "export", doc_id, "--format", "pdf", "-o", str(pdf_path))
+    out = doc_cli(
+        run_aiw, fake_llm, project, "export", doc_id, "--format", "pdf", "-o", str(pdf_path)
+    )
     assert out.returncode == 0, out.stderr
     import pypdf
 
@@ -71,7 +75,9 @@ def test_adr_to_docx_pdf_md_confluence(run_aiw, fake_llm, project: Path) -> None
     assert _embedded_fonts(reader)
 
     md_path = project / "md" / "adr.md"
-    out = doc_cli(run_aiw, fake_llm, project, "export", doc_id, "--format", "md", "-o", str(md_path))
+    out = doc_cli(
+        run_aiw, fake_llm, project, "export", doc_id, "--format", "md", "-o", str(md_path)
+    )
     assert out.returncode == 0, out.stderr
     md = md_path.read_text()
     assert "![Diagram 1](adr-1.svg)" in md
@@ -80,7 +86,9 @@ def test_adr_to_docx_pdf_md_confluence(run_aiw, fake_llm, project: Path) -> None
     assert "PostgreSQL" in md_path.with_name("adr-1.svg").read_text()
 
     conf = project / "adr.xhtml"
-    out = doc_cli(run_aiw, fake_llm, project, "export", doc_id, "--format", "confluence", "-o", str(conf))
+    out = doc_cli(
+        run_aiw, fake_llm, project, "export", doc_id, "--format", "confluence", "-o", str(conf)
+    )
     assert out.returncode == 0, out.stderr
     xml = conf.read_text()
     root = ET.fromstring(
@@ -97,12 +105,16 @@ def test_existing_export_path_needs_force(run_aiw, fake_llm, project: Path) -> N
     assert made.returncode == 0, made.stderr
     target = project / "adr.md"
     target.write_text("my notes\n")
-    refused = doc_cli(run_aiw, fake_llm, project, "export", "1", "--format", "md", "-o", str(target))
+    refused = doc_cli(
+        run_aiw, fake_llm, project, "export", "1", "--format", "md", "-o", str(target)
+    )
     assert refused.returncode == 3
     assert "exists: use --force" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
     assert target.read_text() == "my notes\n"
     assert not list(project.glob(".adr.md.*.part"))
-    forced = doc_cli(run_aiw, fake_llm, project, "export", "1", "--format", "md", "-o", str(target), "--force")
+    forced = doc_cli(
+        run_aiw, fake_llm, project, "export", "1", "--format", "md", "-o", str(target), "--force"
+    )
     assert forced.returncode == 0, forced.stderr
     assert target.read_text().startswith("---\nstatus:")
 
@@ -130,7 +142,9 @@ def test_still_failing_check_is_reported(run_aiw, fake_llm, project: Path) -> No
     assert len(fake_llm.chat_requests) == 2  # one retry, not more
 
 
-def test_broken_diagram_goes_back_once_then_is_kept_with_a_warning(run_aiw, fake_llm, project) -> None:
+def test_broken_diagram_goes_back_once_then_is_kept_with_a_warning(
+    run_aiw, fake_llm, project
+) -> None:
     fake_llm.reply = replies.BROKEN_MERMAID  # the "fix" is broken too
     made = doc_cli(run_aiw, fake_llm, project, "new", "uml", "Invoices", "--no-questions", "--json")
     assert made.returncode == 0, made.stderr
@@ -159,23 +173,33 @@ def test_broken_diagram_fixed_by_the_model(run_aiw, fake_llm, project: Path) -> 
 
 def test_disliked_comment_guides_the_next_document(run_aiw, fake_llm, project: Path) -> None:
     fake_llm.reply = replies.ADR
-    assert doc_cli(run_aiw, fake_llm, project, "new", "adr", "Use PostgreSQL", "--no-questions").returncode == 0
+    assert (
+        doc_cli(
+            run_aiw, fake_llm, project, "new", "adr", "Use PostgreSQL", "--no-questions"
+        ).returncode
+        == 0
+    )
     rated = doc_cli(run_aiw, fake_llm, project, "rate", "1", "-", "-m",
-                    "Quantify every consequence with a number", "--section", "Decision Outcome")  # fmt: skip
+                    "Quantify every consequence with a number", "--section", "Decision Outcome")  # fmt: skip  # noqa: E501
     assert rated.returncode == 0, rated.stderr
     assert "guidance" in rated.stdout
     liked = doc_cli(run_aiw, fake_llm, project, "rate", "1", "+", "--section", "Decision Drivers")
     assert "example" in liked.stdout
     fake_llm.reset()
     fake_llm.reply = replies.ADR
-    assert doc_cli(run_aiw, fake_llm, project, "new", "adr", "Use Redis", "--no-questions").returncode == 0
+    assert (
+        doc_cli(run_aiw, fake_llm, project, "new", "adr", "Use Redis", "--no-questions").returncode
+        == 0
+    )
     system = _system(fake_llm.chat_requests[0])
     assert "Quantify every consequence with a number (section 'Decision Outcome')" in system
     assert "concurrent writes from several users" in system  # the liked section, as an example
     # a document of another type does not get the ADR's guidance
     fake_llm.reset()
     fake_llm.reply = replies.NFR_GOOD
-    assert doc_cli(run_aiw, fake_llm, project, "new", "nfr", "Shop", "--no-questions").returncode == 0
+    assert (
+        doc_cli(run_aiw, fake_llm, project, "new", "nfr", "Shop", "--no-questions").returncode == 0
+    )
     assert "Quantify" not in _system(fake_llm.chat_requests[0])
     learnings = doc_cli(run_aiw, fake_llm, project, "learnings")
     assert re.search(r"guidance\s+adr · Decision Outcome ×1: Quantify", learnings.stdout)
@@ -183,7 +207,9 @@ def test_disliked_comment_guides_the_next_document(run_aiw, fake_llm, project: P
     assert off.returncode == 0 and "off" in off.stdout
     stats = doc_cli(run_aiw, fake_llm, project, "stats", "--json")
     rows = {r["type"]: r for r in json.loads(stats.stdout)}
-    assert rows["adr"]["likes"] == 1 and rows["adr"]["dislikes"] == 1 and rows["adr"]["documents"] == 2
+    assert (
+        rows["adr"]["likes"] == 1 and rows["adr"]["dislikes"] == 1 and rows["adr"]["documents"] == 2
+    )
 
 
 def test_api_spec_starts_from_the_routes_in_the_code(run_aiw, fake_llm, project: Path) -> None:
@@ -196,7 +222,9 @@ def test_api_spec_starts_from_the_routes_in_the_code(run_aiw, fake_llm, project:
     from ai_workbench.documents.markdown import blocks, parse
     from ai_workbench.documents.openapi import validate_text
 
-    spec_text = next(b.text for b in blocks(parse(data["body"]).sections["OpenAPI"]) if b.lang == "yaml")
+    spec_text = next(
+        b.text for b in blocks(parse(data["body"]).sections["OpenAPI"]) if b.lang == "yaml"
+    )
     assert validate_text(spec_text) is None
     import yaml
 
@@ -230,16 +258,24 @@ def test_c4_container_without_technology_fails_its_check(run_aiw, fake_llm, proj
 def test_bad_input_one_line_and_exit_code(run_aiw, fake_llm, project: Path) -> None:
     unknown = doc_cli(run_aiw, fake_llm, project, "new", "memo", "x", "--no-questions")
     assert unknown.returncode == 3 and "unknown document type 'memo'" in unknown.stderr
-    template = doc_cli(run_aiw, fake_llm, project, "new", "adr", "x", "-t", "nope", "--no-questions")
+    template = doc_cli(
+        run_aiw, fake_llm, project, "new", "adr", "x", "-t", "nope", "--no-questions"
+    )
     assert template.returncode == 3 and "unknown template 'nope' for type adr" in template.stderr
     empty_kb = doc_cli(run_aiw, fake_llm, project, "new", "adr", "x", "--kb", "--no-questions")
-    assert empty_kb.returncode == 3 and "index" in empty_kb.stderr and "aiw index" in empty_kb.stderr
-    missing = doc_cli(run_aiw, fake_llm, project, "new", "adr", "x", "-f", "nope.md", "--no-questions")
+    assert (
+        empty_kb.returncode == 3 and "index" in empty_kb.stderr and "aiw index" in empty_kb.stderr
+    )
+    missing = doc_cli(
+        run_aiw, fake_llm, project, "new", "adr", "x", "-f", "nope.md", "--no-questions"
+    )
     assert missing.returncode == 3 and "-f nope.md: no such file" in missing.stderr
     fake_llm.reply = "Sure! Here is what I think about that."
     junk = doc_cli(run_aiw, fake_llm, project, "new", "adr", "x", "--no-questions")
     assert junk.returncode == 15 and "no usable ADR" in junk.stderr
-    assert [ln for ln in junk.stderr.splitlines() if "error" in ln] == [junk.stderr.strip().splitlines()[-1]]
+    assert [ln for ln in junk.stderr.splitlines() if "error" in ln] == [
+        junk.stderr.strip().splitlines()[-1]
+    ]
     listed = doc_cli(run_aiw, fake_llm, project, "list")
     assert "no documents yet" in listed.stdout  # nothing half-written was saved
     for line in (unknown, template, empty_kb, missing):

@@ -18,7 +18,9 @@ from tests.documents import replies
 from tests.tui.conftest import SIZE, settle, wait_for
 
 
-async def test_new_adr_questions_preview_rate_export(make_app: Any, fake_llm: Any, isolated_env: Any) -> None:
+async def test_new_adr_questions_preview_rate_export(
+    make_app: Any, fake_llm: Any, isolated_env: Any
+) -> None:
     project = isolated_env.work / "proj"
     (project / ".git").mkdir(parents=True)
     fake_llm.reply = replies.ADR
@@ -42,7 +44,13 @@ async def test_new_adr_questions_preview_rate_export(make_app: Any, fake_llm: An
             await pilot.press("enter")
             await pilot.pause()
         # the second round (a template with more than questions_per_round inputs)
-        await wait_for(pilot, lambda: app.screen is screen or (isinstance(app.screen, QuestionsModal) and app.screen is not modal))
+        await wait_for(
+            pilot,
+            lambda: (
+                app.screen is screen
+                or (isinstance(app.screen, QuestionsModal) and app.screen is not modal)
+            ),
+        )
         if isinstance(app.screen, QuestionsModal):
             await pilot.press("escape")  # take the remaining suggestions
         await wait_for(pilot, lambda: bool(screen.docs), timeout=30)

@@ -40,7 +40,9 @@ class LineModal(InputModal[str]):
         with Vertical(classes="dialog"):
             yield Static(self.title_text, classes="dialog-title")
             yield Input(self.value, placeholder=self.hint)
-            yield Static(f"[dim]{escape(self.hint)} · Enter · Esc cancels[/dim]", classes="dialog-hint")
+            yield Static(
+                f"[dim]{escape(self.hint)} · Enter · Esc cancels[/dim]", classes="dialog-hint"
+            )
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
@@ -113,7 +115,9 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
 
     DEFAULT_CSS = """
     DocumentsScreen { layout: vertical; }
-    DocumentsScreen #documents-status { height: auto; max-height: 4; padding: 0 1; background: $panel; }
+    DocumentsScreen #documents-status {
+        height: auto; max-height: 4; padding: 0 1; background: $panel;
+    }
     DocumentsScreen #documents-body { height: 1fr; }
     DocumentsScreen #documents-list { width: 38%; min-width: 28; border: none; }
     DocumentsScreen #documents-preview-scroll { width: 1fr; padding: 0 1; }
@@ -157,7 +161,9 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
         for d in self.docs:
             failed = (d.meta.get("checks") or {}).get("failed") or d.warnings
             mark = "[$warning]⚠[/]" if failed else "[$success]✓[/]"
-            ol.add_option(Option(f"{mark} #{d.id} [b]{d.doc_type}[/b] {escape(d.title)}", id=str(d.id)))
+            ol.add_option(
+                Option(f"{mark} #{d.id} [b]{d.doc_type}[/b] {escape(d.title)}", id=str(d.id))
+            )
         if self.docs:
             index = next((i for i, d in enumerate(self.docs) if d.id == select), 0)
             ol.highlighted = index
@@ -173,8 +179,8 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
             await self.show(self.docs[event.option_index])
 
     async def show(self, doc: Any) -> None:
-        from ai_workbench.documents.preview import terminal_markdown
         from ai_workbench.core.sanitize import strip_controls
+        from ai_workbench.documents.preview import terminal_markdown
 
         await self.query_one("#documents-preview", Markdown).update(
             strip_controls(terminal_markdown(doc.body))
@@ -183,7 +189,7 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
         checks = meta.get("checks") or {}
         line = (
             f"#{doc.id} {doc.doc_type.upper()} · template {doc.template} v{doc.template_version} · "
-            f"checks {'passed' if not checks.get('failed') else 'failed: ' + ', '.join(checks['failed'])}"
+            f"checks {'passed' if not checks.get('failed') else 'failed: ' + ', '.join(checks['failed'])}"  # noqa: E501
             f" · {len(meta.get('assumptions') or [])} assumption(s)"
         )
         if self.section:
@@ -207,12 +213,18 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
                 return
             kind, _, title = value.partition(" ")
             if kind.lower() not in DOC_TYPES:
-                self.notify(f"Unknown type '{kind}': one of {', '.join(DOC_TYPES)}", severity="error")
+                self.notify(
+                    f"Unknown type '{kind}': one of {', '.join(DOC_TYPES)}", severity="error"
+                )
                 return
             self.generate(kind.lower(), title.strip())
 
         self.app.push_screen(
-            LineModal("New document", "TYPE TITLE, e.g. adr Move sessions to PostgreSQL", modal_id="new-doc"),
+            LineModal(
+                "New document",
+                "TYPE TITLE, e.g. adr Move sessions to PostgreSQL",
+                modal_id="new-doc",
+            ),
             chosen,
         )
 
@@ -233,14 +245,14 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
             plan = await self.service.plan(opts)
 
             async def ask(batch: list[Question]) -> dict[str, str]:
-                self.status(
-                    "Questions: " + " · ".join(escape(q.text) for q in batch)
-                )
+                self.status("Questions: " + " · ".join(escape(q.text) for q in batch))
                 return await self.app.push_screen_wait(QuestionsModal(batch))
 
             answers = await self.service.ask_all(plan, ask)
             self.status(f"Writing the {kind.upper()} “{escape(plan.title)}”…")
-            doc = await self.service.generate(plan, answers, opts, progress=lambda s: self.status(escape(s)))
+            doc = await self.service.generate(
+                plan, answers, opts, progress=lambda s: self.status(escape(s))
+            )
         except AiwError as exc:
             self.status(f"[$error]{escape(str(exc))}[/]")
             self.notify(str(exc), severity="error")
@@ -278,7 +290,9 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
                 self.regenerate(doc.id, self.section, note)
 
         self.app.push_screen(
-            LineModal(f"Write '{self.section}' again", "What to change (optional)", modal_id="regen"),
+            LineModal(
+                f"Write '{self.section}' again", "What to change (optional)", modal_id="regen"
+            ),
             noted,
         )
 
@@ -312,7 +326,9 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
                     return
                 self.export(doc.id, fmt)
 
-        self.app.push_screen(LineModal("Export", " | ".join(FORMATS), "docx", modal_id="export"), chosen)
+        self.app.push_screen(
+            LineModal("Export", " | ".join(FORMATS), "docx", modal_id="export"), chosen
+        )
 
     @work(exclusive=True, group="documents-export")
     async def export(self, doc_id: int, fmt: str) -> None:
@@ -346,7 +362,9 @@ Architecture documents (SRS, NFR, use cases, API, ADR, RFC, C4, UML), newest fir
         )
 
     @work(group="documents-rate")
-    async def rate(self, doc_id: int, rating: int, comment: str | None, section: str | None) -> None:
+    async def rate(
+        self, doc_id: int, rating: int, comment: str | None, section: str | None
+    ) -> None:
         _, learning = await self.service.rate(doc_id, rating, comment, section)
         if learning is not None:
             self.notify(f"Learning {learning.id} ({learning.kind}): later documents follow it")
@@ -363,5 +381,7 @@ def open_documents(app: Any) -> None:
 
     service = DocumentService(app.loaded, app.store)
     app.push_screen(
-        DocumentsScreen(service, kb=bool(getattr(app, "kb_on", False)), model=getattr(app, "model_choice", None))
+        DocumentsScreen(
+            service, kb=bool(getattr(app, "kb_on", False)), model=getattr(app, "model_choice", None)
+        )
     )
