@@ -150,8 +150,10 @@ class DocumentService:
             queries = [title] + [i.query_for(title) for i in template.inputs if i.query]
             for query in dict.fromkeys(q for q in queries if q.strip()):
                 result = await knowledge.search(query, store=self.store)
-                for hit in result.hits[:3] if result.confident else result.hits[:1]:
-                    if hit.normalized >= result.threshold * 0.6:
+                # context, not an answer: any hit with evidence (the best few); whether it
+                # answers an input is decided below by how much of the input's query it covers
+                for hit in result.hits[: 3 if result.confident else 2]:
+                    if hit.normalized > 0:
                         src = Source(hit.location, redact_text(hit.text), "kb")
                         pools["kb"].append(sources.add(src))
         answers: dict[str, Answer] = {}
