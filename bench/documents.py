@@ -39,8 +39,8 @@ SAMPLES = {
     "mermaid": "flowchart LR\n  CLI --> Service\n  Service --> DB[(SQLite)]\n",
     "d2": "cli: CLI\ndb: SQLite {shape: cylinder}\ncli -> db: writes\n",
     "plantuml": (
-        "@startuml\n!include <C4/C4_Container>\nPerson(u, \"User\")\n"
-        "Container(c, \"CLI\", \"Python\", \"commands\")\nRel(u, c, \"uses\")\n@enduml"
+        '@startuml\n!include <C4/C4_Container>\nPerson(u, "User")\n'
+        'Container(c, "CLI", "Python", "commands")\nRel(u, c, "uses")\n@enduml'
     ),
 }
 
@@ -69,9 +69,13 @@ async def main() -> int:
     rows = []
     docs = []
     print(f"project {args.project} · model {args.model}")
-    print(f"{'type':<9} {'wall s':>7} {'questions':>9} {'1st try':>8} {'after retry':>11} {'calls':>5} diagrams")
+    print(
+        f"{'type':<9} {'wall s':>7} {'questions':>9} {'1st try':>8} {'after retry':>11} {'calls':>5} diagrams"  # noqa: E501
+    )
     for kind in args.types.split(","):
-        opts = NewOptions(kind, TITLES[kind], model=args.model, api_base=args.api_base, questions=False)
+        opts = NewOptions(
+            kind, TITLES[kind], model=args.model, api_base=args.api_base, questions=False
+        )
         started = time.perf_counter()
         try:
             doc = await service.new(opts)
@@ -85,15 +89,22 @@ async def main() -> int:
         first = "pass" if checks["first_try_passed"] else "fail"
         final = "pass" if not checks["failed"] else "fail: " + ",".join(checks["failed"])
         dia = meta.get("diagrams") or []
-        dia_s = ", ".join(
-            f"{d['lang']} {'ok' if d['ok'] else 'kept'}{' (fixed)' if d['retried'] and d['ok'] else ''}"
-            for d in dia
-        ) or "-"
-        print(f"{kind:<9} {wall:>7.1f} {meta['questions']:>9} {first:>8} {final:>11} {meta['calls']:>5} {dia_s}")
+        dia_s = (
+            ", ".join(
+                f"{d['lang']} {'ok' if d['ok'] else 'kept'}{' (fixed)' if d['retried'] and d['ok'] else ''}"  # noqa: E501
+                for d in dia
+            )
+            or "-"
+        )
+        print(
+            f"{kind:<9} {wall:>7.1f} {meta['questions']:>9} {first:>8} {final:>11} {meta['calls']:>5} {dia_s}"  # noqa: E501
+        )
         rows.append((kind, checks["first_try_passed"], not checks["failed"]))
         docs.append(doc)
     passed = sum(1 for r in rows if r[2])
-    print(f"checks: {sum(1 for r in rows if r[1])}/{len(rows)} first try, {passed}/{len(rows)} after at most one retry")
+    print(
+        f"checks: {sum(1 for r in rows if r[1])}/{len(rows)} first try, {passed}/{len(rows)} after at most one retry"  # noqa: E501
+    )
 
     print("\nrender (cache off, median of 3):")
     for lang, src in SAMPLES.items():
@@ -110,11 +121,13 @@ async def main() -> int:
     target = next((d for d in docs if d.doc_type == "adr"), docs[0] if docs else None)
     if target is not None:
         for fmt in ("md", "docx", "pdf", "confluence", "svg"):
-            out = tmp / "out" / f"doc.{ 'xhtml' if fmt == 'confluence' else fmt}"
+            out = tmp / "out" / f"doc.{'xhtml' if fmt == 'confluence' else fmt}"
             started = time.perf_counter()
             try:
                 res = await service.export(target.id, fmt, out, force=True)
-                print(f"  {fmt:<11} {time.perf_counter() - started:.3f} s  ({len(res.files)} file(s))")
+                print(
+                    f"  {fmt:<11} {time.perf_counter() - started:.3f} s  ({len(res.files)} file(s))"
+                )
             except Exception as exc:
                 print(f"  {fmt:<11} failed: {exc}")
     await store.close()
