@@ -294,3 +294,24 @@ def test_templates_override_per_project(run_aiw, fake_llm, project: Path) -> Non
     (own / "rfc.toml").write_text('type = "rfc"\nname = "x"\n')
     broken = doc_cli(run_aiw, fake_llm, project, "templates")
     assert broken.returncode == 3 and "rfc.toml: sections:" in broken.stderr
+
+
+def test_regenerate_one_section(run_aiw, fake_llm, project: Path) -> None:
+    fake_llm.reply = replies.ADR
+    assert (
+        doc_cli(
+            run_aiw, fake_llm, project, "new", "adr", "Use PostgreSQL", "--no-questions"
+        ).returncode
+        == 0
+    )
+    fake_llm.reply = "- operators already run PostgreSQL 16 elsewhere\n- backups every hour"
+    out = doc_cli(run_aiw, fake_llm, project, "regen", "1", "decision drivers", "-n", "mention ops")
+    assert out.returncode == 0, out.stderr
+    request = _user(fake_llm.chat_requests[-1])
+    assert "Rewrite only the section '## Decision Drivers'" in request and "mention ops" in request
+    body = json.loads(doc_cli(run_aiw, fake_llm, project, "show", "1", "--json").stdout)["body"]
+    assert "- backups every hour\n\n## Considered Options" in body
+    assert "concurrent writes from several users" not in body
+    assert "Chosen option" in body  # the other sections are untouched
+    missing = doc_cli(run_aiw, fake_llm, project, "regen", "1", "Budget")
+    assert missing.returncode == 3 and "has no section 'Budget'" in missing.stderr
