@@ -16,7 +16,7 @@ import asyncio
 import datetime as _dt
 import re
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,6 @@ from ai_workbench.documents.sources import Answer, Source, SourceSet, windows
 from ai_workbench.documents.storage import Document, DocumentStore, Learning, Rating
 from ai_workbench.documents.templates import (
     DIAGRAM_LANGUAGES,
-    Input,
     Template,
     find_template,
     load_templates,
@@ -417,7 +416,8 @@ class DocumentService:
                     continue
                 h, n = heading.lower(), section.name.lower()
                 if h == n or h.startswith(n) or n.startswith(h) or n in h:
-                    body, _ = text, used.add(heading)
+                    body = text
+                    used.add(heading)
                     break
             out.append(f"## {section.name}\n")
             out.append((body or "").strip() + "\n" if (body or "").strip() else "")
@@ -775,20 +775,14 @@ def similarity(a: str, b: str) -> float:
     return dot / norm if norm else 0.0
 
 
-def default_questions_off(stdin_tty: bool) -> bool:
-    return not stdin_tty
-
-
 __all__ = [
     "Ask",
     "Document",
     "DocumentError",
     "DocumentService",
-    "Input",
     "Learning",
     "NewOptions",
     "Plan",
     "Question",
     "Rating",
-    "Sequence",
 ]
