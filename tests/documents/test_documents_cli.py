@@ -315,3 +315,16 @@ def test_regenerate_one_section(run_aiw, fake_llm, project: Path) -> None:
     assert "Chosen option" in body  # the other sections are untouched
     missing = doc_cli(run_aiw, fake_llm, project, "regen", "1", "Budget")
     assert missing.returncode == 3 and "has no section 'Budget'" in missing.stderr
+
+
+def test_new_with_output_exports_at_once(run_aiw, fake_llm, project: Path) -> None:
+    fake_llm.reply = replies.ADR
+    made = doc_cli(run_aiw, fake_llm, project, "new", "adr", "Use PostgreSQL", "-o", "adr.pdf")
+    assert made.returncode == 0, made.stderr
+    assert "no terminal to ask on: taking the suggested answers" in made.stderr
+    assert f"wrote {project / 'adr.pdf'}" in made.stdout
+    import pypdf
+
+    assert "Decision Outcome" in pypdf.PdfReader(str(project / "adr.pdf")).pages[0].extract_text()
+    bad = doc_cli(run_aiw, fake_llm, project, "new", "adr", "x", "-o", "adr.odt")
+    assert bad.returncode == 2 and "name a .md, .docx, .pdf, .xhtml or .svg file" in bad.stderr
