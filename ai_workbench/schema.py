@@ -17,6 +17,7 @@ from ai_workbench.agent import schema as agent
 from ai_workbench.chat import schema as chat
 from ai_workbench.core import audit, feedback
 from ai_workbench.core.migrations import assemble
+from ai_workbench.documents import schema as documents
 from ai_workbench.memory import schema as memory
 from ai_workbench.review import schema as review
 from ai_workbench.shell import schema as shell
@@ -42,6 +43,7 @@ MIGRATIONS: Final[tuple[str, ...]] = assemble(
     (11, memory.V11),
     (12, chat.V12),
     (13, agent.V7),
+    (14, documents.V13),
 )
 """Index ``i`` brings the schema to ``user_version = i + 1``."""
 

@@ -143,6 +143,15 @@ async def search_sessions(
     )
 
 
+async def session_transcript(store: ChatStore, session_id: str) -> tuple[str, str]:
+    """(session id, the session as Markdown) for grounding a document (``aiw doc --session``);
+    an unknown id raises the store's one-line error."""
+    from ai_workbench.chat.sessions import SessionService
+
+    session = await store.get_session(session_id)
+    return session.id, await SessionService(store).export(session.id, "md")
+
+
 class ChatService:
     """Runs chat turns against the store and providers; no terminal, no Textual."""
 

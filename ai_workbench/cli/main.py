@@ -129,6 +129,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "remind": ("ai_workbench.cli.task", "remind"),
     "memory": ("ai_workbench.cli.memory", "memory"),
     "agent": ("ai_workbench.cli.agent", "agent"),
+    "doc": ("ai_workbench.cli.doc", "doc"),
 }
 
 

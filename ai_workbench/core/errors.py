@@ -20,6 +20,7 @@ EXIT_OFFLINE = 11  # refused by offline mode
 EXIT_BAD_REQUEST = 12  # the provider refused the request (400: context too long, bad params)
 EXIT_STORAGE = 13  # the session database is locked, corrupt or from a newer aiw
 EXIT_NO_CODE = 14  # `aiw ask --code`: the answer has no fenced code block (the answer is saved)
+EXIT_NO_DOCUMENT = 15  # `aiw doc new`: the model returned no usable document (nothing saved)
 EXIT_INTERRUPTED = 130  # Ctrl-C (partial answer kept)
 
 EXIT_CODES_HELP = """\
@@ -42,6 +43,7 @@ Exit codes:
   12  the provider refused the request (400)
   13  the session database is locked, unreadable or from a newer aiw
   14  --code: the answer has no fenced code block (the answer is saved in its session)
+  15  aiw doc: the model returned no usable document, even after a retry (nothing saved)
   130 interrupted (the partial answer is kept)"""
 
 PROVIDER_EXIT_CODES = {

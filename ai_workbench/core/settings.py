@@ -151,6 +151,19 @@ class ReviewSettings(BaseModel):
     suggestions: bool = True
 
 
+class DocumentsSettings(BaseModel):
+    """``[documents]``: `aiw doc` and the workbench documents screen (docs/documents.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = ""
+    provider: str = ""
+    questions_per_round: int = Field(default=3, ge=1, le=10)
+    temperature: float | None = Field(default=0.2, ge=0, le=2)
+    max_tokens: int = Field(default=1_500, ge=200, le=32_000)
+    render_timeout: float = Field(default=30.0, gt=0, le=300)
+
+
 class ChatSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -459,6 +472,7 @@ class Settings(BaseSettings):
     tasks: TasksSettings = Field(default_factory=TasksSettings)
     memory: MemorySettings = Field(default_factory=MemorySettings)
     agent: AgentSettings = Field(default_factory=AgentSettings)
+    documents: DocumentsSettings = Field(default_factory=DocumentsSettings)
     providers: dict[str, ProviderProfile] = Field(default_factory=dict)
     keys: dict[str, str | list[str]] = Field(
         default_factory=dict,

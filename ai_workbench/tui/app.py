@@ -356,6 +356,11 @@ class AiwApp(App[None]):
 
         open_agent(self)
 
+    def action_documents(self) -> None:
+        from ai_workbench.tui.screens.documents import open_documents
+
+        open_documents(self)
+
     def action_help(self) -> None:
         from ai_workbench.tui.screens.help import HelpScreen, help_for_focus
 

@@ -42,6 +42,11 @@ EXTRA_COMMANDS: list[PaletteCommand] = [
         "app.agent",
     ),
     PaletteCommand(
+        "Documents",
+        "Architecture documents (ADR, SRS, NFR, API, C4, UML...): new, preview, export, rate",
+        "documents",
+    ),
+    PaletteCommand(
         "MCP servers",
         "The MCP servers and their states; choose whose tools this session offers the model",
         "mcp_servers",

@@ -1,0 +1,229 @@
+"""The checks a template declares and a generated document must pass.
+
+Each check reads the parsed document and returns the failures as short sentences the user and
+the model both understand (the model gets them back for its one retry). A check passes when it
+returns no failure.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ai_workbench.documents.markdown import ParsedDoc, blocks, diagrams
+
+if TYPE_CHECKING:
+    from ai_workbench.documents.templates import Template
+
+MADR_STATUSES = ("proposed", "accepted", "rejected", "deprecated", "superseded")
+# a number with a unit or a percentage: "300 ms", "99.9 %", "2 s", "< 1 second", "100 rps"
+MEASURE = re.compile(
+    r"(\d+(?:[.,]\d+)?\s*(?:%|percent|ms|milliseconds?|s\b|sec|seconds?|min|minutes?|h\b|hours?|"
+    r"days?|rps|req(?:uests)?/s|requests|users|mb|gb|kb|tb|mib|gib|x\b|times|errors?|"
+    r"failures?|incidents?|steps?|clicks?|per\s+\w+))",
+    re.I,
+)
+VERIFY = re.compile(
+    r"\b(test|tests|tested|benchmark|load test|monitor|monitoring|measured|measure|review|"
+    r"audit|scan|inspection|alert|dashboard|metric|probe|survey|analysis|ci\b|check)",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    failures: tuple[str, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+Check = Callable[[ParsedDoc, "Template"], list[str]]
+
+
+def check_sections(doc: ParsedDoc, template: Template) -> list[str]:
+    out = []
+    for section in template.sections:
+        body = doc.section(section.name)
+        if body is None:
+            out.append(f"the section '## {section.name}' is missing")
+        elif not re.sub(r"\s+", "", body):
+            out.append(f"the section '## {section.name}' is empty")
+    return out
+
+
+def check_madr(doc: ParsedDoc, template: Template) -> list[str]:
+    out = []
+    status = doc.front_matter.get("status", "").lower()
+    if status not in MADR_STATUSES:
+        out.append(f"the front matter needs 'status:' set to one of {', '.join(MADR_STATUSES)}")
+    for name in ("Context and Problem Statement", "Decision Outcome"):
+        if not (doc.section(name) or "").strip():
+            out.append(f"the section '## {name}' (MADR) is missing or empty")
+    outcome = doc.section("Decision Outcome") or ""
+    if outcome and not re.search(r"chosen option", outcome, re.I):
+        out.append("'## Decision Outcome' must state 'Chosen option: \"...\", because ...'")
+    if outcome and not re.search(r"consequence|good, because|bad, because", outcome, re.I):
+        out.append(
+            "'## Decision Outcome' needs a '### Consequences' part with 'Good, because' / "
+            "'Bad, because' bullets"
+        )
+    return out
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    rows = []
+    for line in text.split("\n"):
+        line = line.strip()
+        if not (line.startswith("|") and line.count("|") >= 3):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if all(re.fullmatch(r":?-{2,}:?", c) for c in cells if c):
+            continue
+        rows.append(cells)
+    return rows
+
+
+def check_nfr_measurable(doc: ParsedDoc, template: Template) -> list[str]:
+    body = doc.section("Requirements") or ""
+    rows = _table_rows(body)
+    items: list[tuple[str, str]] = []
+    if len(rows) >= 2:  # the first row is the header
+        items = [(cells[0] or "?", " | ".join(cells)) for cells in rows[1:]]
+    else:
+        for line in body.split("\n"):
+            m = re.match(r"^\s*(?:[-*]|\d+\.)\s+(.*)", line)
+            if m:
+                items.append((m.group(1)[:30], m.group(1)))
+    if not items:
+        return ["'## Requirements' lists no requirement (a table row or a bullet each)"]
+    out = []
+    for label, text in items:
+        if not MEASURE.search(text):
+            out.append(f"requirement {label} has no measurable target (a number with a unit)")
+        if not VERIFY.search(text):
+            out.append(f"requirement {label} does not say how it is verified (test, benchmark…)")
+    return out
+
+
+def check_srs_requirements(doc: ParsedDoc, template: Template) -> list[str]:
+    body = doc.section("Functional Requirements") or ""
+    ids = re.findall(r"\bFR-?\d+", body)
+    out = []
+    if len(ids) < 2:
+        out.append("'## Functional Requirements' needs numbered requirements 'FR-1: ... shall ...'")
+    elif not re.search(r"\bshall\b", body, re.I):
+        out.append("functional requirements must use 'shall'")
+    return out
+
+
+USECASE_FIELDS = ("actor", "preconditions", "main flow", "alternatives")
+
+
+def check_usecase_fields(doc: ParsedDoc, template: Template) -> list[str]:
+    body = doc.section("Use Cases") or ""
+    parts = re.split(r"^###\s+", body, flags=re.M)[1:]
+    if not parts:
+        return ["'## Use Cases' has no use case (a '### UC-1: <name>' heading each)"]
+    out = []
+    for part in parts:
+        name = part.split("\n", 1)[0].strip()
+        low = part.lower()
+        for f in USECASE_FIELDS:
+            key = "alternative" if f == "alternatives" else f
+            key = "precondition" if f == "preconditions" else key
+            if key not in low:
+                out.append(f"use case '{name}' has no {f.title()}")
+    return out
+
+
+def check_diagram(doc: ParsedDoc, template: Template) -> list[str]:
+    text = "\n\n".join(doc.sections.values())
+    found = diagrams(text)
+    if not found:
+        lang = template.diagram or "mermaid"
+        return [f"the document has no diagram (a fenced ```{lang} block)"]
+    return []
+
+
+C4_CONTAINER = re.compile(r"\b(Container(?:Db|Queue)?(?:_Ext)?)\s*\(([^)]*)\)")
+
+
+def _args(raw: str) -> list[str]:
+    return [a.strip().strip("\"'").strip() for a in re.findall(r'"[^"]*"|[^,]+', raw)]
+
+
+def check_c4_technology(doc: ParsedDoc, template: Template) -> list[str]:
+    text = "\n\n".join(doc.sections.values())
+    out = []
+    seen = 0
+    for block in diagrams(text):
+        if block.diagram == "d2":
+            for m in re.finditer(r"^\s*([\w-]+)\s*:\s*([^{\n]*)\{", block.text, re.M):
+                inner = block.text[m.end() :].split("}", 1)[0]
+                if "shape" in inner and "person" in inner:
+                    continue
+                seen += 1
+                if not re.search(r"(tech|technology|tooltip)\s*:", inner):
+                    out.append(f"container '{m.group(1)}' names no technology")
+            continue
+        for m in C4_CONTAINER.finditer(block.text):
+            seen += 1
+            args = _args(m.group(2))
+            label = args[1] if len(args) > 1 else args[0] if args else "?"
+            if len(args) < 3 or not args[2]:
+                out.append(
+                    f"container '{label}' names no technology ({m.group(1)}(alias, label, "
+                    "technology, description))"
+                )
+    if not seen:
+        out.append("the diagram has no container (Container(alias, label, technology, ...))")
+    return out
+
+
+def check_openapi(doc: ParsedDoc, template: Template) -> list[str]:
+    from ai_workbench.documents.openapi import validate_text
+
+    text = doc.section("OpenAPI")
+    if text is None:
+        return ["the section '## OpenAPI' with the specification is missing"]
+    specs = [b for b in blocks(text) if b.lang in ("yaml", "yml", "json")]
+    if not specs:
+        return ["'## OpenAPI' has no ```yaml block"]
+    problem = validate_text(specs[0].text)
+    return [f"the OpenAPI document is not valid: {problem}"] if problem else []
+
+
+def check_api_routes(doc: ParsedDoc, template: Template) -> list[str]:
+    body = doc.section("Endpoints") or ""
+    spec = doc.section("OpenAPI") or ""
+    routes = re.findall(r"^\s{2}(/[^:\s]*):", spec, re.M)
+    missing = [r for r in routes if r not in body]
+    if missing:
+        return [f"'## Endpoints' does not describe {', '.join(missing[:5])}"]
+    return []
+
+
+CHECKS: dict[str, Check] = {
+    "sections": check_sections,
+    "madr": check_madr,
+    "nfr_measurable": check_nfr_measurable,
+    "srs_requirements": check_srs_requirements,
+    "usecase_fields": check_usecase_fields,
+    "diagram": check_diagram,
+    "c4_technology": check_c4_technology,
+    "openapi": check_openapi,
+    "api_routes": check_api_routes,
+}
+
+
+def run_checks(doc: ParsedDoc, template: Template) -> list[CheckResult]:
+    return [CheckResult(name, tuple(CHECKS[name](doc, template))) for name in template.checks]
+
+
+def failures(results: list[CheckResult]) -> list[str]:
+    return [f"[{r.check}] {f}" for r in results for f in r.failures]
