@@ -285,6 +285,8 @@ class TelegramSettings(BaseModel):
     # Let paired users' chats call MCP tools (only tools whose approval is "auto": nobody can
     # confirm a call from Telegram). Off: answers never call tools.
     allow_tools: bool = False
+    # Deliver the paired users' task reminders to their chats while the bot runs.
+    reminders: bool = True
     persona: str = ""
     model: str = ""
     provider: str = ""

@@ -23,7 +23,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -138,6 +138,22 @@ class Reminder:
 
 
 Listener = Callable[[], None]
+#: Whose reminders: one user name, several (a scheduler for the paired Telegram users, or the
+#: server's members), or None for everyone.
+Owners = str | Collection[str] | None
+
+
+def _owner_clause(column: str, owner: Owners) -> tuple[str, builtins.list[str]]:
+    """`` AND column = ?`` / `` AND column IN (...)`` for ``owner``; ``("", [])`` for None.
+    An empty collection matches nothing."""
+    if owner is None:
+        return "", []
+    if isinstance(owner, str):
+        return f" AND {column} = ?", [owner]
+    names = sorted(set(owner))
+    if not names:
+        return " AND 0", []
+    return f" AND {column} IN ({', '.join('?' * len(names))})", names
 _listeners: weakref.WeakKeyDictionary[Any, builtins.list[Listener]] = weakref.WeakKeyDictionary()
 
 
@@ -430,29 +446,30 @@ class TaskService:
 
     # ---- reminders (the scheduler's side)
 
-    async def next_fire_at(self, *, owner: str | None = LOCAL) -> float | None:
-        """When the earliest unclaimed reminder is due (of ``owner``, or of everyone)."""
-        sql = "SELECT min(fire_at) FROM reminders WHERE claimed_at IS NULL"
-        params: tuple[Any, ...] = ()
-        if owner is not None:
-            sql += " AND owner = ?"
-            params = (owner,)
+    async def next_fire_at(self, *, owner: Owners = LOCAL) -> float | None:
+        """When the earliest unclaimed reminder is due (of ``owner`` — one name or several —
+        or of everyone)."""
+        clause, values = _owner_clause("owner", owner)
+        sql = "SELECT min(fire_at) FROM reminders WHERE claimed_at IS NULL" + clause
+        params: tuple[Any, ...] = tuple(values)
         async with self.store._read() as db:
             row = await self.store._one(db, sql, params)
         return row[0] if row and row[0] is not None else None
 
     async def pending(
-        self, until: float, *, owner: str | None = LOCAL, since: float | None = None
+        self, until: float, *, owner: Owners = LOCAL, since: float | None = None
     ) -> builtins.list[Reminder]:
-        """Unclaimed reminders due at or before ``until`` (and at or after ``since``)."""
+        """Unclaimed reminders due at or before ``until`` (and at or after ``since``) of
+        ``owner`` (one name, several, or everyone with None)."""
         where = ["r.claimed_at IS NULL", "r.fire_at <= ?"]
         params: builtins.list[Any] = [until]
         if since is not None:
             where.append("r.fire_at >= ?")
             params.append(since)
-        if owner is not None:
-            where.append("r.owner = ?")
-            params.append(owner)
+        clause, values = _owner_clause("r.owner", owner)
+        if clause:
+            where.append(clause.removeprefix(" AND "))
+            params.extend(values)
         sql = (
             "SELECT r.id, r.task_id, r.owner, r.fire_at, t.title, t.due_at, t.tz, t.links"
             " FROM reminders r JOIN tasks t ON t.id = r.task_id"
