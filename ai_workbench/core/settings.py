@@ -341,6 +341,8 @@ class ServerSettings(BaseModel):
     max_model_calls: int = Field(default=2, ge=1, le=256)
     # Seconds a checked token is trusted before it is looked up again (revocation delay).
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Run the reminder scheduler for the server's users (their reminders: /v1/events).
+    reminders: bool = True
 class TasksSettings(BaseModel):
     """``[tasks]``: tasks, natural dates and reminders (docs/tasks.md)."""
 

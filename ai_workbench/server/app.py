@@ -32,6 +32,7 @@ ROUTERS: tuple[str, ...] = (
     "review",
     "settings",
     "events",
+    "tasks",
 )
 
 DESCRIPTION = """\

@@ -539,6 +539,37 @@ class TaskService:
         self._changed()
         return fire_at
 
+    async def claimed_since(
+        self, since: float, *, owner: Owners = None, limit: int = 500
+    ) -> builtins.list[tuple[float, str, Reminder]]:
+        """(claimed_at, outcome, reminder) of the reminders claimed at or after ``since`` by any
+        scheduler of any process, in claim order (the server's event feed)."""
+        clause, values = _owner_clause("r.owner", owner)
+        sql = (
+            "SELECT r.id, r.task_id, r.owner, r.fire_at, r.claimed_at, r.outcome, t.title,"
+            " t.due_at, t.tz, t.links FROM reminders r JOIN tasks t ON t.id = r.task_id"
+            f" WHERE r.claimed_at >= ?{clause} ORDER BY r.claimed_at, r.id LIMIT {int(limit)}"
+        )
+        async with self.store._read() as db:
+            rows = await self.store._all(db, sql, [since, *values])
+        return [
+            (
+                row["claimed_at"],
+                row["outcome"] or "delivered",
+                Reminder(
+                    id=row["id"],
+                    task_id=row["task_id"],
+                    owner=row["owner"],
+                    fire_at=row["fire_at"],
+                    title=row["title"],
+                    due_at=row["due_at"],
+                    tz=row["tz"],
+                    links=[Link(**item) for item in json.loads(row["links"] or "[]")],
+                ),
+            )
+            for row in rows
+        ]
+
     async def claimed(self, *, owner: str | None = LOCAL) -> builtins.list[tuple[int, str, str]]:
         """(reminder id, claimed_by, outcome) of every claimed reminder (tests, doctor)."""
         sql = "SELECT id, claimed_by, outcome FROM reminders WHERE claimed_at IS NOT NULL"
