@@ -33,6 +33,7 @@ ROUTERS: tuple[str, ...] = (
     "settings",
     "events",
     "tasks",
+    "memory",
 )
 
 DESCRIPTION = """\
