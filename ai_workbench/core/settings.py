@@ -343,6 +343,9 @@ class ServerSettings(BaseModel):
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # Run the reminder scheduler for the server's users (their reminders: /v1/events).
     reminders: bool = True
+    # A cron schedule ("0 3 * * *") on which `aiw serve` runs `aiw sources sync --all` for the
+    # served project (once per time, whatever the workers); empty: no schedule in serve.
+    sources_schedule: str = ""
 class TasksSettings(BaseModel):
     """``[tasks]``: tasks, natural dates and reminders (docs/tasks.md)."""
 

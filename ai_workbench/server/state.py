@@ -30,6 +30,7 @@ class ServerState:
         self.store: Any = None
         self.users: UserService | None = None
         self.reminders: Any = None
+        self.sources_sync: Any = None
         self.bus = EventBus()
         self.feeds = FeedRunner()
         self.limiter = RateLimiter(lambda: self.settings.server)
@@ -52,6 +53,24 @@ class ServerState:
         if self.settings.server.reminders:
             self.reminders = self._reminder_scheduler()
             self.reminders.start()
+        if self.settings.server.sources_schedule.strip():
+            self.sources_sync = self._sources_schedule(self.settings.server.sources_schedule)
+            if self.sources_sync is not None:
+                self.sources_sync.start()
+
+    def _sources_schedule(self, text: str) -> Any:
+        """``aiw sources sync --all`` on the cron schedule ``text`` in the served project (one
+        run per time across workers); None, with a log line, when ``text`` is not a schedule."""
+        import logging
+
+        from ai_workbench.sources.schedule import ScheduledSync, parse_cron
+
+        try:
+            cron = parse_cron(text)
+        except Exception as exc:
+            logging.getLogger("aiw.server").error("server.sources_schedule: %s", exc)
+            return None
+        return ScheduledSync(cron, self.project_root)
 
     def _reminder_scheduler(self) -> Any:
         """The reminders of the server's users, claimed in the database (so each is delivered
@@ -75,6 +94,8 @@ class ServerState:
         )
 
     async def stop(self) -> None:
+        if self.sources_sync is not None:
+            await self.sources_sync.stop()
         if self.reminders is not None:
             await self.reminders.stop()
         await self.feeds.stop()
