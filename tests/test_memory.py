@@ -273,6 +273,30 @@ async def test_medium_summary_of_a_finished_session(
     assert [m.tier for m, _ in hits] == ["medium"] and hits[0][0].session_id == done.session.id
 
 
+async def test_medium_summaries_only_of_the_owners_sessions(
+    isolated_env: Any, fake_llm: Any, store: Any
+) -> None:
+    from ai_workbench.chat.store import SessionNotFound
+
+    loaded = write_config(
+        isolated_env, fake_llm, "[memory]\noffer_tool = false\nfinished_after_minutes = 0\n"
+    )
+    service = ChatService(loaded, store)
+    mine = await ask(service, "how should payment retries back off?")
+    theirs = await ask(service, "where do the ann-only keys live?", owner="ann")
+    fake_llm.reply = "Summary: the ann-only keys live in the vault."
+    written = await service.summarize_sessions(owner="ann")
+    assert [s.id for s, _ in written] == [theirs.session.id]  # not the local user's session
+    assert await memory(store).search("vault") == []  # nothing under the local user
+    assert [m.session_id for m, _ in await memory(store).search("vault", owner="ann")] == [
+        theirs.session.id
+    ]
+    with pytest.raises(SessionNotFound):  # nor someone else's session by id
+        await service.summarize_sessions(owner="ann", session_id=mine.session.id)
+    fake_llm.reply = "Decided: exponential backoff."
+    assert [s.id for s, _ in await service.summarize_sessions()] == [mine.session.id]
+
+
 async def test_a_model_without_tools_still_answers(
     isolated_env: Any, fake_llm: Any, store: Any
 ) -> None:

@@ -423,14 +423,14 @@ class ChatService:
 
         say = notice or (lambda _text: None)
         await self.memory.purge_expired()
-        if session_id is not None:
-            targets = [await self.store.get_session(session_id)]
+        if session_id is not None:  # another user's session is "not found"
+            targets = [await self.store.get_session(session_id, owner=owner)]
         else:
             done = await self.memory.summarized_sessions(owner=owner)
             cutoff = time.time() - self.settings.memory.finished_after_minutes * 60
             targets = [
                 s
-                for s in await self.store.list_sessions(limit=200)
+                for s in await self.store.list_sessions(limit=200, owner=owner)
                 if s.id not in done and s.updated <= cutoff and s.message_count >= 2
             ][:limit]
         written: list[tuple[Session, str]] = []

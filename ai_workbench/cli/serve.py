@@ -84,6 +84,14 @@ def serve(
                 "TLS reverse proxy in front (docs/server.md)",
                 err=True,
             )
+    if cfg.sources_schedule.strip():
+        from ai_workbench.sources.schedule import parse_cron
+
+        try:
+            cron = parse_cron(cfg.sources_schedule)
+        except Exception as exc:
+            fail(f"server.sources_schedule: {exc}", EXIT_INPUT)
+        click.echo(f"aiw: syncing the sources on the schedule {cron.text!r}", err=True)
     try:
         import uvicorn
     except ImportError:  # pragma: no cover - a broken install

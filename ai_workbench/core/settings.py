@@ -303,6 +303,8 @@ class TelegramSettings(BaseModel):
     # Let paired users' chats call MCP tools (only tools whose approval is "auto": nobody can
     # confirm a call from Telegram). Off: answers never call tools.
     allow_tools: bool = False
+    # Deliver the paired users' task reminders to their chats while the bot runs.
+    reminders: bool = True
     persona: str = ""
     model: str = ""
     provider: str = ""
@@ -357,6 +359,11 @@ class ServerSettings(BaseModel):
     max_model_calls: int = Field(default=2, ge=1, le=256)
     # Seconds a checked token is trusted before it is looked up again (revocation delay).
     token_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    # Run the reminder scheduler for the server's users (their reminders: /v1/events).
+    reminders: bool = True
+    # A cron schedule ("0 3 * * *") on which `aiw serve` runs `aiw sources sync --all` for the
+    # served project (once per time, whatever the workers); empty: no schedule in serve.
+    sources_schedule: str = ""
 class TasksSettings(BaseModel):
     """``[tasks]``: tasks, natural dates and reminders (docs/tasks.md)."""
 

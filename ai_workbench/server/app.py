@@ -32,6 +32,8 @@ ROUTERS: tuple[str, ...] = (
     "review",
     "settings",
     "events",
+    "tasks",
+    "memory",
 )
 
 DESCRIPTION = """\

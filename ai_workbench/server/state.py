@@ -29,6 +29,8 @@ class ServerState:
         self.db_path = db_path
         self.store: Any = None
         self.users: UserService | None = None
+        self.reminders: Any = None
+        self.sources_sync: Any = None
         self.bus = EventBus()
         self.feeds = FeedRunner()
         self.limiter = RateLimiter(lambda: self.settings.server)
@@ -48,8 +50,54 @@ class ServerState:
         self.store = await Store.open(self.db_path)
         self.users = UserService(self.store)
         self.feeds.start(self._feeds())
+        if self.settings.server.reminders:
+            self.reminders = self._reminder_scheduler()
+            self.reminders.start()
+        if self.settings.server.sources_schedule.strip():
+            self.sources_sync = self._sources_schedule(self.settings.server.sources_schedule)
+            if self.sources_sync is not None:
+                self.sources_sync.start()
+
+    def _sources_schedule(self, text: str) -> Any:
+        """``aiw sources sync --all`` on the cron schedule ``text`` in the served project (one
+        run per time across workers); None, with a log line, when ``text`` is not a schedule."""
+        import logging
+
+        from ai_workbench.sources.schedule import ScheduledSync, parse_cron
+
+        try:
+            cron = parse_cron(text)
+        except Exception as exc:
+            logging.getLogger("aiw.server").error("server.sources_schedule: %s", exc)
+            return None
+        return ScheduledSync(cron, self.project_root)
+
+    def _reminder_scheduler(self) -> Any:
+        """The reminders of the server's users, claimed in the database (so each is delivered
+        once with other workers, the workbench or ``aiw telegram`` running); the
+        :class:`~ai_workbench.tasks.feed.ReminderFeed` turns every claim into the owner's
+        ``task.reminder`` event on ``/v1/events``, whichever process or worker made it."""
+        from ai_workbench.tasks.scheduler import ReminderScheduler
+        from ai_workbench.tasks.service import TaskService
+
+        async def members() -> list[str]:
+            assert self.users is not None
+            return [user.name for user in await self.users.list() if user.revoked is None]
+
+        tasks = self.settings.tasks
+        return ReminderScheduler(
+            TaskService(self.store),
+            owner=None,
+            owners=members,
+            grace=tasks.missed_grace,
+            recheck=tasks.recheck_seconds,
+        )
 
     async def stop(self) -> None:
+        if self.sources_sync is not None:
+            await self.sources_sync.stop()
+        if self.reminders is not None:
+            await self.reminders.stop()
         await self.feeds.stop()
         if self._knowledge is not None:
             with contextlib.suppress(Exception):
@@ -62,8 +110,11 @@ class ServerState:
         from ai_workbench.shell.feed import SpoolFeed
         from ai_workbench.suggestions.feed import SuggestionFeed
         from ai_workbench.suggestions.service import SuggestionQueue
+        from ai_workbench.tasks.feed import ReminderFeed
+        from ai_workbench.tasks.service import TaskService
 
         return [
+            ReminderFeed(self.bus, TaskService(self.store)),
             IndexRunFeed(self.bus, self.project_root),
             SuggestionFeed(self.bus, SuggestionQueue(self.store)),
             SpoolFeed(self.bus),

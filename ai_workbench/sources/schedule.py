@@ -15,7 +15,9 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ai_workbench.sources.models import SourceInputError
 
@@ -52,6 +54,40 @@ class Cron:
 
         days = "" if dow is None else ",".join(_DAYS[d % 7] for d in sorted(set(dow))) + " "
         return f"{days}*-{part(month)}-{part(dom)} {part(hour)}:{part(minute)}:00"
+
+    def next_after(self, when: datetime) -> datetime:
+        """The first minute strictly after ``when`` that the schedule matches, with cron's rule
+        that a day of month and a day of week both given match on either. Naive times are
+        wall-clock times; an aware ``when`` is read in the machine's local zone (as cron does)
+        and the answer is aware, with that day's offset (DST). :class:`SourceInputError` when
+        none comes within 5 years (``0 0 31 2 *``)."""
+        if when.tzinfo is not None:
+            return self.next_after(when.astimezone().replace(tzinfo=None)).astimezone()
+        minute, hour = self.fields[0], self.fields[1]
+        start = when.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        day = start.date()
+        for _ in range(366 * 5):
+            if self._day_matches(day):
+                first = (start.hour, start.minute) if day == start.date() else (0, 0)
+                for h in hour if hour is not None else range(24):
+                    for m in minute if minute is not None else range(60):
+                        if (h, m) >= first:
+                            return start.replace(
+                                year=day.year, month=day.month, day=day.day, hour=h, minute=m
+                            )
+            day += timedelta(days=1)
+        raise SourceInputError(f'"{self.text}" never matches a date; check the day and month')
+
+    def _day_matches(self, day: date) -> bool:
+        _, _, dom, month, dow = self.fields
+        if month is not None and day.month not in month:
+            return False
+        weekday = (day.weekday() + 1) % 7  # cron: Sunday is 0
+        if dom is not None and dow is not None:
+            return day.day in dom or weekday in dow
+        if dom is not None:
+            return day.day in dom
+        return dow is None or weekday in dow
 
 
 def parse_cron(text: str) -> Cron:
@@ -241,3 +277,104 @@ def remove_systemd() -> bool:
         (folder / name).unlink(missing_ok=True)
     subprocess.run(["systemctl", "--user", "daemon-reload"], capture_output=True, check=False)
     return True
+
+
+# --- run by `aiw serve` ---
+
+
+def claim_slot(slot: float, path: Path | None = None) -> bool:
+    """True for exactly one caller per scheduled ``slot`` (epoch seconds), across processes
+    (``aiw serve --workers N``: each worker's timer fires, one sync runs): the last slot taken
+    is kept in ``<data dir>/sources-schedule.claim`` under an exclusive lock."""
+    import fcntl
+
+    from ai_workbench.core import paths
+
+    path = path or paths.data_dir() / "sources-schedule.claim"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0)
+        text = handle.read().strip()
+        last = float(text) if text.replace(".", "", 1).isdigit() else 0.0
+        if last >= slot:
+            return False
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{slot}\n")
+        handle.flush()
+    return True
+
+
+class ScheduledSync:
+    """``aiw sources sync --all --quiet`` at the times of a cron schedule, in the background of
+    a long-running process (``aiw serve`` with ``server.sources_schedule``): it sleeps until the
+    next match, claims that slot (one sync per slot with several workers), and runs the sync as
+    a child process in ``cwd`` (the served project) with the process's environment, its output
+    appended to ``<data dir>/sources-sync.log``. A sync still running when the next slot comes
+    makes that slot skip."""
+
+    def __init__(
+        self,
+        cron: Cron,
+        cwd: Path,
+        *,
+        command: list[str] | None = None,
+        claim_path: Path | None = None,
+        log_path: Path | None = None,
+        now: Any = None,
+    ) -> None:
+        self.cron = cron
+        self.cwd = cwd
+        self.command = command or sync_command()
+        self.claim_path = claim_path
+        self.log_path = log_path
+        self.now = now or (lambda: datetime.now().astimezone())
+        self.runs: list[tuple[datetime, int | None]] = []  # (slot, exit code; None: skipped)
+        self._task: Any = None
+
+    def start(self) -> Any:
+        import asyncio
+
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self.run(), name="sources-schedule")
+        return self._task
+
+    async def stop(self) -> None:
+        import asyncio
+        import contextlib
+
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def run(self) -> None:
+        import asyncio
+
+        while True:
+            slot = self.cron.next_after(self.now())
+            while (wait := (slot - self.now()).total_seconds()) > 0:
+                await asyncio.sleep(min(wait, 60.0))  # re-read the clock: suspend, DST
+            await self.run_slot(slot)
+
+    async def run_slot(self, slot: datetime) -> int | None:
+        """Run the sync for ``slot`` unless another process claimed it; its exit code."""
+        import asyncio
+
+        if not await asyncio.to_thread(claim_slot, slot.timestamp(), self.claim_path):
+            self.runs.append((slot, None))
+            return None
+        log = self.log_path or log_file()
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            out.write(f"--- {slot.isoformat()} aiw serve: {shlex.join(self.command)}\n".encode())
+            out.flush()
+            proc = await asyncio.create_subprocess_exec(
+                *self.command, cwd=self.cwd, stdin=asyncio.subprocess.DEVNULL,
+                stdout=out, stderr=out,
+            )  # fmt: skip
+            code = await proc.wait()
+        self.runs.append((slot, code))
+        return code

@@ -30,7 +30,7 @@ from ai_workbench.tasks.dates import (
 )
 from ai_workbench.tasks.service import LOCAL, Link, Task, TaskService
 
-__all__ = ["TaskDraft", "TaskInput", "describe_lead"]
+__all__ = ["WINDOWS", "TaskDraft", "TaskInput", "describe_lead", "due_window"]
 
 _TAG_RE = re.compile(r"(?<!\S)\+([^\W\d][\w-]*)")
 
@@ -223,3 +223,23 @@ def check_rrule(rule: str) -> str:
             f"--rrule {rule!r} is not an RFC 5545 rule ({exc}); e.g. FREQ=WEEKLY;BYDAY=MO"
         ) from None
     return rule
+
+
+WINDOWS: tuple[str, ...] = ("today", "week", "overdue")
+
+
+def due_window(window: str | None, now: datetime) -> datetime | None:
+    """The ``due_before`` of ``aiw task list --due WINDOW`` (today, week, overdue) at ``now``;
+    None for no window. An unknown window is one clear error."""
+    from ai_workbench.core.errors import InputError
+    from ai_workbench.tasks.dates import today_range, week_end
+
+    if not window:
+        return None
+    if window == "today":
+        return today_range(now)[1]
+    if window == "week":
+        return week_end(now)
+    if window == "overdue":
+        return now
+    raise InputError(f"due={window!r}: use one of {', '.join(WINDOWS)}")

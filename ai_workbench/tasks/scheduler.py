@@ -9,8 +9,9 @@ default): the sleep is capped at that.
 When a reminder is due the scheduler *claims* it (``UPDATE ... WHERE claimed_at IS NULL``), so
 with several schedulers running — the workbench, ``aiw remind``, ``aiw serve`` — each reminder is
 delivered by exactly one. Delivery goes to every hook in :attr:`ReminderScheduler.hooks` (the
-workbench's notification, notify-send, the terminal's OSC 9 / OSC 777 escape; Telegram will add
-its own) and a :class:`~ai_workbench.core.events.ReminderDue` event on the bus, if one is given.
+workbench's notification, notify-send, the terminal's OSC 9 / OSC 777 escape; Telegram's in
+:mod:`ai_workbench.telegram.reminders`) and a :class:`~ai_workbench.core.events.ReminderDue`
+event on the bus, if one is given (``aiw serve`` sends those to the owner's ``/v1/events``).
 
 On start, reminders that fell due more than ``grace`` seconds before (nothing was running) are
 claimed as *missed* and handed to :attr:`on_missed` once, as a list ("3 reminders missed while
@@ -29,10 +30,10 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any, Protocol
 
-from ai_workbench.tasks.service import LOCAL, Reminder, TaskService
+from ai_workbench.tasks.service import LOCAL, Owners, Reminder, TaskService
 
 __all__ = ["Clock", "ManualClock", "ReminderScheduler", "SystemClock"]
 
@@ -98,13 +99,17 @@ class ManualClock:
 
 
 class ReminderScheduler:
-    """Delivers a user's (or everyone's, ``owner=None``) reminders at their time, once."""
+    """Delivers a user's (or several users', or everyone's with ``owner=None``) reminders at
+    their time, once. ``owners``, when given, is asked before every look at the database for
+    the users to serve now (the paired Telegram users, the server's members): a user added
+    while it runs is served from its next wake-up (``recheck`` seconds at the latest)."""
 
     def __init__(
         self,
         service: TaskService,
         *,
-        owner: str | None = LOCAL,
+        owner: Owners = LOCAL,
+        owners: Callable[[], Awaitable[Collection[str]]] | None = None,
         clock: Clock | None = None,
         hooks: list[Hook] | None = None,
         on_missed: MissedHook | None = None,
@@ -115,6 +120,7 @@ class ReminderScheduler:
     ) -> None:
         self.service = service
         self.owner = owner
+        self.owners = owners
         self.clock: Clock = clock or SystemClock()
         self.hooks: list[Hook] = list(hooks or [])
         self.on_missed = on_missed
@@ -162,11 +168,21 @@ class ReminderScheduler:
                 self._unsubscribe()
                 self._unsubscribe = None
 
+    async def scope(self) -> Owners:
+        """Whose reminders this scheduler delivers now."""
+        if self.owners is None:
+            return self.owner
+        try:
+            return list(await self.owners())
+        except Exception:
+            log.exception("reminder scheduler: cannot tell whose reminders to deliver")
+            return []
+
     async def catch_up(self) -> list[Reminder]:
         """Claim as missed the reminders that fell due more than ``grace`` seconds ago."""
         cutoff = self.clock.now() - self.grace
         missed = []
-        for reminder in await self.service.pending(cutoff, owner=self.owner):
+        for reminder in await self.service.pending(cutoff, owner=await self.scope()):
             if await self.service.claim(reminder.id, by=self.name, outcome="missed"):
                 missed.append(reminder)
         self.missed.extend(missed)
@@ -182,7 +198,7 @@ class ReminderScheduler:
         """Deliver what is due now, then sleep until the next due time (or a change)."""
         self._wake.clear()
         await self.deliver_due()
-        nxt = await self.service.next_fire_at(owner=self.owner)
+        nxt = await self.service.next_fire_at(owner=await self.scope())
         now = self.clock.now()
         wait = self.recheck if nxt is None else min(self.recheck, max(0.0, nxt - now))
         if wait > 0:
@@ -193,10 +209,11 @@ class ReminderScheduler:
         """Deliver the reminders due now. One more than ``grace`` late (the machine slept, the
         loop was blocked) is listed as missed with the others of its kind, not fired."""
         now = self.clock.now()
-        pending = await self.service.pending(now, owner=self.owner)
+        scope = await self.scope()
+        pending = await self.service.pending(now, owner=scope)
         if any(now - r.fire_at > self.grace for r in pending):
             await self.catch_up()
-            pending = await self.service.pending(now, owner=self.owner)
+            pending = await self.service.pending(now, owner=scope)
         delivered = []
         for reminder in pending:
             if not await self.service.claim(reminder.id, by=self.name):

@@ -23,7 +23,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -138,6 +138,22 @@ class Reminder:
 
 
 Listener = Callable[[], None]
+#: Whose reminders: one user name, several (a scheduler for the paired Telegram users, or the
+#: server's members), or None for everyone.
+Owners = str | Collection[str] | None
+
+
+def _owner_clause(column: str, owner: Owners) -> tuple[str, builtins.list[str]]:
+    """`` AND column = ?`` / `` AND column IN (...)`` for ``owner``; ``("", [])`` for None.
+    An empty collection matches nothing."""
+    if owner is None:
+        return "", []
+    if isinstance(owner, str):
+        return f" AND {column} = ?", [owner]
+    names = sorted(set(owner))
+    if not names:
+        return " AND 0", []
+    return f" AND {column} IN ({', '.join('?' * len(names))})", names
 _listeners: weakref.WeakKeyDictionary[Any, builtins.list[Listener]] = weakref.WeakKeyDictionary()
 
 
@@ -430,29 +446,30 @@ class TaskService:
 
     # ---- reminders (the scheduler's side)
 
-    async def next_fire_at(self, *, owner: str | None = LOCAL) -> float | None:
-        """When the earliest unclaimed reminder is due (of ``owner``, or of everyone)."""
-        sql = "SELECT min(fire_at) FROM reminders WHERE claimed_at IS NULL"
-        params: tuple[Any, ...] = ()
-        if owner is not None:
-            sql += " AND owner = ?"
-            params = (owner,)
+    async def next_fire_at(self, *, owner: Owners = LOCAL) -> float | None:
+        """When the earliest unclaimed reminder is due (of ``owner`` — one name or several —
+        or of everyone)."""
+        clause, values = _owner_clause("owner", owner)
+        sql = "SELECT min(fire_at) FROM reminders WHERE claimed_at IS NULL" + clause
+        params: tuple[Any, ...] = tuple(values)
         async with self.store._read() as db:
             row = await self.store._one(db, sql, params)
         return row[0] if row and row[0] is not None else None
 
     async def pending(
-        self, until: float, *, owner: str | None = LOCAL, since: float | None = None
+        self, until: float, *, owner: Owners = LOCAL, since: float | None = None
     ) -> builtins.list[Reminder]:
-        """Unclaimed reminders due at or before ``until`` (and at or after ``since``)."""
+        """Unclaimed reminders due at or before ``until`` (and at or after ``since``) of
+        ``owner`` (one name, several, or everyone with None)."""
         where = ["r.claimed_at IS NULL", "r.fire_at <= ?"]
         params: builtins.list[Any] = [until]
         if since is not None:
             where.append("r.fire_at >= ?")
             params.append(since)
-        if owner is not None:
-            where.append("r.owner = ?")
-            params.append(owner)
+        clause, values = _owner_clause("r.owner", owner)
+        if clause:
+            where.append(clause.removeprefix(" AND "))
+            params.extend(values)
         sql = (
             "SELECT r.id, r.task_id, r.owner, r.fire_at, t.title, t.due_at, t.tz, t.links"
             " FROM reminders r JOIN tasks t ON t.id = r.task_id"
@@ -521,6 +538,37 @@ class TaskService:
             )
         self._changed()
         return fire_at
+
+    async def claimed_since(
+        self, since: float, *, owner: Owners = None, limit: int = 500
+    ) -> builtins.list[tuple[float, str, Reminder]]:
+        """(claimed_at, outcome, reminder) of the reminders claimed at or after ``since`` by any
+        scheduler of any process, in claim order (the server's event feed)."""
+        clause, values = _owner_clause("r.owner", owner)
+        sql = (
+            "SELECT r.id, r.task_id, r.owner, r.fire_at, r.claimed_at, r.outcome, t.title,"
+            " t.due_at, t.tz, t.links FROM reminders r JOIN tasks t ON t.id = r.task_id"
+            f" WHERE r.claimed_at >= ?{clause} ORDER BY r.claimed_at, r.id LIMIT {int(limit)}"
+        )
+        async with self.store._read() as db:
+            rows = await self.store._all(db, sql, [since, *values])
+        return [
+            (
+                row["claimed_at"],
+                row["outcome"] or "delivered",
+                Reminder(
+                    id=row["id"],
+                    task_id=row["task_id"],
+                    owner=row["owner"],
+                    fire_at=row["fire_at"],
+                    title=row["title"],
+                    due_at=row["due_at"],
+                    tz=row["tz"],
+                    links=[Link(**item) for item in json.loads(row["links"] or "[]")],
+                ),
+            )
+            for row in rows
+        ]
 
     async def claimed(self, *, owner: str | None = LOCAL) -> builtins.list[tuple[int, str, str]]:
         """(reminder id, claimed_by, outcome) of every claimed reminder (tests, doctor)."""

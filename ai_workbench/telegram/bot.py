@@ -5,9 +5,14 @@ Every private text message goes through :meth:`TelegramBot.handle`:
 * an unknown user: ``/start`` gives a one-time pairing code (or a polite refusal when
   ``telegram.max_pending`` codes already wait); anything else gets no reply and reaches no model;
 * a paired user: a per-user token bucket first ("slow down" once when empty), then ``/start``,
-  ``/help``, ``/new``, ``/persona [NAME]``, ``/kb QUESTION`` or a plain message, which continues
+  ``/help``, ``/new``, ``/persona [NAME]``, ``/kb QUESTION``, the tasks commands
+  (``/task``, ``/tasks``, ``/done``, ``/snooze``: :mod:`ai_workbench.telegram.tasks`) or a
+  plain message, which continues
   the user's session through :class:`ai_workbench.chat.service.ChatService` as its aiw user;
   the answer streams into an edited message (:class:`ai_workbench.telegram.reply.LiveReply`).
+
+While it runs, the paired users' reminders are delivered to their chats
+(:mod:`ai_workbench.telegram.reminders`).
 
 A user's messages are answered one at a time, in order; ``telegram.max_concurrent`` model calls
 run at once for everyone. MCP tools are offered only with ``telegram.allow_tools = true``.
@@ -43,6 +48,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("new", "start a new conversation"),
     ("persona", "list personas, or /persona NAME to switch"),
     ("kb", "answer from the project's index, with sources"),
+    ("task", "add a task: /task renew the cert friday 9am"),
+    ("tasks", "your open tasks (/tasks today, week or overdue)"),
+    ("done", "complete a task: /done ID"),
+    ("snooze", "remind again later: /snooze ID 2h"),
     ("help", "what this bot does"),
 )
 HELP = (
@@ -51,6 +60,9 @@ HELP = (
     "/new: start a new conversation\n"
     "/persona: list personas; /persona NAME to switch (and start anew; /persona default resets)\n"
     "/kb QUESTION: answer from the project's index, citing files\n"
+    "/task TEXT: add a task (\"renew the cert next friday 9am\"); its reminder comes here\n"
+    "/tasks: your open tasks (/tasks today, week or overdue)\n"
+    "/done ID: complete a task; /snooze ID 2h: remind again later\n"
     "/help: this text"
 )
 _COMMAND_RE = re.compile(
@@ -95,6 +107,7 @@ class TelegramBot:
         *,
         project_root: Path | None = None,
         on_event: Callable[[str], None] | None = None,
+        reminder_clock: Any = None,
     ) -> None:
         self.loaded = loaded
         self.settings = loaded.settings
@@ -114,6 +127,9 @@ class TelegramBot:
         self._hub: Any = None
         self._toolbox: Any = None
         self._app: Application | None = None
+        self.reminder_clock = reminder_clock  # tests drive a ManualClock
+        self.reminders: Any = None
+        self._tasks: Any = None
 
     # --- wiring
 
@@ -224,10 +240,35 @@ class TelegramBot:
                 await self._say(chat_id, "Usage: /kb QUESTION", markdown=False)
                 return
             await self._answer(chat_id, link, argument, grounded=True)
+        elif command in ("task", "tasks", "done", "snooze"):
+            await self._task_command(chat_id, link, command, argument)
         elif command is not None:
             await self._say(chat_id, f"Unknown command /{command}. /help lists the commands.")
         else:
             await self._answer(chat_id, link, text, grounded=False)
+
+    async def _task_command(self, chat_id: int, link: Link, command: str, argument: str) -> None:
+        if self._tasks is None:
+            from ai_workbench.telegram.tasks import TaskCommands
+
+            self._tasks = TaskCommands(self.store, self.settings.tasks)
+        handler = {
+            "task": self._tasks.add,
+            "tasks": self._tasks.list,
+            "done": self._tasks.done,
+            "snooze": self._tasks.snooze,
+        }[command]
+        try:
+            text = await handler(link.owner, argument)
+        except AiwError as exc:
+            text = str(exc)
+        await self._say(chat_id, text, markdown=False)
+
+    async def _send_reminder(self, chat_id: int, text: str) -> None:
+        try:
+            await send_text(self.bot, chat_id, text, markdown=False, clean=self.clean)
+        except TelegramError as exc:
+            self.on_event(f"could not send a reminder: {self.clean(str(exc))}")
 
     async def _persona(self, chat_id: int, link: Link, name: str) -> None:
         from ai_workbench.chat.personas import PersonaError, PersonaNotFound, load_personas
@@ -417,10 +458,23 @@ class TelegramBot:
                 allowed_updates=["message"],
                 error_callback=lambda exc: self.on_event(f"polling: {self.clean(str(exc))}"),
             )
+            if self.tg.reminders:
+                from ai_workbench.telegram.reminders import telegram_scheduler
+
+                self.reminders = telegram_scheduler(
+                    self.store,
+                    self._send_reminder,
+                    settings=self.settings.tasks,
+                    clock=self.reminder_clock,
+                    on_event=self.on_event,
+                )
+                self.reminders.start()
             if ready is not None:
                 ready(self.username or "")
             await stop.wait()
         finally:
+            if self.reminders is not None:
+                await self.reminders.stop()
             with contextlib.suppress(Exception):
                 if self._app.updater is not None and self._app.updater.running:
                     await self._app.updater.stop()
@@ -442,7 +496,15 @@ async def run_bot(
     project_root: Path | None = None,
     on_event: Callable[[str], None] | None = None,
     ready: Callable[[str], None] | None = None,
+    reminder_clock: Any = None,
 ) -> None:
     """Run the bot until ``stop`` is set (``aiw telegram``; tests run it the same way)."""
-    bot = TelegramBot(loaded, store, token, project_root=project_root, on_event=on_event)
+    bot = TelegramBot(
+        loaded,
+        store,
+        token,
+        project_root=project_root,
+        on_event=on_event,
+        reminder_clock=reminder_clock,
+    )
     await bot.run(stop, ready)

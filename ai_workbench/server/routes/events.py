@@ -1,7 +1,8 @@
 """``GET /v1/events``: the event stream (core/events.py) as Server-Sent Events.
 
 Admins get every event (suggestions, shell failures of the server's own shell, index runs,
-MCP servers); members get index runs (the host's shell and inbox are its owner's)."""
+MCP servers); members get index runs (the host's shell and inbox are its owner's). Everyone
+gets their own task reminders (``task.reminder``), and only their own."""
 
 from __future__ import annotations
 
@@ -22,15 +23,15 @@ KEEP_ALIVE_SECONDS = 15.0
 
 @router.get(
     "/events",
-    summary="Server-Sent Events: index runs (and, for admins, suggestions and shell failures)",
+    summary="Server-Sent Events: your reminders, index runs (admins: suggestions, shell failures)",
     response_class=StreamingResponse,
     responses={200: {"description": "The event stream",
                      "content": {SSE_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
 )  # fmt: skip
 async def events(request: Request, user: Caller, state: State) -> StreamingResponse:
-    from ai_workbench.core.events import IndexRunFinished
+    from ai_workbench.core.events import IndexRunFinished, ReminderDue
 
-    types: tuple[Any, ...] = () if user.admin else (IndexRunFinished,)
+    types: tuple[Any, ...] = () if user.admin else (IndexRunFinished, ReminderDue)
     subscription = state.bus.subscribe(*types)
 
     async def stream() -> AsyncIterator[bytes]:
@@ -45,6 +46,8 @@ async def events(request: Request, user: Caller, state: State) -> StreamingRespo
                     continue
                 except StopAsyncIteration:
                     return
+                if isinstance(event, ReminderDue) and event.owner != user.name:
+                    continue  # someone else's task
                 count += 1
                 yield sse(event.kind, event.to_dict(), id=str(count))
         finally:
