@@ -753,9 +753,14 @@ async def test_model_and_persona_chips_change_and_remove(echo_app, fake_llm) -> 
         chips[0].focus()
         await pilot.press("delete")
         await settle(pilot, app)
-        list(app.query(Chip))[1].focus()
+        # the bar is rebuilt after a removal: wait for it, then take the model chip afresh
+        await wait_for(pilot, lambda: app.chip_bar.chips[0].label == "persona: none")
+        await settle(pilot, app)
+        at = [c.label.startswith("model:") for c in app.chip_bar.chips].index(True)
+        list(app.query(Chip))[at].focus()
         await pilot.press("delete")
         await settle(pilot, app)
+        await wait_for(pilot, lambda: app.chip_bar.chips[1].label == "model: ollama/llama3.2")
         # back to the configured defaults (no persona, the default provider)
         labels = [c.label for c in app.chip_bar.chips][:2]
         assert labels == ["persona: none", "model: ollama/llama3.2"]
