@@ -741,6 +741,7 @@ async def test_model_and_persona_chips_change_and_remove(echo_app, fake_llm) -> 
         await pilot.pause()
         assert app.chip_bar.chips[1].label == "model: mirror"
         await _send(pilot, app, "which persona?")
+        await wait_for(pilot, lambda: bool(fake_llm.chat_requests) and not app.streaming)
         await settle(pilot, app)
         request = fake_llm.chat_requests[-1]["json"]
         assert request["model"] == "mirror"
@@ -753,11 +754,20 @@ async def test_model_and_persona_chips_change_and_remove(echo_app, fake_llm) -> 
         chips[0].focus()
         await pilot.press("delete")
         await settle(pilot, app)
+
         # the bar is rebuilt after a removal: wait for it, then take the model chip afresh
-        await wait_for(pilot, lambda: app.chip_bar.chips[0].label == "persona: none")
-        await settle(pilot, app)
-        at = [c.label.startswith("model:") for c in app.chip_bar.chips].index(True)
-        list(app.query(Chip))[at].focus()
+        def shown() -> list[str]:
+            return [chip.data.label for chip in app.query(Chip)]
+
+        await wait_for(
+            pilot,
+            lambda: (
+                shown()[:1] == ["persona: none"]
+                and shown() == [c.label for c in app.chip_bar.chips]
+            ),
+        )
+        next(chip for chip in app.query(Chip) if chip.data.kind == "model").focus()
+        await pilot.pause()
         await pilot.press("delete")
         await settle(pilot, app)
         await wait_for(pilot, lambda: app.chip_bar.chips[1].label == "model: ollama/llama3.2")
@@ -775,3 +785,24 @@ async def test_narrow_terminal_hides_the_suggestions_pane(make_app) -> None:
         assert panel is not None and not panel.display
         await pilot.press("f3")
         assert panel.display
+
+
+async def test_removing_a_sessions_own_model_goes_back_to_the_default(
+    make_app, isolated_env
+) -> None:
+    [session_id] = await seed_sessions([("Pinned model", [("user", "hi"), ("assistant", "yo")])])
+    app = make_app(session=session_id)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await wait_for(pilot, lambda: app.chip_bar.chips[1].label.startswith("model: openai/echo"))
+        from ai_workbench.tui.widgets.chips import Chip
+
+        next(chip for chip in app.query(Chip) if chip.data.kind == "model").focus()
+        await pilot.press("delete")
+        await wait_for(
+            pilot, lambda: app.chip_bar.chips[1].label.startswith("model: ollama/llama3.2")
+        )
+        await settle(pilot, app)
+    async with await Store.open() as store:
+        stored = await store.get_session(session_id)
+    assert stored is not None and stored.model is None  # saved: it reopens on the default

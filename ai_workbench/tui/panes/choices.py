@@ -141,11 +141,15 @@ class ChoiceBar(ChipBar):
         elif chip.kind == "mcp":
             self.mcp_picked(set())
         elif chip.kind == "model":
-            if self.model_choice is None:
+            stored = self.session is not None and bool(self.session.model)
+            if self.model_choice is None and not stored:  # already the configured default
                 event.stop()
                 self.app.bell()
                 return
             self.model_choice = None
+            if self.session is not None:  # the session's own model goes too (saved below)
+                self.session.model = None
+                self.session.api_base = None
             self.redraw()
             self._persist(model=None)
             self.post_message(ModelChanged())
