@@ -28,7 +28,10 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 @pytest.fixture
 def api_config() -> str:
-    return "[server]\nmax_model_calls = 1\n[documents]\nquestions_per_round = 3\n"
+    return (
+        "[server]\nmax_model_calls = 1\n[documents]\nquestions_per_round = 3\n"
+        '[knowledge]\nembedding_model = "none"\n'
+    )
 
 
 def problem(response: Any, status: int, field: str | None = None) -> dict[str, Any]:
@@ -146,6 +149,23 @@ def test_attachments_and_your_session_ground_it(api: Api, fake_llm: FakeLLM) -> 
     # Someone else's session is not yours to ground a document in.
     refused = ann.post("/v1/documents", json={"type": "adr", "session": bobs})
     problem(refused, 422, "session")
+
+
+def test_grounded_in_the_served_projects_index(api: Api, fake_llm: FakeLLM) -> None:
+    (api.state.project_root / "storage.md").write_text(
+        "# Storage\n\nSessions move to PostgreSQL because writers block each other in SQLite.\n"
+    )
+    api.state.knowledge().index()
+    fake_llm.reply = replies.ADR
+    ann = api.client(api.user("ann"))
+    asked = ann.post("/v1/documents", json={"type": "adr", "title": "Sessions in PostgreSQL",
+                                             "kb": True})  # fmt: skip
+    assert asked.status_code == 200, asked.text
+    assert any(a["how"] == "source" for a in asked.json()["answered"])  # the index answered one
+    doc = adr(ann, kb=True)
+    assert [s["origin"] for s in doc["sources"]] == ["kb"] * len(doc["sources"]) != []
+    assert doc["sources"][0]["location"].startswith("storage.md:")
+    assert "writers block each other in SQLite" in json.dumps(messages(fake_llm))
 
 
 def test_export_in_every_format(api: Api, fake_llm: FakeLLM) -> None:
@@ -292,8 +312,11 @@ def test_progress_stream_and_the_model_call_cap(api: Api, fake_llm: FakeLLM) -> 
     capped = ann.post("/v1/documents", json={"type": "adr", "no_questions": True})
     assert "server.max_model_calls" in problem(capped, 429)["detail"]
     assert capped.headers["retry-after"] == "1"
-    # a round of questions calls no model: not capped
-    assert ann.post("/v1/documents", json={"type": "adr"}).status_code == 200
+    # a round of questions calls no model: not capped (here as a stream of one event)
+    asked = ann.post("/v1/documents", json={"type": "adr", "stream": True})
+    assert asked.status_code == 200
+    [(kind, data)] = sse_events(asked.text.splitlines())
+    assert kind == "questions" and data["questions"][0]["key"] == "status"
     bob = api.client(api.user("bob"))
     assert bob.post(
         "/v1/documents", json={"type": "adr", "no_questions": True}
