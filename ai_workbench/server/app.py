@@ -145,7 +145,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 codes.add("413")
             if method == "patch":
                 codes.add("403")
-            if path.endswith(("/ask", "/review")) or (
+            if path.endswith(("/ask", "/review", "/rewrite")) or (
                 path.endswith("/documents") and method == "post"
             ):
                 codes.add("502")

@@ -263,6 +263,32 @@ def test_ratings_teach_later_documents(api: Api, fake_llm: FakeLLM) -> None:
     assert sum(e.action == "api.document.rate" for e in entries) == 2
 
 
+def test_rewrite_one_section(api: Api, fake_llm: FakeLLM) -> None:
+    fake_llm.reply = replies.ADR
+    ann = api.client(api.user("ann"))
+    doc_id = adr(ann)["id"]
+    fake_llm.reply = "- operators already run PostgreSQL 16 elsewhere\n- backups every hour"
+    rewritten = ann.post(
+        f"/v1/documents/{doc_id}/rewrite", json={"section": "decision drivers", "note": "ops"}
+    )
+    assert rewritten.status_code == 200, rewritten.text
+    markdown = rewritten.json()["markdown"]
+    assert "- backups every hour\n\n## Considered Options" in markdown
+    assert "concurrent writes from several users" not in markdown
+    assert "Chosen option" in markdown  # the other sections are untouched
+    prompt = messages(fake_llm)[-1]["content"]
+    assert "Rewrite only the section '## Decision Drivers'" in prompt and "ops" in prompt
+    assert ann.get(f"/v1/documents/{doc_id}").json()["markdown"] == markdown
+    calls = len(fake_llm.chat_requests)
+    missing = ann.post(f"/v1/documents/{doc_id}/rewrite", json={"section": "Budget"})
+    assert "no section 'Budget'" in problem(missing, 422, "section")["detail"]
+    assert len(fake_llm.chat_requests) == calls
+    bob = api.client(api.user("bob"))
+    assert_problem(bob.post(f"/v1/documents/{doc_id}/rewrite", json={"section": "Context"}), 404)
+    entries = asyncio.run(api.state.store.recent_audit(owner="ann"))
+    assert any(e.action == "api.document.rewrite" for e in entries)
+
+
 def test_one_user_never_sees_anothers_documents(api: Api, fake_llm: FakeLLM) -> None:
     fake_llm.reply = replies.ADR
     ann = api.client(api.user("ann"))

@@ -170,6 +170,14 @@ class RatingIn(BaseModel):
     )
 
 
+class RewriteIn(BaseModel):
+    section: str = Field(min_length=1, max_length=200, description="the section to write again")
+    note: str = Field(default="", max_length=2_000, description="what to change")
+    provider: str | None = Field(
+        default=None, max_length=100, description="a provider profile configured on the server"
+    )
+
+
 class LearningOut(BaseModel):
     id: int
     kind: str = Field(description="guidance (from a dislike) or example (a liked section)")
@@ -289,12 +297,7 @@ def _options(body: DocumentIn, service: Any, state: Any) -> Any:
     for n, item in enumerate(body.attachments):
         if "\0" in item.text:
             raise _invalid(f"attachments.{n}.text", "binary data; send text")
-    if body.provider is not None and body.provider not in state.settings.providers:
-        raise _invalid(
-            "provider",
-            f"no profile {body.provider!r} on this server; choose one of "
-            + ", ".join(sorted(state.settings.providers)),
-        )
+    _check_provider(body.provider, state)
     if body.kb and state.shared_index().status()["chunks"] == 0:
         raise _invalid("kb", f"the index of {state.project_root} is empty: run `aiw index` there")
     return NewOptions(
@@ -309,6 +312,15 @@ def _options(body: DocumentIn, service: Any, state: Any) -> Any:
         questions=not body.no_questions,
         texts=[(a.name, a.text) for a in body.attachments],
     )
+
+
+def _check_provider(provider: str | None, state: Any) -> None:
+    if provider is not None and provider not in state.settings.providers:
+        raise _invalid(
+            "provider",
+            f"no profile {provider!r} on this server; choose one of "
+            + ", ".join(sorted(state.settings.providers)),
+        )
 
 
 def _questions(pending: Any) -> DocumentQuestions:
@@ -559,6 +571,32 @@ async def rate_document(doc_id: int, body: RatingIn, user: Caller, state: State)
             hits=learning.hits, enabled=learning.enabled,
         ),
     )  # fmt: skip
+
+
+@router.post(
+    "/documents/{doc_id}/rewrite",
+    summary="Write one section of your document again (with a note), checks run again",
+)
+async def rewrite_section(doc_id: int, body: RewriteIn, user: Caller, state: State) -> DocumentOut:
+    from ai_workbench.core.errors import InputError
+    from ai_workbench.documents.service import DocumentError, NewOptions
+
+    service = _service(state, user.name)
+    doc = await _mine(service, doc_id)
+    _check_provider(body.provider, state)
+    async with state.slots.slot(user.name):
+        try:
+            doc = await service.regenerate_section(
+                doc.id, body.section, body.note, NewOptions(doc.doc_type, provider=body.provider)
+            )
+        except DocumentError as exc:
+            raise ApiProblem(502, str(exc), kind="no-document") from None
+        except InputError as exc:
+            raise _invalid("section", str(exc)) from None  # before any model call
+    await state.audit(
+        user.name, "api.document.rewrite", {"document": doc.id, "section": body.section[:200]}
+    )
+    return await _detail(service, doc)
 
 
 @router.delete("/documents/{doc_id}", status_code=204, summary="Delete one of your documents")
