@@ -143,13 +143,16 @@ async def search_sessions(
     )
 
 
-async def session_transcript(store: ChatStore, session_id: str) -> tuple[str, str]:
+async def session_transcript(
+    store: ChatStore, session_id: str, *, owner: str = LOCAL_OWNER
+) -> tuple[str, str]:
     """(session id, the session as Markdown) for grounding a document (``aiw doc --session``);
-    an unknown id raises the store's one-line error."""
+    only ``owner``'s sessions: an unknown id, or another user's, raises the store's one-line
+    error."""
     from ai_workbench.chat.sessions import SessionService
 
-    session = await store.get_session(session_id)
-    return session.id, await SessionService(store).export(session.id, "md")
+    session = await store.get_session(session_id, owner=owner)
+    return session.id, await SessionService(store).export(session.id, "md", owner=owner)
 
 
 class ChatService:

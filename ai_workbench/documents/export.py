@@ -128,6 +128,29 @@ def export_document(
         target = target.with_suffix(EXTENSIONS[fmt])
     if not target.is_absolute():
         target = Path.cwd() / target
+    files, warnings = build_export(doc, fmt, target, timeout=timeout)
+    existing = [p for p in files if p.exists()]
+    if existing and not force:
+        for p in existing:
+            if confirm is None or not confirm(p):
+                raise InputError(f"{p} exists: use --force to replace it (nothing was written)")
+    # the main file last: a reader of it finds its images in place
+    ordered = [p for p in files if p != target] + ([target] if target in files else [])
+    for p in ordered:
+        atomic_write(p, files[p])
+    return ExportResult(
+        target if target in files else ordered[0], ordered, warnings, time.perf_counter() - started
+    )
+
+
+def build_export(
+    doc: Document, fmt: str, target: Path, *, timeout: float = 30.0, inline: bool = False
+) -> tuple[dict[Path, bytes], list[str]]:
+    """The files an export of ``doc`` to ``target`` is made of (the main one last; nothing is
+    written) and its warnings. ``inline`` (md only): each diagram's SVG inside the Markdown as
+    a ``data:image/svg+xml;base64`` image, so the export is that one file."""
+    if fmt not in FORMATS:
+        raise InputError(f"--format: '{fmt}' is not one of {', '.join(FORMATS)}")
     diagrams = render_diagrams(doc.body, timeout)
     warnings = [
         f"diagram {d.index} ({d.block.diagram}) did not render: {d.error}"
@@ -137,7 +160,15 @@ def export_document(
     files: dict[Path, bytes] = {}
     stem = target.with_suffix("")
     svg_names = {d.index: f"{stem.name}-{d.index}.svg" for d in diagrams}
-    if fmt in ("md", "confluence", "svg"):
+    if fmt == "md" and inline:
+        import base64
+
+        svg_names = {
+            d.index: "data:image/svg+xml;base64," + base64.b64encode(d.svg.encode()).decode()
+            for d in diagrams
+            if d.svg is not None
+        }
+    elif fmt in ("md", "confluence", "svg"):
         ok = [d for d in diagrams if d.svg is not None]
         if fmt == "svg":
             if not diagrams:
@@ -160,18 +191,9 @@ def export_document(
         files[target] = to_docx(doc, diagrams)
     elif fmt == "pdf":
         files[target] = to_pdf(doc, diagrams)
-    existing = [p for p in files if p.exists()]
-    if existing and not force:
-        for p in existing:
-            if confirm is None or not confirm(p):
-                raise InputError(f"{p} exists: use --force to replace it (nothing was written)")
-    # the main file last: a reader of it finds its images in place
-    ordered = [p for p in files if p != target] + ([target] if target in files else [])
-    for p in ordered:
-        atomic_write(p, files[p])
-    return ExportResult(
-        target if target in files else ordered[0], ordered, warnings, time.perf_counter() - started
-    )
+    if target in files:
+        files[target] = files.pop(target)
+    return files, warnings
 
 
 # ---------------------------------------------------------------- Markdown

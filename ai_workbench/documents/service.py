@@ -80,6 +80,7 @@ class NewOptions:
     diagram: str | None = None
     answers: dict[str, str] = field(default_factory=dict)
     questions: bool = True  # False: take every default (--no-questions, headless)
+    texts: list[tuple[str, str]] = field(default_factory=list)  # (name, text) sent, not read
 
 
 @dataclass
@@ -98,16 +99,51 @@ class Plan:
     notices: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Pending:
+    """A step of the dialogue with questions left (:meth:`DocumentService.dialogue`): the next
+    round to answer, and how many come after it. Nothing is stored, no model was called."""
+
+    plan: Plan
+    questions: list[Question]
+    remaining: int
+
+
+@dataclass
+class Ready:
+    """Every question answered (or its suggestion taken): what :meth:`DocumentService.write`
+    needs."""
+
+    plan: Plan
+    answers: dict[str, Answer]
+    opts: NewOptions
+
+
 class DocumentService:
-    def __init__(self, loaded: LoadedConfig, store: Database, owner: str = "local") -> None:
+    """``owner``'s documents, ratings and learnings (another user's are "no document N").
+
+    ``root`` is the project the documents describe (default: the settings' project, else the
+    current directory); ``knowledge`` an object with ``status()`` and ``search()`` like the
+    knowledge service (the server shares its own), made for the project when not given."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        store: Database,
+        owner: str = "local",
+        *,
+        root: Path | None = None,
+        knowledge: Any = None,
+    ) -> None:
         self.loaded = loaded
         self.settings = loaded.settings
         self.cfg = loaded.settings.documents
         self.store = store
         self.docs = DocumentStore(store, owner)
         self.owner = owner
-        self.project_root: Path | None = loaded.project_root
-        self.root = loaded.project_root or Path.cwd()
+        self.project_root: Path | None = root or loaded.project_root
+        self.root = self.project_root or Path.cwd()
+        self._shared_knowledge = knowledge
 
     # ------------------------------------------------------------------ templates
 
@@ -130,6 +166,8 @@ class DocumentService:
         pools: dict[str, list[Source]] = {"file": [], "session": [], "kb": []}
         for name in opts.files:
             pools["file"].extend(self._file_sources(name))
+        for name, text in opts.texts:
+            pools["file"].extend(self._text_sources(name, text))
         if opts.session:
             pools["session"].extend(await self._session_sources(opts.session))
         facts, openapi = "", ""
@@ -148,7 +186,9 @@ class DocumentService:
                 progress("searching the project index")
             queries = [title] + [i.query_for(title) for i in template.inputs if i.query]
             for query in dict.fromkeys(q for q in queries if q.strip()):
-                result = await knowledge.search(query, store=self.store)
+                result = await knowledge.search(
+                    query, store=self.store, owner=self.owner, remember=self.owner == "local"
+                )
                 # context, not an answer: any hit with evidence (the best few); whether it
                 # answers an input is decided below by how much of the input's query it covers
                 for hit in result.hits[: 3 if result.confident else 2]:
@@ -179,7 +219,9 @@ class DocumentService:
     def _knowledge(self) -> Any:
         from ai_workbench.knowledge.service import KnowledgeService
 
-        service = KnowledgeService.for_project(self.settings.knowledge, self.root)
+        service = self._shared_knowledge or KnowledgeService.for_project(
+            self.settings.knowledge, self.root
+        )
         if service.status()["chunks"] == 0:
             raise InputError(
                 f"--kb: the project index of {self.root} is empty: run `aiw index` first "
@@ -206,10 +248,22 @@ class DocumentService:
             rel = str(path)
         return windows(rel, data.decode("utf-8", errors="replace"), "file")
 
+    @staticmethod
+    def _text_sources(name: str, text: str) -> list[Source]:
+        """An attachment sent as text (the HTTP API: the server reads no client's path)."""
+        label = name.strip() or "attachment"
+        if len(text.encode()) > MAX_FILE_BYTES:
+            raise InputError(
+                f"attachment {label}: more than {MAX_FILE_BYTES} bytes; send a smaller extract"
+            )
+        if "\0" in text:
+            raise InputError(f"attachment {label}: binary data; send text (Markdown, code, notes)")
+        return windows(label, redact_text(text), "file")
+
     async def _session_sources(self, session: str) -> list[Source]:
         from ai_workbench.chat.service import session_transcript
 
-        sid, text = await session_transcript(self.store, session)
+        sid, text = await session_transcript(self.store, session, owner=self.owner)
         return windows(f"session {sid[:8]}", text, "session")
 
     def _api_facts(self, title: str, base_url: str) -> tuple[str, str, list[Source]]:
@@ -267,6 +321,29 @@ class DocumentService:
         plan = await self.plan(opts, progress)
         answers = await self.ask_all(plan, ask if opts.questions else None)
         return await self.generate(plan, answers, opts, progress)
+
+    async def dialogue(self, opts: NewOptions, progress: Progress | None = None) -> Pending | Ready:
+        """One step of the dialogue for a client that cannot be called back (the HTTP API).
+
+        ``opts.answers`` holds every answer so far; a blank one takes that question's
+        suggestion (listed under Assumptions, as with ``--no-questions``). While questions are
+        left unanswered and ``opts.questions`` is set, the next round of them
+        (``documents.questions_per_round``) comes back as :class:`Pending` — no model call,
+        nothing stored; the client sends them answered with the others. Otherwise
+        :class:`Ready`: :meth:`write` makes the document."""
+        given = {k: redact_text(v).strip() for k, v in opts.answers.items()}
+        blank = {k for k, v in given.items() if not v}
+        planned = NewOptions(**{**opts.__dict__, "answers": {k: v for k, v in given.items() if v}})
+        plan = await self.plan(planned, progress)
+        left = [q for q in plan.questions if q.key not in blank]
+        per_round = max(1, self.cfg.questions_per_round)
+        if opts.questions and left:
+            return Pending(plan, left[:per_round], max(0, len(left) - per_round))
+        return Ready(plan, await self.ask_all(plan, None), planned)
+
+    async def write(self, ready: Ready, progress: Progress | None = None) -> Document:
+        """Generate, check, render and store the document :meth:`dialogue` got ready."""
+        return await self.generate(ready.plan, ready.answers, ready.opts, progress)
 
     async def ask_all(self, plan: Plan, ask: Ask | None) -> dict[str, Answer]:
         answers = dict(plan.answers)
@@ -630,8 +707,8 @@ class DocumentService:
 
     # ------------------------------------------------------------------ reading
 
-    async def list(self, doc_type: str | None = None) -> list[Document]:
-        return await self.docs.list(doc_type)
+    async def list(self, doc_type: str | None = None, limit: int = 200) -> list[Document]:
+        return await self.docs.list(doc_type, limit)
 
     async def get(self, doc_id: int | str) -> Document:
         return await self.docs.get(doc_id)
@@ -672,7 +749,7 @@ class DocumentService:
         clean = redact_text(comment).strip() if comment else None
         stored = await self.docs.rate(doc, name, rating, clean or None)
         await FeedbackService(self.store).rate(
-            "document", f"{doc.id}#{name}" if name else str(doc.id), rating, clean
+            "document", f"{doc.id}#{name}" if name else str(doc.id), rating, clean, owner=self.owner
         )
         learning = await self._learn(doc, name, rating, clean, text, stored.id)
         return stored, learning
@@ -718,6 +795,20 @@ class DocumentService:
         return await self.docs.stats()
 
     # ------------------------------------------------------------------ export
+
+    async def export_files(
+        self, doc_id: int | str, fmt: str, *, inline: bool = False
+    ) -> tuple[Document, dict[str, bytes], list[str]]:
+        """The document and the files its export is made of, by name (the main one last),
+        without writing any; ``inline`` puts a Markdown export's SVGs inside it."""
+        from ai_workbench.documents.export import build_export, default_path
+
+        doc = await self.docs.get(doc_id)
+        files, warnings = await asyncio.to_thread(
+            build_export, doc, fmt, Path(default_path(doc, fmt).name),
+            timeout=self.cfg.render_timeout, inline=inline,
+        )  # fmt: skip
+        return doc, {path.name: data for path, data in files.items()}, warnings
 
     async def export(
         self,
@@ -782,7 +873,9 @@ __all__ = [
     "DocumentService",
     "Learning",
     "NewOptions",
+    "Pending",
     "Plan",
     "Question",
     "Rating",
+    "Ready",
 ]

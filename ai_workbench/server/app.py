@@ -34,13 +34,14 @@ ROUTERS: tuple[str, ...] = (
     "events",
     "tasks",
     "memory",
+    "documents",
 )
 
 DESCRIPTION = """\
 The aiw HTTP API: search the project's index, ask the model (streamed or not), review diffs,
-rate answers, read your sessions, follow the event stream. Every request except `/v1/health`
-needs `Authorization: Bearer <token>` (`aiw users add NAME`). Errors are RFC 9457
-`application/problem+json`. See docs/server.md.
+rate answers, read your sessions, write and export documents, follow the event stream. Every
+request except `/v1/health` needs `Authorization: Bearer <token>` (`aiw users add NAME`).
+Errors are RFC 9457 `application/problem+json`. See docs/server.md.
 """
 
 
@@ -144,7 +145,9 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
                 codes.add("413")
             if method == "patch":
                 codes.add("403")
-            if path.endswith(("/ask", "/review")):
+            if path.endswith(("/ask", "/review", "/rewrite")) or (
+                path.endswith("/documents") and method == "post"
+            ):
                 codes.add("502")
             responses = op.setdefault("responses", {})
             for code in sorted(codes):

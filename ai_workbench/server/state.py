@@ -180,12 +180,31 @@ class ServerState:
             )
         return self._knowledge
 
+    def shared_index(self) -> SharedIndex:
+        """The project's index for a service that searches it itself (documents), one search
+        at a time with the others."""
+        return SharedIndex(self)
+
     async def ground(self, question: str, owner: str) -> Any:
         async with self._knowledge_lock:
             return await self.knowledge().ground(question, self.store, owner=owner, remember=False)
 
     async def audit(self, user: str, action: str, detail: dict[str, Any]) -> None:
         await self.store.audit(action, detail, owner=user)
+
+
+class SharedIndex:
+    """``status()`` and ``search()`` of the server's knowledge service, under its lock."""
+
+    def __init__(self, state: ServerState) -> None:
+        self._state = state
+
+    def status(self) -> dict[str, Any]:
+        return self._state.knowledge().status()  # type: ignore[no-any-return]
+
+    async def search(self, query: str, k: int | None = None, **kw: Any) -> Any:
+        async with self._state._knowledge_lock:
+            return await self._state.knowledge().search(query, k, **kw)
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:
