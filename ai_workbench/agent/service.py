@@ -103,12 +103,14 @@ def default_toolbox(
     mode: str,
     approver: Approver | None,
     search: Search | None,
+    mcp: Any | None = None,
 ) -> AgentTools:
-    """The real toolbox: policy, sandbox, file/command/git tools (``agent/tools.py``)."""
+    """The real toolbox: policy, sandbox, file/command/git tools (``agent/tools.py``), and the
+    tools of the run's MCP servers (``mcp``: an ``McpToolbox``) named ``mcp__SERVER__TOOL``."""
     from ai_workbench.agent.tools import AgentToolbox  # type: ignore[import-not-found]
 
     toolbox: AgentTools = AgentToolbox(
-        project_root, settings, mode=mode, approver=approver, search=search
+        project_root, settings, mode=mode, approver=approver, search=search, mcp=mcp
     )
     return toolbox
 
@@ -127,6 +129,12 @@ class AgentRequest:
     wall_clock_s: float | None = None
     token_budget: int | None = None
     cost_budget: float | None = None
+    # MCP servers whose tools the run offers (None: [agent] mcp_servers); every call passes the
+    # policy ([agent.permissions] rules such as ``mcp__git__*``).
+    mcp_servers: Sequence[str] | None = None
+    # A hub that already runs those servers (the workbench's); None: the run starts its own
+    # and stops it at the end.
+    mcp_hub: Any = None
     # Someone can answer approvals and questions (a TTY, the workbench). Without, anything that
     # must ask is refused and a question ends the run.
     interactive: bool = True
@@ -154,6 +162,7 @@ class AgentRun:
         self._queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
         self._task: asyncio.Task[RunSummary] | None = None
         self._pending: set[asyncio.Future[str]] = set()
+        self.mcp_hub: Any = None  # the MCP servers this run started (stopped when it ends)
         self._stopping = False  # a second stop must not cut the first one's cleanup short
         self.transcript: list[str] = []  # the conversation as the chat session keeps it
 
@@ -227,7 +236,6 @@ class AgentService:
     async def start(self, request: AgentRequest) -> AgentRun:
         """Check the request, open the run (audit row, chat session) and start it."""
         from ai_workbench.core.context import build_user_content, collect_files
-        from ai_workbench.core.llm.engines import connection_options
         from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
 
         goal = request.goal.strip()
@@ -285,12 +293,45 @@ class AgentService:
             run.emit(QuestionAsked(question, fut))
             return await fut
 
+        servers = self._mcp_names(request, mode, notices)
+        hub, own_hub, mcp_tools = await self._open_mcp(servers, request.mcp_hub, notices)
+        try:
+            return await self._open_run(
+                request, goal, mode, root, persona, provider, notices, redaction.text, limits,
+                approver, ask, holder, mcp_tools, hub if own_hub else None,
+            )  # fmt: skip
+        except BaseException:
+            if own_hub and hub is not None:
+                await hub.close()
+            raise
+
+    async def _open_run(
+        self,
+        request: AgentRequest,
+        goal: str,
+        mode: str,
+        root: Path,
+        persona: Any,
+        provider: Any,
+        notices: list[str],
+        content: str,
+        limits: RunLimits,
+        approver: Approver,
+        ask: Callable[[str], Awaitable[str]],
+        holder: dict[str, AgentRun],
+        mcp_tools: Any,
+        own_hub: Any,
+    ) -> AgentRun:
+        from ai_workbench.core.llm.engines import connection_options
+
+        extra: dict[str, Any] = {"mcp": mcp_tools} if mcp_tools is not None else {}
         toolbox = self.toolbox_factory(
             root,
             self.settings,
             mode=mode,
             approver=approver if request.interactive else None,
             search=self._search(root),
+            **extra,
         )
         options = connection_options(self.settings, provider)
         temperature = provider.temperature
@@ -327,6 +368,7 @@ class AgentService:
             owner=self.owner,
         )
         run = AgentRun(run_id, request, loop)
+        run.mcp_hub = own_hub
         holder["run"] = run
         run.session_id = session[0] if session else None
         run.emit(
@@ -342,7 +384,7 @@ class AgentService:
             run.emit(Notice(f"commands run without an OS sandbox ({why}): every command asks"))
         messages = [
             {"role": "system", "content": self._system_prompt(root, mode, persona)},
-            {"role": "user", "content": redaction.text},
+            {"role": "user", "content": content},
         ]
         run._task = asyncio.create_task(self._drive(run, messages, session))
         return run
@@ -362,6 +404,8 @@ class AgentService:
             summary = run.loop.snapshot("error", f"{type(exc).__name__}: {exc}")
         summary.run_id = run.id
         summary.session_id = run.session_id
+        if run.mcp_hub is not None:
+            await asyncio.shield(run.mcp_hub.close())
         cost = await asyncio.to_thread(run.loop.cost)
         summary.cost = cost
         run.summary = summary
@@ -392,6 +436,66 @@ class AgentService:
             cost=cost,
             error=None if summary.status in ("done",) else summary.reason,
         )
+
+    def _mcp_names(self, request: AgentRequest, mode: str, notices: list[str]) -> list[str]:
+        """The MCP servers the run offers: ``request.mcp_servers``, else ``[agent] mcp_servers``;
+        an unknown name is an input error naming where it came from."""
+        agent_settings = getattr(self.settings, "agent", None)
+        from_request = request.mcp_servers is not None
+        asked = request.mcp_servers if from_request else getattr(agent_settings, "mcp_servers", [])
+        names = list(dict.fromkeys(str(n).strip() for n in (asked or []) if str(n).strip()))
+        if not names:
+            return []
+        if mode == "plan":
+            notices.append(f"plan mode offers no MCP tools ({', '.join(names)} not started)")
+            return []
+        from ai_workbench.mcp.service import load_servers
+
+        listed = load_servers(self.loaded)
+        notices.extend(listed.notices)
+        unknown = [n for n in names if n not in listed.names()]
+        if unknown:
+            have = ", ".join(listed.names()) or "none configured (aiw mcp add NAME -- COMMAND)"
+            where = "--mcp" if from_request else "[agent] mcp_servers"
+            raise InputError(f"{where}: no MCP server named {', '.join(unknown)} (have: {have})")
+        return names
+
+    async def _open_mcp(
+        self, names: list[str], hub: Any, notices: list[str]
+    ) -> tuple[Any, bool, Any]:
+        """(the hub, whether the run owns it, the MCP toolbox) for ``names``; servers that do
+        not start are notices and the run goes on without their tools."""
+        if not names:
+            return None, False, None
+        from ai_workbench.agent.tools import cleared_by_policy
+        from ai_workbench.mcp.service import McpToolbox, load_servers, open_hub
+
+        own = hub is None
+        if own:
+            hub = open_hub(self.loaded, load_servers(self.loaded))
+        try:
+            connections = await hub.start(names)
+        except BaseException:
+            if own:
+                await hub.close()
+            raise
+        for conn in connections:
+            if conn.state != "ready":
+                notices.append(f"mcp: {conn.name} {conn.describe()}; the run goes on without it")
+        ready = [c for c in connections if c.state == "ready"]
+        if ready:
+            offered = ", ".join(f"{c.name} ({len(c.tools)})" for c in ready)
+            notices.append(
+                f"MCP tools of {offered}: each call passes the policy "
+                "([agent.permissions] rules such as mcp__NAME__*; otherwise it asks)"
+            )
+        toolbox = McpToolbox(
+            hub,
+            names,
+            approver=cleared_by_policy,  # the agent's policy decides (and asks) first
+            max_result_chars=self.settings.mcp.max_result_chars,
+        )
+        return hub, own, toolbox
 
     async def _open_session(self, goal: str, provider: Any, persona: Any) -> tuple[str, int] | None:
         """The chat session that keeps the run's conversation: (session id, answer id)."""
