@@ -216,6 +216,9 @@ class AgentLoop:
                     args = call.arguments or {}
                     said = next((str(v) for v in args.values() if isinstance(v, str)), "")
                     return self._finish("done", "the model finished", final_text=said or shown)
+                if self._calls_made >= self.limits.max_steps:  # a batch larger than what is left
+                    history.append(tool_message(call, _NOT_RUN))
+                    continue
                 try:
                     async with asyncio.timeout_at(deadline):
                         outcome, stop = await self._call(call)
@@ -506,6 +509,11 @@ class AgentLoop:
         return self._finish(
             status, reason, final_text=self.last_text, left="the run was stopped before the end"
         )
+
+
+_NOT_RUN = ToolOutcome(
+    "error: not run: the step limit of this run is reached", is_error=True, summary="not run"
+)
 
 
 def _user(text: str) -> dict[str, str]:

@@ -242,10 +242,11 @@ class AgentService:
         if not goal:
             raise InputError('nothing to do: give a goal, e.g. aiw agent "make the tests pass"')
         agent_settings = getattr(self.settings, "agent", None)
-        mode = request.mode or getattr(agent_settings, "mode", "ask")
+        root = (request.cwd or self.loaded.project_root).resolve()
+        notices: list[str] = []
+        mode = self._mode(request.mode, root, notices)
         if mode not in MODES:
             raise InputError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
-        root = (request.cwd or self.loaded.project_root).resolve()
         persona = self._persona(request.persona or getattr(agent_settings, "persona", "") or None)
         model, provider_name = request.model, request.provider
         if model is None and provider_name is None and request.api_base is None:
@@ -258,7 +259,6 @@ class AgentService:
             self.settings, model=model, api_base=request.api_base, provider=provider_name
         )
         provider = chain[0]
-        notices: list[str] = []
         check_allowed(provider, self.settings, notice=notices.append)
         chat = self.settings.chat
         files = collect_files(
@@ -436,6 +436,23 @@ class AgentService:
             cost=cost,
             error=None if summary.status in ("done",) else summary.reason,
         )
+
+    def _mode(self, requested: str | None, root: Path, notices: list[str]) -> str:
+        """The run's mode: ``requested``, else ``[agent] mode``, where a looser mode set by an
+        untrusted project's ``.aiw.toml`` does not count (it can only tighten)."""
+        configured = getattr(getattr(self.settings, "agent", None), "mode", "ask")
+        if requested or not hasattr(self.settings, "_project_inputs"):
+            return requested or configured
+        from ai_workbench.agent.policy import effective_mode
+        from ai_workbench.core.trust import is_trusted
+
+        mode = str(effective_mode(self.settings, None, trusted=is_trusted(root)))
+        if mode != configured:
+            notices.append(
+                f"the project's .aiw.toml asks for mode {configured}, which is looser than "
+                f"yours: running in {mode} (aiw plugins trust lets a project loosen it)"
+            )
+        return mode
 
     def _mcp_names(self, request: AgentRequest, mode: str, notices: list[str]) -> list[str]:
         """The MCP servers the run offers: ``request.mcp_servers``, else ``[agent] mcp_servers``;
