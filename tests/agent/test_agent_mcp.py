@@ -54,10 +54,10 @@ async def run_goal(
     try:
         service = AgentService(load_config(cwd=env.work), store)
         request.setdefault("mode", "full-auto")
+        request.setdefault("model", "openai/echo")
         run = await service.start(
             AgentRequest(
                 goal="add 2 and 3 with the tiny server",
-                model="openai/echo",
                 api_base=fake.base_url,
                 cwd=env.work,
                 interactive=answer is not None,
@@ -215,3 +215,26 @@ async def test_a_server_that_does_not_start_is_a_notice_and_the_run_goes_on(
     notes = [e.text for e in events if isinstance(e, Notice)]
     assert any(n.startswith("mcp: broken failed") for n in notes), notes
     assert isinstance(events[-1], RunFinished)
+
+
+async def test_a_text_protocol_model_calls_mcp_tools_too(
+    isolated_env: Any, fake_llm: FakeLLM
+) -> None:
+    """A server without tool calls: the MCP tools are listed in the protocol prompt and a
+    fenced JSON action calls one, through the same policy."""
+    config(isolated_env, allow=("mcp__tiny__add",))
+    fake_llm.replies = [
+        '```json\n{"tool": "mcp__tiny__add", "args": {"a": 7, "b": 8}}\n```',
+        "The sum is 15.",
+    ]
+    (run, record), _ = await run_goal(
+        isolated_env, fake_llm, model="openai/no-tools", mcp_servers=["tiny"]
+    )
+    assert run.exit_code == 0 and run.summary.protocol == "text"
+    system = fake_llm.chat_requests[1]["json"]["messages"][0]["content"]
+    assert "mcp__tiny__add" in system
+    result = fake_llm.chat_requests[2]["json"]["messages"][-1]["content"]
+    assert "Result of mcp__tiny__add" in result and "\n15\n" in result
+    assert [(s.tool, s.decision) for s in record.step_rows] == [
+        ("mcp__tiny__add", "rule:mcp__tiny__add")
+    ]
