@@ -163,6 +163,7 @@ class AgentRun:
         self._task: asyncio.Task[RunSummary] | None = None
         self._pending: set[asyncio.Future[str]] = set()
         self.mcp_hub: Any = None  # the MCP servers this run started (stopped when it ends)
+        self.root: Path | None = None  # the project, for what the run changed (agent/worktree)
         self._stopping = False  # a second stop must not cut the first one's cleanup short
         self.transcript: list[str] = []  # the conversation as the chat session keeps it
 
@@ -369,6 +370,7 @@ class AgentService:
         )
         run = AgentRun(run_id, request, loop)
         run.mcp_hub = own_hub
+        run.root = root if mode != "plan" else None
         holder["run"] = run
         run.session_id = session[0] if session else None
         run.emit(
@@ -392,7 +394,12 @@ class AgentService:
     async def _drive(
         self, run: AgentRun, messages: list[dict[str, Any]], session: tuple[str, int] | None
     ) -> RunSummary:
+        from ai_workbench.agent import worktree
+
+        before: str | None = None
         try:
+            if run.root is not None:
+                before = await asyncio.to_thread(worktree.snapshot, run.root)
             summary = await run.loop.run(messages)
         except asyncio.CancelledError:
             for fut in list(run._pending):
@@ -404,6 +411,8 @@ class AgentService:
             summary = run.loop.snapshot("error", f"{type(exc).__name__}: {exc}")
         summary.run_id = run.id
         summary.session_id = run.session_id
+        if before is not None and run.root is not None:
+            await asyncio.shield(self._changed_files(run.root, before, summary))
         if run.mcp_hub is not None:
             await asyncio.shield(run.mcp_hub.close())
         cost = await asyncio.to_thread(run.loop.cost)
@@ -412,6 +421,22 @@ class AgentService:
         await asyncio.shield(self._close(run, summary, cost, session, "".join(run.transcript)))
         run.emit(RunFinished(summary))
         return summary
+
+    async def _changed_files(self, root: Path, before: str, summary: RunSummary) -> None:
+        """The summary's files: what the run changed in the work tree, commands included (the
+        steps' diffs alone miss ``sed -i``, formatters, generators); unchanged on failure."""
+        from ai_workbench.agent import worktree
+
+        def measure() -> list[Any] | None:
+            after = worktree.snapshot(root)
+            return worktree.diffstat(root, before, after) if after is not None else None
+
+        try:
+            files = await asyncio.to_thread(measure)
+        except Exception:  # the summary from the steps stands
+            return
+        if files is not None:
+            summary.files = files
 
     async def _close(
         self,

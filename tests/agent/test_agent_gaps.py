@@ -111,3 +111,48 @@ def test_max_cost_is_a_flag(isolated_env: Any, fake_llm: FakeLLM, monkeypatch: A
     done = json.loads(result.output.strip().splitlines()[-1])
     assert "the cost budget of $1e-07 is used up" in json.dumps(done)
     assert CliRunner().invoke(main, ["agent", "x", *base, "--max-cost", "0"]).exit_code == 2
+
+
+def _git_repo(root: Any) -> None:
+    import subprocess
+
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@x", "PATH": "/usr/bin:/bin"}  # fmt: skip
+    (root / "notes.txt").write_text("one\ntwo\n")
+    (root / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (root / ".gitignore").write_text("*.log\n")
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=root, check=True, env=env, capture_output=True)
+
+
+async def test_the_summary_counts_files_changed_by_commands_too(
+    isolated_env: Any, fake_llm: FakeLLM
+) -> None:
+    """A command edits one file and creates another (inside the real sandbox); an edit_file
+    step changes a third: the summary's diffstat has all three, the ignored log file none, and
+    the user's index is untouched."""
+    import subprocess
+
+    from ai_workbench.agent.sandbox import detect
+
+    root = isolated_env.work
+    _git_repo(root)
+    if detect(root).kind == "none":
+        pytest.skip("no OS sandbox here: every command would ask (headless: refused)")
+    command = "sed -i 's/two/2/' notes.txt && printf 'a\\nb\\n' > made.txt && echo x > run.log"
+    fake_llm.tool_calls = [
+        [{"name": "run_command", "arguments": {"command": command}}],
+        [{"name": "read_file", "arguments": {"path": "calc.py"}}],
+        [{"name": "edit_file", "arguments": {"path": "calc.py", "old_text": "a - b",
+                                             "new_text": "a + b"}}],
+    ]  # fmt: skip
+    fake_llm.reply = "Done."
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto")
+
+    assert run.exit_code == 0, run.summary.text()
+    files = {(f.path, f.added, f.removed) for f in run.summary.files}
+    assert files == {("calc.py", 1, 1), ("made.txt", 2, 0), ("notes.txt", 1, 1)}
+    assert "files changed: 3 (+4 -2)" in run.summary.text()
+    staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=root,
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert staged.stdout == ""  # the snapshot used its own index
