@@ -331,7 +331,7 @@ class AgentLoop:
                 left=f"answer the question, then run again: {question}",
             )
             return ToolOutcome("(not answered: the run ends here)", summary="asked"), stop
-        answer = (await self.ask(question)).strip()
+        answer = redact_text((await self.ask(question)).strip())  # the model sees it
         text = f"The user answered: {answer}" if answer else "The user gave no answer."
         return ToolOutcome(text, summary="answered" if answer else "no answer"), None
 

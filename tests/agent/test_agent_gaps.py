@@ -156,3 +156,28 @@ async def test_the_summary_counts_files_changed_by_commands_too(
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=root,
                             capture_output=True, text=True, check=True)  # fmt: skip
     assert staged.stdout == ""  # the snapshot used its own index
+
+
+async def test_an_answer_to_the_model_s_question_is_redacted(
+    isolated_env: Any, fake_llm: FakeLLM
+) -> None:
+    from ai_workbench.agent.events import QuestionAsked
+
+    key = "AKIAQ4EXAMPLEKEY7XYZ"
+    fake_llm.tool_calls = [[{"name": "ask_user", "arguments": {"question": "Which key?"}}]]
+    fake_llm.reply = "Thanks."
+    store = await Store.open(isolated_env.root / "agent.db")
+    try:
+        service = AgentService(load_config(cwd=isolated_env.work), store)
+        run = await service.start(
+            AgentRequest(goal="set it up", model="openai/echo", api_base=fake_llm.base_url,
+                         cwd=isolated_env.work)
+        )  # fmt: skip
+        async for event in run.events():
+            if isinstance(event, QuestionAsked) and event.reply is not None:
+                event.reply.set_result(f"use aws_access_key_id = {key}")
+        await run.wait()
+    finally:
+        await store.close()
+    told = tool_results(fake_llm.chat_requests[1]["json"])[0]
+    assert "The user answered: use aws_access_key_id" in told and key not in told
