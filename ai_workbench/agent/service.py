@@ -462,6 +462,10 @@ class AgentService:
             error=None if summary.status in ("done",) else summary.reason,
         )
 
+    def default_mode(self, cwd: Path | None = None) -> str:
+        """The mode a run gets without one asked for (what an interface preselects)."""
+        return self._mode(None, (cwd or self.loaded.project_root).resolve(), [])
+
     def _mode(self, requested: str | None, root: Path, notices: list[str]) -> str:
         """The run's mode: ``requested``, else ``[agent] mode``, where a looser mode set by an
         untrusted project's ``.aiw.toml`` does not count (it can only tighten)."""

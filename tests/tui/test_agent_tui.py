@@ -341,3 +341,15 @@ async def test_ctrl_t_gives_a_run_the_workbench_mcp_tools_under_the_policy(
         ]
         # The workbench's servers stay up for the conversation after the run.
         assert app.ctx.mcp.hub.get("tiny").state == "ready"
+
+
+async def test_an_untrusted_project_cannot_preselect_a_looser_mode(
+    echo_app: Any, isolated_env: Any
+) -> None:
+    root = isolated_env.work
+    (root / ".git").mkdir()
+    (root / ".aiw.toml").write_text('[agent]\nmode = "full-auto"\n')
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_agent(pilot, app)
+        assert screen.query_one("#agent-mode").value == "ask"

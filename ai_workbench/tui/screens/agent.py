@@ -166,6 +166,8 @@ commands, git) under the permission policy of the mode chosen next to the goal.
     def compose(self) -> Any:
         settings = getattr(self.service, "settings", None)
         mode = getattr(getattr(settings, "agent", None), "mode", "ask")
+        if hasattr(self.service, "default_mode"):  # an untrusted project cannot loosen it
+            mode = self.service.default_mode()
         yield Static(self._idle_status(), id="agent-status")
         with Horizontal(id="agent-top"):
             yield Input(
