@@ -45,6 +45,7 @@ __all__ = [
     "Rule",
     "effective_mode",
     "effective_network",
+    "effective_sandbox",
     "git_words",
     "parse_rule",
     "rules_of",
@@ -603,3 +604,23 @@ def effective_network(settings: Any, *, trusted: bool) -> bool:
         if provenance.get(("agent", "network")) is project:
             return bool(below.get("network", False))
     return bool(settings.agent.network)
+
+
+# How much a sandbox setting lets commands do unasked: "none" makes every command ask; bwrap
+# keeps .git read-only; "auto" may fall back to Landlock, which cannot.
+_SANDBOX_LOOSENESS = {"none": 0, "bwrap": 1, "auto": 2, "landlock": 3}
+
+
+def effective_sandbox(settings: Any, *, trusted: bool) -> str:
+    """``[agent] sandbox``, where a looser one set by an untrusted project's ``.aiw.toml``
+    (``landlock`` leaves ``.git`` writable; a sandbox where the user chose none) does not count."""
+    chosen = str(settings.agent.sandbox)
+    layered = _project_layer(settings)
+    if layered is None or trusted:
+        return chosen
+    _agent, below, (provenance, project) = layered
+    if provenance.get(("agent", "sandbox")) is project:
+        user = str(below.get("sandbox") or "auto")
+        if _SANDBOX_LOOSENESS.get(chosen, 3) > _SANDBOX_LOOSENESS.get(user, 2):
+            return user
+    return chosen

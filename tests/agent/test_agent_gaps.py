@@ -181,3 +181,27 @@ async def test_an_answer_to_the_model_s_question_is_redacted(
         await store.close()
     told = tool_results(fake_llm.chat_requests[1]["json"])[0]
     assert "The user answered: use aws_access_key_id" in told and key not in told
+
+
+def test_an_untrusted_project_cannot_pick_a_looser_sandbox(isolated_env: Any) -> None:
+    """``sandbox = "landlock"`` from a cloned repository would leave ``.git`` writable to
+    commands (hooks run later by the user's git); ``"none"`` from the project tightens."""
+    from ai_workbench.agent.policy import effective_sandbox
+    from ai_workbench.agent.sandbox import detect
+    from ai_workbench.agent.tools import AgentToolbox
+
+    root = isolated_env.work
+    (root / ".git").mkdir()
+    (root / ".aiw.toml").write_text('[agent]\nsandbox = "landlock"\n')
+    settings = load_config(cwd=root).settings
+    assert effective_sandbox(settings, trusted=False) == "auto"
+    assert effective_sandbox(settings, trusted=True) == "landlock"
+    if detect(root, "bwrap").kind == "bwrap":
+        toolbox = AgentToolbox(root, settings, mode="full-auto", approver=None, trusted=False)
+        assert toolbox.sandbox.kind == "bwrap"
+
+    (root / ".aiw.toml").write_text('[agent]\nsandbox = "none"\n')
+    assert effective_sandbox(load_config(cwd=root).settings, trusted=False) == "none"
+    isolated_env.write_user_config('[agent]\nsandbox = "none"\n')
+    (root / ".aiw.toml").write_text('[agent]\nsandbox = "bwrap"\n')
+    assert effective_sandbox(load_config(cwd=root).settings, trusted=False) == "none"
