@@ -262,7 +262,11 @@ class Policy:
         return ", ".join(self.rules_for(tool, args))
 
     def rules_for(self, tool: str, args: dict[str, Any]) -> list[str]:
+        """The rules that would allow calls like this one; none when no rule can (the floors:
+        ``git push``, a dangerous or not understood command, a secret-looking file named)."""
         args = args if isinstance(args, dict) else {}
+        if self._always_asks(tool, args):
+            return []
         if tool.startswith("mcp__"):
             return [tool]
         if tool in ("read_file", "list_dir", "grep"):
@@ -283,6 +287,21 @@ class Policy:
                     out.append(rule)
             return out or [f"Bash({str(args.get('command') or '').strip()})"]
         return [tool]
+
+    def _always_asks(self, tool: str, args: dict[str, Any]) -> bool:
+        if tool == "git":
+            return str(args.get("action") or "") == "push"
+        if tool != "run_command":
+            return False
+        command = str(args.get("command") or "")
+        found = split(command)
+        if found.problem is not None or not found.parts:
+            return True
+        if any(part.program == "git" and "push" in part.words[1:2] for part in found.parts):
+            return True
+        from ai_workbench.core.safety.risk import classify
+
+        return classify(command).level == "dangerous" or _secret_word(found.parts) is not None
 
     # --- reads -----------------------------------------------------------------------------
 
