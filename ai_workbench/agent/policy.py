@@ -48,6 +48,7 @@ __all__ = [
     "effective_sandbox",
     "git_words",
     "parse_rule",
+    "project_loosened",
     "rules_of",
     "uses_diff",
 ]
@@ -643,3 +644,27 @@ def effective_sandbox(settings: Any, *, trusted: bool) -> str:
         if _SANDBOX_LOOSENESS.get(chosen, 3) > _SANDBOX_LOOSENESS.get(user, 2):
             return user
     return chosen
+
+
+def project_loosened(settings: Any, key: str, *, trusted: bool) -> Any:
+    """The user's own ``[agent] key`` when an untrusted project's ``.aiw.toml`` set a looser
+    one (a larger limit, MCP servers the user did not list); ``None``: the merged value stands.
+    For limits (numbers) and ``mcp_servers`` (a list)."""
+    layered = _project_layer(settings)
+    if layered is None or trusted:
+        return None
+    _agent, below, (provenance, project) = layered
+    if provenance.get(("agent", key)) is not project:
+        return None
+    from ai_workbench.core.settings import AgentSettings
+
+    default = AgentSettings.model_fields[key].get_default(call_default_factory=True)
+    mine = below.get(key, default)
+    theirs = getattr(settings.agent, key)
+    if isinstance(theirs, list):
+        looser = bool(set(theirs) - set(mine or []))
+    elif theirs is None:
+        looser = mine is not None
+    else:
+        looser = mine is not None and theirs > mine
+    return (list(mine or []) if isinstance(theirs, list) else mine) if looser else None

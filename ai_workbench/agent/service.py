@@ -268,12 +268,17 @@ class AgentService:
         redaction = redact(build_user_content(goal, files, None))
         if redaction.total:
             notices.append(f"redacted {redaction.total} secret(s) from the goal and files")
+        tight = self._untrusted_project(root, notices)
+
+        def limit(flag: Any, key: str) -> Any:  # a flag, else yours if a project loosened it
+            return flag if flag is not None else tight(key)
+
         limits = RunLimits.from_settings(
             self.settings,
-            max_steps=request.max_steps,
-            wall_clock_s=request.wall_clock_s,
-            token_budget=request.token_budget,
-            cost_budget=request.cost_budget,
+            max_steps=limit(request.max_steps, "max_steps"),
+            wall_clock_s=limit(request.wall_clock_s, "max_seconds"),
+            token_budget=limit(request.token_budget, "max_tokens"),
+            cost_budget=limit(request.cost_budget, "max_cost"),
         )
 
         holder: dict[str, AgentRun] = {}
@@ -294,7 +299,8 @@ class AgentService:
             run.emit(QuestionAsked(question, fut))
             return await fut
 
-        servers = self._mcp_names(request, mode, notices)
+        mine = tight("mcp_servers") if request.mcp_servers is None else None
+        servers = self._mcp_names(request, mode, notices, mine)
         hub, own_hub, mcp_tools = await self._open_mcp(servers, request.mcp_hub, notices)
         try:
             return await self._open_run(
@@ -483,12 +489,38 @@ class AgentService:
             )
         return mode
 
-    def _mcp_names(self, request: AgentRequest, mode: str, notices: list[str]) -> list[str]:
-        """The MCP servers the run offers: ``request.mcp_servers``, else ``[agent] mcp_servers``;
-        an unknown name is an input error naming where it came from."""
+    def _untrusted_project(self, root: Path, notices: list[str]) -> Callable[[str], Any]:
+        """``tight(key)``: the user's own ``[agent] key`` when an untrusted project's
+        ``.aiw.toml`` set a looser one (said once in a notice), else None."""
+        if not hasattr(self.settings, "_project_inputs"):
+            return lambda key: None
+        from ai_workbench.agent.policy import project_loosened
+        from ai_workbench.core.trust import is_trusted
+
+        trusted = is_trusted(root)
+
+        def tight(key: str) -> Any:
+            value = project_loosened(self.settings, key, trusted=trusted)
+            if value is not None:
+                notices.append(
+                    f"the project's .aiw.toml sets a looser agent.{key}: using yours "
+                    f"({value if value != [] else 'none'}; aiw plugins trust lets a project "
+                    "loosen it)"
+                )
+            return value
+
+        return tight
+
+    def _mcp_names(
+        self, request: AgentRequest, mode: str, notices: list[str], mine: list[str] | None = None
+    ) -> list[str]:
+        """The MCP servers the run offers: ``request.mcp_servers``, else ``[agent] mcp_servers``
+        (``mine`` instead when an untrusted project loosened it); an unknown name is an input
+        error naming where it came from."""
         agent_settings = getattr(self.settings, "agent", None)
         from_request = request.mcp_servers is not None
-        asked = request.mcp_servers if from_request else getattr(agent_settings, "mcp_servers", [])
+        configured = mine if mine is not None else getattr(agent_settings, "mcp_servers", [])
+        asked = request.mcp_servers if from_request else configured
         names = list(dict.fromkeys(str(n).strip() for n in (asked or []) if str(n).strip()))
         if not names:
             return []

@@ -223,3 +223,36 @@ async def test_always_is_not_offered_for_what_always_asks(repo: Any) -> None:
     assert written == []
     # an ordinary command still offers its rule
     assert tools.policy.rule_for("run_command", {"command": "npm test"}) == "Bash(npm test:*)"
+
+
+async def test_an_untrusted_project_cannot_raise_limits_or_add_mcp_servers(
+    isolated_env: Any, fake_llm: FakeLLM
+) -> None:
+    """A cloned repository's ``.aiw.toml`` with a larger step limit and an MCP server the user
+    did not list for runs: the user's limit holds and no server starts, until trusted."""
+    root = isolated_env.work
+    (root / ".git").mkdir()
+    isolated_env.write_user_config(
+        '[mcp.servers.broken]\ncommand = "/nonexistent/mcp-server"\n\n[agent]\nmax_steps = 1\n'
+    )
+    (root / ".aiw.toml").write_text('[agent]\nmax_steps = 50\nmcp_servers = ["broken"]\n')
+    reads = [
+        [{"name": "list_dir", "arguments": {}}],
+        [{"name": "grep", "arguments": {"pattern": "x"}}],
+    ]
+    fake_llm.tool_calls = list(reads)
+    fake_llm.reply = "Looked."
+    run, events = await run_goal(isolated_env, fake_llm)
+    notes = " ".join(e.text for e in events if isinstance(e, Notice))
+    assert run.exit_code == EXIT_LIMIT and run.summary.steps == 1
+    assert "looser agent.max_steps: using yours (1" in notes
+    assert "looser agent.mcp_servers: using yours (none" in notes and "mcp: broken" not in notes
+
+    set_trusted(root)
+    fake_llm.reset()
+    fake_llm.tool_calls = list(reads)
+    fake_llm.reply = "Looked."
+    run, events = await run_goal(isolated_env, fake_llm)
+    notes = " ".join(e.text for e in events if isinstance(e, Notice))
+    assert run.exit_code == 0 and run.summary.steps == 2
+    assert "mcp: broken failed" in notes  # the trusted project's server was tried
