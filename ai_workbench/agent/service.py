@@ -472,6 +472,13 @@ class AgentService:
         """The mode a run gets without one asked for (what an interface preselects)."""
         return self._mode(None, (cwd or self.loaded.project_root).resolve(), [])
 
+    def default_mcp_servers(self, cwd: Path | None = None) -> list[str]:
+        """The MCP servers a run offers without a choice (what an interface preselects)."""
+        root = (cwd or self.loaded.project_root).resolve()
+        mine = self._untrusted_project(root, [])("mcp_servers")
+        agent_settings = getattr(self.settings, "agent", None)
+        return list(mine if mine is not None else getattr(agent_settings, "mcp_servers", []))
+
     def _mode(self, requested: str | None, root: Path, notices: list[str]) -> str:
         """The run's mode: ``requested``, else ``[agent] mode``, where a looser mode set by an
         untrusted project's ``.aiw.toml`` does not count (it can only tighten)."""

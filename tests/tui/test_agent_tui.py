@@ -353,3 +353,29 @@ async def test_an_untrusted_project_cannot_preselect_a_looser_mode(
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_agent(pilot, app)
         assert screen.query_one("#agent-mode").value == "ask"
+
+
+async def test_agent_mcp_servers_preselect_the_tools(echo_app: Any, isolated_env: Any) -> None:
+    """[agent] mcp_servers preselects a server in agent mode; an untrusted project's addition
+    does not."""
+    import json
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    server = (
+        f'command = {json.dumps(sys.executable)}\nargs = ["-m", "tests.mcp.tiny_server"]\n'
+        f"env = {{ PYTHONPATH = {json.dumps(str(REPO_ROOT))} }}\n"
+    )
+    isolated_env.write_user_config(
+        f"[mcp.servers.tiny]\n{server}\n[mcp.servers.other]\n{server}\n"
+        '[agent]\nmcp_servers = ["tiny"]\n'
+    )
+    root = isolated_env.work
+    (root / ".git").mkdir()
+    (root / ".aiw.toml").write_text('[agent]\nmcp_servers = ["tiny", "other"]\n')
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_agent(pilot, app)
+        assert screen.mcp_chosen == {"tiny"}
+        assert "MCP tools: tiny (Ctrl+T)" in str(screen.query_one("#agent-status").render())

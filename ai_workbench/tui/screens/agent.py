@@ -147,6 +147,8 @@ commands, git) under the permission policy of the mode chosen next to the goal.
         self.mcp = mcp
         settings = getattr(service, "settings", None)
         wanted = getattr(getattr(settings, "agent", None), "mcp_servers", None) or []
+        if mcp is not None and hasattr(service, "default_mcp_servers"):
+            wanted = service.default_mcp_servers()  # an untrusted project cannot add any
         names = list(getattr(mcp, "names", []) or [])
         self.mcp_chosen: set[str] = {n for n in wanted if n in names}
         self.run: Any = None  # the AgentRun in progress
