@@ -200,6 +200,12 @@ def test_aiw_agent_mcp_end_to_end(
     assert "▸ 1 mcp__tiny__add" in result.output and "[rule:mcp__tiny]" in result.output
     assert "The sum is 42." in result.output
 
+    # aiw ask --autonomous (the `ai` CLI's spelling) passes --mcp on
+    fake_llm.tool_calls = [[{"name": "mcp__tiny__add", "arguments": {"a": 1, "b": 2}}]]
+    ask = ["ask", "--autonomous", "--model", "openai/echo", "--api-base", fake_llm.base_url]
+    alias = CliRunner().invoke(main, [*ask, "--mcp", "tiny", "add 1 and 2"])
+    assert "▸ 1 mcp__tiny__add" in alias.output, alias.output
+
     unknown = CliRunner().invoke(main, ["agent", "x", *base, "--mcp", "nope"])
     assert unknown.exit_code != 0
     assert "--mcp: no MCP server named nope (have: tiny)" in unknown.output
