@@ -535,6 +535,8 @@ def _target(call: ToolCall) -> str:
             value = " ".join(str(v) for v in value)
         if value:
             return _first_line(redact_text(str(value)), 120)
+    if call.name.startswith("mcp__") and args:  # an MCP tool's own arguments, in short
+        return _first_line(redact_text(json.dumps(args, ensure_ascii=False)), 120)
     return ""
 
 

@@ -197,7 +197,7 @@ def test_aiw_agent_mcp_end_to_end(
         main, ["agent", "add 20 and 22", *base, "--mcp", "tiny"], catch_exceptions=False
     )
     assert result.exit_code == 0, result.output
-    assert "▸ 1 mcp__tiny__add" in result.output and "[rule:mcp__tiny]" in result.output
+    assert '▸ 1 mcp__tiny__add  {"a": 20, "b": 22}  [rule:mcp__tiny] → 42' in result.output
     assert "The sum is 42." in result.output
 
     # aiw ask --autonomous (the `ai` CLI's spelling) passes --mcp on
