@@ -216,6 +216,9 @@ class AgentLoop:
                     args = call.arguments or {}
                     said = next((str(v) for v in args.values() if isinstance(v, str)), "")
                     return self._finish("done", "the model finished", final_text=said or shown)
+                if self._calls_made >= self.limits.max_steps:  # a batch larger than what is left
+                    history.append(tool_message(call, _NOT_RUN))
+                    continue
                 try:
                     async with asyncio.timeout_at(deadline):
                         outcome, stop = await self._call(call)
@@ -328,7 +331,7 @@ class AgentLoop:
                 left=f"answer the question, then run again: {question}",
             )
             return ToolOutcome("(not answered: the run ends here)", summary="asked"), stop
-        answer = (await self.ask(question)).strip()
+        answer = redact_text((await self.ask(question)).strip())  # the model sees it
         text = f"The user answered: {answer}" if answer else "The user gave no answer."
         return ToolOutcome(text, summary="answered" if answer else "no answer"), None
 
@@ -508,6 +511,11 @@ class AgentLoop:
         )
 
 
+_NOT_RUN = ToolOutcome(
+    "error: not run: the step limit of this run is reached", is_error=True, summary="not run"
+)
+
+
 def _user(text: str) -> dict[str, str]:
     return {"role": "user", "content": text}
 
@@ -527,6 +535,8 @@ def _target(call: ToolCall) -> str:
             value = " ".join(str(v) for v in value)
         if value:
             return _first_line(redact_text(str(value)), 120)
+    if call.name.startswith("mcp__") and args:  # an MCP tool's own arguments, in short
+        return _first_line(redact_text(json.dumps(args, ensure_ascii=False)), 120)
     return ""
 
 

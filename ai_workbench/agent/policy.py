@@ -45,8 +45,10 @@ __all__ = [
     "Rule",
     "effective_mode",
     "effective_network",
+    "effective_sandbox",
     "git_words",
     "parse_rule",
+    "project_loosened",
     "rules_of",
     "uses_diff",
 ]
@@ -261,7 +263,11 @@ class Policy:
         return ", ".join(self.rules_for(tool, args))
 
     def rules_for(self, tool: str, args: dict[str, Any]) -> list[str]:
+        """The rules that would allow calls like this one; none when no rule can (the floors:
+        ``git push``, a dangerous or not understood command, a secret-looking file named)."""
         args = args if isinstance(args, dict) else {}
+        if self._always_asks(tool, args):
+            return []
         if tool.startswith("mcp__"):
             return [tool]
         if tool in ("read_file", "list_dir", "grep"):
@@ -282,6 +288,21 @@ class Policy:
                     out.append(rule)
             return out or [f"Bash({str(args.get('command') or '').strip()})"]
         return [tool]
+
+    def _always_asks(self, tool: str, args: dict[str, Any]) -> bool:
+        if tool == "git":
+            return str(args.get("action") or "") == "push"
+        if tool != "run_command":
+            return False
+        command = str(args.get("command") or "")
+        found = split(command)
+        if found.problem is not None or not found.parts:
+            return True
+        if any(part.program == "git" and "push" in part.words[1:2] for part in found.parts):
+            return True
+        from ai_workbench.core.safety.risk import classify
+
+        return classify(command).level == "dangerous" or _secret_word(found.parts) is not None
 
     # --- reads -----------------------------------------------------------------------------
 
@@ -603,3 +624,47 @@ def effective_network(settings: Any, *, trusted: bool) -> bool:
         if provenance.get(("agent", "network")) is project:
             return bool(below.get("network", False))
     return bool(settings.agent.network)
+
+
+# How much a sandbox setting lets commands do unasked: "none" makes every command ask; bwrap
+# keeps .git read-only; "auto" may fall back to Landlock, which cannot.
+_SANDBOX_LOOSENESS = {"none": 0, "bwrap": 1, "auto": 2, "landlock": 3}
+
+
+def effective_sandbox(settings: Any, *, trusted: bool) -> str:
+    """``[agent] sandbox``, where a looser one set by an untrusted project's ``.aiw.toml``
+    (``landlock`` leaves ``.git`` writable; a sandbox where the user chose none) does not count."""
+    chosen = str(settings.agent.sandbox)
+    layered = _project_layer(settings)
+    if layered is None or trusted:
+        return chosen
+    _agent, below, (provenance, project) = layered
+    if provenance.get(("agent", "sandbox")) is project:
+        user = str(below.get("sandbox") or "auto")
+        if _SANDBOX_LOOSENESS.get(chosen, 3) > _SANDBOX_LOOSENESS.get(user, 2):
+            return user
+    return chosen
+
+
+def project_loosened(settings: Any, key: str, *, trusted: bool) -> Any:
+    """The user's own ``[agent] key`` when an untrusted project's ``.aiw.toml`` set a looser
+    one (a larger limit, MCP servers the user did not list); ``None``: the merged value stands.
+    For limits (numbers) and ``mcp_servers`` (a list)."""
+    layered = _project_layer(settings)
+    if layered is None or trusted:
+        return None
+    _agent, below, (provenance, project) = layered
+    if provenance.get(("agent", key)) is not project:
+        return None
+    from ai_workbench.core.settings import AgentSettings
+
+    default = AgentSettings.model_fields[key].get_default(call_default_factory=True)
+    mine = below.get(key, default)
+    theirs = getattr(settings.agent, key)
+    if isinstance(theirs, list):
+        looser = bool(set(theirs) - set(mine or []))
+    elif theirs is None:
+        looser = mine is not None
+    else:
+        looser = mine is not None and theirs > mine
+    return (list(mine or []) if isinstance(theirs, list) else mine) if looser else None

@@ -103,12 +103,14 @@ def default_toolbox(
     mode: str,
     approver: Approver | None,
     search: Search | None,
+    mcp: Any | None = None,
 ) -> AgentTools:
-    """The real toolbox: policy, sandbox, file/command/git tools (``agent/tools.py``)."""
+    """The real toolbox: policy, sandbox, file/command/git tools (``agent/tools.py``), and the
+    tools of the run's MCP servers (``mcp``: an ``McpToolbox``) named ``mcp__SERVER__TOOL``."""
     from ai_workbench.agent.tools import AgentToolbox  # type: ignore[import-not-found]
 
     toolbox: AgentTools = AgentToolbox(
-        project_root, settings, mode=mode, approver=approver, search=search
+        project_root, settings, mode=mode, approver=approver, search=search, mcp=mcp
     )
     return toolbox
 
@@ -127,6 +129,12 @@ class AgentRequest:
     wall_clock_s: float | None = None
     token_budget: int | None = None
     cost_budget: float | None = None
+    # MCP servers whose tools the run offers (None: [agent] mcp_servers); every call passes the
+    # policy ([agent.permissions] rules such as ``mcp__git__*``).
+    mcp_servers: Sequence[str] | None = None
+    # A hub that already runs those servers (the workbench's); None: the run starts its own
+    # and stops it at the end.
+    mcp_hub: Any = None
     # Someone can answer approvals and questions (a TTY, the workbench). Without, anything that
     # must ask is refused and a question ends the run.
     interactive: bool = True
@@ -154,6 +162,8 @@ class AgentRun:
         self._queue: asyncio.Queue[AgentEvent] = asyncio.Queue()
         self._task: asyncio.Task[RunSummary] | None = None
         self._pending: set[asyncio.Future[str]] = set()
+        self.mcp_hub: Any = None  # the MCP servers this run started (stopped when it ends)
+        self.root: Path | None = None  # the project, for what the run changed (agent/worktree)
         self._stopping = False  # a second stop must not cut the first one's cleanup short
         self.transcript: list[str] = []  # the conversation as the chat session keeps it
 
@@ -227,17 +237,17 @@ class AgentService:
     async def start(self, request: AgentRequest) -> AgentRun:
         """Check the request, open the run (audit row, chat session) and start it."""
         from ai_workbench.core.context import build_user_content, collect_files
-        from ai_workbench.core.llm.engines import connection_options
         from ai_workbench.core.llm.profiles import check_allowed, resolve_chain
 
         goal = request.goal.strip()
         if not goal:
             raise InputError('nothing to do: give a goal, e.g. aiw agent "make the tests pass"')
         agent_settings = getattr(self.settings, "agent", None)
-        mode = request.mode or getattr(agent_settings, "mode", "ask")
+        root = (request.cwd or self.loaded.project_root).resolve()
+        notices: list[str] = []
+        mode = self._mode(request.mode, root, notices)
         if mode not in MODES:
             raise InputError(f"unknown mode '{mode}'; choose one of {', '.join(MODES)}")
-        root = (request.cwd or self.loaded.project_root).resolve()
         persona = self._persona(request.persona or getattr(agent_settings, "persona", "") or None)
         model, provider_name = request.model, request.provider
         if model is None and provider_name is None and request.api_base is None:
@@ -250,7 +260,6 @@ class AgentService:
             self.settings, model=model, api_base=request.api_base, provider=provider_name
         )
         provider = chain[0]
-        notices: list[str] = []
         check_allowed(provider, self.settings, notice=notices.append)
         chat = self.settings.chat
         files = collect_files(
@@ -259,12 +268,17 @@ class AgentService:
         redaction = redact(build_user_content(goal, files, None))
         if redaction.total:
             notices.append(f"redacted {redaction.total} secret(s) from the goal and files")
+        tight = self._untrusted_project(root, notices)
+
+        def limit(flag: Any, key: str) -> Any:  # a flag, else yours if a project loosened it
+            return flag if flag is not None else tight(key)
+
         limits = RunLimits.from_settings(
             self.settings,
-            max_steps=request.max_steps,
-            wall_clock_s=request.wall_clock_s,
-            token_budget=request.token_budget,
-            cost_budget=request.cost_budget,
+            max_steps=limit(request.max_steps, "max_steps"),
+            wall_clock_s=limit(request.wall_clock_s, "max_seconds"),
+            token_budget=limit(request.token_budget, "max_tokens"),
+            cost_budget=limit(request.cost_budget, "max_cost"),
         )
 
         holder: dict[str, AgentRun] = {}
@@ -285,12 +299,46 @@ class AgentService:
             run.emit(QuestionAsked(question, fut))
             return await fut
 
+        mine = tight("mcp_servers") if request.mcp_servers is None else None
+        servers = self._mcp_names(request, mode, notices, mine)
+        hub, own_hub, mcp_tools = await self._open_mcp(servers, request.mcp_hub, notices)
+        try:
+            return await self._open_run(
+                request, goal, mode, root, persona, provider, notices, redaction.text, limits,
+                approver, ask, holder, mcp_tools, hub if own_hub else None,
+            )  # fmt: skip
+        except BaseException:
+            if own_hub and hub is not None:
+                await hub.close()
+            raise
+
+    async def _open_run(
+        self,
+        request: AgentRequest,
+        goal: str,
+        mode: str,
+        root: Path,
+        persona: Any,
+        provider: Any,
+        notices: list[str],
+        content: str,
+        limits: RunLimits,
+        approver: Approver,
+        ask: Callable[[str], Awaitable[str]],
+        holder: dict[str, AgentRun],
+        mcp_tools: Any,
+        own_hub: Any,
+    ) -> AgentRun:
+        from ai_workbench.core.llm.engines import connection_options
+
+        extra: dict[str, Any] = {"mcp": mcp_tools} if mcp_tools is not None else {}
         toolbox = self.toolbox_factory(
             root,
             self.settings,
             mode=mode,
             approver=approver if request.interactive else None,
             search=self._search(root),
+            **extra,
         )
         options = connection_options(self.settings, provider)
         temperature = provider.temperature
@@ -327,6 +375,8 @@ class AgentService:
             owner=self.owner,
         )
         run = AgentRun(run_id, request, loop)
+        run.mcp_hub = own_hub
+        run.root = root if mode != "plan" else None
         holder["run"] = run
         run.session_id = session[0] if session else None
         run.emit(
@@ -342,7 +392,7 @@ class AgentService:
             run.emit(Notice(f"commands run without an OS sandbox ({why}): every command asks"))
         messages = [
             {"role": "system", "content": self._system_prompt(root, mode, persona)},
-            {"role": "user", "content": redaction.text},
+            {"role": "user", "content": content},
         ]
         run._task = asyncio.create_task(self._drive(run, messages, session))
         return run
@@ -350,7 +400,12 @@ class AgentService:
     async def _drive(
         self, run: AgentRun, messages: list[dict[str, Any]], session: tuple[str, int] | None
     ) -> RunSummary:
+        from ai_workbench.agent import worktree
+
+        before: str | None = None
         try:
+            if run.root is not None:
+                before = await asyncio.to_thread(worktree.snapshot, run.root)
             summary = await run.loop.run(messages)
         except asyncio.CancelledError:
             for fut in list(run._pending):
@@ -362,12 +417,32 @@ class AgentService:
             summary = run.loop.snapshot("error", f"{type(exc).__name__}: {exc}")
         summary.run_id = run.id
         summary.session_id = run.session_id
+        if before is not None and run.root is not None:
+            await asyncio.shield(self._changed_files(run.root, before, summary))
+        if run.mcp_hub is not None:
+            await asyncio.shield(run.mcp_hub.close())
         cost = await asyncio.to_thread(run.loop.cost)
         summary.cost = cost
         run.summary = summary
         await asyncio.shield(self._close(run, summary, cost, session, "".join(run.transcript)))
         run.emit(RunFinished(summary))
         return summary
+
+    async def _changed_files(self, root: Path, before: str, summary: RunSummary) -> None:
+        """The summary's files: what the run changed in the work tree, commands included (the
+        steps' diffs alone miss ``sed -i``, formatters, generators); unchanged on failure."""
+        from ai_workbench.agent import worktree
+
+        def measure() -> list[Any] | None:
+            after = worktree.snapshot(root)
+            return worktree.diffstat(root, before, after) if after is not None else None
+
+        try:
+            files = await asyncio.to_thread(measure)
+        except Exception:  # the summary from the steps stands
+            return
+        if files is not None:
+            summary.files = files
 
     async def _close(
         self,
@@ -392,6 +467,120 @@ class AgentService:
             cost=cost,
             error=None if summary.status in ("done",) else summary.reason,
         )
+
+    def default_mode(self, cwd: Path | None = None) -> str:
+        """The mode a run gets without one asked for (what an interface preselects)."""
+        return self._mode(None, (cwd or self.loaded.project_root).resolve(), [])
+
+    def default_mcp_servers(self, cwd: Path | None = None) -> list[str]:
+        """The MCP servers a run offers without a choice (what an interface preselects)."""
+        root = (cwd or self.loaded.project_root).resolve()
+        mine = self._untrusted_project(root, [])("mcp_servers")
+        agent_settings = getattr(self.settings, "agent", None)
+        return list(mine if mine is not None else getattr(agent_settings, "mcp_servers", []))
+
+    def _mode(self, requested: str | None, root: Path, notices: list[str]) -> str:
+        """The run's mode: ``requested``, else ``[agent] mode``, where a looser mode set by an
+        untrusted project's ``.aiw.toml`` does not count (it can only tighten)."""
+        configured = getattr(getattr(self.settings, "agent", None), "mode", "ask")
+        if requested or not hasattr(self.settings, "_project_inputs"):
+            return requested or configured
+        from ai_workbench.agent.policy import effective_mode
+        from ai_workbench.core.trust import is_trusted
+
+        mode = str(effective_mode(self.settings, None, trusted=is_trusted(root)))
+        if mode != configured:
+            notices.append(
+                f"the project's .aiw.toml asks for mode {configured}, which is looser than "
+                f"yours: running in {mode} (aiw plugins trust lets a project loosen it)"
+            )
+        return mode
+
+    def _untrusted_project(self, root: Path, notices: list[str]) -> Callable[[str], Any]:
+        """``tight(key)``: the user's own ``[agent] key`` when an untrusted project's
+        ``.aiw.toml`` set a looser one (said once in a notice), else None."""
+        if not hasattr(self.settings, "_project_inputs"):
+            return lambda key: None
+        from ai_workbench.agent.policy import project_loosened
+        from ai_workbench.core.trust import is_trusted
+
+        trusted = is_trusted(root)
+
+        def tight(key: str) -> Any:
+            value = project_loosened(self.settings, key, trusted=trusted)
+            if value is not None:
+                notices.append(
+                    f"the project's .aiw.toml sets a looser agent.{key}: using yours "
+                    f"({value if value != [] else 'none'}; aiw plugins trust lets a project "
+                    "loosen it)"
+                )
+            return value
+
+        return tight
+
+    def _mcp_names(
+        self, request: AgentRequest, mode: str, notices: list[str], mine: list[str] | None = None
+    ) -> list[str]:
+        """The MCP servers the run offers: ``request.mcp_servers``, else ``[agent] mcp_servers``
+        (``mine`` instead when an untrusted project loosened it); an unknown name is an input
+        error naming where it came from."""
+        agent_settings = getattr(self.settings, "agent", None)
+        from_request = request.mcp_servers is not None
+        configured = mine if mine is not None else getattr(agent_settings, "mcp_servers", [])
+        asked = request.mcp_servers if from_request else configured
+        names = list(dict.fromkeys(str(n).strip() for n in (asked or []) if str(n).strip()))
+        if not names:
+            return []
+        if mode == "plan":
+            notices.append(f"plan mode offers no MCP tools ({', '.join(names)} not started)")
+            return []
+        from ai_workbench.mcp.service import load_servers
+
+        listed = load_servers(self.loaded)
+        notices.extend(listed.notices)
+        unknown = [n for n in names if n not in listed.names()]
+        if unknown:
+            have = ", ".join(listed.names()) or "none configured (aiw mcp add NAME -- COMMAND)"
+            where = "--mcp" if from_request else "[agent] mcp_servers"
+            raise InputError(f"{where}: no MCP server named {', '.join(unknown)} (have: {have})")
+        return names
+
+    async def _open_mcp(
+        self, names: list[str], hub: Any, notices: list[str]
+    ) -> tuple[Any, bool, Any]:
+        """(the hub, whether the run owns it, the MCP toolbox) for ``names``; servers that do
+        not start are notices and the run goes on without their tools."""
+        if not names:
+            return None, False, None
+        from ai_workbench.agent.tools import cleared_by_policy
+        from ai_workbench.mcp.service import McpToolbox, load_servers, open_hub
+
+        own = hub is None
+        if own:
+            hub = open_hub(self.loaded, load_servers(self.loaded))
+        try:
+            connections = await hub.start(names)
+        except BaseException:
+            if own:
+                await hub.close()
+            raise
+        for conn in connections:
+            if conn.state != "ready":
+                notices.append(f"mcp: {conn.name} {conn.describe()}; the run goes on without it")
+        ready = [c for c in connections if c.state == "ready"]
+        if ready:
+            offered = ", ".join(f"{c.name} ({len(c.tools)})" for c in ready)
+            notices.append(
+                f"MCP tools of {offered}: each call passes the policy "
+                "([agent.permissions] rules such as mcp__NAME__*; otherwise it asks)"
+            )
+        toolbox = McpToolbox(
+            hub,
+            names,
+            approver=cleared_by_policy,  # the agent's policy decides (and asks) first
+            max_result_chars=self.settings.mcp.max_result_chars,
+        )
+        return hub, own, toolbox
 
     async def _open_session(self, goal: str, provider: Any, persona: Any) -> tuple[str, int] | None:
         """The chat session that keeps the run's conversation: (session id, answer id)."""

@@ -39,6 +39,7 @@ from ai_workbench.agent.policy import (
     Mode,
     Policy,
     effective_network,
+    effective_sandbox,
     git_words,
     uses_diff,
 )
@@ -252,7 +253,8 @@ class AgentToolbox:
 
             trusted = is_trusted(self.root)
         self.network = effective_network(settings, trusted=trusted)
-        self.sandbox = sandbox or detect(self.root, self.agent.sandbox, network=self.network)
+        prefer = effective_sandbox(settings, trusted=trusted)
+        self.sandbox = sandbox or detect(self.root, prefer, network=self.network)
         self.policy = Policy.from_settings(
             settings, self.root, mode, trusted=trusted, sandboxed=self.sandbox.kind != "none"
         )

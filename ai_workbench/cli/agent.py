@@ -41,6 +41,7 @@ _RUN_EPILOG = (
     '  aiw agent --mode plan "how would you split cli.py into modules?"\n'
     '  aiw agent --mode full-auto --max-steps 30 "upgrade the Dockerfile to python 3.12"\n'
     '  aiw agent --model openai/NAME --api-base http://127.0.0.1:8080/v1 "fix the lint errors"\n'
+    '  aiw agent --mcp git "summarise the last three commits in CHANGES.md"\n'
     "  aiw agent log            # the latest run, step by step\n"
     "  aiw agent rate 12 + -m 'clean fix'\n\n"
     "\b\nModes: plan (read only), ask (default: every write and command asks), auto-edit\n"
@@ -79,6 +80,12 @@ def run_options(command: Any) -> Any:
             "--max-seconds", type=click.FloatRange(1), help="Wall-clock limit of the run."
         ),
         click.option("--max-tokens", type=click.IntRange(100), help="Token budget of the run."),
+        click.option(
+            "--max-cost",
+            type=click.FloatRange(0, min_open=True),
+            metavar="USD",
+            help="Cost budget of the run (providers with prices; default: [agent] max_cost).",
+        ),
         click.option("-m", "--model", help="Model (litellm name) or provider profile."),
         click.option("--api-base", metavar="URL", help="Endpoint for --model (OpenAI-compatible)."),
         click.option("-P", "--provider", help="Provider profile from config ([providers.NAME])."),
@@ -90,6 +97,14 @@ def run_options(command: Any) -> Any:
             multiple=True,
             metavar="PATH",
             help="Attach a file or glob to the goal (repeatable).",
+        ),
+        click.option(
+            "--mcp",
+            "mcp_servers",
+            multiple=True,
+            metavar="NAME",
+            help="Offer this MCP server's tools, as mcp__NAME__TOOL (repeatable; aiw mcp list; "
+            "default: [agent] mcp_servers). Each call passes the policy.",
         ),
         click.option(
             "--offline", is_flag=True, default=None, help="Refuse providers off this machine."
@@ -118,11 +133,13 @@ def run_agent(
     max_steps: int | None = None,
     max_seconds: float | None = None,
     max_tokens: int | None = None,
+    max_cost: float | None = None,
     model: str | None = None,
     api_base: str | None = None,
     provider: str | None = None,
     persona: str | None = None,
     files: Sequence[str] = (),
+    mcp_servers: Sequence[str] = (),
     offline: bool | None = None,
     as_json: bool = False,
 ) -> int:
@@ -150,6 +167,8 @@ def run_agent(
                 max_steps=max_steps,
                 wall_clock_s=max_seconds,
                 token_budget=max_tokens,
+                cost_budget=max_cost,
+                mcp_servers=list(mcp_servers) if mcp_servers else None,
                 interactive=interactive_terminal(),
             )
             run = await service.start(request)

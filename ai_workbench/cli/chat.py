@@ -126,7 +126,8 @@ def ask(
         sys.exit(
             run_agent(
                 ctx, " ".join(prompt), model=model, api_base=api_base, provider=provider,
-                persona=persona, files=files, offline=offline, as_json=as_json,
+                persona=persona, files=files, mcp_servers=mcp_servers, offline=offline,
+                as_json=as_json,
             )
         )  # fmt: skip
     loaded = load_settings(ctx, offline=offline or None, engine=engine)

@@ -201,11 +201,14 @@ def _age(seconds: float) -> str:
 
 def _agent_checks(loaded: Any, checks: list[Any]) -> None:
     """Which sandbox the agent's commands run in here, and why (or what to install)."""
+    from ai_workbench.agent.policy import effective_sandbox
     from ai_workbench.agent.sandbox import detect
     from ai_workbench.core.diagnose import Check
+    from ai_workbench.core.trust import is_trusted
 
     agent = loaded.settings.agent
-    sandbox = detect(loaded.project_root, agent.sandbox)
+    trusted = is_trusted(loaded.project_root)
+    sandbox = detect(loaded.project_root, effective_sandbox(loaded.settings, trusted=trusted))
     if sandbox.kind == "none":
         checks.append(
             Check("agent", "sandbox", "warn", sandbox.reason,

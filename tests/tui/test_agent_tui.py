@@ -295,3 +295,87 @@ async def test_quitting_during_an_approval_stores_the_run_as_stopped(
     record = await stored(run_id)
     assert record.status == "cancelled" and record.ended is not None
     assert not (project / "made.txt").exists()
+
+
+async def test_ctrl_t_gives_a_run_the_workbench_mcp_tools_under_the_policy(
+    echo_app: Any, fake_llm: Any, isolated_env: Any
+) -> None:
+    """A real SDK server over stdio, started by the workbench; Ctrl+T in agent mode chooses it
+    (nothing preselected: no [agent] mcp_servers); the model's call runs by the allow rule."""
+    import json
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    forget_tool_refusals()
+    isolated_env.write_user_config(
+        f"[mcp.servers.tiny]\ncommand = {json.dumps(sys.executable)}\n"
+        'args = ["-m", "tests.mcp.tiny_server"]\n'
+        f"env = {{ PYTHONPATH = {json.dumps(str(REPO_ROOT))} }}\n\n"
+        '[agent.permissions]\nallow = ["mcp__tiny__*"]\n'
+    )
+    fake_llm.tool_calls = [[{"name": "mcp__tiny__add", "arguments": {"a": 40, "b": 2}}]]
+    fake_llm.reply_fn = lambda body: f"The server said {tool_results(body)[0].splitlines()[2]}."
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_agent(pilot, app)
+        status = screen.query_one("#agent-status", Static)
+        assert "MCP tools: none (Ctrl+T)" in str(status.render())
+        await pilot.press("ctrl+t")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "McpServersScreen")
+        await wait_for(pilot, lambda: app.ctx.mcp.state("tiny").state == "ready", timeout=30)
+        await pilot.press("space", "escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, AgentScreen))
+        assert screen.mcp_chosen == {"tiny"}
+        assert "MCP tools: tiny (Ctrl+T)" in str(status.render())
+
+        await start(pilot, screen, "add 40 and 2", mode="full-auto")
+        await wait_for(pilot, lambda: screen.summary is not None, timeout=30)
+        assert screen.summary.status == "done", screen.summary.reason
+        row = cells(app)[0]
+        assert row[1] == "mcp__tiny__add" and row[3] == "rule:mcp__tiny__*"
+        assert "The server said 42." in log_text(screen)
+        record = await stored(screen.run_id)
+        assert [(s.tool, s.decision) for s in record.step_rows] == [
+            ("mcp__tiny__add", "rule:mcp__tiny__*")
+        ]
+        # The workbench's servers stay up for the conversation after the run.
+        assert app.ctx.mcp.hub.get("tiny").state == "ready"
+
+
+async def test_an_untrusted_project_cannot_preselect_a_looser_mode(
+    echo_app: Any, isolated_env: Any
+) -> None:
+    root = isolated_env.work
+    (root / ".git").mkdir()
+    (root / ".aiw.toml").write_text('[agent]\nmode = "full-auto"\n')
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_agent(pilot, app)
+        assert screen.query_one("#agent-mode").value == "ask"
+
+
+async def test_agent_mcp_servers_preselect_the_tools(echo_app: Any, isolated_env: Any) -> None:
+    """[agent] mcp_servers preselects a server in agent mode; an untrusted project's addition
+    does not."""
+    import json
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    server = (
+        f'command = {json.dumps(sys.executable)}\nargs = ["-m", "tests.mcp.tiny_server"]\n'
+        f"env = {{ PYTHONPATH = {json.dumps(str(REPO_ROOT))} }}\n"
+    )
+    isolated_env.write_user_config(
+        f"[mcp.servers.tiny]\n{server}\n[mcp.servers.other]\n{server}\n"
+        '[agent]\nmcp_servers = ["tiny"]\n'
+    )
+    root = isolated_env.work
+    (root / ".git").mkdir()
+    (root / ".aiw.toml").write_text('[agent]\nmcp_servers = ["tiny", "other"]\n')
+    app = echo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_agent(pilot, app)
+        assert screen.mcp_chosen == {"tiny"}
+        assert "MCP tools: tiny (Ctrl+T)" in str(screen.query_one("#agent-status").render())

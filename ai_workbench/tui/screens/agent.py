@@ -28,6 +28,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from ai_workbench.tui.context import escape
 from ai_workbench.tui.screens.agent_approval import ApprovalScreen, clean, highlighted
 
 MODES = ("plan", "ask", "auto-edit", "full-auto")
@@ -100,6 +101,8 @@ commands, git) under the permission policy of the mode chosen next to the goal.
   **o** once, **r** always in this run, **a** always (writes the rule shown to your
   settings), **d** / **n** deny.
 - A question from the model appears above the goal with a field for your answer.
+- **Ctrl+T** chooses the MCP servers whose tools runs offer (`mcp__NAME__TOOL`; first
+  `[agent] mcp_servers`); each call passes the same policy (rules such as `mcp__git__*`).
 - **Esc** stops the run (every step so far stays in the log, `aiw agent log`); with no run
   going it goes back to the conversation.
 - Past runs: **Enter** shows one, **+ / -** like or dislike it (with a comment).
@@ -109,6 +112,8 @@ commands, git) under the permission policy of the mode chosen next to the goal.
         Binding("escape", "escape", "Stop / back", id="agent.stop",
                 tooltip="Stop the run (the log is kept); with no run, back to the workbench"),
         Binding("ctrl+r", "focus_runs", "Past runs", id="agent.runs", show=False),
+        Binding("ctrl+t", "pick_tools", "MCP tools", id="agent.tools",
+                tooltip="Choose the MCP servers whose tools the runs offer"),
     ]  # fmt: skip
 
     DEFAULT_CSS = """
@@ -131,10 +136,21 @@ commands, git) under the permission policy of the mode chosen next to the goal.
     AgentScreen .agent-summary { margin-top: 1; padding: 0 1; border: round $primary; }
     """
 
-    def __init__(self, service: Any, model_args: dict[str, str | None] | None = None) -> None:
+    def __init__(
+        self, service: Any, model_args: dict[str, str | None] | None = None, mcp: Any = None
+    ) -> None:
         super().__init__()
         self.service = service
         self.model_args = dict(model_args or {})
+        # The workbench's MCP servers (tui/mcp.py WorkbenchMcp; None: none configured) and the
+        # ones whose tools runs offer, first [agent] mcp_servers.
+        self.mcp = mcp
+        settings = getattr(service, "settings", None)
+        wanted = getattr(getattr(settings, "agent", None), "mcp_servers", None) or []
+        if mcp is not None and hasattr(service, "default_mcp_servers"):
+            wanted = service.default_mcp_servers()  # an untrusted project cannot add any
+        names = list(getattr(mcp, "names", []) or [])
+        self.mcp_chosen: set[str] = {n for n in wanted if n in names}
         self.run: Any = None  # the AgentRun in progress
         self.run_id: int | None = None
         self.mode = ""
@@ -152,6 +168,8 @@ commands, git) under the permission policy of the mode chosen next to the goal.
     def compose(self) -> Any:
         settings = getattr(self.service, "settings", None)
         mode = getattr(getattr(settings, "agent", None), "mode", "ask")
+        if hasattr(self.service, "default_mode"):  # an untrusted project cannot loosen it
+            mode = self.service.default_mode()
         yield Static(self._idle_status(), id="agent-status")
         with Horizontal(id="agent-top"):
             yield Input(
@@ -218,7 +236,17 @@ commands, git) under the permission policy of the mode chosen next to the goal.
         return self.run is not None
 
     def _idle_status(self) -> str:
-        return "[b]Agent[/b] · type a goal, choose a mode, Enter starts · Esc back"
+        return (
+            "[b]Agent[/b] · type a goal, choose a mode, Enter starts · "
+            f"{escape(self._tools_label())} · Esc back"
+        )
+
+    def _tools_label(self) -> str:
+        """``tools: git, docs (Ctrl+T)``: the MCP servers whose tools runs offer."""
+        if self.mcp is None:
+            return "no MCP tools"
+        chosen = [n for n in self.mcp.names if n in self.mcp_chosen]
+        return f"MCP tools: {', '.join(chosen) if chosen else 'none'} (Ctrl+T)"
 
     def _status(self, content: str | Content) -> None:
         self.query_one("#agent-status", Static).update(content)
@@ -242,6 +270,9 @@ commands, git) under the permission policy of the mode chosen next to the goal.
         from ai_workbench.agent.service import AgentRequest
 
         request = AgentRequest(goal=goal, mode=mode, **self.model_args)
+        if self.mcp is not None:  # the choice here replaces [agent] mcp_servers
+            request.mcp_servers = [n for n in self.mcp.names if n in self.mcp_chosen]
+            request.mcp_hub = self.mcp.hub
         self._reset()
         self._status(Content.assemble(("Agent", "bold"), " · starting… ", (clip(goal, 80), "dim")))
         self.run_id = None
@@ -455,6 +486,28 @@ commands, git) under the permission policy of the mode chosen next to the goal.
     def action_focus_runs(self) -> None:
         self.query_one("#agent-runs", RunList).focus()
 
+    def action_pick_tools(self) -> None:
+        """Choose the MCP servers whose tools the next runs offer."""
+        if self.mcp is None:
+            self.notify(
+                "No MCP servers are configured (aiw mcp add NAME -- COMMAND; docs/mcp.md).",
+                severity="warning",
+                timeout=6,
+            )
+            return
+        from ai_workbench.tui.screens.mcp import McpServersScreen
+
+        def picked(chosen: set[str] | None) -> None:
+            if chosen is None:
+                return
+            self.mcp_chosen = set(chosen)
+            if not self.running and self.summary is None:
+                self._status(self._idle_status())
+            self.notify(self._tools_label().replace(" (Ctrl+T)", "") + " for the next run",
+                        timeout=4)  # fmt: skip
+
+        self.app.push_screen(McpServersScreen(self.mcp, self.mcp_chosen, "agent runs"), picked)
+
     # ------------------------------------------------------------------ past runs
 
     @work(group="agent-runs", exclusive=True, exit_on_error=False)
@@ -581,7 +634,8 @@ def open_agent(app: Any) -> None:
         return
     from ai_workbench.agent.service import AgentService
 
-    app.push_screen(AgentScreen(AgentService(app.loaded, app.store), app.model_args()))
+    mcp = getattr(getattr(app, "ctx", None), "mcp", None)
+    app.push_screen(AgentScreen(AgentService(app.loaded, app.store), app.model_args(), mcp))
 
 
 async def _open_when_ready(app: Any) -> None:

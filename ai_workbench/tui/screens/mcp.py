@@ -97,18 +97,22 @@ class McpServersScreen(ModalScreen[set[str] | None]):
         Binding("r", "restart", "Restart", id="mcp_servers.restart"),
     ]
 
-    def __init__(self, mcp: Any, chosen: set[str]) -> None:
+    def __init__(self, mcp: Any, chosen: set[str], purpose: str = "this session") -> None:
         super().__init__(classes="modal")
         self.mcp = mcp
         self.chosen = set(chosen)
+        self.purpose = purpose  # whose tools: "this session", "agent runs"
         self._unsubscribe: Any = None
 
     def compose(self) -> Any:
         with Vertical(classes="dialog picker", id="mcp-servers-dialog"):
-            yield Static("[b]MCP servers: tools for this session[/b]", classes="dialog-title")
-            yield OptionList(id="mcp-servers")
             yield Static(
-                "[dim]Space/Enter: this session uses the server's tools or not · "
+                f"[b]MCP servers: tools for {escape(self.purpose)}[/b]", classes="dialog-title"
+            )
+            yield OptionList(id="mcp-servers")
+            verb = "uses" if self.purpose == "this session" else "use"
+            yield Static(
+                f"[dim]Space/Enter: {escape(self.purpose)} {verb} the server's tools or not · "
                 "r restarts a failed server · Esc closes[/dim]",
                 classes="dialog-hint",
             )
