@@ -403,6 +403,7 @@ class MemorySettings(BaseModel):
     summarize: bool = True  # summarise a long session's older turns instead of dropping them
     medium_days: float = Field(default=30.0, gt=0)  # how long a session summary is kept
     finished_after_minutes: float = Field(default=60.0, ge=0)  # idle this long: finished
+    auto_summarize: bool = True  # the workbench summarises finished sessions in the background
 
 
 AgentMode = Literal["plan", "ask", "auto-edit", "full-auto"]
