@@ -426,3 +426,36 @@ async def test_a_failed_answer_is_one_line(bot: Running) -> None:
     tg.user_says(ANN, "hello")
     [text] = await bot.until(lambda: [t for t in tg.texts(ANN) if t.startswith("⚠")], 60)
     assert "401" in text or "auth" in text.lower()
+
+
+async def test_an_answer_is_rated_with_its_buttons(bot: Running) -> None:
+    from ai_workbench.store import Store
+
+    tg = bot.tg
+    await bot.pair(ANN, "ann")
+    tg.user_says(ANN, "how do I rotate the staging keys?")
+    answer = await bot.until(
+        lambda: next((m for m in tg.chat(ANN) if "You said" in m.text and m.buttons()), None)
+    )
+    assert [b["text"] for b in answer.buttons()] == ["👍", "👎"]
+
+    thumbs_down = answer.buttons()[1]["callback_data"]
+    query = tg.user_presses(ANN, answer.message_id, thumbs_down)
+    await bot.until(lambda: query in tg.answers)
+    assert tg.answers[query] == "Thanks! Rated 👎"
+    await bot.until(lambda: [b["text"] for b in answer.buttons()] == ["👍", "👎 ✓"])
+    async with await Store.open() as store:
+        rated = await store.list_feedback(owner="ann")
+    assert [(f.target_kind, f.rating) for f in rated] == [("message", -1)]
+    assert rated[0].target_id == thumbs_down.rsplit(":", 1)[1]
+
+    # A stranger pressing a forged button rates nothing; a paired user cannot rate another's.
+    stranger = tg.user_presses(EVE, answer.message_id, thumbs_down.replace("-1", "1"))
+    await bot.until(lambda: stranger in tg.answers)
+    await bot.pair(EVE, "eve")
+    forged = tg.user_presses(EVE, answer.message_id, thumbs_down.replace("-1", "1"))
+    await bot.until(lambda: forged in tg.answers)
+    assert "not one of yours" in str(tg.answers[forged])
+    async with await Store.open() as store:
+        assert [f.rating for f in await store.list_feedback(owner="ann")] == [-1]
+        assert await store.list_feedback(owner="eve") == []

@@ -9,7 +9,8 @@ Every private text message goes through :meth:`TelegramBot.handle`:
   (``/task``, ``/tasks``, ``/done``, ``/snooze``: :mod:`ai_workbench.telegram.tasks`) or a
   plain message, which continues
   the user's session through :class:`ai_workbench.chat.service.ChatService` as its aiw user;
-  the answer streams into an edited message (:class:`ai_workbench.telegram.reply.LiveReply`).
+  the answer streams into an edited message (:class:`ai_workbench.telegram.reply.LiveReply`)
+  and gets 👍/👎 buttons that rate it for that user (:meth:`TelegramBot.rate`).
 
 While it runs, the paired users' reminders are delivered to their chats
 (:mod:`ai_workbench.telegram.reminders`).
@@ -30,9 +31,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from ai_workbench.core.errors import EXIT_AUTH, EXIT_CONNECTION, AiwError
 from ai_workbench.core.settings import LoadedConfig
@@ -60,11 +68,12 @@ HELP = (
     "/new: start a new conversation\n"
     "/persona: list personas; /persona NAME to switch (and start anew; /persona default resets)\n"
     "/kb QUESTION: answer from the project's index, citing files\n"
-    "/task TEXT: add a task (\"renew the cert next friday 9am\"); its reminder comes here\n"
+    '/task TEXT: add a task ("renew the cert next friday 9am"); its reminder comes here\n'
     "/tasks: your open tasks (/tasks today, week or overdue)\n"
     "/done ID: complete a task; /snooze ID 2h: remind again later\n"
     "/help: this text"
 )
+_RATE_RE = re.compile(r"^rate:(?P<rating>1|-1):(?P<message>\d{1,18})$")
 _COMMAND_RE = re.compile(
     r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>\w+))?(?:\s+(?P<arg>.*))?$", re.S
 )
@@ -81,6 +90,16 @@ def parse_command(text: str, bot_username: str | None) -> tuple[str | None, str]
     return match["name"].lower(), (match["arg"] or "").strip()
 
 
+def rating_keyboard(message_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
+    """👍 / 👎 under a finished answer (``message_id`` is the aiw message); ✓ marks a rating."""
+
+    def button(rating: int, face: str) -> InlineKeyboardButton:
+        mark = " ✓" if chosen == rating else ""
+        return InlineKeyboardButton(face + mark, callback_data=f"rate:{rating}:{message_id}")
+
+    return InlineKeyboardMarkup([[button(1, "👍"), button(-1, "👎")]])
+
+
 def _display_name(user: Any) -> str:
     if getattr(user, "username", None):
         return f"@{user.username}"
@@ -94,6 +113,7 @@ class _Answer:
     status: str
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # shown under the answer (redactions)
+    message_id: int | None = None  # the aiw message: rated with the buttons under the answer
 
 
 class TelegramBot:
@@ -142,11 +162,39 @@ class TelegramBot:
             .build()
         )
         app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, self._on_message))
+        app.add_handler(CallbackQueryHandler(self._on_rating, pattern=_RATE_RE))
         app.add_error_handler(self._on_error)
         return app
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.handle(update)
+
+    async def _on_rating(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.rate(update)
+
+    async def rate(self, update: Update) -> None:
+        """A 👍/👎 press under an answer: the paired user's rating of their own answer, stored
+        like `aiw kb like` / the API's ``/v1/feedback`` (pressing again changes it)."""
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None:
+            return
+        match = _RATE_RE.match(query.data or "")
+        link = await self.links.get(user.id)
+        if match is None or link is None:  # a stranger (or an unpaired user): nothing
+            with contextlib.suppress(TelegramError):
+                await query.answer()
+            return
+        rating, message_id = int(match["rating"]), int(match["message"])
+        if await self.store.message_owner(message_id) != link.owner:
+            with contextlib.suppress(TelegramError):
+                await query.answer("That answer is not one of yours to rate.")
+            return
+        from ai_workbench.core.feedback import FeedbackService
+
+        await FeedbackService(self.store).rate("message", message_id, rating, owner=link.owner)
+        with contextlib.suppress(TelegramError):
+            await query.answer("Thanks! Rated 👍" if rating > 0 else "Thanks! Rated 👎")
+            await query.edit_message_reply_markup(rating_keyboard(message_id, rating))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.on_event(f"error: {self.clean(str(context.error))}")
@@ -348,6 +396,7 @@ class TelegramBot:
                 toolbox = await self._tools()
                 result = await service.run(turn, feed, tools=toolbox)
                 answer = _Answer(result.status, str(result.error) if result.error else None)
+                answer.message_id = result.message_id
                 answer.notes = [n for n in turn.notices if n.startswith("redacted ")]
         except AiwError as exc:
             answer = _Answer("error", str(exc))
@@ -373,6 +422,13 @@ class TelegramBot:
             await reply.finish(trailer)
         except TelegramError as exc:
             self.on_event(f"could not send the answer to {link.owner}: {self.clean(str(exc))}")
+            return
+        if answer.status == "complete" and answer.message_id and reply.shown:
+            with contextlib.suppress(TelegramError):  # rating is a nicety: the answer is there
+                await self.bot.edit_message_reply_markup(
+                    chat_id, reply.shown[-1].message_id,
+                    reply_markup=rating_keyboard(answer.message_id),
+                )  # fmt: skip
 
     async def _typing(self, chat_id: int) -> None:
         """Show "typing…" until the first text arrives (Telegram shows it 5 s each time)."""
@@ -455,7 +511,7 @@ class TelegramBot:
             assert self._app.updater is not None
             await self._app.updater.start_polling(
                 timeout=self.tg.poll_timeout,
-                allowed_updates=["message"],
+                allowed_updates=["message", "callback_query"],
                 error_callback=lambda exc: self.on_event(f"polling: {self.clean(str(exc))}"),
             )
             if self.tg.reminders:
@@ -484,7 +540,6 @@ class TelegramBot:
             with contextlib.suppress(Exception):
                 await self._app.shutdown()
             await self.close()
-
 
 
 async def run_bot(
