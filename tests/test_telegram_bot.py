@@ -5,6 +5,7 @@ model server; pairing approved through the real CLI (click's CliRunner), real SQ
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -290,7 +291,7 @@ async def test_help_and_unknown_commands(bot: Running) -> None:
     await bot.until(lambda: any("Unknown command /frobnicate" in t for t in tg.texts(ANN)))
     assert bot.llm.chat_requests == []
     assert {c["command"] for c in _commands(tg)} == {
-        "new", "persona", "kb", "help", "task", "tasks", "done", "snooze",
+        "new", "persona", "kb", "search", "review", "help", "task", "tasks", "done", "snooze",
     }  # fmt: skip
 
 
@@ -373,6 +374,16 @@ class TestKb:
         tg.user_says(ANN, "/kb why does the kubernetes operator crash on reconcile?")
         await bot.until(lambda: any("Do you mean" in t for t in tg.texts(ANN)), 60)
         assert len(bot.llm.chat_requests) == before  # asked back instead of guessing
+
+    async def test_search_lists_where_the_index_mentions_it(self, bot: Running) -> None:
+        tg = bot.tg
+        await bot.pair(ANN)
+        tg.user_says(ANN, "/search invoice VAT total")
+        found = await bot.until(lambda: [t for t in tg.texts(ANN) if "1. " in t], 60)
+        assert "billing/invoice.py:1-4" in found[-1]
+        assert bot.llm.chat_requests == []  # a search asks no model
+        tg.user_says(ANN, "/search")
+        await bot.until(lambda: any(t.startswith("Usage: /search") for t in tg.texts(ANN)))
 
 
 async def test_secrets_are_redacted_before_storing_and_sending(bot: Running) -> None:
@@ -459,3 +470,19 @@ async def test_an_answer_is_rated_with_its_buttons(bot: Running) -> None:
     async with await Store.open() as store:
         assert [f.rating for f in await store.list_feedback(owner="ann")] == [-1]
         assert await store.list_feedback(owner="eve") == []
+
+
+async def test_review_of_a_pasted_diff(bot: Running) -> None:
+    from tests.server.test_api_endpoints import CALC_DIFF
+    from tests.test_review_core import BUG, findings_reply
+
+    tg = bot.tg
+    await bot.pair(ANN, "ann")
+    tg.user_says(ANN, "/review")
+    await bot.until(lambda: any(t.startswith("Usage: /review") for t in tg.texts(ANN)))
+    bot.llm.reply = findings_reply(BUG)
+    tg.user_says(ANN, "/review\n```diff\n" + CALC_DIFF + "```")
+    text = await bot.until(lambda: [t for t in tg.texts(ANN) if "Off-by-one" in t], 60)
+    assert "calc.py" in text[-1]
+    sent = bot.llm.chat_requests[-1]["json"]["messages"]
+    assert "range(len(items) + 1)" in json.dumps(sent)

@@ -56,6 +56,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("new", "start a new conversation"),
     ("persona", "list personas, or /persona NAME to switch"),
     ("kb", "answer from the project's index, with sources"),
+    ("search", "find where something is in the project's index"),
+    ("review", "review a diff: /review followed by `git diff` output"),
     ("task", "add a task: /task renew the cert friday 9am"),
     ("tasks", "your open tasks (/tasks today, week or overdue)"),
     ("done", "complete a task: /done ID"),
@@ -68,6 +70,8 @@ HELP = (
     "/new: start a new conversation\n"
     "/persona: list personas; /persona NAME to switch (and start anew; /persona default resets)\n"
     "/kb QUESTION: answer from the project's index, citing files\n"
+    "/search WORDS: where the project's index mentions them (files, pages, issues)\n"
+    "/review DIFF: review a unified diff pasted after the command (`git diff` output)\n"
     '/task TEXT: add a task ("renew the cert next friday 9am"); its reminder comes here\n'
     "/tasks: your open tasks (/tasks today, week or overdue)\n"
     "/done ID: complete a task; /snooze ID 2h: remind again later\n"
@@ -144,6 +148,7 @@ class TelegramBot:
         self.on_event = on_event or (lambda line: log.info("%s", line))
         self.username: str | None = None
         self._knowledge: Any = None
+        self._knowledge_lock = asyncio.Lock()  # one index connection: one search at a time
         self._hub: Any = None
         self._toolbox: Any = None
         self._app: Application | None = None
@@ -288,12 +293,68 @@ class TelegramBot:
                 await self._say(chat_id, "Usage: /kb QUESTION", markdown=False)
                 return
             await self._answer(chat_id, link, argument, grounded=True)
+        elif command == "search":
+            await self._search(chat_id, link, argument)
+        elif command == "review":
+            await self._review(chat_id, link, argument)
         elif command in ("task", "tasks", "done", "snooze"):
             await self._task_command(chat_id, link, command, argument)
         elif command is not None:
             await self._say(chat_id, f"Unknown command /{command}. /help lists the commands.")
         else:
             await self._answer(chat_id, link, text, grounded=False)
+
+    async def _search(self, chat_id: int, link: Link, query: str) -> None:
+        from ai_workbench.telegram.lookup import SEARCH_USAGE, search_reply
+
+        if not query:
+            await self._say(chat_id, SEARCH_USAGE, markdown=False)
+            return
+        try:
+            async with self._knowledge_lock:
+                result = await self._knowledge_service().search(
+                    query, None, store=self.store, owner=link.owner, remember=False
+                )
+        except AiwError as exc:
+            await self._say(chat_id, str(exc), markdown=False)
+            return
+        await self._say(chat_id, search_reply(result))
+
+    async def _review(self, chat_id: int, link: Link, diff: str) -> None:
+        """A pasted diff reviewed like `POST /v1/review`: nothing on this machine is read or
+        changed, nothing is queued in the workbench's inbox."""
+        from ai_workbench.review.service import ReviewOptions, ReviewService
+        from ai_workbench.telegram.lookup import REVIEW_USAGE, review_reply, unfence
+
+        diff = unfence(diff)
+        if not diff.strip():
+            await self._say(chat_id, REVIEW_USAGE, markdown=False)
+            return
+        opts = ReviewOptions(
+            provider=self.tg.provider or None, model=self.tg.model or None,
+            queue_suggestions=False,
+        )  # fmt: skip
+        typing = asyncio.create_task(self._typing(chat_id))
+        try:
+            async with self.model_calls:
+                service = ReviewService(self.loaded, self.store)
+                # the API's root for this user (server/routes/feedback.review_root): one
+                # user's reviews and what their ratings taught, whichever way they came
+                result = await service.review_diff(diff, opts, root=f"/aiw-api/{link.owner}")
+            text = review_reply(result)
+        except AiwError as exc:
+            text = f"⚠ {exc}"
+        finally:
+            typing.cancel()
+        await self._say(chat_id, text)
+
+    def _knowledge_service(self) -> Any:
+        from ai_workbench.knowledge.service import KnowledgeService
+
+        if self._knowledge is None:
+            root = Path(self.tg.project).expanduser() if self.tg.project else self.project_root
+            self._knowledge = KnowledgeService.for_project(self.settings.knowledge, root)
+        return self._knowledge
 
     async def _task_command(self, chat_id: int, link: Link, command: str, argument: str) -> None:
         if self._tasks is None:
@@ -438,15 +499,16 @@ class TelegramBot:
                 await asyncio.sleep(4.5)
 
     async def _grounding(self, question: str) -> tuple[str | None, str | None]:
-        from ai_workbench.knowledge.service import KnowledgeService, excerpt_budget
+        from ai_workbench.knowledge.service import excerpt_budget
 
-        if self._knowledge is None:
-            root = Path(self.tg.project).expanduser() if self.tg.project else self.project_root
-            self._knowledge = KnowledgeService.for_project(self.settings.knowledge, root)
+        self._knowledge_service()
         budget = excerpt_budget(
             self.settings, model=self.tg.model or None, provider=self.tg.provider or None
         )
-        grounding = await self._knowledge.ground(question, self.store, budget_tokens=budget)
+        async with self._knowledge_lock:
+            grounding = await self._knowledge_service().ground(
+                question, self.store, budget_tokens=budget
+            )
         return grounding.section, grounding.question
 
     async def _tools(self) -> Any:
