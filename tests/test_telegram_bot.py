@@ -470,6 +470,8 @@ async def test_an_answer_is_rated_with_its_buttons(bot: Running) -> None:
     async with await Store.open() as store:
         assert [f.rating for f in await store.list_feedback(owner="ann")] == [-1]
         assert await store.list_feedback(owner="eve") == []
+        actions = [e.action for e in await store.recent_audit(owner="ann")]
+    assert "telegram.ask" in actions and "telegram.rate" in actions  # writes are audited
 
 
 async def test_review_of_a_pasted_diff(bot: Running) -> None:

@@ -197,6 +197,7 @@ class TelegramBot:
         from ai_workbench.core.feedback import FeedbackService
 
         await FeedbackService(self.store).rate("message", message_id, rating, owner=link.owner)
+        await self._audit(link, "telegram.rate", {"message": message_id, "rating": rating})
         with contextlib.suppress(TelegramError):
             await query.answer("Thanks! Rated 👍" if rating > 0 else "Thanks! Rated 👎")
             await query.edit_message_reply_markup(rating_keyboard(message_id, rating))
@@ -341,12 +342,22 @@ class TelegramBot:
                 # the API's root for this user (server/routes/feedback.review_root): one
                 # user's reviews and what their ratings taught, whichever way they came
                 result = await service.review_diff(diff, opts, root=f"/aiw-api/{link.owner}")
+            await self._audit(
+                link, "telegram.review", {"run": result.run_id, "findings": len(result.shown)}
+            )
             text = review_reply(result)
         except AiwError as exc:
             text = f"⚠ {exc}"
         finally:
             typing.cancel()
         await self._say(chat_id, text)
+
+    async def _audit(self, link: Link, action: str, detail: dict[str, Any]) -> None:
+        """Writes from Telegram go to the audit log as the paired aiw user, like the API's."""
+        audit = getattr(self.store, "audit", None)
+        if audit is not None:
+            with contextlib.suppress(Exception):  # the log is a record, never a reason to fail
+                await audit(action, {**detail, "telegram_id": link.telegram_id}, owner=link.owner)
 
     def _knowledge_service(self) -> Any:
         from ai_workbench.knowledge.service import KnowledgeService
@@ -448,6 +459,11 @@ class TelegramBot:
                     turn = await service.prepare(opts)
                 if turn.created_session or turn.session.id != link.session_id:
                     await self.links.set_session(link.telegram_id, turn.session.id)
+                await self._audit(
+                    link, "telegram.ask",
+                    {"session": turn.session.id, "message": turn.user_message_id,
+                     "kb": grounded},
+                )  # fmt: skip
 
                 def feed(piece: str) -> None:
                     if not typing.done():
