@@ -30,6 +30,7 @@ class SessionSummaries:
         self.app = app
         self.ctx = ctx
         self._task: asyncio.Task[None] | None = None
+        self.given_up: set[str] = set()  # sessions whose model failed: not tried again here
 
     def start(self) -> None:
         memory = getattr(getattr(self.ctx.loaded, "settings", None), "memory", None)
@@ -66,13 +67,15 @@ class SessionSummaries:
         from ai_workbench.chat.service import ChatService
 
         problems: list[str] = []
+        failed: list[str] = []
         try:
             written = await ChatService(self.ctx.loaded, self.ctx.store).summarize_sessions(
-                limit=self.PER_PASS, notice=problems.append
+                limit=self.PER_PASS, notice=problems.append, exclude=self.given_up, failed=failed
             )
         except Exception:  # the model is down, the database busy: try again next time
             log.debug("session summaries failed", exc_info=True)
             return 0
+        self.given_up.update(failed)  # e.g. a model no longer configured: the others go on
         for problem in problems:
             log.debug("session summaries: %s", problem)
         if written:

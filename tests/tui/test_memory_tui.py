@@ -174,10 +174,10 @@ async def test_s_summarises_finished_sessions(make_app: Any, fake_llm: Any) -> N
     assert [m.session_id for m in medium] == [session.id]
 
 
-async def _finished_session(fake_llm: Any) -> str:
+async def _finished_session(fake_llm: Any, api_base: str | None = None) -> str:
     async with await Store.open() as store:
         session = await store.create_session(
-            title="flaky CI", model="openai/echo", api_base=fake_llm.base_url
+            title="flaky CI", model="openai/echo", api_base=api_base or fake_llm.base_url
         )
         await store.add_message(session.id, "user", "why does the CI job time out on arm64?")
         await store.add_message(session.id, "assistant", "the cache is cold", model="openai/echo")
@@ -224,3 +224,24 @@ async def test_auto_summaries_can_be_turned_off(
         await pilot.pause(1.0)
     assert [m for m in await _facts() if m.tier == "medium"] == []
     assert not fake_llm.chat_requests
+
+
+async def test_sessions_whose_model_is_gone_do_not_block_the_others(
+    make_app: Any, fake_llm: Any, monkeypatch: Any
+) -> None:
+    from ai_workbench.tui.summaries import SessionSummaries
+
+    monkeypatch.setattr(SessionSummaries, "FIRST_DELAY", 3600.0)  # passes driven by hand
+    good = await _finished_session(fake_llm)
+    dead = "http://127.0.0.1:9/v1"  # nothing listens there
+    gone = [await _finished_session(fake_llm, dead) for _ in range(2)]  # newer: tried first
+    fake_llm.reply = "Cold cache on arm64."
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        summaries = app.background.summaries
+        assert await summaries.summarize_once() == 0  # both newest fail ...
+        assert summaries.given_up == set(gone)
+        assert await summaries.summarize_once() == 1  # ... and are skipped next time
+    medium = [m for m in await _facts() if m.tier == "medium"]
+    assert [m.session_id for m in medium] == [good]
