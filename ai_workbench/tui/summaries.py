@@ -25,6 +25,7 @@ class SessionSummaries:
     FIRST_DELAY: ClassVar[float] = 45.0  # let the first frame and the user's first turn go
     INTERVAL: ClassVar[float] = 600.0
     PER_PASS: ClassVar[int] = 2  # sessions summarised per look: a few model calls at most
+    BUSY_RETRY: ClassVar[float] = 15.0  # an answer was streaming: look again this soon
 
     def __init__(self, app: Any, ctx: Workbench) -> None:
         self.app = app
@@ -50,8 +51,13 @@ class SessionSummaries:
     async def _run(self) -> None:
         await asyncio.sleep(self.FIRST_DELAY)
         while True:
-            if not self._busy():
+            if self._busy():
+                await asyncio.sleep(self.BUSY_RETRY)
+                continue
+            try:
                 await self.summarize_once()
+            except Exception:  # never let one bad pass end the loop
+                log.debug("session summaries: a pass failed", exc_info=True)
             await asyncio.sleep(self.INTERVAL)
 
     def _busy(self) -> bool:

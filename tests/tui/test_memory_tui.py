@@ -192,13 +192,15 @@ async def test_finished_sessions_are_summarised_without_a_keypress(
     from ai_workbench.tui.summaries import SessionSummaries
 
     monkeypatch.setattr(SessionSummaries, "FIRST_DELAY", 0.2)
+    monkeypatch.setattr(SessionSummaries, "BUSY_RETRY", 0.2)
+    monkeypatch.setattr(SessionSummaries, "INTERVAL", 0.5)
     session_id = await _finished_session(fake_llm)
     fake_llm.reply = "The arm64 CI job timed out because its cache was cold."
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + 15
+        deadline = loop.time() + 30
         while not [m for m in await _facts() if m.tier == "medium"]:
             assert loop.time() < deadline, "no summary was written"
             await pilot.pause(0.2)
