@@ -488,3 +488,20 @@ async def test_review_of_a_pasted_diff(bot: Running) -> None:
     assert "calc.py" in text[-1]
     sent = bot.llm.chat_requests[-1]["json"]["messages"]
     assert "range(len(items) + 1)" in json.dumps(sent)
+
+
+ANN_ONLY = TINY_CONFIG.replace("allow_tools = true", 'allow_tools = ["ann"]')
+
+
+@pytest.mark.parametrize("bot_config", [{"model": "echo", "extra": ANN_ONLY}])
+async def test_tools_only_for_the_users_the_settings_name(bot: Running) -> None:
+    tg = bot.tg
+    await bot.pair(ANN, "ann")
+    await bot.pair(EVE, "eve")
+    tg.user_says(EVE, "add 2 and 40")
+    await bot.until(lambda: "You said: add 2 and 40" in tg.texts(EVE), 60)
+    assert "tools" not in bot.llm.chat_requests[-1]["json"]  # eve is not listed
+    tg.user_says(ANN, "add 2 and 40")
+    await bot.until(lambda: "You said: add 2 and 40" in tg.texts(ANN), 60)
+    offered = bot.llm.chat_requests[-1]["json"]["tools"]
+    assert "mcp__tiny__add" in {t["function"]["name"] for t in offered}

@@ -302,8 +302,9 @@ class TelegramSettings(BaseModel):
     # The Bot API server; the token is appended (a self-hosted telegram-bot-api, or tests).
     base_url: str = "https://api.telegram.org/bot"
     # Let paired users' chats call MCP tools (only tools whose approval is "auto": nobody can
-    # confirm a call from Telegram). Off: answers never call tools.
-    allow_tools: bool = False
+    # confirm a call from Telegram): true for every paired user, or the aiw user names allowed.
+    # Off: answers never call tools.
+    allow_tools: bool | list[str] = False
     # Deliver the paired users' task reminders to their chats while the bot runs.
     reminders: bool = True
     persona: str = ""

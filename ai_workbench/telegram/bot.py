@@ -16,7 +16,8 @@ While it runs, the paired users' reminders are delivered to their chats
 (:mod:`ai_workbench.telegram.reminders`).
 
 A user's messages are answered one at a time, in order; ``telegram.max_concurrent`` model calls
-run at once for everyone. MCP tools are offered only with ``telegram.allow_tools = true``.
+run at once for everyone. MCP tools are offered only with ``telegram.allow_tools = true`` (or
+to the aiw users it lists).
 Group chats are ignored. The bot token never appears in a log line or a message.
 """
 
@@ -470,7 +471,7 @@ class TelegramBot:
                         typing.cancel()
                     reply.feed(piece)
 
-                toolbox = await self._tools()
+                toolbox = await self._tools(link.owner)
                 result = await service.run(turn, feed, tools=toolbox)
                 answer = _Answer(result.status, str(result.error) if result.error else None)
                 answer.message_id = result.message_id
@@ -527,11 +528,12 @@ class TelegramBot:
             )
         return grounding.section, grounding.question
 
-    async def _tools(self) -> Any:
-        """MCP tools for answers: none unless ``telegram.allow_tools``; then the configured
-        servers' tools whose approval is ``auto`` (``ask`` ones are refused: nobody can
-        confirm a call from Telegram)."""
-        if not self.tg.allow_tools:
+    async def _tools(self, owner: str) -> Any:
+        """MCP tools for ``owner``'s answers: none unless ``telegram.allow_tools`` is true or
+        lists them; then the configured servers' tools whose approval is ``auto`` (``ask`` ones
+        are refused: nobody can confirm a call from Telegram)."""
+        allowed = self.tg.allow_tools
+        if not allowed or (isinstance(allowed, list) and owner not in allowed):
             return None
         if self._toolbox is None:
             from ai_workbench.mcp.service import McpToolbox, load_servers, open_hub
