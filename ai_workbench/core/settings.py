@@ -305,6 +305,16 @@ class TelegramSettings(BaseModel):
     # confirm a call from Telegram): true for every paired user, or the aiw user names allowed.
     # Off: answers never call tools.
     allow_tools: bool | list[str] = False
+
+    @field_validator("allow_tools", mode="before")
+    @classmethod
+    def _allow_tools(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            return value
+        raise ValueError('give true, false or a list of aiw user names such as ["ann"]')
+
     # Deliver the paired users' task reminders to their chats while the bot runs.
     reminders: bool = True
     persona: str = ""
