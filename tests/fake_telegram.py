@@ -4,7 +4,8 @@ It answers ``POST /bot<TOKEN>/<method>`` with the Bot API's JSON shapes (``{"ok"
 "result": ...}`` or ``{"ok": false, "error_code": ..., "description": ...}``) for what the bot
 uses: ``getMe``, ``deleteWebhook``, ``getUpdates`` (a real long poll: it waits up to ``timeout``
 seconds for an update past ``offset``), ``sendMessage``, ``editMessageText``, ``deleteMessage``,
-``sendChatAction``, ``setMyCommands``. A wrong token gets 401 Unauthorized (as Telegram answers).
+``sendChatAction``, ``setMyCommands``, ``editMessageReplyMarkup`` (inline keyboards) and
+``answerCallbackQuery``. A wrong token gets 401 Unauthorized (as Telegram answers).
 
 Formatted text is checked like Telegram does: ``parse_mode=HTML`` must use only Telegram's tags,
 properly nested, with known entities, else 400 "Bad Request: can't parse entities: ...";
@@ -12,7 +13,8 @@ properly nested, with known entities, else 400 "Bad Request: can't parse entitie
 over 4096 UTF-16 units get 400 "message is too long", an edit to the same text 400 "message is
 not modified".
 
-Tests inject what users send with :meth:`FakeTelegram.user_says` and read what the bot did from
+Tests inject what users send with :meth:`FakeTelegram.user_says` (a button press:
+:meth:`FakeTelegram.user_presses`) and read what the bot did from
 :attr:`FakeTelegram.calls` and :meth:`FakeTelegram.chat` (each message's current text after its
 edits).
 
@@ -111,6 +113,12 @@ class Sent:
     parse_mode: str | None
     history: list[str] = field(default_factory=list)  # every text it had, first to last
     deleted: bool = False
+    reply_markup: dict[str, Any] | None = None  # its inline keyboard, if any
+
+    def buttons(self) -> list[dict[str, Any]]:
+        """The inline keyboard's buttons, row by row, flattened."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [button for row in rows for button in row]
 
 
 class _ApiError(Exception):
@@ -127,6 +135,7 @@ class FakeTelegram:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.timed_calls: list[tuple[float, str, dict[str, Any]]] = []  # (monotonic, method, ..)
         self.messages: dict[int, Sent] = {}
+        self.answers: dict[str, str | None] = {}  # callback query id -> the toast's text
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
@@ -193,6 +202,23 @@ class FakeTelegram:
         with self._cond:
             self._updates.append({"update_id": next(self._update_ids), "message": message})
             self._cond.notify_all()
+
+    def user_presses(self, user_id: int, message_id: int, data: str) -> str:
+        """User ``user_id`` presses the inline button with ``data`` under the bot's message
+        ``message_id``; the callback query's id (see :attr:`answers`)."""
+        with self._cond:
+            sent = self.messages[message_id]
+            query_id = str(next(self._update_ids))
+            query = {
+                "id": query_id,
+                "from": {"id": user_id, "is_bot": False, "first_name": "Ann"},
+                "chat_instance": str(user_id),
+                "data": data,
+                "message": self._message_json(sent),
+            }
+            self._updates.append({"update_id": next(self._update_ids), "callback_query": query})
+            self._cond.notify_all()
+        return query_id
 
     def chat(self, chat_id: int) -> list[Sent]:
         """The bot's messages in a chat (not deleted), oldest first."""
@@ -328,6 +354,7 @@ class FakeTelegram:
         text, mode = self._check_text(params)
         with self._cond:
             sent = Sent(next(self._message_ids), int(params["chat_id"]), text, mode, [text])
+            sent.reply_markup = _markup(params)
             self.messages[sent.message_id] = sent
         return self._message_json(sent)
 
@@ -346,8 +373,28 @@ class FakeTelegram:
                     "markup of the message",
                 )  # fmt: skip
             sent.text, sent.parse_mode = text, mode
+            sent.reply_markup = _markup(params)  # as Telegram: an edit without one drops it
             sent.history.append(text)
         return self._message_json(sent)
+
+    def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
+        with self._cond:
+            sent = self.messages.get(int(params.get("message_id") or 0))
+            if sent is None or sent.chat_id != int(params.get("chat_id") or 0) or sent.deleted:
+                raise _ApiError(400, "Bad Request: message to edit not found")
+            markup = _markup(params)
+            if markup == sent.reply_markup:
+                raise _ApiError(400, "Bad Request: message is not modified")
+            sent.reply_markup = markup
+        return self._message_json(sent)
+
+    def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        with self._cond:
+            query_id = str(params.get("callback_query_id", ""))
+            if query_id in self.answers:
+                raise _ApiError(400, "Bad Request: query is too old and response timeout expired")
+            self.answers[query_id] = params.get("text")
+        return True
 
     def _m_deleteMessage(self, params: dict[str, Any]) -> Any:
         with self._cond:
@@ -356,6 +403,13 @@ class FakeTelegram:
                 raise _ApiError(400, "Bad Request: message to delete not found")
             sent.deleted = True
         return True
+
+
+def _markup(params: dict[str, Any]) -> dict[str, Any] | None:
+    value = params.get("reply_markup")
+    if isinstance(value, str):
+        value = json.loads(value) if value else None
+    return dict(value) if value else None
 
 
 def _params(content_type: str, body: bytes) -> dict[str, Any]:

@@ -108,3 +108,27 @@ def test_the_budget_bounds_the_section(tmp_path: Path) -> None:
     large = grounding_section(result, max_chars=24_000)
     assert small is not None and large is not None
     assert small.count("### ") == 1 and large.count("### ") == 4
+
+
+def test_a_file_named_after_the_question_answers_it(tmp_path: Path) -> None:
+    """Issue 20's case: "assertion rewriting" in pytest's tree, where every top hit is in
+    assertion/rewrite.py, was asked back because a dozen other files mention both words."""
+    files = {
+        "src/assertion/rewrite.py": "class AssertionRewriter:\n"
+        '    """Rewrite assert statements so failures show the values."""\n\n'
+        "    def rewrite_module(self, mod):\n        return mod\n",
+    }
+    files |= {
+        f"src/mod{i}.py": f'"""Module {i}: hooks that see the assertion rewriting of modules."""\n'
+        f"def hook{i}(config):\n    return config  # assertion rewriting may be off\n"
+        for i in range(10)
+    }
+    service = _service(tmp_path / "proj", files)
+    try:
+        named = service.search_sync("assertion rewriting", 5, mode="lexical")
+        one_word = service.search_sync("assertion", 5, mode="lexical")
+    finally:
+        service.close()
+    assert named.hits[0].rel == "src/assertion/rewrite.py"
+    assert named.confident and named.clarifying_question is None
+    assert not one_word.confident  # one word naming a file is still vague

@@ -115,10 +115,28 @@ async def test_search_across_ten_thousand_messages(store: Store) -> None:
     assert recent == []  # planted 10,000 minutes ago
     assert await search("zeppelin", 5, model="llama")  # its session's model
     assert await search("zeppelin", 5, model="qwen") == []
+    assert await search("zeppelin", 5, model="LLA")  # part of the name, any case
 
     # the shared entry point (the MCP server's tool) gives the same results
     shared = await search_sessions(store, "KeyError: 'id'", 10)
     assert [h.message_id for h in shared] == [h.message_id for h in exact]
+
+
+async def test_a_long_code_fragment_is_highlighted_whole_with_context(store: Store) -> None:
+    session = await store.create_session(title="t", model="ollama/qwen2.5-coder:1.5b")
+    text = (
+        "The worker crashed again this morning while loading the nightly batch, and the log"
+        " says parse_user_record(row, strict=True) raised KeyError for the id column, twice."
+    )
+    message = await store.add_message(session.id, "user", text)
+    hits = await SessionService(store).search("parse_user_record(row, strict=True)")
+    assert [h.message_id for h in hits] == [message]
+    snippet = hits[0].snippet
+    assert "[parse_user_record(row, strict=True)]" in snippet
+    assert "the log says" in snippet and "raised KeyError" in snippet  # context both sides
+    assert snippet.startswith("…") and snippet.endswith("…") and len(snippet) < 140
+    by_model = await SessionService(store).search("parse_user_record(", model="qwen2.5-coder")
+    assert [h.message_id for h in by_model] == [message]
 
 
 async def test_a_saved_answer_joins_the_substring_index(store: Store) -> None:

@@ -192,6 +192,25 @@ async def test_a_listing_that_fails_deletes_nothing(
     assert kit.search("walrus bucket").hits[0].rel == "wiki/105"
 
 
+def test_a_pasted_token_or_a_bad_name_is_refused_and_never_stored(
+    run_aiw: RunAiw, apis: FakeApis, project: Path
+) -> None:
+    token = "glpat-Zq3xW9vK2mT7rB4nY8hD"  # a GitLab token pasted where its variable goes
+    pasted = run_aiw("sources", "add", "gitlab", apis.url, "--project", "team/app",
+                     "--token-env", token, cwd=project)  # fmt: skip
+    assert pasted.returncode != 0
+    assert "looks like the token itself" in pasted.stderr and token not in pasted.stderr
+    random = "ATATT3xFfGF0kq8Lm2Pz7Rt5Wv1Yb"  # an Atlassian API token, same mistake
+    assert run_aiw("sources", "add", "confluence", f"{apis.url}/wiki", "--space", "ENG",
+                   "--token-env", random, cwd=project).returncode != 0  # fmt: skip
+    spaced = run_aiw("sources", "add", "confluence", f"{apis.url}/wiki", "--space", "ENG",
+                     "--token-env", "WIKI TOKEN", cwd=project)  # fmt: skip
+    assert spaced.returncode != 0 and "not an environment variable name" in spaced.stderr
+    assert json.loads(run_aiw("sources", "list", "--json", cwd=project).stdout) == []
+    db = (Path(os.environ["XDG_DATA_HOME"]) / "aiw").rglob("*.db*")
+    assert not any(token.encode() in path.read_bytes() for path in db)
+
+
 def test_cli_token_errors_name_the_variable(run_aiw: RunAiw, apis: FakeApis, project: Path) -> None:
     added = run_aiw("sources", "add", "confluence", f"{apis.url}/wiki", "--space", "ENG",
                     "--token-env", "WIKI_TOKEN", cwd=project)  # fmt: skip

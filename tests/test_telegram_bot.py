@@ -5,6 +5,7 @@ model server; pairing approved through the real CLI (click's CliRunner), real SQ
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -290,7 +291,7 @@ async def test_help_and_unknown_commands(bot: Running) -> None:
     await bot.until(lambda: any("Unknown command /frobnicate" in t for t in tg.texts(ANN)))
     assert bot.llm.chat_requests == []
     assert {c["command"] for c in _commands(tg)} == {
-        "new", "persona", "kb", "help", "task", "tasks", "done", "snooze",
+        "new", "persona", "kb", "search", "review", "help", "task", "tasks", "done", "snooze",
     }  # fmt: skip
 
 
@@ -374,6 +375,16 @@ class TestKb:
         await bot.until(lambda: any("Do you mean" in t for t in tg.texts(ANN)), 60)
         assert len(bot.llm.chat_requests) == before  # asked back instead of guessing
 
+    async def test_search_lists_where_the_index_mentions_it(self, bot: Running) -> None:
+        tg = bot.tg
+        await bot.pair(ANN)
+        tg.user_says(ANN, "/search invoice VAT total")
+        found = await bot.until(lambda: [t for t in tg.texts(ANN) if "1. " in t], 60)
+        assert "billing/invoice.py:1-4" in found[-1]
+        assert bot.llm.chat_requests == []  # a search asks no model
+        tg.user_says(ANN, "/search")
+        await bot.until(lambda: any(t.startswith("Usage: /search") for t in tg.texts(ANN)))
+
 
 async def test_secrets_are_redacted_before_storing_and_sending(bot: Running) -> None:
     from ai_workbench.store import Store
@@ -426,3 +437,71 @@ async def test_a_failed_answer_is_one_line(bot: Running) -> None:
     tg.user_says(ANN, "hello")
     [text] = await bot.until(lambda: [t for t in tg.texts(ANN) if t.startswith("⚠")], 60)
     assert "401" in text or "auth" in text.lower()
+
+
+async def test_an_answer_is_rated_with_its_buttons(bot: Running) -> None:
+    from ai_workbench.store import Store
+
+    tg = bot.tg
+    await bot.pair(ANN, "ann")
+    tg.user_says(ANN, "how do I rotate the staging keys?")
+    answer = await bot.until(
+        lambda: next((m for m in tg.chat(ANN) if "You said" in m.text and m.buttons()), None)
+    )
+    assert [b["text"] for b in answer.buttons()] == ["👍", "👎"]
+
+    thumbs_down = answer.buttons()[1]["callback_data"]
+    query = tg.user_presses(ANN, answer.message_id, thumbs_down)
+    await bot.until(lambda: query in tg.answers)
+    assert tg.answers[query] == "Thanks! Rated 👎"
+    await bot.until(lambda: [b["text"] for b in answer.buttons()] == ["👍", "👎 ✓"])
+    async with await Store.open() as store:
+        rated = await store.list_feedback(owner="ann")
+    assert [(f.target_kind, f.rating) for f in rated] == [("message", -1)]
+    assert rated[0].target_id == thumbs_down.rsplit(":", 1)[1]
+
+    # A stranger pressing a forged button rates nothing; a paired user cannot rate another's.
+    stranger = tg.user_presses(EVE, answer.message_id, thumbs_down.replace("-1", "1"))
+    await bot.until(lambda: stranger in tg.answers)
+    await bot.pair(EVE, "eve")
+    forged = tg.user_presses(EVE, answer.message_id, thumbs_down.replace("-1", "1"))
+    await bot.until(lambda: forged in tg.answers)
+    assert "not one of yours" in str(tg.answers[forged])
+    async with await Store.open() as store:
+        assert [f.rating for f in await store.list_feedback(owner="ann")] == [-1]
+        assert await store.list_feedback(owner="eve") == []
+        actions = [e.action for e in await store.recent_audit(owner="ann")]
+    assert "telegram.ask" in actions and "telegram.rate" in actions  # writes are audited
+
+
+async def test_review_of_a_pasted_diff(bot: Running) -> None:
+    from tests.server.test_api_endpoints import CALC_DIFF
+    from tests.test_review_core import BUG, findings_reply
+
+    tg = bot.tg
+    await bot.pair(ANN, "ann")
+    tg.user_says(ANN, "/review")
+    await bot.until(lambda: any(t.startswith("Usage: /review") for t in tg.texts(ANN)))
+    bot.llm.reply = findings_reply(BUG)
+    tg.user_says(ANN, "/review\n```diff\n" + CALC_DIFF + "```")
+    text = await bot.until(lambda: [t for t in tg.texts(ANN) if "Off-by-one" in t], 60)
+    assert "calc.py" in text[-1]
+    sent = bot.llm.chat_requests[-1]["json"]["messages"]
+    assert "range(len(items) + 1)" in json.dumps(sent)
+
+
+ANN_ONLY = TINY_CONFIG.replace("allow_tools = true", 'allow_tools = ["ann"]')
+
+
+@pytest.mark.parametrize("bot_config", [{"model": "echo", "extra": ANN_ONLY}])
+async def test_tools_only_for_the_users_the_settings_name(bot: Running) -> None:
+    tg = bot.tg
+    await bot.pair(ANN, "ann")
+    await bot.pair(EVE, "eve")
+    tg.user_says(EVE, "add 2 and 40")
+    await bot.until(lambda: "You said: add 2 and 40" in tg.texts(EVE), 60)
+    assert "tools" not in bot.llm.chat_requests[-1]["json"]  # eve is not listed
+    tg.user_says(ANN, "add 2 and 40")
+    await bot.until(lambda: "You said: add 2 and 40" in tg.texts(ANN), 60)
+    offered = bot.llm.chat_requests[-1]["json"]["tools"]
+    assert "mcp__tiny__add" in {t["function"]["name"] for t in offered}

@@ -195,3 +195,15 @@ def test_quiet_users_buckets_are_forgotten(monkeypatch: pytest.MonkeyPatch) -> N
     now[0] = 5.0
     assert limiter.take(4).allowed
     assert set(limiter._buckets) == {4}
+
+
+def test_no_piece_is_an_empty_code_block() -> None:
+    """A code block whose first line is longer than a message starts in the next piece with
+    its code, not as an empty block at the end of this one."""
+    text = "Here is the fixture:\n\n```python\nDATA = '" + "😀" * 3000 + "'\nok = True\n```\nDone."
+    pieces = split_message(text)
+    assert all(utf16_len(p) <= 4096 for p in pieces)
+    for piece in pieces:
+        assert not re.search(r"```\w*\n```", piece), piece[:60]
+        check_html(to_telegram_html(piece))
+    assert "".join(pieces).count("😀") == 3000 and pieces[-1].endswith("Done.")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -418,10 +418,14 @@ class ChatService:
         session_id: str | None = None,
         limit: int = 5,
         notice: Notice | None = None,
+        exclude: Collection[str] = (),
+        failed: list[str] | None = None,
     ) -> list[tuple[Session, str]]:
         """Write the medium-term summary of finished sessions (idle ``memory.
         finished_after_minutes``, answered, not summarised yet; or of ``session_id`` now), at
-        most ``limit``, each by its own model; expired summaries are purged first."""
+        most ``limit``, each by its own model; expired summaries are purged first. Sessions in
+        ``exclude`` are passed over; the ids of those whose model failed go into ``failed`` (a
+        caller that looks again later skips them, so they do not block the others)."""
         from ai_workbench.chat.summaries import summarize_session
 
         say = notice or (lambda _text: None)
@@ -434,7 +438,10 @@ class ChatService:
             targets = [
                 s
                 for s in await self.store.list_sessions(limit=200, owner=owner)
-                if s.id not in done and s.updated <= cutoff and s.message_count >= 2
+                if s.id not in done
+                and s.id not in exclude
+                and s.updated <= cutoff
+                and s.message_count >= 2
             ][:limit]
         written: list[tuple[Session, str]] = []
         for session in targets:
@@ -456,6 +463,8 @@ class ChatService:
                 )
             except (ProviderError, InputError) as exc:
                 say(f"could not summarise session {session.id[:8]}: {exc}")
+                if failed is not None:
+                    failed.append(session.id)
                 continue
             if text:
                 await self.memory.save_medium(session.id, text, owner=owner)

@@ -541,9 +541,9 @@ class ChatStore(Database):
         if since is not None:
             sql += " AND m.created >= ?"
             params.append(since)
-        if model:
-            sql += " AND (m.model = ? OR s.model = ?)"
-            params += [model, model]
+        if model:  # part of the name: "qwen2.5-coder" finds "ollama/qwen2.5-coder:1.5b"
+            sql += " AND (instr(lower(m.model), ?) > 0 OR instr(lower(s.model), ?) > 0)"
+            params += [model.lower(), model.lower()]
         return sql, params
 
     async def _search_words(
@@ -605,8 +605,28 @@ class ChatStore(Database):
                 f" WHERE messages_trigram MATCH ?{where} ORDER BY f.rowid DESC LIMIT ?",
                 (phrase, *params, limit),
             )
-            return await self._hits(db, "messages_trigram", 12, phrase, [r[0] for r in rows],
-                                    highlight, "text")  # fmt: skip
+            return await self._text_hits(db, needle, [r[0] for r in rows], highlight)
+
+    async def _text_hits(
+        self, db: Any, needle: str, ids: Sequence[int], highlight: tuple[str, str]
+    ) -> list[SearchHit]:
+        """Hits for substring matches, the snippet cut from the message around the whole match
+        (FTS5's snippet() counts trigrams, so a long match was cut inside its highlight)."""
+        if not ids:
+            return []
+        marks = ", ".join("?" * len(ids))
+        rows = await self._all(
+            db,
+            "SELECT m.session_id, s.title, m.id, m.role, m.content, m.created,"
+            " COALESCE(m.model, s.model) FROM messages m JOIN sessions s ON s.id = m.session_id"
+            f" WHERE m.id IN ({marks})",
+            tuple(ids),
+        )
+        by_id: dict[int, SearchHit] = {}
+        for row in rows:
+            cut = text_snippet(str(row[4] or ""), needle, highlight)
+            by_id[row[2]] = _hit((*row[:4], cut, *row[5:]), "text")
+        return [by_id[i] for i in ids if i in by_id]
 
     async def _hits(
         self,
@@ -649,6 +669,30 @@ def fts_query(text: str) -> str:
         quoted = '"' + word.replace('"', '""') + '"'
         terms.append(quoted + ("*" if prefix else ""))
     return " ".join(terms)
+
+
+def text_snippet(
+    content: str, needle: str, highlight: tuple[str, str] = ("[", "]"), context: int = 40
+) -> str:
+    """``content`` around the first case-insensitive occurrence of ``needle``: the whole match
+    wrapped in ``highlight``, about ``context`` characters either side (cut at a space where
+    one is near), whitespace runs as one space, ``…`` where text was left out."""
+    at = content.lower().find(needle.lower())
+    if at < 0:
+        at, size = 0, 0
+    else:
+        size = len(needle)
+    start, end = max(0, at - context), min(len(content), at + size + context)
+    if start > 0:
+        space = content.find(" ", start, at)
+        start = space + 1 if space >= 0 and space - start < context // 2 else start
+    if end < len(content):
+        space = content.rfind(" ", at + size, end)
+        end = space if space >= 0 and end - space < context // 2 else end
+    before, match, after = content[start:at], content[at : at + size], content[at + size : end]
+    text = before + (highlight[0] + match + highlight[1] if size else "") + after
+    text = " ".join(text.split())
+    return ("…" if start > 0 else "") + text + ("…" if end < len(content) else "")
 
 
 def _hit(row: Any, match: str) -> SearchHit:

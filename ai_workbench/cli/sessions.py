@@ -141,7 +141,11 @@ def parse_since(text: str) -> float:
 @sessions.command("search", context_settings=CONTEXT_SETTINGS)
 @click.argument("query", nargs=-1, required=True)
 @click.option("--since", metavar="AGE|DATE", help="Only messages newer than 30d, 12h, 2026-11-30…")
-@click.option("-m", "--model", help="Only answers by this model (or sessions that used it).")
+@click.option(
+    "-m",
+    "--model",
+    help="Only answers by this model or sessions that used it (part of its name will do).",
+)
 @click.option("-l", "--limit", type=int, default=20, show_default=True, help="How many.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def sessions_search(

@@ -15,7 +15,7 @@ import contextvars
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +47,7 @@ class ConfigError(Exception):
     """A broken config file or value. ``str()`` is the one line shown to the user."""
 
     exit_code = 2
+    key: str | None = None  # the key a set_user_values change failed on
 
 
 class ProviderProfile(BaseModel):
@@ -301,8 +302,19 @@ class TelegramSettings(BaseModel):
     # The Bot API server; the token is appended (a self-hosted telegram-bot-api, or tests).
     base_url: str = "https://api.telegram.org/bot"
     # Let paired users' chats call MCP tools (only tools whose approval is "auto": nobody can
-    # confirm a call from Telegram). Off: answers never call tools.
-    allow_tools: bool = False
+    # confirm a call from Telegram): true for every paired user, or the aiw user names allowed.
+    # Off: answers never call tools.
+    allow_tools: bool | list[str] = False
+
+    @field_validator("allow_tools", mode="before")
+    @classmethod
+    def _allow_tools(cls, value: Any) -> Any:
+        if isinstance(value, bool) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            return value
+        raise ValueError('give true, false or a list of aiw user names such as ["ann"]')
+
     # Deliver the paired users' task reminders to their chats while the bot runs.
     reminders: bool = True
     persona: str = ""
@@ -343,6 +355,8 @@ class TelegramSettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError("expected an http(s) URL such as https://api.telegram.org/bot")
         return value
+
+
 class ServerSettings(BaseModel):
     """``[server]``: the HTTP API, `aiw serve` (docs/server.md)."""
 
@@ -364,6 +378,8 @@ class ServerSettings(BaseModel):
     # A cron schedule ("0 3 * * *") on which `aiw serve` runs `aiw sources sync --all` for the
     # served project (once per time, whatever the workers); empty: no schedule in serve.
     sources_schedule: str = ""
+
+
 class TasksSettings(BaseModel):
     """``[tasks]``: tasks, natural dates and reminders (docs/tasks.md)."""
 
@@ -383,6 +399,8 @@ class TasksSettings(BaseModel):
     desktop_notify: bool = True
     missed_grace: float = Field(default=120.0, ge=0)
     recheck_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
 class MemorySettings(BaseModel):
     """``[memory]``: what aiw remembers about the user and their sessions (docs/memory.md)."""
 
@@ -396,6 +414,9 @@ class MemorySettings(BaseModel):
     summarize: bool = True  # summarise a long session's older turns instead of dropping them
     medium_days: float = Field(default=30.0, gt=0)  # how long a session summary is kept
     finished_after_minutes: float = Field(default=60.0, ge=0)  # idle this long: finished
+    auto_summarize: bool = True  # the workbench summarises finished sessions in the background
+
+
 AgentMode = Literal["plan", "ask", "auto-edit", "full-auto"]
 _RULE_RE = re.compile(r"^(?:[A-Za-z][\w-]*(?:\((?:.|\n)*\))?|mcp__[\w*-]+)$")
 
@@ -886,6 +907,35 @@ def set_user_value(key: str, raw: str, cwd: Path | None = None) -> tuple[Path, A
     The change is validated against every other layer first; an invalid value leaves the
     file untouched and raises ConfigError.
     """
+    path = user_config_path()
+    doc = _read_user_doc(path)
+    value = _apply_user_value(doc, key, raw, path)
+    _write_user_doc(path, doc, cwd)
+    return path, value
+
+
+def set_user_values(changes: Sequence[tuple[str, str]], cwd: Path | None = None) -> Path:
+    """Several KEY = VALUE at once: each is checked on its own first (a ConfigError names the
+    first bad key as its ``key``), then all are written in one replace of the file, or none."""
+    import tomlkit
+
+    path = user_config_path()
+    for key, raw in changes:
+        alone = _read_user_doc(path)
+        try:
+            _apply_user_value(alone, key, raw, path)
+            _validate_candidate(path, tomlkit.dumps(alone), cwd)
+        except ConfigError as exc:
+            exc.key = key
+            raise
+    doc = _read_user_doc(path)
+    for key, raw in changes:
+        _apply_user_value(doc, key, raw, path)
+    _write_user_doc(path, doc, cwd)
+    return path
+
+
+def _apply_user_value(doc: Any, key: str, raw: str, path: Path) -> Any:
     import tomlkit
 
     parts = tuple(part for part in key.split(".") if part)
@@ -897,12 +947,9 @@ def set_user_value(key: str, raw: str, cwd: Path | None = None) -> tuple[Path, A
             "environment variable and set providers.NAME.api_key_env to its name"
         )
     value = parse_cli_value(raw)
-    path = user_config_path()
-    doc = _read_user_doc(path)
     table = _parent_table(doc, parts, path, key, make=tomlkit.table)
     table[parts[-1]] = value
-    _write_user_doc(path, doc, cwd)
-    return path, value
+    return value
 
 
 def set_user_table(

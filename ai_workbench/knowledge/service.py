@@ -21,6 +21,8 @@ its cosine stands above this query's background similarity), and specificity div
 1 + 0.25 per *other file* that matches as well. A short vague query that many files answer
 equally ("vat", "cache") is therefore not confident even though each of them contains every
 query word, while a query that singles out one place is: a number a user can reason about.
+A file whose path holds every word of a query of two or more words competes only with other
+files named after it (``_named``): "assertion rewriting" is ``assertion/rewrite.py``.
 """
 
 from __future__ import annotations
@@ -1036,6 +1038,19 @@ def _coverage(terms: list[str], chunk: StoredChunk) -> float:
     return len(covered) / len(terms)
 
 
+def _named(terms: list[str], chunk: StoredChunk) -> bool:
+    """Every query term is in the chunk's path (light stemming): the file is named after what
+    the query asks about ("assertion rewriting" and ``_pytest/assertion/rewrite.py``). Titles
+    do not count: docs' section headings are full of everyday words ("Is it safe?"), and
+    neither does a one-word query: one word naming a file ("errors", ``error.py``) is still
+    vague, two that name the same file together rarely are."""
+    if len(terms) < 2:
+        return False
+    words = _chunk_words(chunk.rel, chunk.rel, "", "")
+    stems = {stem(w) for w in words}
+    return all(t in words or stem(t) in stems for t in terms)
+
+
 def _matches(
     terms: list[str],
     candidates: Sequence[StoredChunk],
@@ -1071,9 +1086,19 @@ def _matches(
         value = max(0.0, min(1.0, max(covered, vector)))
         evidence[chunk.uid] = (value, covered)
         best_by_file[chunk.rel] = max(best_by_file.get(chunk.rel, 0.0), value)
+    named = {chunk.uid for chunk in candidates if evidence[chunk.uid][1] >= 1.0
+             and _named(terms, chunk)}  # fmt: skip
+    named_files = {chunk.rel for chunk in candidates if chunk.uid in named}
     result: dict[str, tuple[float, float, int]] = {}
     for chunk in candidates:
         value, covered = evidence[chunk.uid]
+        if chunk.uid in named:
+            # A file named after the query competes only with other files named after it:
+            # the words also turning up in the text of a dozen others (they mention the
+            # topic) do not make it ambiguous (calibrated: docs/knowledge.md).
+            others = len(named_files) - 1
+            result[chunk.uid] = (value / (1.0 + AMBIGUITY * others), covered, others)
+            continue
         others = sum(
             1 for rel, best in best_by_file.items()
             if rel != chunk.rel and best > 0 and best >= value - TIE

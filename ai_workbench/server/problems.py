@@ -96,6 +96,18 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
+def _error(error: Mapping[str, Any]) -> dict[str, str]:
+    """One validation error as ``{"field", "message"}``; a body that is not JSON at all is the
+    ``body`` field, with the parser's reason and the character where it stopped."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        reason = str((error.get("ctx") or {}).get("error", "")).strip()
+        where = f" at character {loc[-1]}" if len(loc) > 1 and isinstance(loc[-1], int) else ""
+        message = f"not valid JSON{where}" + (f": {reason}" if reason else "")
+        return {"field": "body", "message": f"{message}; send a JSON object"}
+    return {"field": _field(loc), "message": str(error.get("msg", "invalid"))}
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into a problem document."""
     from ai_workbench.core.errors import AiwError, InputError, ProviderError
@@ -109,10 +121,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
-            for e in exc.errors()
-        ]
+        errors = [_error(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid"}
         detail = f"{first['field']}: {first['message']}"
         if len(errors) > 1:

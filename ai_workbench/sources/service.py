@@ -10,6 +10,7 @@ the interface a shared index backend implements too.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,9 +32,35 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "RunReport", "Source", "SourcesService", "default_name"]
 
 
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def check_token_env(var: str) -> None:
+    """``--token-env`` names an environment variable; the token itself never goes in (it would
+    be stored in the database and shown by `aiw sources list`). The token is never echoed."""
+    from ai_workbench.core.redact import redact
+
+    looks_random = (
+        len(var) >= 24
+        and any(c.isdigit() for c in var)
+        and any(c.islower() for c in var)
+        and any(c.isupper() for c in var)
+    )
+    if redact(var).total or looks_random or (len(var) >= 24 and not ENV_NAME.fullmatch(var)):
+        raise SourceInputError(
+            "--token-env takes the NAME of an environment variable, and this looks like the "
+            "token itself (not stored): export it, e.g. export CONFLUENCE_TOKEN='...', and "
+            "give --token-env CONFLUENCE_TOKEN"
+        )
+    if not ENV_NAME.fullmatch(var):
+        raise SourceInputError(
+            f"--token-env {var!r} is not an environment variable name: use letters, digits "
+            "and '_', not starting with a digit (e.g. GITLAB_TOKEN)"
+        )
+
+
 def default_name(kind: str, location: str, options: dict[str, Any]) -> str:
     """A readable name from what was added: the space key, project, repo, host or folder."""
-    import re
     from urllib.parse import urlsplit
 
     if kind == "confluence":
@@ -79,6 +106,8 @@ class SourcesService:
         options = {k: v for k, v in (options or {}).items() if v is not None}
         if kind not in KINDS:
             raise SourceInputError(f"unknown source kind '{kind}' (one of {', '.join(KINDS)})")
+        if "token_env" in options:
+            check_token_env(str(options["token_env"]))
         name = name or default_name(kind, location, options)
         if not NAME.match(name):
             raise SourceInputError(

@@ -9,13 +9,15 @@ Every private text message goes through :meth:`TelegramBot.handle`:
   (``/task``, ``/tasks``, ``/done``, ``/snooze``: :mod:`ai_workbench.telegram.tasks`) or a
   plain message, which continues
   the user's session through :class:`ai_workbench.chat.service.ChatService` as its aiw user;
-  the answer streams into an edited message (:class:`ai_workbench.telegram.reply.LiveReply`).
+  the answer streams into an edited message (:class:`ai_workbench.telegram.reply.LiveReply`)
+  and gets 👍/👎 buttons that rate it for that user (:meth:`TelegramBot.rate`).
 
 While it runs, the paired users' reminders are delivered to their chats
 (:mod:`ai_workbench.telegram.reminders`).
 
 A user's messages are answered one at a time, in order; ``telegram.max_concurrent`` model calls
-run at once for everyone. MCP tools are offered only with ``telegram.allow_tools = true``.
+run at once for everyone. MCP tools are offered only with ``telegram.allow_tools = true`` (or
+to the aiw users it lists).
 Group chats are ignored. The bot token never appears in a log line or a message.
 """
 
@@ -30,9 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
 
 from ai_workbench.core.errors import EXIT_AUTH, EXIT_CONNECTION, AiwError
 from ai_workbench.core.settings import LoadedConfig
@@ -48,6 +57,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("new", "start a new conversation"),
     ("persona", "list personas, or /persona NAME to switch"),
     ("kb", "answer from the project's index, with sources"),
+    ("search", "find where something is in the project's index"),
+    ("review", "review a diff: /review followed by `git diff` output"),
     ("task", "add a task: /task renew the cert friday 9am"),
     ("tasks", "your open tasks (/tasks today, week or overdue)"),
     ("done", "complete a task: /done ID"),
@@ -60,11 +71,14 @@ HELP = (
     "/new: start a new conversation\n"
     "/persona: list personas; /persona NAME to switch (and start anew; /persona default resets)\n"
     "/kb QUESTION: answer from the project's index, citing files\n"
-    "/task TEXT: add a task (\"renew the cert next friday 9am\"); its reminder comes here\n"
+    "/search WORDS: where the project's index mentions them (files, pages, issues)\n"
+    "/review DIFF: review a unified diff pasted after the command (`git diff` output)\n"
+    '/task TEXT: add a task ("renew the cert next friday 9am"); its reminder comes here\n'
     "/tasks: your open tasks (/tasks today, week or overdue)\n"
     "/done ID: complete a task; /snooze ID 2h: remind again later\n"
     "/help: this text"
 )
+_RATE_RE = re.compile(r"^rate:(?P<rating>1|-1):(?P<message>\d{1,18})$")
 _COMMAND_RE = re.compile(
     r"^/(?P<name>[A-Za-z0-9_]{1,32})(?:@(?P<bot>\w+))?(?:\s+(?P<arg>.*))?$", re.S
 )
@@ -81,6 +95,16 @@ def parse_command(text: str, bot_username: str | None) -> tuple[str | None, str]
     return match["name"].lower(), (match["arg"] or "").strip()
 
 
+def rating_keyboard(message_id: int, chosen: int | None = None) -> InlineKeyboardMarkup:
+    """👍 / 👎 under a finished answer (``message_id`` is the aiw message); ✓ marks a rating."""
+
+    def button(rating: int, face: str) -> InlineKeyboardButton:
+        mark = " ✓" if chosen == rating else ""
+        return InlineKeyboardButton(face + mark, callback_data=f"rate:{rating}:{message_id}")
+
+    return InlineKeyboardMarkup([[button(1, "👍"), button(-1, "👎")]])
+
+
 def _display_name(user: Any) -> str:
     if getattr(user, "username", None):
         return f"@{user.username}"
@@ -94,6 +118,7 @@ class _Answer:
     status: str
     error: str | None = None
     notes: list[str] = field(default_factory=list)  # shown under the answer (redactions)
+    message_id: int | None = None  # the aiw message: rated with the buttons under the answer
 
 
 class TelegramBot:
@@ -124,6 +149,7 @@ class TelegramBot:
         self.on_event = on_event or (lambda line: log.info("%s", line))
         self.username: str | None = None
         self._knowledge: Any = None
+        self._knowledge_lock = asyncio.Lock()  # one index connection: one search at a time
         self._hub: Any = None
         self._toolbox: Any = None
         self._app: Application | None = None
@@ -142,11 +168,40 @@ class TelegramBot:
             .build()
         )
         app.add_handler(MessageHandler(filters.ChatType.PRIVATE & filters.TEXT, self._on_message))
+        app.add_handler(CallbackQueryHandler(self._on_rating, pattern=_RATE_RE))
         app.add_error_handler(self._on_error)
         return app
 
     async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self.handle(update)
+
+    async def _on_rating(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.rate(update)
+
+    async def rate(self, update: Update) -> None:
+        """A 👍/👎 press under an answer: the paired user's rating of their own answer, stored
+        like `aiw kb like` / the API's ``/v1/feedback`` (pressing again changes it)."""
+        query, user = update.callback_query, update.effective_user
+        if query is None or user is None:
+            return
+        match = _RATE_RE.match(query.data or "")
+        link = await self.links.get(user.id)
+        if match is None or link is None:  # a stranger (or an unpaired user): nothing
+            with contextlib.suppress(TelegramError):
+                await query.answer()
+            return
+        rating, message_id = int(match["rating"]), int(match["message"])
+        if await self.store.message_owner(message_id) != link.owner:
+            with contextlib.suppress(TelegramError):
+                await query.answer("That answer is not one of yours to rate.")
+            return
+        from ai_workbench.core.feedback import FeedbackService
+
+        await FeedbackService(self.store).rate("message", message_id, rating, owner=link.owner)
+        await self._audit(link, "telegram.rate", {"message": message_id, "rating": rating})
+        with contextlib.suppress(TelegramError):
+            await query.answer("Thanks! Rated 👍" if rating > 0 else "Thanks! Rated 👎")
+            await query.edit_message_reply_markup(rating_keyboard(message_id, rating))
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.on_event(f"error: {self.clean(str(context.error))}")
@@ -240,12 +295,78 @@ class TelegramBot:
                 await self._say(chat_id, "Usage: /kb QUESTION", markdown=False)
                 return
             await self._answer(chat_id, link, argument, grounded=True)
+        elif command == "search":
+            await self._search(chat_id, link, argument)
+        elif command == "review":
+            await self._review(chat_id, link, argument)
         elif command in ("task", "tasks", "done", "snooze"):
             await self._task_command(chat_id, link, command, argument)
         elif command is not None:
             await self._say(chat_id, f"Unknown command /{command}. /help lists the commands.")
         else:
             await self._answer(chat_id, link, text, grounded=False)
+
+    async def _search(self, chat_id: int, link: Link, query: str) -> None:
+        from ai_workbench.telegram.lookup import SEARCH_USAGE, search_reply
+
+        if not query:
+            await self._say(chat_id, SEARCH_USAGE, markdown=False)
+            return
+        try:
+            async with self._knowledge_lock:
+                result = await self._knowledge_service().search(
+                    query, None, store=self.store, owner=link.owner, remember=False
+                )
+        except AiwError as exc:
+            await self._say(chat_id, str(exc), markdown=False)
+            return
+        await self._say(chat_id, search_reply(result))
+
+    async def _review(self, chat_id: int, link: Link, diff: str) -> None:
+        """A pasted diff reviewed like `POST /v1/review`: nothing on this machine is read or
+        changed, nothing is queued in the workbench's inbox."""
+        from ai_workbench.review.service import ReviewOptions, ReviewService
+        from ai_workbench.telegram.lookup import REVIEW_USAGE, review_reply, unfence
+
+        diff = unfence(diff)
+        if not diff.strip():
+            await self._say(chat_id, REVIEW_USAGE, markdown=False)
+            return
+        opts = ReviewOptions(
+            provider=self.tg.provider or None, model=self.tg.model or None,
+            queue_suggestions=False,
+        )  # fmt: skip
+        typing = asyncio.create_task(self._typing(chat_id))
+        try:
+            async with self.model_calls:
+                service = ReviewService(self.loaded, self.store)
+                # the API's root for this user (server/routes/feedback.review_root): one
+                # user's reviews and what their ratings taught, whichever way they came
+                result = await service.review_diff(diff, opts, root=f"/aiw-api/{link.owner}")
+            await self._audit(
+                link, "telegram.review", {"run": result.run_id, "findings": len(result.shown)}
+            )
+            text = review_reply(result)
+        except AiwError as exc:
+            text = f"⚠ {exc}"
+        finally:
+            typing.cancel()
+        await self._say(chat_id, text)
+
+    async def _audit(self, link: Link, action: str, detail: dict[str, Any]) -> None:
+        """Writes from Telegram go to the audit log as the paired aiw user, like the API's."""
+        audit = getattr(self.store, "audit", None)
+        if audit is not None:
+            with contextlib.suppress(Exception):  # the log is a record, never a reason to fail
+                await audit(action, {**detail, "telegram_id": link.telegram_id}, owner=link.owner)
+
+    def _knowledge_service(self) -> Any:
+        from ai_workbench.knowledge.service import KnowledgeService
+
+        if self._knowledge is None:
+            root = Path(self.tg.project).expanduser() if self.tg.project else self.project_root
+            self._knowledge = KnowledgeService.for_project(self.settings.knowledge, root)
+        return self._knowledge
 
     async def _task_command(self, chat_id: int, link: Link, command: str, argument: str) -> None:
         if self._tasks is None:
@@ -339,15 +460,21 @@ class TelegramBot:
                     turn = await service.prepare(opts)
                 if turn.created_session or turn.session.id != link.session_id:
                     await self.links.set_session(link.telegram_id, turn.session.id)
+                await self._audit(
+                    link, "telegram.ask",
+                    {"session": turn.session.id, "message": turn.user_message_id,
+                     "kb": grounded},
+                )  # fmt: skip
 
                 def feed(piece: str) -> None:
                     if not typing.done():
                         typing.cancel()
                     reply.feed(piece)
 
-                toolbox = await self._tools()
+                toolbox = await self._tools(link.owner)
                 result = await service.run(turn, feed, tools=toolbox)
                 answer = _Answer(result.status, str(result.error) if result.error else None)
+                answer.message_id = result.message_id
                 answer.notes = [n for n in turn.notices if n.startswith("redacted ")]
         except AiwError as exc:
             answer = _Answer("error", str(exc))
@@ -373,6 +500,13 @@ class TelegramBot:
             await reply.finish(trailer)
         except TelegramError as exc:
             self.on_event(f"could not send the answer to {link.owner}: {self.clean(str(exc))}")
+            return
+        if answer.status == "complete" and answer.message_id and reply.shown:
+            with contextlib.suppress(TelegramError):  # rating is a nicety: the answer is there
+                await self.bot.edit_message_reply_markup(
+                    chat_id, reply.shown[-1].message_id,
+                    reply_markup=rating_keyboard(answer.message_id),
+                )  # fmt: skip
 
     async def _typing(self, chat_id: int) -> None:
         """Show "typing…" until the first text arrives (Telegram shows it 5 s each time)."""
@@ -382,22 +516,24 @@ class TelegramBot:
                 await asyncio.sleep(4.5)
 
     async def _grounding(self, question: str) -> tuple[str | None, str | None]:
-        from ai_workbench.knowledge.service import KnowledgeService, excerpt_budget
+        from ai_workbench.knowledge.service import excerpt_budget
 
-        if self._knowledge is None:
-            root = Path(self.tg.project).expanduser() if self.tg.project else self.project_root
-            self._knowledge = KnowledgeService.for_project(self.settings.knowledge, root)
+        self._knowledge_service()
         budget = excerpt_budget(
             self.settings, model=self.tg.model or None, provider=self.tg.provider or None
         )
-        grounding = await self._knowledge.ground(question, self.store, budget_tokens=budget)
+        async with self._knowledge_lock:
+            grounding = await self._knowledge_service().ground(
+                question, self.store, budget_tokens=budget
+            )
         return grounding.section, grounding.question
 
-    async def _tools(self) -> Any:
-        """MCP tools for answers: none unless ``telegram.allow_tools``; then the configured
-        servers' tools whose approval is ``auto`` (``ask`` ones are refused: nobody can
-        confirm a call from Telegram)."""
-        if not self.tg.allow_tools:
+    async def _tools(self, owner: str) -> Any:
+        """MCP tools for ``owner``'s answers: none unless ``telegram.allow_tools`` is true or
+        lists them; then the configured servers' tools whose approval is ``auto`` (``ask`` ones
+        are refused: nobody can confirm a call from Telegram)."""
+        allowed = self.tg.allow_tools
+        if not allowed or (isinstance(allowed, list) and owner not in allowed):
             return None
         if self._toolbox is None:
             from ai_workbench.mcp.service import McpToolbox, load_servers, open_hub
@@ -455,7 +591,7 @@ class TelegramBot:
             assert self._app.updater is not None
             await self._app.updater.start_polling(
                 timeout=self.tg.poll_timeout,
-                allowed_updates=["message"],
+                allowed_updates=["message", "callback_query"],
                 error_callback=lambda exc: self.on_event(f"polling: {self.clean(str(exc))}"),
             )
             if self.tg.reminders:
@@ -484,7 +620,6 @@ class TelegramBot:
             with contextlib.suppress(Exception):
                 await self._app.shutdown()
             await self.close()
-
 
 
 async def run_bot(

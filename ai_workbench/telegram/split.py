@@ -68,6 +68,7 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
         ends: list[
             tuple[int, int, _Fence | None, int, bool]
         ] = []  # (next i, lines, fence, size, para)
+        opening: set[int] = set()  # ends right after a line that opens a fence
         j = i
         while j < len(lines):
             line = lines[j]
@@ -77,12 +78,17 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             if grown + closing > limit:
                 break
             body.append(line)
+            opened = state is None and after is not None  # a piece must not end on this line
             size, state, j = grown, after, j + 1
             ends.append((j, len(body), state, size, not line.strip() and state is None))
+            if opened:
+                opening.add(j)
         if j == len(lines):
             pieces.append("\n".join(body))
             break
-        if not ends:  # one line longer than a piece: cut it where a space allows
+        if not ends or (len(ends) == 1 and ends[0][0] in opening):
+            # one line longer than a piece (maybe right after its fence): cut it at a space
+            i = j
             closing = utf16_len("\n" + state.marker) if state is not None else 0
             room = limit - size - (1 if body else 0) - closing
             head, tail = _cut(lines[i], max(room, 1))
@@ -94,6 +100,9 @@ def split_message(text: str, limit: int = TELEGRAM_LIMIT) -> list[str]:
             fence = state
             continue
         # End at the last paragraph break past half the limit, else after the last line.
+        # (Never right after a fence opens: that would send an empty code block.)
+        if len(ends) > 1 and ends[-1][0] in opening:
+            ends.pop()
         chosen = ends[-1]
         for end in reversed(ends):
             if end[4] and end[3] >= limit // 2:

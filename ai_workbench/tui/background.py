@@ -37,6 +37,7 @@ class Background:
         self._indexing = False  # an index_project run is under way (it announces itself)
         self._suggestion_feed: Any = None
         self.reminders: Any = None  # tui.tasks.Reminders once the store is open
+        self.summaries: Any = None  # tui.summaries.SessionSummaries once the store is open
 
     # ---- feeds
 
@@ -70,6 +71,10 @@ class Background:
 
             self.reminders = Reminders(self.app, ctx)
             self.reminders.start()
+            from ai_workbench.tui.summaries import SessionSummaries
+
+            self.summaries = SessionSummaries(self.app, ctx)  # finished sessions -> memory
+            self.summaries.start()
 
     @property
     def seen_report(self) -> Path | None:
@@ -90,6 +95,8 @@ class Background:
     async def stop(self) -> None:
         if self.reminders is not None:
             await self.reminders.stop()
+        if self.summaries is not None:
+            await self.summaries.stop()
         if self.ctx.mcp is not None:
             with contextlib.suppress(Exception):
                 await self.ctx.mcp.close()

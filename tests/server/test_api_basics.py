@@ -86,8 +86,14 @@ def test_validation_errors_name_the_field(api: Api) -> None:
     body = assert_problem(client.post("/v1/ask", json={}), 422)
     assert body["errors"][0]["field"] == "prompt"
 
-    body = assert_problem(client.post("/v1/search", content=b"{not json"), 422)
-    assert body["errors"]
+    body = assert_problem(
+        client.post(
+            "/v1/search", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+    )
+    assert body["errors"][0]["field"] == "body"
+    assert body["detail"].startswith("body: not valid JSON at character 1")
 
 
 def test_unknown_paths_and_methods_are_problems_too(api: Api) -> None:

@@ -268,6 +268,20 @@ def test_settings_members_read_admins_write(api: Api, isolated_env: IsolatedEnv)
     invalid = admin.patch("/v1/settings", json={"changes": {"knowledge.top_k": 0}})
     assert assert_problem(invalid, 422)["errors"][0]["field"] == "changes.knowledge.top_k"
 
+    # one bad value among good ones changes nothing, and the error does not show server paths
+    mixed = {"changes": {"review.min_confidence": 0.9, "knowledge.top_k": "many"}}
+    body = assert_problem(admin.patch("/v1/settings", json=mixed), 422)
+    assert body["errors"][0]["field"] == "changes.knowledge.top_k"
+    assert str(isolated_env.aiw_config) not in body["detail"]
+    assert "config.toml" not in body["detail"]
+    assert "'many'" in body["detail"]
+    after = member.get("/v1/settings").json()["settings"]
+    assert after["review"]["min_confidence"] != 0.9 and after["knowledge"]["top_k"] == 3
+    both = {"changes": {"review.min_confidence": 0.9, "knowledge.top_k": 4}}
+    assert admin.patch("/v1/settings", json=both).status_code == 200
+    after = member.get("/v1/settings").json()["settings"]
+    assert after["review"]["min_confidence"] == 0.9 and after["knowledge"]["top_k"] == 4
+
 
 def test_settings_never_show_secrets(api: Api, isolated_env: IsolatedEnv) -> None:
     api.state.loaded.settings.chat.persona = "sk-proj-" + "a1B2c3D4e5" * 5

@@ -172,3 +172,78 @@ async def test_s_summarises_finished_sessions(make_app: Any, fake_llm: Any) -> N
         )
     medium = [m for m in await _facts() if m.tier == "medium"]
     assert [m.session_id for m in medium] == [session.id]
+
+
+async def _finished_session(fake_llm: Any, api_base: str | None = None) -> str:
+    async with await Store.open() as store:
+        session = await store.create_session(
+            title="flaky CI", model="openai/echo", api_base=api_base or fake_llm.base_url
+        )
+        await store.add_message(session.id, "user", "why does the CI job time out on arm64?")
+        await store.add_message(session.id, "assistant", "the cache is cold", model="openai/echo")
+        async with store._write() as db:  # finished: idle for two hours
+            await db.execute("UPDATE sessions SET updated = updated - 7200")
+        return session.id
+
+
+async def test_finished_sessions_are_summarised_without_a_keypress(
+    make_app: Any, fake_llm: Any, monkeypatch: Any
+) -> None:
+    from ai_workbench.tui.summaries import SessionSummaries
+
+    monkeypatch.setattr(SessionSummaries, "FIRST_DELAY", 0.2)
+    monkeypatch.setattr(SessionSummaries, "BUSY_RETRY", 0.2)
+    monkeypatch.setattr(SessionSummaries, "INTERVAL", 0.5)
+    session_id = await _finished_session(fake_llm)
+    fake_llm.reply = "The arm64 CI job timed out because its cache was cold."
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while not [m for m in await _facts() if m.tier == "medium"]:
+            assert loop.time() < deadline, "no summary was written"
+            await pilot.pause(0.2)
+        await wait_for(pilot, lambda: any("Summarised 1" in str(n.message)
+                                          for n in app._notifications))  # fmt: skip
+    medium = [m for m in await _facts() if m.tier == "medium"]
+    assert [(m.session_id, m.content) for m in medium] == [
+        (session_id, "The arm64 CI job timed out because its cache was cold.")
+    ]
+
+
+async def test_auto_summaries_can_be_turned_off(
+    make_app: Any, fake_llm: Any, monkeypatch: Any, isolated_env: Any
+) -> None:
+    from ai_workbench.tui.summaries import SessionSummaries
+
+    monkeypatch.setattr(SessionSummaries, "FIRST_DELAY", 0.1)
+    isolated_env.write_user_config("[memory]\nauto_summarize = false\n")
+    await _finished_session(fake_llm)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.pause(1.0)
+    assert [m for m in await _facts() if m.tier == "medium"] == []
+    assert not fake_llm.chat_requests
+
+
+async def test_sessions_whose_model_is_gone_do_not_block_the_others(
+    make_app: Any, fake_llm: Any, monkeypatch: Any
+) -> None:
+    from ai_workbench.tui.summaries import SessionSummaries
+
+    monkeypatch.setattr(SessionSummaries, "FIRST_DELAY", 3600.0)  # passes driven by hand
+    good = await _finished_session(fake_llm)
+    dead = "http://127.0.0.1:9/v1"  # nothing listens there
+    gone = [await _finished_session(fake_llm, dead) for _ in range(2)]  # newer: tried first
+    fake_llm.reply = "Cold cache on arm64."
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        summaries = app.background.summaries
+        assert await summaries.summarize_once() == 0  # both newest fail ...
+        assert summaries.given_up == set(gone)
+        assert await summaries.summarize_once() == 1  # ... and are skipped next time
+    medium = [m for m in await _facts() if m.tier == "medium"]
+    assert [m.session_id for m in medium] == [good]

@@ -66,7 +66,7 @@ async def read_settings(user: Caller, state: State) -> SettingsOut:
 
 @router.patch("/settings", summary="Change allow-listed settings (admins)")
 async def change_settings(body: SettingsPatch, user: Caller, state: State) -> SettingsOut:
-    from ai_workbench.core.settings import ConfigError, set_user_value
+    from ai_workbench.core.settings import ConfigError, set_user_values, user_config_path
 
     require_admin(user)
     for key in body.changes:
@@ -82,13 +82,21 @@ async def change_settings(body: SettingsPatch, user: Caller, state: State) -> Se
                 422, f"changes.{key}: give a string, number or true/false", kind="validation",
                 errors=[{"field": f"changes.{key}", "message": "must be a scalar"}],
             )  # fmt: skip
-        try:
-            set_user_value(key, json.dumps(value), cwd=state.project_root)
-        except ConfigError as exc:
-            raise ApiProblem(
-                422, f"changes.{key}: {exc}", kind="validation",
-                errors=[{"field": f"changes.{key}", "message": str(exc)}],
-            ) from None  # fmt: skip
+    changes = [(key, json.dumps(value)) for key, value in body.changes.items()]
+    try:  # all of them or none: one bad value leaves the file as it was
+        set_user_values(changes, cwd=state.project_root)
+    except ConfigError as exc:
+        key = exc.key or next(iter(body.changes), "")
+        # the server's own paths are not the client's business
+        message = (
+            str(exc)
+            .replace(f"{user_config_path()}: ", "")
+            .replace(str(user_config_path()), "the server's config")
+        )
+        raise ApiProblem(
+            422, f"changes.{key}: {message}", kind="validation",
+            errors=[{"field": f"changes.{key}", "message": message}],
+        ) from None  # fmt: skip
     state.reload()
     await state.audit(user.name, "api.settings", {"changes": body.changes})
     return SettingsOut(settings=_masked(state), mutable=list(MUTABLE))
