@@ -46,9 +46,12 @@ async def _open(pilot: Any, app: Any, title: str) -> None:
 
 
 async def _send(pilot: Any, app: Any, text: str) -> None:
+    shown = len(app.chat_log.views)
     app.prompt.focus()
     app.prompt.insert(text)
     await pilot.press("enter")
+    # the turn is done when its question and answer are shown and nothing streams
+    await wait_for(pilot, lambda: len(app.chat_log.views) >= shown + 2 and not app.streaming)
     await settle(pilot, app)
 
 

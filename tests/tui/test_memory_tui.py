@@ -45,6 +45,7 @@ async def test_memory_screen_lists_edits_forgets_and_clears(make_app: Any) -> No
         app.action_memory()
         await wait_for(pilot, lambda: isinstance(app.screen, MemoryScreen) and app.screen.items)
         screen = app.screen
+        await wait_for(pilot, lambda: any("retries" in t for t in _option_texts(screen)))
         texts = _option_texts(screen)
         assert any("Europe/Berlin" in t for t in texts) and any("retries" in t for t in texts)
         assert not any("someone else" in t for t in texts)  # another user's
