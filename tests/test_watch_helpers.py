@@ -41,7 +41,7 @@ def watch_settings(root: Path, **watch: Any) -> Any:
     return loaded.settings.model_copy(update={"watch": WatchSettings(**values)})
 
 
-async def until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
+async def until(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
     """Poll ``condition`` (sync or async) every 20 ms until it is truthy; fail after ``timeout``."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
