@@ -71,7 +71,7 @@ def test_searches_read_the_mirror_exact_where_chroma_approximates(
     uids, matrix = vectors.export()
     for query in QUERIES:
         vector = embedder.embed_query(query)
-        exact = matrix @ np.asarray(vector, dtype=np.float32)
+        exact = matrix.astype(np.float64) @ np.asarray(vector, dtype=np.float64)
         want = [uids[i] for i in np.argsort(-exact, kind="stable")[:50]]
         got = mirror.query(vector, 50)
         assert [uid for uid, _ in got] == want  # exact nearest neighbours, best first
@@ -138,7 +138,7 @@ def test_an_index_made_before_the_mirror_gets_one_on_its_next_run(
     service.close()
 
 
-def test_a_search_process_imports_neither_chromadb_nor_the_extension(
+def test_a_search_process_imports_no_chromadb_extension_or_numpy(
     project: Path, tmp_path: Path
 ) -> None:
     service = _service(project, tmp_path)
@@ -152,7 +152,7 @@ def test_a_search_process_imports_neither_chromadb_nor_the_extension(
         f"data_dir=Path({str(tmp_path / 'kb')!r}))\n"
         "r = s.search_sync('index lock writers', 5)\n"
         "print(json.dumps([r.mode, sorted(m for m in sys.modules if m.startswith("
-        "('chromadb', 'static_model')))]))"
+        "('chromadb', 'static_model', 'numpy')))]))"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO), "AIW_DATA_DIR": str(tmp_path / "kb")}
     out = subprocess.run(
@@ -160,3 +160,24 @@ def test_a_search_process_imports_neither_chromadb_nor_the_extension(
     )
     mode, heavy = json.loads(out.stdout.splitlines()[-1])
     assert mode == "hybrid" and heavy == []
+
+
+def test_a_large_mirror_is_scored_with_numpy_to_the_same_neighbours(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = _service(project, tmp_path)
+    service.index()
+    mirror = mirror_file.VectorMirror.open(service.dir / mirror_file.FILENAME)
+    embedder = service.embedder()
+    assert mirror is not None and embedder is not None
+    for query in QUERIES:
+        vector = embedder.embed_query(query)
+        in_python = mirror.query(vector, 20)
+        monkeypatch.setattr(mirror_file, "PYTHON_MAX_ROWS", 0)
+        monkeypatch.setattr(mirror_file, "BLOCK_ROWS", 64)  # several blocks
+        with_numpy = mirror.query(vector, 20)
+        monkeypatch.undo()
+        assert [u for u, _ in with_numpy] == [u for u, _ in in_python]
+        for (_, a), (_, b) in zip(with_numpy, in_python, strict=True):
+            assert abs(a - b) < 1e-5
+    service.close()

@@ -53,7 +53,7 @@ def test_vectors_match_the_extension(lean: LeanStaticEncoder) -> None:
 
     texts = _texts()
     expected = np.array(static_model.get_embeddings(texts), dtype=np.float32)
-    assert np.abs(lean.encode(texts) - expected).max() < 1e-5
+    assert np.abs(np.array(lean.encode(texts)) - expected).max() < 1e-5
 
 
 def test_query_vector_is_the_document_vector_of_the_same_text(tmp_path: Path) -> None:
@@ -64,6 +64,6 @@ def test_query_vector_is_the_document_vector_of_the_same_text(tmp_path: Path) ->
     assert embedder._lean is not None  # the lean path answered, not the extension
     assert float(query @ document) > 0.99999
     # the tables were cached: a second encoder (a new process) reads them back
-    assert len(list(tmp_path.glob("static-vocab-*/short_tokens.npy"))) == 1
+    assert len(list(tmp_path.glob("static-vocab-*/short.tokens"))) == 1
     again = LeanStaticEncoder(embedder.model_dir, tmp_path)
     assert np.allclose(again.encode([question])[0], query, atol=1e-6)

@@ -101,7 +101,7 @@ class BuiltinEmbedder:
 
                     root = self._cache_root or paths.ensure_private_dir(paths.data_dir() / "models")
                     self._lean = encoder_for(self.model_dir, root)
-                return _normalise(self._lean.encode([text])[0].tolist())
+                return _normalise(self._lean.encode([text])[0])
             except Exception:  # an unexpected tokenizer file or library: the extension
                 self._lean_failed = True
         return self.embed([text])[0]

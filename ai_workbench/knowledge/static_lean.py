@@ -3,18 +3,21 @@
 The ``tokenlearn-static-model`` extension loads a Unigram tokenizer of 276,326 tokens: building
 its trie takes about a second and 330 MB RSS, for a model whose vectors are a 10k × 64 int8
 table (4 MB). A search embeds one short question, so this module does the same arithmetic with
-numpy and the ``tokenizers`` library, loading only what a question needs:
+the ``tokenizers`` library and plain Python over memory-mapped files (not even numpy, whose
+import alone costs a search process more than the rest of this), loading only what a
+question needs:
 
 * the text is normalised and split into words by the tokenizer's own pipeline (the
   ``Precompiled`` normaliser, ``WhitespaceSplit`` + ``Metaspace``), with a 5-token model;
 * every substring of those words (and each with the ``▁`` word marker in front) is looked up in
-  a sorted, memory-mapped table of the vocabulary (``numpy.searchsorted``);
+  a sorted, memory-mapped table of the vocabulary (binary search);
 * a Unigram model of just the tokens found (plus the ones its unknown-token score depends on)
   tokenises the text. Unigram's best segmentation only uses tokens that are substrings of a
   word, so the ids are the full tokenizer's ids (tests/test_knowledge_static_lean.py compares
   them on real files);
 * the vector is the mean of ``embeddings[mapping[id]] × weights[id]`` over the first 512 ids,
-  unit length: what the extension computes (same test, to float32 rounding).
+  unit length: what the extension computes (same test, to float32 rounding: the extension
+  adds in float32, this in float64).
 
 The lookup table is derived from ``tokenizer.json`` once (about half a second) and kept under
 the data dir (``models/``), keyed by the file's size and modification time.
@@ -24,36 +27,87 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import mmap
 import os
-import shutil
-import tempfile
+import struct
 import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 MAX_TOKENS = 512  # the extension's max_length
 SHORT = 24  # bytes: tokens up to this long go in the compact table, longer ones apart
 METASPACE = "▁"
-FORMAT = "1"
+FORMAT = "2"
+SAFETENSORS_FORMATS = {"I64": "q", "F32": "f", "I8": "b", "F64": "d", "I32": "i"}  # struct codes
 
 
-def _safetensors(path: Path) -> dict[str, np.ndarray]:
-    """The tensors of a safetensors file (little-endian, as the format prescribes)."""
-    dtypes = {"I64": "<i8", "F32": "<f4", "I8": "i1", "F64": "<f8", "I32": "<i4", "F16": "<f2"}
-    raw = np.memmap(path, dtype=np.uint8, mode="r")
-    size = int(np.frombuffer(raw[:8].tobytes(), dtype="<u8")[0])
-    header = json.loads(raw[8 : 8 + size].tobytes())
-    base = 8 + size
-    out = {}
-    for name, spec in header.items():
-        if name == "__metadata__":
-            continue
-        start, end = spec["data_offsets"]
-        array = np.frombuffer(raw[base + start : base + end], dtype=dtypes[spec["dtype"]])
-        out[name] = array.reshape(spec["shape"])
-    return out
+class _Table:
+    """A sorted table of fixed-width, NUL-padded UTF-8 tokens with their ids (memory-mapped)."""
+
+    def __init__(self, tokens: Path, ids: Path, width: int) -> None:
+        self.width = width
+        self._tokens = _map(tokens)
+        self._ids = _map(ids)
+        self.count = len(self._tokens) // width if width else 0
+
+    def find(self, key: bytes) -> int | None:
+        """The id of ``key`` (binary search), None when it is not a token."""
+        width, count, data = self.width, self.count, self._tokens
+        if len(key) > width or not count:
+            return None
+        padded = key.ljust(width, b"\0")
+        lo, hi = 0, count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if data[mid * width : mid * width + width] < padded:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < count and data[lo * width : lo * width + width] == padded:
+            return int(struct.unpack_from("<i", self._ids, lo * 4)[0])
+        return None
+
+
+def _map(path: Path) -> Any:
+    with path.open("rb") as f:
+        if not os.fstat(f.fileno()).st_size:
+            return b""
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+class _Tensors:
+    """The tensors of a safetensors file, read in place (little-endian, as the format says)."""
+
+    def __init__(self, path: Path) -> None:
+        self._data = _map(path)
+        size = struct.unpack_from("<Q", self._data, 0)[0]
+        header = json.loads(bytes(self._data[8 : 8 + size]))
+        header.pop("__metadata__", None)
+        self._specs = {
+            name: (
+                8 + size + spec["data_offsets"][0],
+                SAFETENSORS_FORMATS[spec["dtype"]],
+                spec["shape"],
+            )
+            for name, spec in header.items()
+        }
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._specs
+
+    def shape(self, name: str) -> list[int]:
+        return list(self._specs[name][2])
+
+    def item(self, name: str, index: int) -> float:
+        offset, fmt, _ = self._specs[name]
+        return struct.unpack_from("<" + fmt, self._data, offset + index * struct.calcsize(fmt))[0]
+
+    def row(self, name: str, index: int) -> tuple[float, ...]:
+        offset, fmt, shape = self._specs[name]
+        width = shape[1]
+        step = struct.calcsize(fmt)
+        return struct.unpack_from(f"<{width}{fmt}", self._data, offset + index * width * step)
 
 
 def _cache_key(tokenizer_file: Path) -> str:
@@ -64,43 +118,50 @@ def _cache_key(tokenizer_file: Path) -> str:
 
 def _build_cache(tokenizer_file: Path, target: Path) -> None:
     """Write the vocabulary tables next to ``target`` and move them into place at once."""
+    import shutil
+    import tempfile
+    from array import array
+
     spec = json.loads(tokenizer_file.read_text(encoding="utf-8"))
     model = spec["model"]
     if model.get("type") != "Unigram" or model.get("byte_fallback"):
         raise ValueError(f"{tokenizer_file}: not a Unigram tokenizer without byte fallback")
     vocab = model["vocab"]
-    scores = np.array([score for _, score in vocab], dtype=np.float64)
     encoded = [token.encode("utf-8") for token, _ in vocab]
     if any(b"\0" in token for token in encoded):
         raise ValueError(f"{tokenizer_file}: a token holds a NUL byte")
-    tables: dict[str, np.ndarray] = {}
-    for name, chosen in (
-        ("short", [i for i, t in enumerate(encoded) if len(t) <= SHORT]),
-        ("long", [i for i, t in enumerate(encoded) if len(t) > SHORT]),
-    ):
-        width = max((len(encoded[i]) for i in chosen), default=1)
-        tokens = np.array([encoded[i] for i in chosen], dtype=f"S{width}")
-        order = np.argsort(tokens, kind="stable")
-        tables[f"{name}_tokens"] = tokens[order]
-        tables[f"{name}_ids"] = np.array(chosen, dtype=np.int32)[order]
-    lowest = int(np.argmin(scores))
+    scores = array("d", [float(score) for _, score in vocab])
+    lowest = min(range(len(vocab)), key=lambda i: vocab[i][1])
     # Ids 0..unk_id and the lowest-scored token keep their places in every small model: the
     # unknown token's id stays valid and its score (lowest score - 10) stays the same.
     fixed = sorted({*range(int(model["unk_id"]) + 1), lowest})
     pipeline = dict(spec, model=dict(model, vocab=[vocab[i] for i in fixed]))
-    meta = {
+    meta: dict[str, Any] = {
         "fixed": fixed,
         "fixed_tokens": [vocab[i][0] for i in fixed],
         "unk_id": int(model["unk_id"]),
         "max_chars": max(len(token) for token, _ in vocab),
         "pipeline": pipeline,
+        "widths": {},
     }
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".build-", dir=target.parent))
     try:
-        for name, array in tables.items():
-            np.save(staging / f"{name}.npy", array)
-        np.save(staging / "scores.npy", scores)
+        for name, chosen in (
+            ("short", [i for i, t in enumerate(encoded) if len(t) <= SHORT]),
+            ("long", [i for i, t in enumerate(encoded) if len(t) > SHORT]),
+        ):
+            width = max((len(encoded[i]) for i in chosen), default=0)
+            chosen.sort(key=lambda i: encoded[i])
+            (staging / f"{name}.tokens").write_bytes(
+                b"".join(encoded[i].ljust(width, b"\0") for i in chosen)
+            )
+            ids = array("i", chosen)
+            if ids.itemsize != 4:  # pragma: no cover - int is 32 bits where aiw runs
+                raise ValueError("array('i') is not 32 bits here")
+            (staging / f"{name}.ids").write_bytes(_little(ids))
+            meta["widths"][name] = width
+        (staging / "scores.f64").write_bytes(_little(scores))
         (staging / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
         try:
             os.rename(staging, target)
@@ -111,9 +172,19 @@ def _build_cache(tokenizer_file: Path, target: Path) -> None:
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _little(values: Any) -> bytes:
+    import sys
+
+    if sys.byteorder != "little":  # pragma: no cover
+        values = type(values)(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
 class LeanStaticEncoder:
     """Vectors of the static model in ``model_dir`` (config.json, model.safetensors,
-    tokenizer.json) for a few texts at a time; the tables are cached under ``cache_root``."""
+    tokenizer.json) for a few texts at a time; the tables are cached under ``cache_root``.
+    Pure Python over memory-mapped files: no numpy to import for one question."""
 
     def __init__(self, model_dir: Path, cache_root: Path) -> None:
         from tokenizers import Tokenizer
@@ -123,23 +194,21 @@ class LeanStaticEncoder:
         if not (cache / "meta.json").exists():
             _build_cache(tokenizer_file, cache)
         meta = json.loads((cache / "meta.json").read_text(encoding="utf-8"))
-        self._short = np.load(cache / "short_tokens.npy", mmap_mode="r")
-        self._short_ids = np.load(cache / "short_ids.npy", mmap_mode="r")
-        self._long = np.load(cache / "long_tokens.npy", mmap_mode="r")
-        self._long_ids = np.load(cache / "long_ids.npy", mmap_mode="r")
-        self._scores = np.load(cache / "scores.npy", mmap_mode="r")
+        self._tables = [
+            _Table(cache / f"{name}.tokens", cache / f"{name}.ids", meta["widths"][name])
+            for name in ("short", "long")
+        ]
+        self._scores = _map(cache / "scores.f64")
         self._fixed: list[int] = meta["fixed"]
         self._fixed_tokens: list[str] = meta["fixed_tokens"]
         self._unk_id: int = meta["unk_id"]
         self._max_chars: int = meta["max_chars"]
         self._pipeline = Tokenizer.from_str(json.dumps(meta["pipeline"]))
-        self._lock = threading.Lock()  # encode() swaps the pipeline's model
+        self._lock = threading.Lock()  # token_ids() swaps the pipeline's model
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
         self._normalize = bool(config.get("normalize", True))
-        tensors = _safetensors(model_dir / "model.safetensors")
-        self._embeddings = tensors["embeddings"]
-        self._mapping = tensors.get("mapping")
-        self._weights = tensors.get("weights")
+        self._tensors = _Tensors(model_dir / "model.safetensors")
+        self.dim = self._tensors.shape("embeddings")[1]
 
     def _candidates(self, text: str) -> set[str]:
         """Every string the tokenizer could cut a token from: substrings of the normalised
@@ -157,22 +226,19 @@ class LeanStaticEncoder:
 
     def _lookup(self, candidates: set[str]) -> dict[str, int]:
         """candidate → token id, for the candidates in the vocabulary."""
+        short, long = self._tables
         found: dict[str, int] = {}
-        strings = [c for c in candidates if "\0" not in c]
-        encoded = [c.encode("utf-8") for c in strings]
-        for table, ids, fits in (
-            (self._short, self._short_ids, lambda n: n <= SHORT),
-            (self._long, self._long_ids, lambda n: n > SHORT),
-        ):
-            chosen = [i for i, e in enumerate(encoded) if fits(len(e)) and len(e) <= table.itemsize]
-            if not chosen or not len(table):
+        for candidate in candidates:
+            key = candidate.encode("utf-8")
+            if b"\0" in key:
                 continue
-            wanted = np.array([encoded[i] for i in chosen], dtype=table.dtype)
-            at = np.minimum(np.searchsorted(table, wanted), len(table) - 1)
-            hit = np.asarray(table[at]) == wanted
-            for i, position in zip(np.flatnonzero(hit), at[hit], strict=True):
-                found[strings[chosen[i]]] = int(ids[position])
+            token_id = (short if len(key) <= SHORT else long).find(key)
+            if token_id is not None:
+                found[candidate] = token_id
         return found
+
+    def _score(self, token_id: int) -> float:
+        return float(struct.unpack_from("<d", self._scores, token_id * 8)[0])
 
     def token_ids(self, text: str) -> list[int]:
         """The full tokenizer's ids for ``text`` (no special tokens added)."""
@@ -182,36 +248,39 @@ class LeanStaticEncoder:
         fixed = set(self._fixed)
         extra = sorted((i, s) for s, i in found.items() if i not in fixed)
         keep = self._fixed + [i for i, _ in extra]
-        vocab = [
-            (token, float(self._scores[i]))
-            for token, i in [*zip(self._fixed_tokens, self._fixed, strict=True),
-                             *((s, i) for i, s in extra)]
-        ]  # fmt: skip
+        vocab = [(token, self._score(i)) for token, i in zip(self._fixed_tokens, self._fixed,
+                                                              strict=True)]  # fmt: skip
+        vocab += [(token, self._score(i)) for i, token in extra]
         with self._lock:
             self._pipeline.model = models.Unigram(vocab, self._unk_id, False)
             ids = self._pipeline.encode(text, add_special_tokens=False).ids
         return [keep[i] for i in ids]
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """One float32 vector per text (unit length when the model normalises)."""
-        dim = self._embeddings.shape[1]
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            ids = np.array(self.token_ids(text)[:MAX_TOKENS], dtype=np.int64)
-            if not len(ids):
-                continue
-            rows = self._mapping[ids] if self._mapping is not None else ids
-            vectors = self._embeddings[rows].astype(np.float32)
-            if self._weights is not None:
-                vectors *= self._weights[ids][:, None]
-            mean = vectors.sum(axis=0) / np.float32(len(ids))
-            if self._normalize:
-                mean /= max(float(np.sqrt((mean * mean).sum())), 1e-12)
-            out[row] = mean
+    def encode(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text: the mean of its tokens' weighted rows, unit length when the
+        model normalises (zeros for a text without tokens)."""
+        tensors = self._tensors
+        mapped = "mapping" in tensors
+        weighted = "weights" in tensors
+        out = []
+        for text in texts:
+            ids = self.token_ids(text)[:MAX_TOKENS]
+            total = [0.0] * self.dim
+            for token_id in ids:
+                row = int(tensors.item("mapping", token_id)) if mapped else token_id
+                weight = tensors.item("weights", token_id) if weighted else 1.0
+                for k, value in enumerate(tensors.row("embeddings", row)):
+                    total[k] += value * weight
+            if ids:
+                total = [x / len(ids) for x in total]
+                if self._normalize:
+                    norm = max(math.sqrt(sum(x * x for x in total)), 1e-12)
+                    total = [x / norm for x in total]
+            out.append(total)
         return out
 
 
-def encoder_for(model_dir: Path, cache_root: Path) -> Any:
+def encoder_for(model_dir: Path, cache_root: Path) -> LeanStaticEncoder:
     """A :class:`LeanStaticEncoder` (kept per process: the tables are memory-mapped)."""
     key = (str(model_dir), str(cache_root))
     encoder = _ENCODERS.get(key)
