@@ -172,7 +172,10 @@ def test_a_large_mirror_is_scored_with_numpy_to_the_same_neighbours(
     assert mirror is not None and embedder is not None
     for query in QUERIES:
         vector = embedder.embed_query(query)
+        monkeypatch.delitem(sys.modules, "numpy")  # numpy is not imported: plain Python
         in_python = mirror.query(vector, 20)
+        monkeypatch.undo()
+        assert "numpy" in sys.modules
         monkeypatch.setattr(mirror_file, "PYTHON_MAX_ROWS", 0)
         monkeypatch.setattr(mirror_file, "BLOCK_ROWS", 64)  # several blocks
         with_numpy = mirror.query(vector, 20)

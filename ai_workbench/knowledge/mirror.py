@@ -39,7 +39,8 @@ META_KEY = "vector_mirror"
 MAX_CHUNKS = 300_000  # ~77 MB of vectors at 64 dimensions; beyond that Chroma's HNSW
 BLOCK_ROWS = 32_768  # vectors numpy scores at a time: bounds a search's memory
 # Up to this many vectors a search scores them in plain Python (~20 ms for 10k): cheaper than
-# importing numpy (~60-80 ms of a search process). Beyond it, numpy in blocks.
+# importing numpy (~60-80 ms of a search process). Beyond it, or in a process that imported
+# numpy already (the workbench, aiw serve), numpy in blocks.
 PYTHON_MAX_ROWS = 30_000
 
 
@@ -80,7 +81,7 @@ class VectorMirror:
             return []
         with self.path.open("rb") as f:
             f.seek(self._data)
-            if self.count <= PYTHON_MAX_ROWS:
+            if self.count <= PYTHON_MAX_ROWS and "numpy" not in sys.modules:
                 best = self._scan_python(f, vector, limit)
             else:
                 best = self._scan_numpy(f, vector, limit)

@@ -67,7 +67,6 @@ from ai_workbench.knowledge.lexical import (
 )
 from ai_workbench.knowledge.lock import IndexBusy as IndexBusy
 from ai_workbench.knowledge.lock import IndexLock
-from ai_workbench.knowledge.walker import looks_binary, walk_files
 
 if TYPE_CHECKING:
     from ai_workbench.core.db import Database
@@ -431,6 +430,8 @@ class KnowledgeService:
             return self._index(progress, embed=embed)
 
     def _index(self, progress: Progress | None = None, *, embed: bool = True) -> IndexReport:
+        from ai_workbench.knowledge.walker import walk_files  # pathspec: not for a search
+
         started = time.time()
         clock = time.perf_counter()
         report = IndexReport(root=str(self.root), started=started)
@@ -997,6 +998,8 @@ def _prepare(
     """(sha256, chunks, their identifier terms, problem) for one file; problem is 'unchanged',
     'binary file' or why it failed. Runs in a worker process for big runs, so it takes and
     returns plain data and does the CPU-bound parts (parsing, identifier splitting)."""
+    from ai_workbench.knowledge.walker import looks_binary
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:

@@ -170,6 +170,9 @@ def _build_cache(tokenizer_file: Path, target: Path) -> None:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    for old in target.parent.glob("static-vocab-*"):  # tables of an earlier model or format
+        if old != target and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _little(values: Any) -> bytes:
