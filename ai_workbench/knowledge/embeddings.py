@@ -93,7 +93,7 @@ class BuiltinEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         text = text if text.strip() else "-"
-        if not self._lean_failed:
+        if self._encode is None and not self._lean_failed:  # else the loaded extension
             try:
                 if self._lean is None:
                     from ai_workbench.core import paths

@@ -9,8 +9,9 @@ question needs:
 
 * the text is normalised and split into words by the tokenizer's own pipeline (the
   ``Precompiled`` normaliser, ``WhitespaceSplit`` + ``Metaspace``), with a 5-token model;
-* every substring of those words (and each with the ``▁`` word marker in front) is looked up in
-  a sorted, memory-mapped table of the vocabulary (binary search);
+* the substrings of those words (and each with the ``▁`` word marker in front) are looked up
+  in a sorted, memory-mapped table of the vocabulary (binary search), each extended only
+  while some token starts with it;
 * a Unigram model of just the tokens found (plus the ones its unknown-token score depends on)
   tokenises the text. Unigram's best segmentation only uses tokens that are substrings of a
   word, so the ids are the full tokenizer's ids (tests/test_knowledge_static_lean.py compares
@@ -51,11 +52,11 @@ class _Table:
         self._ids = _map(ids)
         self.count = len(self._tokens) // width if width else 0
 
-    def find(self, key: bytes) -> int | None:
-        """The id of ``key`` (binary search), None when it is not a token."""
+    def find(self, key: bytes) -> tuple[int | None, bool]:
+        """(id of ``key`` or None, whether some token starts with ``key``): binary search."""
         width, count, data = self.width, self.count, self._tokens
         if len(key) > width or not count:
-            return None
+            return None, False
         padded = key.ljust(width, b"\0")
         lo, hi = 0, count
         while lo < hi:
@@ -64,9 +65,13 @@ class _Table:
                 lo = mid + 1
             else:
                 hi = mid
-        if lo < count and data[lo * width : lo * width + width] == padded:
-            return int(struct.unpack_from("<i", self._ids, lo * 4)[0])
-        return None
+        if lo == count:
+            return None, False
+        record = data[lo * width : lo * width + width]
+        if record == padded:
+            return int(struct.unpack_from("<i", self._ids, lo * 4)[0]), True
+        # the first token not below ``key`` starts with it, if any token does
+        return None, record.startswith(key)
 
 
 def _map(path: Path) -> Any:
@@ -213,31 +218,32 @@ class LeanStaticEncoder:
         self._tensors = _Tensors(model_dir / "model.safetensors")
         self.dim = self._tensors.shape("embeddings")[1]
 
-    def _candidates(self, text: str) -> set[str]:
-        """Every string the tokenizer could cut a token from: substrings of the normalised
-        words, each also with the word marker in front (a piece after a special token)."""
+    def _found(self, text: str) -> dict[str, int]:
+        """piece → token id for every token the tokenizer could cut from ``text``: the
+        substrings of its normalised words that are tokens (each also with the word marker in
+        front: a piece after a special token gets one). A substring is extended only while
+        some token starts with it, so a word costs a few lookups per character."""
         normalized = self._pipeline.normalizer.normalize_str(text)
         width = self._max_chars
-        out: set[str] = set()
-        for word, _ in self._pipeline.pre_tokenizer.pre_tokenize_str(normalized):
-            for start in range(len(word)):
-                rest = word[start : start + width]
-                marked = (METASPACE + rest)[:width]
-                out.update(rest[:end] for end in range(1, len(rest) + 1))
-                out.update(marked[:end] for end in range(1, len(marked) + 1))
-        return out
-
-    def _lookup(self, candidates: set[str]) -> dict[str, int]:
-        """candidate → token id, for the candidates in the vocabulary."""
         short, long = self._tables
         found: dict[str, int] = {}
-        for candidate in candidates:
-            key = candidate.encode("utf-8")
-            if b"\0" in key:
-                continue
-            token_id = (short if len(key) <= SHORT else long).find(key)
-            if token_id is not None:
-                found[candidate] = token_id
+        alive: dict[str, bool] = {}
+        for word, _ in self._pipeline.pre_tokenizer.pre_tokenize_str(normalized):
+            for start in range(len(word)):
+                for base in (word[start : start + width], (METASPACE + word[start:])[:width]):
+                    for end in range(1, len(base) + 1):
+                        piece = base[:end]
+                        known = alive.get(piece)
+                        if known is None:
+                            key = piece.encode("utf-8")
+                            in_short, prefix_short = short.find(key)
+                            in_long, prefix_long = long.find(key)
+                            token_id = in_short if in_short is not None else in_long
+                            if token_id is not None and b"\0" not in key:
+                                found[piece] = token_id
+                            known = alive[piece] = prefix_short or prefix_long
+                        if not known:
+                            break
         return found
 
     def _score(self, token_id: int) -> float:
@@ -247,7 +253,7 @@ class LeanStaticEncoder:
         """The full tokenizer's ids for ``text`` (no special tokens added)."""
         from tokenizers import models
 
-        found = self._lookup(self._candidates(text))
+        found = self._found(text)
         fixed = set(self._fixed)
         extra = sorted((i, s) for s, i in found.items() if i not in fixed)
         keep = self._fixed + [i for i, _ in extra]
