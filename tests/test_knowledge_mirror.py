@@ -117,6 +117,15 @@ def test_the_mirror_follows_changes_and_a_stale_one_is_never_read(
         [[1.0] + [0.0] * (mirror.dim - 1)],
     )  # fmt: skip
     assert service.search_sync("turn the quux inside out", 3, mode="vector").hits[0] == top
+
+    # A reader that opened the file before a writer renamed a new one into place never mixes
+    # the old header with the new vectors.
+    opened = mirror_file.VectorMirror.open(service.dir / mirror_file.FILENAME)
+    assert opened is not None
+    mirror_file.write(service.dir / mirror_file.FILENAME, "other", uids, [[0.0] * mirror.dim] *
+                      len(uids))  # fmt: skip
+    with pytest.raises(OSError, match="replaced while being read"):
+        opened.query([1.0] * mirror.dim, 5)
     service.close()
 
 

@@ -72,6 +72,21 @@ class VectorMirror:
             return None
         return cls(path, header, len(MAGIC) + 8 + size)
 
+    def _reopen(self) -> BinaryIO:
+        """The file, positioned at its vectors, if it is still the one this header came from
+        (a writer may have renamed a new one into place since); else OSError."""
+        f = self.path.open("rb")
+        try:
+            if f.read(len(MAGIC)) != MAGIC:
+                raise OSError(f"{self.path}: not a vector mirror any more")
+            size = int.from_bytes(f.read(8), "little")
+            if json.loads(f.read(size)).get("stamp") != self.header.get("stamp"):
+                raise OSError(f"{self.path}: replaced while being read")
+        except BaseException:
+            f.close()
+            raise
+        return f
+
     def matches(self, collection: str, stamp: str | None) -> bool:
         return (
             bool(stamp)
@@ -85,8 +100,7 @@ class VectorMirror:
             return []
         if "numpy" in sys.modules:  # a long-lived process (workbench, serve): keep it loaded
             return self._query_loaded(vector, limit)
-        with self.path.open("rb") as f:
-            f.seek(self._data)
+        with self._reopen() as f:
             if self.count <= PYTHON_MAX_ROWS:
                 best = self._scan_python(f, vector, limit)
             else:
@@ -107,8 +121,7 @@ class VectorMirror:
         key = str(self.path)
         held = _LOADED.get(key)
         if held is None or held[0] != self.header.get("stamp"):
-            with self.path.open("rb") as f:
-                f.seek(self._data)
+            with self._reopen() as f:
                 matrix = np.fromfile(f, dtype="<f4", count=self.count * self.dim)
                 raw = f.read(self.count * self.uid_width)
             uids = np.frombuffer(raw, dtype=f"S{self.uid_width}")
@@ -176,8 +189,7 @@ class VectorMirror:
         """Every (uid, vector) in the file: uids and a ``count × dim`` float32 matrix."""
         import numpy as np
 
-        with self.path.open("rb") as f:
-            f.seek(self._data)
+        with self._reopen() as f:
             matrix = np.fromfile(f, dtype="<f4", count=self.count * self.dim)
             raw = f.read(self.count * self.uid_width)
         if matrix.size != self.count * self.dim or len(raw) != self.count * self.uid_width:
