@@ -110,14 +110,23 @@ def check_nfr_measurable(doc: ParsedDoc, template: Template) -> list[str]:
     return out
 
 
+# a requirement's identifier: FR-1, FR1, FR 1, FR-01, FR.1, REQ-1 (bold or not)
+REQ_ID = re.compile(r"\b(?:FR|REQ)[-_. ]?\d+\b", re.I)
+
+
 def check_srs_requirements(doc: ParsedDoc, template: Template) -> list[str]:
     body = doc.section("Functional Requirements") or ""
-    ids = re.findall(r"\bFR-?\d+", body)
+    ids = REQ_ID.findall(body)
     out = []
     if len(ids) < 2:
-        out.append("'## Functional Requirements' needs numbered requirements 'FR-1: ... shall ...'")
+        shalls = len(re.findall(r"\bshall\b", body, re.I))
+        out.append(
+            "'## Functional Requirements' needs at least two requirements, each on its own line "
+            "starting with an identifier: '- FR-1: The system shall ...'"
+            + (f" (it has {shalls} 'shall' sentence(s) but no FR-n identifiers)" if shalls else "")
+        )
     elif not re.search(r"\bshall\b", body, re.I):
-        out.append("functional requirements must use 'shall'")
+        out.append("'## Functional Requirements': each requirement must use 'shall'")
     return out
 
 
@@ -146,7 +155,8 @@ def check_diagram(doc: ParsedDoc, template: Template) -> list[str]:
     found = diagrams(text)
     if not found:
         lang = template.diagram or "mermaid"
-        return [f"the document has no diagram (a fenced ```{lang} block)"]
+        hint = f": {template.diagram_hint}" if template.diagram_hint else ""
+        return [f"'## {template.diagram_home}' has no diagram (a fenced ```{lang} block{hint})"]
     return []
 
 
@@ -219,6 +229,37 @@ CHECKS: dict[str, Check] = {
     "openapi": check_openapi,
     "api_routes": check_api_routes,
 }
+
+
+# the section a check's failures are about, when its messages do not name one ('## X')
+CHECK_SECTION = {
+    "nfr_measurable": "Requirements",
+    "srs_requirements": "Functional Requirements",
+    "usecase_fields": "Use Cases",
+    "api_routes": "Endpoints",
+}
+_NAMED = re.compile(r"'## ([^']+)'")
+
+
+def failing_sections(results: list[CheckResult], template: Template) -> dict[str, list[str]] | None:
+    """The template's sections the failures are about, each with its failures (``[check]
+    reason`` lines), in the template's order; ``None`` when a failure is about no section the
+    model writes (front matter, the OpenAPI built from the code): then the whole document is
+    retried."""
+    found: dict[str, list[str]] = {}
+    for r in results:
+        for f in r.failures:
+            if r.check in ("diagram", "c4_technology"):
+                name = template.diagram_home
+            else:
+                named = _NAMED.search(f)
+                name = named.group(1) if named else CHECK_SECTION.get(r.check, "")
+            section = template.section(name)
+            if section is None:
+                return None
+            found.setdefault(section.name, []).append(f"[{r.check}] {f}")
+    order = [s.name for s in template.sections]
+    return {name: found[name] for name in order if name in found}
 
 
 def run_checks(doc: ParsedDoc, template: Template) -> list[CheckResult]:

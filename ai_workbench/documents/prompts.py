@@ -3,6 +3,7 @@ excerpts to cite, the code facts, and what earlier ratings taught (guidance and 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from ai_workbench.documents.sources import Answer, SourceSet
@@ -43,17 +44,36 @@ def system_prompt(template: Template, learnings: Sequence[Learning]) -> str:
     return "\n\n".join(p for p in parts if p)
 
 
-def outline(template: Template, diagram: str) -> str:
-    lines = []
-    for s in template.sections:
-        lines.append(f"## {s.name}\n({s.guidance.strip()})" if s.guidance else f"## {s.name}")
-    text = "\n\n".join(lines)
+def _example(text: str, diagram: str) -> str:
+    """A section's skeleton, its diagram fences in the document's language."""
     if diagram:
-        hint = template.diagram_hint or "a diagram"
-        text += (
-            f"\n\nDiagram: {hint}, in a fenced ```{FENCE_WORD[diagram]} block inside the section "
-            "that asks for it. Keep it small (at most 8 nodes)."
-        )
+        text = re.sub(r"^```(mermaid|plantuml|d2)\b", f"```{FENCE_WORD[diagram]}", text, flags=re.M)
+    return text.strip()
+
+
+def diagram_rule(template: Template, diagram: str) -> str:
+    hint = template.diagram_hint or "a diagram"
+    return (
+        f"'## {template.diagram_home}' must contain {hint}, in a fenced ```{FENCE_WORD[diagram]} "
+        "block. Keep it small (at most 8 nodes)."
+    )
+
+
+def outline(template: Template, diagram: str) -> str:
+    parts = []
+    for s in template.sections:
+        text = f"## {s.name}"
+        if s.guidance:
+            text += f"\n({s.guidance.strip()})"
+        # the skeleton is in the template's own diagram language: show it only for that one
+        if s.example and (diagram == template.diagram or "```" not in s.example):
+            text += f"\nShape:\n{_example(s.example, diagram)}"
+        parts.append(text)
+    text = "\n\n".join(parts)
+    if any(s.example for s in template.sections):
+        text += "\n\nReplace every <...> in a shape with the real content; do not copy it."
+    if diagram:
+        text += "\n\nDiagram: " + diagram_rule(template, diagram)
     return text
 
 
@@ -89,6 +109,50 @@ def retry_prompt(failures: Sequence[str]) -> str:
         + "\n".join(f"- {f}" for f in failures)
         + "\n\nWrite the whole document again with every problem fixed, the same headings, "
         "Markdown only."
+    )
+
+
+def section_fix_prompt(
+    template: Template, section: str, problems: Sequence[str], diagram: str
+) -> str:
+    """Ask for one failing section again: what is wrong, its guidance and its shape."""
+    spec = template.section(section)
+    parts = [
+        f"The section '## {section}' of your document fails these checks:\n"
+        + "\n".join(f"- {p}" for p in problems)
+    ]
+    if spec and spec.guidance:
+        parts.append(f"What the section holds: {spec.guidance.strip()}")
+    if spec and spec.example and (diagram == template.diagram or "```" not in spec.example):
+        parts.append(
+            "Its shape (replace every <...> with the real content):\n"
+            + _example(spec.example, diagram)
+        )
+    if diagram and section == template.diagram_home:
+        parts.append(diagram_rule(template, diagram))
+    parts.append(
+        f"Write the section '## {section}' again with every problem fixed. Reply with the body "
+        "of that section only: no heading, no other section, no remarks."
+    )
+    return "\n\n".join(parts)
+
+
+def diagram_only_prompt(template: Template, diagram: str) -> str:
+    """Ask for the missing diagram alone (a small model writes one block more reliably)."""
+    fence = FENCE_WORD[diagram]
+    hint = template.diagram_hint or "a diagram of the design"
+    spec = template.section(template.diagram_home)
+    sample = ""
+    if spec and spec.example and diagram == template.diagram:
+        found = re.search(r"```(?:mermaid|plantuml|d2)\n.*?\n```", spec.example, re.S)
+        if found:
+            sample = "\n\nIts shape (replace the names with the document's):\n" + _example(
+                found.group(0), diagram
+            )
+    return (
+        f"Your document has no diagram. Draw {hint} for the section '## {template.diagram_home}'"
+        f", using the names in your document.{sample}\n\nReply with only the diagram in one "
+        f"fenced ```{fence} block (at most 8 nodes), nothing else."
     )
 
 

@@ -32,7 +32,7 @@ from ai_workbench.core.errors import (
 from ai_workbench.core.redact import redact_text
 from ai_workbench.core.settings import LoadedConfig
 from ai_workbench.documents import prompts
-from ai_workbench.documents.checks import CheckResult, failures, run_checks
+from ai_workbench.documents.checks import CheckResult, failing_sections, failures, run_checks
 from ai_workbench.documents.markdown import diagrams, parse, strip_outer_fence
 from ai_workbench.documents.sources import Answer, Source, SourceSet, windows
 from ai_workbench.documents.storage import Document, DocumentStore, Learning, Rating
@@ -313,7 +313,23 @@ class DocumentService:
         first_failures = failures(first)
         usable = self._usable(reply, template)
         retried = False
-        if first_failures or not usable:
+        targets = failing_sections(first, template) if usable and first_failures else None
+        if targets:
+            # the retry rewrites only the failing sections (a missing diagram is asked for
+            # alone): a small model repeats a whole document unchanged, but fixes one part
+            retried = True
+            if progress:
+                progress(
+                    f"checks failed ({len(first_failures)}): asking the model again for "
+                    + ", ".join(targets)
+                )
+            fixed = await self._fix_sections(plan, body, targets, messages, opts, stats)
+            fixed_results = run_checks(parse(fixed), template)
+            if len(failures(fixed_results)) <= len(first_failures):
+                body, results = fixed, fixed_results
+            else:
+                results = first
+        elif first_failures or not usable:
             retried = True
             if progress:
                 progress(f"checks failed ({len(first_failures)}): asking the model once more")
@@ -362,6 +378,7 @@ class DocumentService:
             "checks": {
                 "first_try": [r.check for r in first if not r.passed],
                 "first_try_passed": not first_failures,
+                "first_try_failures": first_failures,
                 "retried": retried,
                 "failed": [r.check for r in results if not r.passed],
                 "failures": failures(results),
@@ -379,6 +396,49 @@ class DocumentService:
             body, meta, owner=self.owner,
         )  # fmt: skip
         return await self.docs.add(doc)
+
+    async def _fix_sections(
+        self,
+        plan: Plan,
+        body: str,
+        targets: dict[str, list[str]],
+        messages: list[dict[str, str]],
+        opts: NewOptions,
+        stats: dict[str, Any],
+    ) -> str:
+        """One call per failing section: the section written again with its failures, its
+        guidance and its shape; a diagram that is only missing is asked for alone and added
+        to its section. The conversation so far is kept so the model sees its document."""
+        template = plan.template
+        for name, problems in targets.items():
+            only_diagram = all(p.startswith("[diagram]") for p in problems)
+            if only_diagram and plan.diagram:
+                ask = prompts.diagram_only_prompt(template, plan.diagram)
+            else:
+                ask = prompts.section_fix_prompt(template, name, problems, plan.diagram)
+            convo = [
+                *messages,
+                {"role": "assistant", "content": body},
+                {"role": "user", "content": ask},
+            ]
+            try:
+                reply = await self._call(convo, opts, stats)
+            except ProviderError:
+                continue  # the section stays as it was; its failures are reported
+            current = parse(body).section(name) or ""
+            if only_diagram and plan.diagram:
+                found = diagrams(reply)
+                if not found:
+                    continue
+                block = found[0]
+                fence = prompts.FENCE_WORD.get(block.diagram or "", block.lang)
+                new = f"{current.strip()}\n\n```{fence}\n{block.text.strip()}\n```".strip()
+            else:
+                new = _section_reply(reply, template, name)
+                if not new:
+                    continue
+            body = _replace_section(body, name, new)
+        return body
 
     @staticmethod
     def _question_text(template: Template, key: str) -> str:
@@ -409,18 +469,25 @@ class DocumentService:
             out.extend(lines)
         out.append(f"# {plan.title}\n")
         used: set[str] = set()
-        for section in template.sections:
-            body = None
-            for heading, text in parsed.sections.items():
-                if heading in used:
+        chosen: dict[str, str] = {}
+        # exact headings (the name or an alias) first, then the fuzzy ones: "Non-Functional
+        # Requirements" must not be taken for "Functional Requirements"
+        for exact in (True, False):
+            for section in template.sections:
+                if section.name in chosen:
                     continue
-                h, n = heading.lower(), section.name.lower()
-                if h == n or h.startswith(n) or n.startswith(h) or n in h:
-                    body = text
-                    used.add(heading)
-                    break
+                for heading in parsed.sections:
+                    if heading in used:
+                        continue
+                    names = {n.lower() for n in (section.name, *section.aliases)}
+                    if heading.lower() in names if exact else section.matches(heading):
+                        chosen[section.name] = heading
+                        used.add(heading)
+                        break
+        for section in template.sections:
+            body = parsed.sections.get(chosen.get(section.name, "\0"), "")
             out.append(f"## {section.name}\n")
-            out.append((body or "").strip() + "\n" if (body or "").strip() else "")
+            out.append(body.strip() + "\n" if body.strip() else "")
         skip = {"assumptions", "sources", "openapi"}
         for heading, text in parsed.sections.items():
             if heading not in used and heading.lower() not in skip and text.strip():
@@ -755,6 +822,23 @@ def _replace_section(body: str, name: str, new: str) -> str:
             end = i
             break
     return "\n".join([*lines[: start + 1], "", new.strip(), "", *lines[end:]])
+
+
+def _section_reply(reply: str, template: Template, name: str) -> str:
+    """The new body of section ``name`` from a reply that should hold only that body; a model
+    that wrote headings anyway (its own, or the whole document) gives the matching part."""
+    text = strip_outer_fence(reply).strip()
+    parsed = parse(text)
+    if parsed.sections:
+        spec = template.section(name)
+        for heading, part in parsed.sections.items():
+            if spec is not None and spec.matches(heading):
+                return part.strip()
+        return parsed.preamble.strip()
+    lines = text.split("\n")
+    if lines and re.match(rf"^#+\s*{re.escape(name)}\s*$", lines[0], re.I):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
 
 
 def similarity(a: str, b: str) -> float:

@@ -1,0 +1,136 @@
+"""The one retry rewrites only what failed; checks accept the headings and shapes a small model
+writes, and still fail what is really missing. The loopback model answers by request."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_workbench.documents.checks import check_srs_requirements, failing_sections, run_checks
+from ai_workbench.documents.markdown import parse
+from ai_workbench.documents.templates import BUNDLED, TemplateError, parse_template
+from tests.documents import replies
+from tests.documents.conftest import doc_cli
+
+
+def _user(request: dict[str, Any]) -> str:
+    return str(request.get("json", request)["messages"][-1]["content"])
+
+
+def test_retry_rewrites_only_the_failing_section_and_asks_for_the_missing_diagram(
+    run_aiw, fake_llm, project: Path
+) -> None:
+    def reply(body: dict[str, Any]) -> str:
+        ask = _user(body)
+        if "Reply with only the diagram" in ask:
+            return replies.SRS_DIAGRAM
+        if "'## Functional Requirements' of your document fails" in ask:
+            return replies.SRS_FR_FIX
+        return replies.SRS_NO_IDS
+
+    fake_llm.reply_fn = reply
+    made = doc_cli(run_aiw, fake_llm, project, "new", "srs", "Shop API", "--no-questions", "--json")
+    assert made.returncode == 0, made.stderr
+    data = json.loads(made.stdout)
+    checks = data["meta"]["checks"]
+    assert set(checks["first_try"]) == {"srs_requirements", "diagram"}
+    assert checks["retried"] and checks["failed"] == []
+    assert data["meta"]["calls"] == 3  # the document, the section, the diagram
+    asks = [_user(r) for r in fake_llm.chat_requests[1:]]
+    fix = next(a for a in asks if "Functional Requirements' of your document fails" in a)
+    # the retry names what is missing and shows the section's shape
+    assert "no FR-n identifiers" in fix and "- FR-1: The system shall <one capability>." in fix
+    assert "Reply with the body of that section only" in fix
+    # the model sees its own document in the retry
+    assert "Users shall be able to list items." in str(fake_llm.chat_requests[1]["json"])
+    body = parse(data["body"])
+    assert "FR-3: The system shall create an order" in body.sections["Functional Requirements"]
+    assert "Users shall be able to list items" not in data["body"]
+    scope = body.sections["Purpose and Scope"]
+    assert scope.startswith("The shop API lets shoppers") and "```mermaid" in scope
+    assert body.sections["Stakeholders"].startswith("- **Shoppers**")  # untouched
+    assert data["meta"]["diagrams"][0]["ok"]
+
+
+def test_a_fix_that_does_not_help_is_reported_not_hidden(run_aiw, fake_llm, project) -> None:
+    fake_llm.reply = replies.SRS_NO_IDS  # every answer: the same document again
+    made = doc_cli(run_aiw, fake_llm, project, "new", "srs", "Shop API", "--no-questions", "--json")
+    assert made.returncode == 0, made.stderr
+    meta = json.loads(made.stdout)["meta"]
+    assert set(meta["checks"]["failed"]) == {"srs_requirements", "diagram"}
+    assert meta["calls"] == 3  # one retry per failing part, never more
+    assert any("no FR-n identifiers" in w for w in meta["warnings"])
+
+
+def test_short_headings_are_taken_for_the_template_sections(run_aiw, fake_llm, project) -> None:
+    fake_llm.reply = replies.ADR_SHORT_HEADINGS
+    made = doc_cli(run_aiw, fake_llm, project, "new", "adr", "Use PostgreSQL", "--no-questions",
+                   "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    data = json.loads(made.stdout)
+    assert data["meta"]["checks"]["failed"] == [] and data["meta"]["calls"] == 1
+    sections = list(parse(data["body"]).sections)
+    assert sections[:5] == [
+        "Context and Problem Statement",
+        "Decision Drivers",
+        "Considered Options",
+        "Decision Outcome",
+        "Pros and Cons of the Options",
+    ]
+
+
+def test_an_unfixable_failure_retries_the_whole_document(run_aiw, fake_llm, project) -> None:
+    """A failure in no section the model writes (a status that is not MADR's) is not sent as a
+    section fix: the whole document goes back once."""
+    fake_llm.reply = replies.ADR
+    made = doc_cli(run_aiw, fake_llm, project, "new", "adr", "Use PostgreSQL", "--no-questions",
+                   "--answer", "status=maybe", "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    meta = json.loads(made.stdout)["meta"]
+    assert meta["checks"]["failed"] == ["madr"] and meta["calls"] == 2
+    assert "Write the whole document again" in _user(fake_llm.chat_requests[-1])
+
+
+def _srs() -> Any:
+    return parse_template(BUNDLED / "srs.toml")
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("- FR-1: The system shall list items.\n- FR-2: The system shall order.", True),
+        ("1. **FR1** The system shall list items.\n2. **FR2** The system shall order.", True),
+        ("| ID | Requirement |\n|---|---|\n| FR-01 | shall list |\n| FR-02 | shall order |", True),
+        ("- REQ-1: The system shall list items.\n- REQ-2: The system shall order.", True),
+        ("1. The system shall list items.\n2. The system shall order.", False),  # no ids
+        ("- FR-1: List items.\n- FR-2: Order.", False),  # no 'shall'
+        ("- FR-1: The system shall list items.", False),  # one is not a specification
+    ],
+)
+def test_srs_requirements_accepts_variants_but_needs_ids_and_shall(text: str, ok: bool) -> None:
+    doc = parse(f"## Functional Requirements\n\n{text}\n")
+    assert (check_srs_requirements(doc, _srs()) == []) is ok
+
+
+def test_failures_are_mapped_to_their_sections() -> None:
+    template = _srs()
+    doc = parse(replies.SRS_NO_IDS)
+    targets = failing_sections(run_checks(doc, template), template)
+    assert list(targets or {}) == ["Purpose and Scope", "Functional Requirements"]
+    adr = parse_template(BUNDLED / "adr.toml")
+    bad_status = parse("---\nstatus: maybe\n---\n\n" + replies.ADR)
+    assert failing_sections(run_checks(bad_status, adr), adr) is None
+
+
+def test_template_aliases_and_diagram_section_are_validated(tmp_path: Path) -> None:
+    text = (BUNDLED / "rfc.toml").read_text()
+    bad = tmp_path / "rfc.toml"
+    bad.write_text(text.replace('diagram_section = "Detailed Design"', 'diagram_section = "Nope"'))
+    with pytest.raises(TemplateError, match=r"rfc.toml: diagram_section: 'Nope' is not one"):
+        parse_template(bad)
+    bad.write_text(text.replace('aliases = ["Abstract", "Overview"]', 'aliases = "Abstract"'))
+    with pytest.raises(TemplateError, match=r"sections\[1\]: aliases: expected a list"):
+        parse_template(bad)
