@@ -27,7 +27,9 @@ MEASURE = re.compile(
 )
 VERIFY = re.compile(
     r"\b(test|tests|tested|benchmark|load test|monitor|monitoring|measured|measure|review|"
-    r"audit|scan|inspection|alert|dashboard|metric|probe|survey|analysis|ci\b|check)",
+    r"audit|scan|inspection|inspect|alert|dashboard|metric|probe|survey|analysis|ci\b|check|"
+    r"profil|user stud|usability stud|trial|penetration|pen test|fuzz|drill|"
+    r"chaos|static analysis|lint|sla report|uptime report)",
     re.I,
 )
 
@@ -88,25 +90,65 @@ def _table_rows(text: str) -> list[list[str]]:
     return rows
 
 
+def _column(header: list[str], *names: str) -> int | None:
+    for i, cell in enumerate(header):
+        if any(n in cell.lower() for n in names):
+            return i
+    return None
+
+
+def _nfr_items(body: str) -> list[tuple[str, str, str, str | None]]:
+    """(label, whole text, target, verification) per requirement: a table row, a '###'
+    subsection or a bullet. Target and verification are the table's cells of that name
+    (target '' and verification None without such a column)."""
+    rows = _table_rows(body)
+    if len(rows) >= 2:  # the first row is the header
+        header = rows[0]
+        t = _column(header, "target", "metric", "measure", "fit criter")
+        v = _column(header, "verif", "how", "test", "method")
+        return [
+            (
+                cells[0] or "?",
+                " | ".join(cells),
+                cells[t] if t is not None and t < len(cells) else "",
+                (cells[v] if v < len(cells) else "") if v is not None else None,
+            )
+            for cells in rows[1:]
+        ]
+    items: list[tuple[str, str, str, str | None]] = []
+    parts = re.split(r"^#{3,4}\s+", body, flags=re.M)[1:]
+    if parts:
+        for part in parts:
+            items.append((part.split("\n", 1)[0].strip()[:30], part, "", None))
+        return items
+    for line in body.split("\n"):
+        m = re.match(r"^\s*(?:[-*]|\d+\.)\s+(.*)", line)
+        if m:
+            items.append((m.group(1)[:30], m.group(1), "", None))
+    return items
+
+
 def check_nfr_measurable(doc: ParsedDoc, template: Template) -> list[str]:
     body = doc.section("Requirements") or ""
-    rows = _table_rows(body)
-    items: list[tuple[str, str]] = []
-    if len(rows) >= 2:  # the first row is the header
-        items = [(cells[0] or "?", " | ".join(cells)) for cells in rows[1:]]
-    else:
-        for line in body.split("\n"):
-            m = re.match(r"^\s*(?:[-*]|\d+\.)\s+(.*)", line)
-            if m:
-                items.append((m.group(1)[:30], m.group(1)))
+    items = _nfr_items(body)
     if not items:
         return ["'## Requirements' lists no requirement (a table row or a bullet each)"]
     out = []
-    for label, text in items:
+    for label, text, target, verification in items:
         if not MEASURE.search(text):
-            out.append(f"requirement {label} has no measurable target (a number with a unit)")
-        if not VERIFY.search(text):
-            out.append(f"requirement {label} does not say how it is verified (test, benchmark…)")
+            said = f" (its target says '{target[:40]}')" if target else ""
+            out.append(
+                f"requirement {label} has no measurable target{said}: give a number with a "
+                "unit, e.g. '95th percentile under 300 ms', '99.5 % per month', '0 critical "
+                "findings'"
+            )
+        # a verification column is read alone: "checkout" in the requirement is no method
+        if not VERIFY.search(text if verification is None else verification):
+            said = f" (its verification says '{verification[:40]}')" if verification else ""
+            out.append(
+                f"requirement {label} does not say how it is verified{said}: name a test, "
+                "benchmark, monitor, review or audit"
+            )
     return out
 
 

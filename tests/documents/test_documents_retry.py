@@ -134,3 +134,41 @@ def test_template_aliases_and_diagram_section_are_validated(tmp_path: Path) -> N
     bad.write_text(text.replace('aliases = ["Abstract", "Overview"]', 'aliases = "Abstract"'))
     with pytest.raises(TemplateError, match=r"sections\[1\]: aliases: expected a list"):
         parse_template(bad)
+
+
+NFR_SUBSECTIONS = """## Requirements
+
+### NFR-1: Response time
+- **Target:** 95th percentile under 300 ms at 20 requests per second
+- **Verification:** load test in CI
+
+### NFR-2: Availability
+- **Target:** 99.5 % per month
+- **Verification:** uptime monitor with alerts
+"""
+
+
+def test_nfr_needs_a_number_and_a_method_in_any_shape() -> None:
+    from ai_workbench.documents.checks import check_nfr_measurable
+
+    template = parse_template(BUNDLED / "nfr.toml")
+    assert check_nfr_measurable(parse(NFR_SUBSECTIONS), template) == []
+    vague = NFR_SUBSECTIONS.replace("99.5 % per month", "high availability")
+    assert check_nfr_measurable(parse(vague), template) == [
+        "requirement NFR-2: Availability has no measurable target: give a number with a unit, "
+        "e.g. '95th percentile under 300 ms', '99.5 % per month', '0 critical findings'"
+    ]
+    # a table's Verification column is read alone: a method named elsewhere in the row does
+    # not count, and the message quotes what the cell says
+    table = (
+        "## Requirements\n\n| ID | Characteristic | Requirement | Target | Verification |\n"
+        "|---|---|---|---|---|\n"
+        "| NFR-1 | Performance efficiency | Checkout is tested fast | under 300 ms | n/a |\n"
+    )
+    failures = check_nfr_measurable(parse(table), template)
+    assert failures == [
+        "requirement NFR-1 does not say how it is verified (its verification says 'n/a'): "
+        "name a test, benchmark, monitor, review or audit"
+    ]
+    ok = table.replace("| n/a |", "| k6 load test in CI |")
+    assert check_nfr_measurable(parse(ok), template) == []
