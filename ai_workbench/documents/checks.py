@@ -254,9 +254,13 @@ def check_api_routes(doc: ParsedDoc, template: Template) -> list[str]:
     body = doc.section("Endpoints") or ""
     spec = doc.section("OpenAPI") or ""
     routes = re.findall(r"^\s{2}(/[^:\s]*):", spec, re.M)
-    missing = [r for r in routes if r not in body]
+    missing = [r for r in routes if not re.search(rf"{re.escape(r)}(?![\w/{{])", body)]
     if missing:
-        return [f"'## Endpoints' does not describe {', '.join(missing[:5])}"]
+        more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
+        return [
+            f"'## Endpoints' does not describe {', '.join(missing[:20])}{more}: give each path "
+            "a '### METHOD /path' heading and a sentence"
+        ]
     return []
 
 

@@ -62,6 +62,8 @@ def diagram_rule(template: Template, diagram: str) -> str:
 def outline(template: Template, diagram: str) -> str:
     parts = []
     for s in template.sections:
+        if s.alone:
+            continue  # asked for in a call of its own (alone_prompt)
         text = f"## {s.name}"
         if s.guidance:
             text += f"\n({s.guidance.strip()})"
@@ -110,6 +112,23 @@ def retry_prompt(failures: Sequence[str]) -> str:
         + "\n\nWrite the whole document again with every problem fixed, the same headings, "
         "Markdown only."
     )
+
+
+def alone_prompt(template: Template, section: str, diagram: str) -> str:
+    """Ask for a section written in a call of its own (a long one, such as every endpoint)."""
+    spec = template.section(section)
+    parts = [f"Now write the section '## {section}' of the same document."]
+    if spec and spec.guidance:
+        parts.append(f"What the section holds: {spec.guidance.strip()}")
+    if spec and spec.example and (diagram == template.diagram or "```" not in spec.example):
+        parts.append(
+            "Its shape (replace every <...> with the real content):\n"
+            + _example(spec.example, diagram)
+        )
+    if diagram and section == template.diagram_home:
+        parts.append(diagram_rule(template, diagram))
+    parts.append("Reply with the body of that section only: no heading, no other section.")
+    return "\n\n".join(parts)
 
 
 def section_fix_prompt(

@@ -308,6 +308,8 @@ class DocumentService:
                 f"writing the {template.type.upper()} (template {template.id} v{template.version})"
             )
         reply = await self._call(messages, opts, stats)
+        alone = await self._write_alone(plan, messages, reply, opts, stats, progress)
+        reply += alone
         body = self._assemble(plan, answers, reply)
         first = run_checks(parse(body), template)
         first_failures = failures(first)
@@ -339,7 +341,7 @@ class DocumentService:
                 {"role": "assistant", "content": reply},
                 {"role": "user", "content": prompts.retry_prompt(problems)},
             ]
-            second = await self._call(retry_messages, opts, stats)
+            second = await self._call(retry_messages, opts, stats) + alone
             second_body = self._assemble(plan, answers, second)
             second_results = run_checks(parse(second_body), template)
             if self._usable(second, template) and (
@@ -396,6 +398,36 @@ class DocumentService:
             body, meta, owner=self.owner,
         )  # fmt: skip
         return await self.docs.add(doc)
+
+    async def _write_alone(
+        self,
+        plan: Plan,
+        messages: list[dict[str, str]],
+        reply: str,
+        opts: NewOptions,
+        stats: dict[str, Any],
+        progress: Progress | None,
+    ) -> str:
+        """The sections the template writes in calls of their own, as '## Name' parts to add
+        to the reply (a small model runs out of tokens or attention on one long document)."""
+        out = ""
+        for section in plan.template.sections:
+            if not section.alone:
+                continue
+            if progress:
+                progress(f"writing '{section.name}'")
+            convo = [
+                *messages,
+                {"role": "assistant", "content": reply},
+                {
+                    "role": "user",
+                    "content": prompts.alone_prompt(plan.template, section.name, plan.diagram),
+                },
+            ]
+            text = _section_reply(await self._call(convo, opts, stats), plan.template, section.name)
+            if text:
+                out += f"\n\n## {section.name}\n\n{text}\n"
+        return out
 
     async def _fix_sections(
         self,

@@ -49,6 +49,7 @@ class Section:
     guidance: str = ""
     example: str = ""  # a short skeleton of the section's shape (placeholders in <...>)
     aliases: tuple[str, ...] = ()  # other headings a model may write for it ("Context", ...)
+    alone: bool = False  # written in a call of its own, after the rest (a long section)
 
     def matches(self, heading: str) -> bool:
         """Whether a heading the model wrote is this section (its name or an alias; a
@@ -108,6 +109,13 @@ def _str(data: dict[str, Any], key: str, where: str, *, required: bool = True) -
     return value.strip()
 
 
+def _bool(data: dict[str, Any], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise TemplateError(f"{where}: {key}: expected true or false")
+    return value
+
+
 def parse_template(path: Path, origin: str = "bundled") -> Template:
     """Read one template file; :class:`TemplateError` names the file and key on a problem."""
     from ai_workbench.documents.checks import CHECKS
@@ -143,6 +151,7 @@ def parse_template(path: Path, origin: str = "bundled") -> Template:
                 _str(raw, "guidance", where, required=False),
                 _str(raw, "example", f"{where}: sections[{n}]", required=False),
                 tuple(a.strip() for a in aliases if a.strip()),
+                _bool(raw, "alone", f"{where}: sections[{n}]"),
             )
         )
     if not sections:

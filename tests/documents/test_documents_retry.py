@@ -172,3 +172,37 @@ def test_nfr_needs_a_number_and_a_method_in_any_shape() -> None:
     ]
     ok = table.replace("| n/a |", "| k6 load test in CI |")
     assert check_nfr_measurable(parse(ok), template) == []
+
+
+def test_api_endpoints_are_written_in_a_call_of_their_own(run_aiw, fake_llm, project) -> None:
+    endpoints = replies.API.split("## Endpoints\n", 1)[1].split("## Errors", 1)[0]
+    rest = replies.API.replace("## Endpoints\n" + endpoints, "")
+
+    def reply(body: dict[str, Any]) -> str:
+        return endpoints if "Now write the section '## Endpoints'" in _user(body) else rest
+
+    fake_llm.reply_fn = reply
+    made = doc_cli(run_aiw, fake_llm, project, "new", "api", "Shop API", "--no-questions", "--json")
+    assert made.returncode == 0, made.stderr
+    data = json.loads(made.stdout)
+    first, second = (_user(r) for r in fake_llm.chat_requests)
+    assert "## Errors" in first and "## Endpoints" not in first.split("level-2 headings")[1]
+    assert "### GET /items/{item_id}" in second  # the shape to follow
+    assert data["meta"]["calls"] == 2 and data["meta"]["checks"]["failed"] == []
+    sections = list(parse(data["body"]).sections)
+    assert sections[:4] == ["Overview", "Authentication", "Endpoints", "Errors"]
+    assert "Returns one item" in parse(data["body"]).sections["Endpoints"]
+
+
+def test_api_routes_needs_each_path_not_a_longer_one() -> None:
+    from ai_workbench.documents.checks import check_api_routes
+
+    template = parse_template(BUNDLED / "api.toml")
+    spec = "## OpenAPI\n\n```yaml\npaths:\n  /items:\n    get: {}\n  /items/{item_id}:\n```\n"
+    only_long = parse("## Endpoints\n\n### GET /items/{item_id}\n\nOne item.\n\n" + spec)
+    assert check_api_routes(only_long, template) == [
+        "'## Endpoints' does not describe /items: give each path a '### METHOD /path' heading "
+        "and a sentence"
+    ]
+    both = parse("## Endpoints\n\n### GET /items\n\nAll.\n\n### GET /items/{item_id}\n\n" + spec)
+    assert check_api_routes(both, template) == []
