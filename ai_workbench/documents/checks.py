@@ -47,6 +47,9 @@ class CheckResult:
 Check = Callable[[ParsedDoc, "Template"], list[str]]
 
 
+PLACEHOLDER = re.compile(r"<[^<>\n]{2,60}>")
+
+
 def check_sections(doc: ParsedDoc, template: Template) -> list[str]:
     out = []
     for section in template.sections:
@@ -55,6 +58,14 @@ def check_sections(doc: ParsedDoc, template: Template) -> list[str]:
             out.append(f"the section '## {section.name}' is missing")
         elif not re.sub(r"\s+", "", body):
             out.append(f"the section '## {section.name}' is empty")
+        else:
+            # a placeholder of the section's shape copied as it is: the content is missing
+            copied = [p for p in dict.fromkeys(PLACEHOLDER.findall(section.example)) if p in body]
+            if copied:
+                out.append(
+                    f"'## {section.name}' still has the placeholder {copied[0]} from its shape: "
+                    "write the real content there"
+                )
     return out
 
 

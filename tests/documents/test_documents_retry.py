@@ -206,3 +206,15 @@ def test_api_routes_needs_each_path_not_a_longer_one() -> None:
     ]
     both = parse("## Endpoints\n\n### GET /items\n\nAll.\n\n### GET /items/{item_id}\n\n" + spec)
     assert check_api_routes(both, template) == []
+
+
+def test_a_placeholder_copied_from_the_shape_fails_the_sections_check() -> None:
+    from ai_workbench.documents.checks import check_sections
+
+    template = parse_template(BUNDLED / "adr.toml")
+    copied = replies.ADR.replace("- PostgreSQL 16\n- keep SQLite", "- <option A>\n- keep SQLite")
+    assert check_sections(parse(copied), template) == [
+        "'## Considered Options' still has the placeholder <option A> from its shape: write the "
+        "real content there"
+    ]
+    assert check_sections(parse(replies.ADR), template) == []
