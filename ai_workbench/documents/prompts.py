@@ -16,11 +16,16 @@ MAX_EXAMPLES = 2
 EXAMPLE_CHARS = 900
 
 
-def system_prompt(template: Template, learnings: Sequence[Learning]) -> str:
+def system_prompt(template: Template, learnings: Sequence[Learning], cite: bool = True) -> str:
     parts = [
         "You are a software architect writing a project document. Write Markdown only: no "
-        "preamble, no closing remarks. Be concrete, short and factual; when you use a fact "
-        "from an excerpt, cite it as [S1], [S2], ...; never invent facts about the project.",
+        "preamble, no closing remarks. Be concrete, short and factual; "
+        + (
+            "when you use a fact from an excerpt, cite it as [S1], [S2], ...; "
+            if cite
+            else "there are no excerpts to cite, so write no [S1]-style citations; "
+        )
+        + "never invent facts about the project.",
         template.guidance.strip(),
     ]
     guidance = [ln for ln in learnings if ln.polarity < 0 and ln.enabled][:MAX_GUIDANCE]

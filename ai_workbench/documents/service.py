@@ -294,7 +294,10 @@ class DocumentService:
         learnings = await self._learnings_for(template)
         ordered = [answers[i.key] for i in template.inputs if i.key in answers]
         messages = [
-            {"role": "system", "content": prompts.system_prompt(template, learnings)},
+            {
+                "role": "system",
+                "content": prompts.system_prompt(template, learnings, bool(plan.sources.items)),
+            },
             {
                 "role": "user",
                 "content": prompts.user_prompt(
@@ -361,6 +364,7 @@ class DocumentService:
             )
         body, diagram_log = await self._render_diagrams(body, messages, opts, stats, progress)
         results = run_checks(parse(body), template)
+        body, dropped = _drop_unknown_citations(body, {s.label for s in plan.sources.items})
         plan.sources.mark_cited(body)
         body = self._with_appendices(body, plan, answers)
         warnings = [f"check {f}" for f in failures(results)]
@@ -386,6 +390,7 @@ class DocumentService:
                 "failures": failures(results),
             },
             "diagrams": diagram_log,
+            "dropped_citations": dropped,
             "diagram_language": plan.diagram,
             "warnings": warnings,
             "model": stats.get("model", ""),
@@ -854,6 +859,30 @@ def _replace_section(body: str, name: str, new: str) -> str:
             end = i
             break
     return "\n".join([*lines[: start + 1], "", new.strip(), "", *lines[end:]])
+
+
+def _drop_unknown_citations(body: str, labels: set[str]) -> tuple[str, list[str]]:
+    """Remove citations of excerpts that do not exist ([S7] with six excerpts, or any with
+    none): a small model writes them as decoration, and they would point a reader nowhere.
+    Code blocks are left alone."""
+    from ai_workbench.documents.markdown import blocks
+
+    lines = body.split("\n")
+    fenced: set[int] = set()
+    for b in blocks(body):
+        fenced.update(range(b.start, b.end + 1))
+    dropped: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) in labels:
+            return m.group(0)
+        dropped.append(m.group(1))
+        return ""
+
+    for i, line in enumerate(lines):
+        if i not in fenced:
+            lines[i] = re.sub(r" ?\[(S\d+)\]", sub, line)
+    return "\n".join(lines), sorted(set(dropped), key=lambda x: int(x[1:]))
 
 
 def _section_reply(reply: str, template: Template, name: str) -> str:

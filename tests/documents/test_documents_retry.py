@@ -218,3 +218,16 @@ def test_a_placeholder_copied_from_the_shape_fails_the_sections_check() -> None:
         "real content there"
     ]
     assert check_sections(parse(replies.ADR), template) == []
+
+
+def test_citations_of_excerpts_that_do_not_exist_are_dropped(run_aiw, fake_llm, project) -> None:
+    fake_llm.reply = replies.ADR.replace("- PostgreSQL 16\n", "- PostgreSQL 16 [S4]\n")
+    made = doc_cli(run_aiw, fake_llm, project, "new", "adr", "Use PostgreSQL", "--no-questions",
+                   "--json")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    data = json.loads(made.stdout)
+    assert "[S1]" not in data["body"] and "[S4]" not in data["body"]
+    assert "- PostgreSQL 16\n" in data["body"]
+    assert data["meta"]["dropped_citations"] == ["S1", "S4"]
+    system = fake_llm.chat_requests[0]["json"]["messages"][0]["content"]
+    assert "no excerpts to cite" in system
