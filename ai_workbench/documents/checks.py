@@ -50,6 +50,18 @@ Check = Callable[[ParsedDoc, "Template"], list[str]]
 PLACEHOLDER = re.compile(r"<[^<>\n]{2,60}>")
 
 
+def _shape_placeholders(example: str) -> list[str]:
+    """What a section's shape holds only as a stand-in: its ``<...>`` parts and the lines of
+    its sample diagram that carry a label or a relation (a copied line draws nothing real)."""
+    found = list(dict.fromkeys(PLACEHOLDER.findall(example)))
+    for block in diagrams(example):
+        for line in block.text.split("\n")[1:]:
+            line = line.strip()
+            if re.search(r"\[|-->|->>|-->>|:", line) and len(line) >= 12:
+                found.append(line)
+    return found
+
+
 def check_sections(doc: ParsedDoc, template: Template) -> list[str]:
     out = []
     for section in template.sections:
@@ -60,11 +72,11 @@ def check_sections(doc: ParsedDoc, template: Template) -> list[str]:
             out.append(f"the section '## {section.name}' is empty")
         else:
             # a placeholder of the section's shape copied as it is: the content is missing
-            copied = [p for p in dict.fromkeys(PLACEHOLDER.findall(section.example)) if p in body]
+            copied = [p for p in _shape_placeholders(section.example) if p in body]
             if copied:
                 out.append(
-                    f"'## {section.name}' still has the placeholder {copied[0]} from its shape: "
-                    "write the real content there"
+                    f"'## {section.name}' still has the placeholder {copied[0]!r} from its "
+                    "shape: write the real content there"
                 )
     return out
 

@@ -214,7 +214,7 @@ def test_a_placeholder_copied_from_the_shape_fails_the_sections_check() -> None:
     template = parse_template(BUNDLED / "adr.toml")
     copied = replies.ADR.replace("- PostgreSQL 16\n- keep SQLite", "- <option A>\n- keep SQLite")
     assert check_sections(parse(copied), template) == [
-        "'## Considered Options' still has the placeholder <option A> from its shape: write the "
+        "'## Considered Options' still has the placeholder '<option A>' from its shape: write the "
         "real content there"
     ]
     assert check_sections(parse(replies.ADR), template) == []
@@ -231,3 +231,20 @@ def test_citations_of_excerpts_that_do_not_exist_are_dropped(run_aiw, fake_llm, 
     assert data["meta"]["dropped_citations"] == ["S1", "S4"]
     system = fake_llm.chat_requests[0]["json"]["messages"][0]["content"]
     assert "no excerpts to cite" in system
+
+
+def test_a_diagram_line_copied_from_the_shape_fails_the_sections_check() -> None:
+    from ai_workbench.documents.checks import check_sections
+
+    template = _srs()
+    copied = replies.SRS_NO_IDS.replace(
+        "Payment is outside its scope.\n",
+        "Payment is outside its scope.\n\n```mermaid\nflowchart LR\n  Shopper[Shopper] --> "
+        "System[The system]\n  System --> Store[(Store or outside system)]\n```\n",
+    )
+    assert check_sections(parse(copied), template) == [
+        "'## Purpose and Scope' still has the placeholder 'System --> Store[(Store or outside "
+        "system)]' from its shape: write the real content there"
+    ]
+    own = parse(replies.SRS_NO_IDS + "\n" + replies.SRS_DIAGRAM)
+    assert check_sections(own, template) == []
