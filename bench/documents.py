@@ -95,11 +95,14 @@ async def main() -> int:
     loaded = load_config({"documents": {"max_tokens": args.max_tokens}}, cwd=args.project)
     store = await Store.open(tmp / "aiw.db")
     replies: list[str] = []
+    current = [""]  # the type being written
 
     class RecordingService(DocumentService):
         async def _call(self, messages, opts, stats):  # type: ignore[no-untyped-def]
             text = await super()._call(messages, opts, stats)
             replies.append(text)
+            if args.dump:  # as it comes: a slow run can be read while it goes on
+                (args.dump / f"{current[0]}.reply{len(replies)}.md").write_text(text)
             return text
 
     service = RecordingService(loaded, store)
@@ -116,6 +119,7 @@ async def main() -> int:
             kind, TITLES[kind], model=args.model, api_base=args.api_base, questions=False
         )
         replies.clear()
+        current[0] = kind
         started = time.perf_counter()
         try:
             with model_lock(args.lock):
@@ -144,8 +148,6 @@ async def main() -> int:
         rows.append((kind, checks["first_try_passed"], not checks["failed"]))
         if args.dump:
             (args.dump / f"{kind}.md").write_text(doc.body)
-            for n, text in enumerate(replies, 1):
-                (args.dump / f"{kind}.reply{n}.md").write_text(text)
             (args.dump / f"{kind}.checks.json").write_text(json.dumps(checks, indent=1))
         docs.append(doc)
     if args.no_model:
