@@ -48,6 +48,8 @@ Check = Callable[[ParsedDoc, "Template"], list[str]]
 
 
 PLACEHOLDER = re.compile(r"<[^<>\n]{2,60}>")
+# a diagram label, participant or message that is a <placeholder>: "A[<caller>]", "as <db>"
+DIAGRAM_PLACEHOLDER = re.compile(r"(?:[\[(\"]|\bas\s|:\s?)(<[a-zA-Z][^<>\n]{1,60}>)")
 
 
 def _shape_placeholders(example: str) -> list[str]:
@@ -73,6 +75,9 @@ def check_sections(doc: ParsedDoc, template: Template) -> list[str]:
         else:
             # a placeholder of the section's shape copied as it is: the content is missing
             copied = [p for p in _shape_placeholders(section.example) if p in body]
+            copied += [
+                m.group(1) for b in diagrams(body) for m in DIAGRAM_PLACEHOLDER.finditer(b.text)
+            ]
             if copied:
                 out.append(
                     f"'## {section.name}' still has the placeholder {copied[0]!r} from its "

@@ -253,3 +253,15 @@ def test_a_diagram_line_copied_from_the_shape_fails_the_sections_check() -> None
     assert "A --> B : uses" in _shape_placeholders(sample)
     own = parse(replies.SRS_NO_IDS + "\n" + replies.SRS_DIAGRAM)
     assert check_sections(own, template) == []
+
+
+def test_a_diagram_label_left_as_a_placeholder_fails_the_sections_check() -> None:
+    """What the 1.5B model wrote: the labels filled in but still in <...>."""
+    from ai_workbench.documents.checks import check_sections
+
+    template = parse_template(BUNDLED / "adr.toml")
+    left = replies.ADR.replace("CLI[aiw CLI]", "CLI[<aiw CLI>]")
+    assert check_sections(parse(left), template) == [
+        "'## Decision Outcome' still has the placeholder '<aiw CLI>' from its shape: write the "
+        "real content there"
+    ]
