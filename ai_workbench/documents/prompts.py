@@ -119,13 +119,25 @@ def retry_prompt(failures: Sequence[str]) -> str:
     )
 
 
-def alone_prompt(template: Template, section: str, diagram: str) -> str:
-    """Ask for a section written in a call of its own (a long one, such as every endpoint)."""
+ROUTE_FACT = re.compile(r"^- ([A-Z]+) (/\S*) \(", re.M)
+
+
+def alone_prompt(template: Template, section: str, diagram: str, facts: str = "") -> str:
+    """Ask for a section written in a call of its own (a long one, such as every endpoint).
+    For the API's Endpoints the routes found in the code are its skeleton: each one's heading
+    is given, the model writes what it does."""
     spec = template.section(section)
     parts = [f"Now write the section '## {section}' of the same document."]
     if spec and spec.guidance:
         parts.append(f"What the section holds: {spec.guidance.strip()}")
-    if spec and spec.example and (diagram == template.diagram or "```" not in spec.example):
+    routes = ROUTE_FACT.findall(facts) if template.type == "api" else []
+    if routes:
+        parts.append(
+            "Write these headings, in this order, each followed by one sentence on what it "
+            "does:\n\n"
+            + "\n\n".join(f"### {m} {p}\n\n<one sentence: what it does>" for m, p in routes)
+        )
+    elif spec and spec.example and (diagram == template.diagram or "```" not in spec.example):
         parts.append(
             "Its shape (replace every <...> with the real content):\n"
             + _example(spec.example, diagram)

@@ -426,7 +426,9 @@ class DocumentService:
                 {"role": "assistant", "content": reply},
                 {
                     "role": "user",
-                    "content": prompts.alone_prompt(plan.template, section.name, plan.diagram),
+                    "content": prompts.alone_prompt(
+                        plan.template, section.name, plan.diagram, plan.facts
+                    ),
                 },
             ]
             text = _section_reply(await self._call(convo, opts, stats), plan.template, section.name)

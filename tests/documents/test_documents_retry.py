@@ -187,7 +187,9 @@ def test_api_endpoints_are_written_in_a_call_of_their_own(run_aiw, fake_llm, pro
     data = json.loads(made.stdout)
     first, second = (_user(r) for r in fake_llm.chat_requests)
     assert "## Errors" in first and "## Endpoints" not in first.split("level-2 headings")[1]
-    assert "### GET /items/{item_id}" in second  # the shape to follow
+    # the routes found in the code are the skeleton: the model writes what each does
+    assert "### GET /items/{item_id}\n\n<one sentence: what it does>" in second
+    assert "### POST /items\n\n<one sentence: what it does>" in second
     assert data["meta"]["calls"] == 2 and data["meta"]["checks"]["failed"] == []
     sections = list(parse(data["body"]).sections)
     assert sections[:4] == ["Overview", "Authentication", "Endpoints", "Errors"]
