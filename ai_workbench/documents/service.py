@@ -33,7 +33,7 @@ from ai_workbench.core.redact import redact_text
 from ai_workbench.core.settings import LoadedConfig
 from ai_workbench.documents import prompts
 from ai_workbench.documents.checks import CheckResult, failing_sections, failures, run_checks
-from ai_workbench.documents.markdown import diagrams, parse, strip_outer_fence
+from ai_workbench.documents.markdown import close_fences, diagrams, parse, strip_outer_fence
 from ai_workbench.documents.sources import Answer, Source, SourceSet, windows
 from ai_workbench.documents.storage import Document, DocumentStore, Learning, Rating
 from ai_workbench.documents.templates import (
@@ -312,7 +312,7 @@ class DocumentService:
             )
         reply = await self._call(messages, opts, stats)
         alone = await self._write_alone(plan, messages, reply, opts, stats, progress)
-        reply += alone
+        reply = close_fences(reply) + alone
         body = self._assemble(plan, answers, reply)
         first = run_checks(parse(body), template)
         first_failures = failures(first)
@@ -344,7 +344,7 @@ class DocumentService:
                 {"role": "assistant", "content": reply},
                 {"role": "user", "content": prompts.retry_prompt(problems)},
             ]
-            second = await self._call(retry_messages, opts, stats) + alone
+            second = close_fences(await self._call(retry_messages, opts, stats)) + alone
             second_body = self._assemble(plan, answers, second)
             second_results = run_checks(parse(second_body), template)
             if self._usable(second, template) and (
@@ -524,7 +524,7 @@ class DocumentService:
                         used.add(heading)
                         break
         for section in template.sections:
-            body = parsed.sections.get(chosen.get(section.name, "\0"), "")
+            body = close_fences(parsed.sections.get(chosen.get(section.name, "\0"), ""))
             out.append(f"## {section.name}\n")
             out.append(body.strip() + "\n" if body.strip() else "")
         skip = {"assumptions", "sources", "openapi"}

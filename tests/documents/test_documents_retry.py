@@ -267,3 +267,23 @@ def test_a_diagram_label_left_as_a_placeholder_fails_the_sections_check() -> Non
         "'## Decision Outcome' still has the placeholder '<aiw CLI>' from its shape: write the "
         "real content there"
     ]
+
+
+def test_a_stray_fence_in_the_reply_does_not_swallow_the_endpoints(run_aiw, fake_llm, project):
+    """What the 1.5B model wrote: 'Diagram: ```mermaid block' then the diagram and a closing
+    fence, which opened a block that swallowed the Endpoints and the OpenAPI after it."""
+    endpoints = replies.API.split("## Endpoints\n", 1)[1].split("## Errors", 1)[0]
+    rest = replies.API.replace("## Endpoints\n" + endpoints, "") + (
+        "\nDiagram: ```mermaid block\nsequenceDiagram\n  Client->>Server: GET /items\n```"
+    )
+
+    def reply(body: dict[str, Any]) -> str:
+        return endpoints if "Now write the section '## Endpoints'" in _user(body) else rest
+
+    fake_llm.reply_fn = reply
+    made = doc_cli(run_aiw, fake_llm, project, "new", "api", "Shop API", "--no-questions", "--json")
+    assert made.returncode == 0, made.stderr
+    data = json.loads(made.stdout)
+    assert data["meta"]["checks"]["failed"] == []
+    sections = parse(data["body"]).sections
+    assert "Returns one item" in sections["Endpoints"] and "openapi: 3.1.0" in sections["OpenAPI"]
