@@ -287,3 +287,17 @@ def test_a_stray_fence_in_the_reply_does_not_swallow_the_endpoints(run_aiw, fake
     assert data["meta"]["checks"]["failed"] == []
     sections = parse(data["body"]).sections
     assert "Returns one item" in sections["Endpoints"] and "openapi: 3.1.0" in sections["OpenAPI"]
+
+
+def test_confluence_export_of_an_api_with_its_openapi_code_block(run_aiw, fake_llm, project):
+    """A code block (the OpenAPI YAML) in Confluence storage format: the export crashed on
+    it ('fence() takes 4 positional arguments but 5 were given')."""
+    fake_llm.reply = replies.API
+    made = doc_cli(run_aiw, fake_llm, project, "new", "api", "Shop API", "--no-questions")
+    assert made.returncode == 0, made.stderr
+    out = doc_cli(run_aiw, fake_llm, project, "export", "1", "--format", "confluence",
+                  "-o", "api.xhtml")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    xml = (project / "api.xhtml").read_text()
+    assert '<ac:parameter ac:name="language">yaml</ac:parameter>' in xml
+    assert "openapi: 3.1.0" in xml
