@@ -4,8 +4,13 @@ Prints, per type: wall time, clarifying questions (taken as defaults here: headl
 checks passed at the first try / after the one retry, diagrams rendered; then the render time
 per diagram language (fastest renderer, cache off) and the export time per format.
 
-    flock /tmp/local-model.lock python bench/documents.py [--project PATH] [--types adr,nfr]
+    python bench/documents.py [--project PATH] [--types adr,nfr] [--dump DIR]
       [--model openai/local-qwen --api-base http://127.0.0.1:8765/v1]
+
+The local model serves one client at a time: the bench holds ``--lock`` (default
+/tmp/local-model.lock, ``--lock ''`` for none) around each document, not the whole run, so
+another benchmark can use the model between two documents. ``--dump DIR`` writes each
+document, the model's raw replies and the check failures of each try there.
 
 Targets (issue 17): every type passes its checks after at most one retry; a diagram renders in
 <= 1 s with the fastest renderer; an export takes <= 2 s.
@@ -15,6 +20,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
+import json
 import os
 import sys
 import tempfile
@@ -45,6 +53,20 @@ SAMPLES = {
 }
 
 
+@contextlib.contextmanager
+def model_lock(path: str):
+    """Hold an exclusive flock on ``path`` (as `flock PATH cmd` does); '' holds nothing."""
+    if not path:
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 async def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--project", type=Path, default=Path(__file__).resolve().parents[1])
@@ -57,6 +79,8 @@ async def main() -> int:
         action="store_true",
         help="Skip generation: time rendering and export on a fixed sample ADR.",
     )
+    ap.add_argument("--lock", default="/tmp/local-model.lock", help="flock held per document")
+    ap.add_argument("--dump", type=Path, default=None, help="write documents and replies here")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="aiw-bench-docs-"))
@@ -70,7 +94,20 @@ async def main() -> int:
     os.chdir(args.project)
     loaded = load_config({"documents": {"max_tokens": args.max_tokens}}, cwd=args.project)
     store = await Store.open(tmp / "aiw.db")
-    service = DocumentService(loaded, store)
+    replies: list[str] = []
+    current = [""]  # the type being written
+
+    class RecordingService(DocumentService):
+        async def _call(self, messages, opts, stats):  # type: ignore[no-untyped-def]
+            text = await super()._call(messages, opts, stats)
+            replies.append(text)
+            if args.dump:  # as it comes: a slow run can be read while it goes on
+                (args.dump / f"{current[0]}.reply{len(replies)}.md").write_text(text)
+            return text
+
+    service = RecordingService(loaded, store)
+    if args.dump:
+        args.dump.mkdir(parents=True, exist_ok=True)
     rows = []
     docs = []
     print(f"project {args.project} · model {args.model}")
@@ -81,9 +118,13 @@ async def main() -> int:
         opts = NewOptions(
             kind, TITLES[kind], model=args.model, api_base=args.api_base, questions=False
         )
+        replies.clear()
+        current[0] = kind
         started = time.perf_counter()
         try:
-            doc = await service.new(opts)
+            with model_lock(args.lock):
+                started = time.perf_counter()
+                doc = await service.new(opts)
         except Exception as exc:  # report and go on: one type failing is a figure too
             print(f"{kind:<9} {time.perf_counter() - started:>7.1f}  failed: {exc}")
             rows.append((kind, False, False))
@@ -105,6 +146,9 @@ async def main() -> int:
             f"{kind:<9} {wall:>7.1f} {meta['questions']:>9} {first:>8} {final:>11} {meta['calls']:>5} {dia_s}"  # noqa: E501
         )
         rows.append((kind, checks["first_try_passed"], not checks["failed"]))
+        if args.dump:
+            (args.dump / f"{kind}.md").write_text(doc.body)
+            (args.dump / f"{kind}.checks.json").write_text(json.dumps(checks, indent=1))
         docs.append(doc)
     if args.no_model:
         from ai_workbench.documents.storage import Document

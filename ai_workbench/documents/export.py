@@ -306,7 +306,8 @@ def to_confluence(doc: Document, diagrams: list[Diagram], names: dict[int, str])
     meta, body = split_front_matter(doc.body)
     md = _md()
 
-    def fence(tokens: Any, idx: int, options: Any, env: Any) -> str:
+    # markdown-it binds a render rule to the renderer: it is called as a method
+    def fence(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         tok = tokens[idx]
         lang = (tok.info or "").strip().split(" ")[0]
         content = tok.content.replace("]]>", "]]]]><![CDATA[>")

@@ -81,6 +81,21 @@ def blocks(text: str) -> list[Block]:
     return out
 
 
+def close_fences(text: str) -> str:
+    """The text with a fence left open at its end closed: a reply that ends inside a code
+    block (or opens a stray one) must not swallow the sections put after it."""
+    lines = text.rstrip("\n").split("\n")
+    for b in blocks(text.rstrip("\n")):
+        if b.end == len(lines) - 1:
+            m = FENCE.match(lines[b.start])
+            close = m.group("fence") if m else "```"
+            last = lines[-1].strip()
+            closed = b.end > b.start and last.startswith(close) and not last.strip(close[0])
+            if not closed:
+                return text.rstrip("\n") + "\n" + close + "\n"
+    return text
+
+
 def diagrams(text: str) -> list[Block]:
     return [b for b in blocks(text) if b.diagram]
 

@@ -32,8 +32,8 @@ from ai_workbench.core.errors import (
 from ai_workbench.core.redact import redact_text
 from ai_workbench.core.settings import LoadedConfig
 from ai_workbench.documents import prompts
-from ai_workbench.documents.checks import CheckResult, failures, run_checks
-from ai_workbench.documents.markdown import diagrams, parse, strip_outer_fence
+from ai_workbench.documents.checks import CheckResult, failing_sections, failures, run_checks
+from ai_workbench.documents.markdown import close_fences, diagrams, parse, strip_outer_fence
 from ai_workbench.documents.sources import Answer, Source, SourceSet, windows
 from ai_workbench.documents.storage import Document, DocumentStore, Learning, Rating
 from ai_workbench.documents.templates import (
@@ -371,7 +371,10 @@ class DocumentService:
         learnings = await self._learnings_for(template)
         ordered = [answers[i.key] for i in template.inputs if i.key in answers]
         messages = [
-            {"role": "system", "content": prompts.system_prompt(template, learnings)},
+            {
+                "role": "system",
+                "content": prompts.system_prompt(template, learnings, bool(plan.sources.items)),
+            },
             {
                 "role": "user",
                 "content": prompts.user_prompt(
@@ -385,12 +388,30 @@ class DocumentService:
                 f"writing the {template.type.upper()} (template {template.id} v{template.version})"
             )
         reply = await self._call(messages, opts, stats)
+        alone = await self._write_alone(plan, messages, reply, opts, stats, progress)
+        reply = close_fences(reply) + alone
         body = self._assemble(plan, answers, reply)
         first = run_checks(parse(body), template)
         first_failures = failures(first)
         usable = self._usable(reply, template)
         retried = False
-        if first_failures or not usable:
+        targets = failing_sections(first, template) if usable and first_failures else None
+        if targets:
+            # the retry rewrites only the failing sections (a missing diagram is asked for
+            # alone): a small model repeats a whole document unchanged, but fixes one part
+            retried = True
+            if progress:
+                progress(
+                    f"checks failed ({len(first_failures)}): asking the model again for "
+                    + ", ".join(targets)
+                )
+            fixed = await self._fix_sections(plan, body, targets, messages, opts, stats)
+            fixed_results = run_checks(parse(fixed), template)
+            if len(failures(fixed_results)) <= len(first_failures):
+                body, results = fixed, fixed_results
+            else:
+                results = first
+        elif first_failures or not usable:
             retried = True
             if progress:
                 progress(f"checks failed ({len(first_failures)}): asking the model once more")
@@ -400,7 +421,7 @@ class DocumentService:
                 {"role": "assistant", "content": reply},
                 {"role": "user", "content": prompts.retry_prompt(problems)},
             ]
-            second = await self._call(retry_messages, opts, stats)
+            second = close_fences(await self._call(retry_messages, opts, stats)) + alone
             second_body = self._assemble(plan, answers, second)
             second_results = run_checks(parse(second_body), template)
             if self._usable(second, template) and (
@@ -420,6 +441,7 @@ class DocumentService:
             )
         body, diagram_log = await self._render_diagrams(body, messages, opts, stats, progress)
         results = run_checks(parse(body), template)
+        body, dropped = _drop_unknown_citations(body, {s.label for s in plan.sources.items})
         plan.sources.mark_cited(body)
         body = self._with_appendices(body, plan, answers)
         warnings = [f"check {f}" for f in failures(results)]
@@ -439,11 +461,13 @@ class DocumentService:
             "checks": {
                 "first_try": [r.check for r in first if not r.passed],
                 "first_try_passed": not first_failures,
+                "first_try_failures": first_failures,
                 "retried": retried,
                 "failed": [r.check for r in results if not r.passed],
                 "failures": failures(results),
             },
             "diagrams": diagram_log,
+            "dropped_citations": dropped,
             "diagram_language": plan.diagram,
             "warnings": warnings,
             "model": stats.get("model", ""),
@@ -456,6 +480,81 @@ class DocumentService:
             body, meta, owner=self.owner,
         )  # fmt: skip
         return await self.docs.add(doc)
+
+    async def _write_alone(
+        self,
+        plan: Plan,
+        messages: list[dict[str, str]],
+        reply: str,
+        opts: NewOptions,
+        stats: dict[str, Any],
+        progress: Progress | None,
+    ) -> str:
+        """The sections the template writes in calls of their own, as '## Name' parts to add
+        to the reply (a small model runs out of tokens or attention on one long document)."""
+        out = ""
+        for section in plan.template.sections:
+            if not section.alone:
+                continue
+            if progress:
+                progress(f"writing '{section.name}'")
+            convo = [
+                *messages,
+                {"role": "assistant", "content": reply},
+                {
+                    "role": "user",
+                    "content": prompts.alone_prompt(
+                        plan.template, section.name, plan.diagram, plan.facts
+                    ),
+                },
+            ]
+            text = _section_reply(await self._call(convo, opts, stats), plan.template, section.name)
+            if text:
+                out += f"\n\n## {section.name}\n\n{text}\n"
+        return out
+
+    async def _fix_sections(
+        self,
+        plan: Plan,
+        body: str,
+        targets: dict[str, list[str]],
+        messages: list[dict[str, str]],
+        opts: NewOptions,
+        stats: dict[str, Any],
+    ) -> str:
+        """One call per failing section: the section written again with its failures, its
+        guidance and its shape; a diagram that is only missing is asked for alone and added
+        to its section. The conversation so far is kept so the model sees its document."""
+        template = plan.template
+        for name, problems in targets.items():
+            only_diagram = all(p.startswith("[diagram]") for p in problems)
+            if only_diagram and plan.diagram:
+                ask = prompts.diagram_only_prompt(template, plan.diagram)
+            else:
+                ask = prompts.section_fix_prompt(template, name, problems, plan.diagram)
+            convo = [
+                *messages,
+                {"role": "assistant", "content": body},
+                {"role": "user", "content": ask},
+            ]
+            try:
+                reply = await self._call(convo, opts, stats)
+            except ProviderError:
+                continue  # the section stays as it was; its failures are reported
+            current = parse(body).section(name) or ""
+            if only_diagram and plan.diagram:
+                found = diagrams(reply)
+                if not found:
+                    continue
+                block = found[0]
+                fence = prompts.FENCE_WORD.get(block.diagram or "", block.lang)
+                new = f"{current.strip()}\n\n```{fence}\n{block.text.strip()}\n```".strip()
+            else:
+                new = _section_reply(reply, template, name)
+                if not new:
+                    continue
+            body = _replace_section(body, name, new)
+        return body
 
     @staticmethod
     def _question_text(template: Template, key: str) -> str:
@@ -486,18 +585,25 @@ class DocumentService:
             out.extend(lines)
         out.append(f"# {plan.title}\n")
         used: set[str] = set()
-        for section in template.sections:
-            body = None
-            for heading, text in parsed.sections.items():
-                if heading in used:
+        chosen: dict[str, str] = {}
+        # exact headings (the name or an alias) first, then the fuzzy ones: "Non-Functional
+        # Requirements" must not be taken for "Functional Requirements"
+        for exact in (True, False):
+            for section in template.sections:
+                if section.name in chosen:
                     continue
-                h, n = heading.lower(), section.name.lower()
-                if h == n or h.startswith(n) or n.startswith(h) or n in h:
-                    body = text
-                    used.add(heading)
-                    break
+                for heading in parsed.sections:
+                    if heading in used:
+                        continue
+                    names = {n.lower() for n in (section.name, *section.aliases)}
+                    if heading.lower() in names if exact else section.matches(heading):
+                        chosen[section.name] = heading
+                        used.add(heading)
+                        break
+        for section in template.sections:
+            body = close_fences(parsed.sections.get(chosen.get(section.name, "\0"), ""))
             out.append(f"## {section.name}\n")
-            out.append((body or "").strip() + "\n" if (body or "").strip() else "")
+            out.append(body.strip() + "\n" if body.strip() else "")
         skip = {"assumptions", "sources", "openapi"}
         for heading, text in parsed.sections.items():
             if heading not in used and heading.lower() not in skip and text.strip():
@@ -846,6 +952,47 @@ def _replace_section(body: str, name: str, new: str) -> str:
             end = i
             break
     return "\n".join([*lines[: start + 1], "", new.strip(), "", *lines[end:]])
+
+
+def _drop_unknown_citations(body: str, labels: set[str]) -> tuple[str, list[str]]:
+    """Remove citations of excerpts that do not exist ([S7] with six excerpts, or any with
+    none): a small model writes them as decoration, and they would point a reader nowhere.
+    Code blocks are left alone."""
+    from ai_workbench.documents.markdown import blocks
+
+    lines = body.split("\n")
+    fenced: set[int] = set()
+    for b in blocks(body):
+        fenced.update(range(b.start, b.end + 1))
+    dropped: list[str] = []
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) in labels:
+            return m.group(0)
+        dropped.append(m.group(1))
+        return ""
+
+    for i, line in enumerate(lines):
+        if i not in fenced:
+            lines[i] = re.sub(r" ?\[(S\d+)\]", sub, line)
+    return "\n".join(lines), sorted(set(dropped), key=lambda x: int(x[1:]))
+
+
+def _section_reply(reply: str, template: Template, name: str) -> str:
+    """The new body of section ``name`` from a reply that should hold only that body; a model
+    that wrote headings anyway (its own, or the whole document) gives the matching part."""
+    text = strip_outer_fence(reply).strip()
+    parsed = parse(text)
+    if parsed.sections:
+        spec = template.section(name)
+        for heading, part in parsed.sections.items():
+            if spec is not None and spec.matches(heading):
+                return part.strip()
+        return parsed.preamble.strip()
+    lines = text.split("\n")
+    if lines and re.match(rf"^#+\s*{re.escape(name)}\s*$", lines[0], re.I):
+        lines = lines[1:]
+    return "\n".join(lines).strip()
 
 
 def similarity(a: str, b: str) -> float:

@@ -47,6 +47,19 @@ class Input:
 class Section:
     name: str
     guidance: str = ""
+    example: str = ""  # a short skeleton of the section's shape (placeholders in <...>)
+    aliases: tuple[str, ...] = ()  # other headings a model may write for it ("Context", ...)
+    alone: bool = False  # written in a call of its own, after the rest (a long section)
+
+    def matches(self, heading: str) -> bool:
+        """Whether a heading the model wrote is this section (its name or an alias; a
+        heading that starts with or contains one counts: "Decision Outcome and Rationale")."""
+        h = heading.strip().lower()
+        for name in (self.name, *self.aliases):
+            n = name.lower()
+            if h == n or h.startswith(n) or n.startswith(h) or n in h:
+                return True
+        return False
 
 
 @dataclass(frozen=True)
@@ -62,6 +75,7 @@ class Template:
     guidance: str = ""
     diagram: str = ""  # mermaid | plantuml | d2 | '' (none expected)
     diagram_hint: str = ""
+    diagram_section: str = ""  # the section the diagram belongs in ('' = the last one)
     front_matter: tuple[str, ...] = ()
     source: Path = field(default=BUNDLED)
     origin: str = "bundled"
@@ -72,6 +86,11 @@ class Template:
             if section.name.lower() == wanted:
                 return section
         return None
+
+    @property
+    def diagram_home(self) -> str:
+        """The section a diagram goes into (``diagram_section``, else the last section)."""
+        return self.diagram_section or self.sections[-1].name
 
 
 def template_roots(project_root: Path | None) -> list[tuple[str, Path]]:
@@ -88,6 +107,13 @@ def _str(data: dict[str, Any], key: str, where: str, *, required: bool = True) -
     if required and not value.strip():
         raise TemplateError(f'{where}: {key}: missing (add `{key} = "..."`)')
     return value.strip()
+
+
+def _bool(data: dict[str, Any], key: str, where: str) -> bool:
+    value = data.get(key, False)
+    if not isinstance(value, bool):
+        raise TemplateError(f"{where}: {key}: expected true or false")
+    return value
 
 
 def parse_template(path: Path, origin: str = "bundled") -> Template:
@@ -116,10 +142,16 @@ def parse_template(path: Path, origin: str = "bundled") -> Template:
     for n, raw in enumerate(data.get("sections") or [], 1):
         if not isinstance(raw, dict):
             raise TemplateError(f"{where}: sections[{n}]: expected a table")
+        aliases = raw.get("aliases") or []
+        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
+            raise TemplateError(f"{where}: sections[{n}]: aliases: expected a list of headings")
         sections.append(
             Section(
                 _str(raw, "name", f"{where}: sections[{n}]"),
                 _str(raw, "guidance", where, required=False),
+                _str(raw, "example", f"{where}: sections[{n}]", required=False),
+                tuple(a.strip() for a in aliases if a.strip()),
+                _bool(raw, "alone", f"{where}: sections[{n}]"),
             )
         )
     if not sections:
@@ -149,6 +181,11 @@ def parse_template(path: Path, origin: str = "bundled") -> Template:
         raise TemplateError(
             f"{where}: checks: unknown check '{unknown[0]}' (known: {', '.join(sorted(CHECKS))})"
         )
+    diagram_section = _str(data, "diagram_section", where, required=False)
+    if diagram_section and diagram_section.lower() not in names:
+        raise TemplateError(
+            f"{where}: diagram_section: '{diagram_section}' is not one of the sections"
+        )
     front = data.get("front_matter") or []
     if not isinstance(front, list):
         raise TemplateError(f"{where}: front_matter: expected a list of keys")
@@ -164,6 +201,9 @@ def parse_template(path: Path, origin: str = "bundled") -> Template:
         guidance=_str(data, "guidance", where, required=False),
         diagram=diagram,
         diagram_hint=_str(data, "diagram_hint", where, required=False),
+        diagram_section=next(
+            (s.name for s in sections if s.name.lower() == diagram_section.lower()), ""
+        ),
         front_matter=tuple(str(k) for k in front),
         source=path,
         origin=origin,

@@ -160,3 +160,46 @@ C4Container
   Rel(web, db, "reads/writes")
 ```
 """
+
+# what Qwen2.5-Coder-1.5B wrote for an SRS: 'shall' sentences grouped under numbered headings,
+# no FR-n identifiers, no diagram (bench/documents.py, 2026-12-03)
+SRS_NO_IDS = """## Purpose and Scope
+The shop API lets shoppers browse items and place orders. Payment is outside its scope.
+
+## Stakeholders
+- **Shoppers**: browse items and order them.
+- **Operators**: deploy and monitor the API.
+
+## Functional Requirements
+1. **Items**:
+   - Users shall be able to list items.
+   - The system shall return one item by its id.
+
+2. **Orders**:
+   - Users shall be able to create an order.
+
+## Non-Functional Requirements
+- NFR-1: Performance: 95th percentile of responses under 300 ms.
+
+## Constraints
+- Python 3.11 and PostgreSQL 16.
+"""
+
+SRS_FR_FIX = """- FR-1: The system shall list the items in stock.
+- FR-2: The system shall return one item by its id.
+- FR-3: The system shall create an order for a shopper.
+"""
+
+SRS_DIAGRAM = """```mermaid
+flowchart LR
+  Shopper[Shopper] --> API[Shop API]
+  API --> DB[(PostgreSQL)]
+```
+"""
+
+# an ADR whose headings are the short forms a small model writes
+ADR_SHORT_HEADINGS = (
+    ADR.replace("## Context and Problem Statement", "## Context")
+    .replace("## Considered Options", "## Options")
+    .replace("## Decision Outcome", "## Decision")
+)

@@ -287,10 +287,12 @@ def test_templates_override_per_project(run_aiw, fake_llm, project: Path) -> Non
 
     own = project / ".aiw" / "templates"
     own.mkdir(parents=True)
-    text = (BUNDLED / "adr.toml").read_text().replace("version = 1", "version = 2", 1)
-    (own / "adr.toml").write_text(text)
+    text = (BUNDLED / "adr.toml").read_text()
+    version = int(re.search(r"^version = (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
+    own_text = text.replace(f"version = {version}", f"version = {version + 1}", 1)
+    (own / "adr.toml").write_text(own_text)
     listed = doc_cli(run_aiw, fake_llm, project, "templates")
-    assert re.search(r"adr\s+adr\s+v2 .*\[project\]", listed.stdout)
+    assert re.search(rf"adr\s+adr\s+v{version + 1} .*\[project\]", listed.stdout)
     (own / "rfc.toml").write_text('type = "rfc"\nname = "x"\n')
     broken = doc_cli(run_aiw, fake_llm, project, "templates")
     assert broken.returncode == 3 and "rfc.toml: sections:" in broken.stderr
