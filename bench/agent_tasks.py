@@ -272,8 +272,9 @@ def model_lock() -> Any:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, *, aiw: bool) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
     for key in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env.pop(key, None)
     env["HOME"] = str(home)
@@ -281,7 +282,8 @@ def _env(home: Path) -> dict[str, str]:
     env["XDG_DATA_HOME"] = str(home / ".local/share")
     env["XDG_CACHE_HOME"] = str(home / ".cache")
     env["XDG_STATE_HOME"] = str(home / ".local/state")
-    env["PYTHONPATH"] = str(REPO)
+    if aiw:  # this checkout's aiw; aider runs from its own venv with nothing of ours
+        env["PYTHONPATH"] = str(REPO)
     env["NO_COLOR"] = "1"
     env["OPENAI_API_KEY"] = "sk-local-bench"
     return env
@@ -297,7 +299,7 @@ def run_aiw(task: Task, root: Path, home: Path, args: argparse.Namespace) -> Row
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            command, cwd=root, env=_env(home), capture_output=True, text=True,
+            command, cwd=root, env=_env(home, aiw=True), capture_output=True, text=True,
             timeout=args.timeout + 60, check=False, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         out, code = proc.stdout, proc.returncode
@@ -339,7 +341,7 @@ def run_aider(task: Task, root: Path, home: Path, args: argparse.Namespace) -> R
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            command, cwd=root, env=_env(home), capture_output=True, text=True,
+            command, cwd=root, env=_env(home, aiw=False), capture_output=True, text=True,
             timeout=args.timeout, check=False, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         out, code = proc.stdout + proc.stderr, proc.returncode
