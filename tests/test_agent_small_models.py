@@ -156,3 +156,22 @@ async def test_results_say_what_comes_next_after_an_edit_and_a_test_run(
     assert "1 failed" in failed and "The tests fail" in failed and "Fix the cause" in failed
     assert edited.endswith("Next: run the tests (run_command) to check it.")
     assert "1 passed" in passed and "The tests pass. If that reaches the goal, stop" in passed
+
+
+async def test_a_model_that_gives_up_after_a_failed_edit_is_asked_to_try_again(
+    isolated_env, fake_llm, project
+):
+    bad = {"tool": "edit_file", "args": {"path": "calc.py", "old_text": "a-b", "new_text": "a+b"}}
+    good = {"tool": "write_file", "args": {"path": "calc.py", "content": FIXED}}
+    fake_llm.replies = [
+        f"```json\n{json.dumps(bad)}\n```",
+        "I cannot change that file.",
+        f"```json\n{json.dumps(good)}\n```",
+        "Fixed.",
+    ]
+    async with Harness(isolated_env, fake_llm, project) as h:
+        run, _ = await h.run("fix add", mode="full-auto")
+    pushed = fake_llm.chat_requests[2]["json"]["messages"][-1]["content"]
+    assert "You have not changed any file yet: your edit failed" in pushed
+    assert (project / "calc.py").read_text() == FIXED
+    assert run.summary.status == "done" and run.exit_code == 0

@@ -309,11 +309,15 @@ class AgentLoop:
         return {str(s.get("function", {}).get("name")) for s in self._specs()}
 
     def _described_not_done(self, text: str) -> bool:
-        """The model's final answer shows code but the run changed nothing, though it could:
-        small models often write the fix into their answer instead of making it."""
-        if "```" not in text or any(s.changed_files for s in self.steps):
+        """The model ends the run with nothing changed though it could change files, after
+        showing code in its answer or after an edit of its own failed: small models often
+        write the fix into their answer instead of making it, or give up on a failed edit."""
+        if any(s.changed_files for s in self.steps) or not self._names() & set(EDIT_TOOLS):
             return False
-        return bool(self._names() & set(EDIT_TOOLS))
+        return "```" in text or self._failed_edit()
+
+    def _failed_edit(self) -> bool:
+        return any(s.tool in EDIT_TOOLS and s.is_error and not s.refused for s in self.steps)
 
     def _make_it_prompt(self) -> str:
         if self.protocol == "text":
@@ -324,10 +328,14 @@ class AgentLoop:
             )
         else:
             how = "call the edit_file tool (path, old_text copied exactly from the file, new_text)"
+        why = (
+            "your edit failed (its result says why) and code in your answer is not applied"
+            if self._failed_edit()
+            else "code in your answer is not applied to the project"
+        )
         return (
-            "You have not changed any file yet: code in your answer is not applied to the "
-            f"project. Make the change now: {how}. Use write_file only for a new file. Then run "
-            "the tests with run_command to check it."
+            f"You have not changed any file yet: {why}. Make the change now: {how}. Use "
+            "write_file only for a new file. Then run the tests with run_command to check it."
         )
 
     def _hint(self, step: StepInfo) -> str:

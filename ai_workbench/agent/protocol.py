@@ -143,9 +143,19 @@ def _broken(call: ToolCall, why: str) -> ToolCall:
     return call
 
 
+# Python's triple-quoted strings, which small models put in JSON for multi-line code
+_TRIPLE = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', re.S)
+
+
 def _loads(body: str) -> Any:
     try:
         return json.loads(body)
+    except ValueError:
+        pass
+    if '"""' in body or "'''" in body:
+        body = _TRIPLE.sub(lambda m: json.dumps(m.group(1) or m.group(2) or ""), body)
+    try:  # raw newlines and tabs inside strings
+        return json.loads(body, strict=False)
     except ValueError:
         pass
     try:

@@ -321,7 +321,8 @@ class AgentToolbox:
             why = call.error or f"there is no tool named {name}; the tools are: " + ", ".join(
                 spec["function"]["name"] for spec in self.specs()
             )
-            return self._finish(name, args, "refused", _Result(f"error: {why}", why, True), start)
+            # a malformed call or an unknown tool is the model's mistake, not a refusal
+            return self._finish(name, args, "error", _Result(f"error: {why}", why, True), start)
         if (
             self.mode == "plan"
             and name not in READ_ONLY_TOOLS
@@ -334,8 +335,9 @@ class AgentToolbox:
             return self._finish(name, args, "refused", _Result(f"error: {why}", why, True), start)
         try:
             prepared = await self._prepare(name, args)
-        except ToolFailure as exc:
-            return self._finish(name, args, "refused", _Result(f"error: {exc}", str(exc), True),
+        except ToolFailure as exc:  # "refused: ..." (outside the project, .git), else an error
+            decision = "refused" if str(exc).startswith("refused") else "error"
+            return self._finish(name, args, decision, _Result(f"error: {exc}", str(exc), True),
                                 start)  # fmt: skip
         decision = self.policy.check(name, args)
         label = decision.label()

@@ -358,6 +358,9 @@ async def test_an_edit_that_does_not_match_answers_the_files_text(repo: Path) ->
     )
     assert out.is_error and "was not found" in out.text and "Nothing was changed" in out.text
     assert "    return sum(items) + 1" in out.text  # the real text, to quote from
+    assert tools.steps[-1].decision == "error"  # the model's mistake, not a refusal
+    out = await tools.call(call("edit_file", path="../x.py", old_text="a", new_text="b"))
+    assert tools.steps[-1].decision == "refused"
     out = await tools.call(
         call("edit_file", path="app.py", old_text="sum(items) + 1", new_text="sum(items)")
     )
