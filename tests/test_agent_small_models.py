@@ -117,6 +117,22 @@ async def test_a_fix_shown_but_not_made_is_pushed_back_once_made(isolated_env, f
     assert run.summary.status == "done" and "add adds" in run.summary.final_text
 
 
+async def test_a_model_that_says_what_it_will_do_and_stops_is_asked_to_do_it(
+    isolated_env, fake_llm, project
+):
+    write = {"tool": "write_file", "args": {"path": "calc.py", "content": FIXED}}
+    fake_llm.replies = [
+        "I'll fix the sign in calc.py and then run the tests.",
+        f"```json\n{json.dumps(write)}\n```",
+        "Fixed.",
+    ]
+    async with Harness(isolated_env, fake_llm, project) as h:
+        run, _ = await h.run("fix add", mode="full-auto")
+    pushed = fake_llm.chat_requests[1]["json"]["messages"][-1]["content"]
+    assert "saying what you will do" in pushed
+    assert (project / "calc.py").read_text() == FIXED and run.summary.status == "done"
+
+
 async def test_a_model_that_only_shows_code_is_pushed_twice_then_the_run_ends(
     isolated_env, fake_llm, project
 ):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -77,6 +78,11 @@ MAX_REPEATS = 2
 #: Times a run asks the model to make a change it only showed (code in its answer, no edit).
 MAX_PUSHES = 2
 EDIT_TOOLS = ("edit_file", "write_file")
+# An answer that says what the model is about to do ("I'll fix it and run the tests") but
+# ends without doing it.
+_ANNOUNCES = re.compile(
+    r"\b(?:I'll|I will|I am going to|I'm going to|Let me|Let's|Next,? I|Now,? I)\b", re.I
+)
 _TARGET_KEYS = ("path", "command", "cmd", "pattern", "query", "question", "action", "args")
 # endpoint|model of servers that refused the tools field (in-process memory, like structured)
 _TEXT_ONLY: set[str] = set()
@@ -314,7 +320,7 @@ class AgentLoop:
         write the fix into their answer instead of making it, or give up on a failed edit."""
         if any(s.changed_files for s in self.steps) or not self._names() & set(EDIT_TOOLS):
             return False
-        return "```" in text or self._failed_edit()
+        return "```" in text or self._failed_edit() or bool(_ANNOUNCES.search(text))
 
     def _failed_edit(self) -> bool:
         return any(s.tool in EDIT_TOOLS and s.is_error and not s.refused for s in self.steps)
@@ -331,7 +337,7 @@ class AgentLoop:
         why = (
             "your edit failed (its result says why) and code in your answer is not applied"
             if self._failed_edit()
-            else "code in your answer is not applied to the project"
+            else "saying what you will do, or showing code, does not change the project"
         )
         return (
             f"You have not changed any file yet: {why}. Make the change now: {how}. Use "
