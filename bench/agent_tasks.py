@@ -401,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
             if not untouched:
                 row.note = (row.note + " · test file changed").strip(" ·")
             rows.append(row)
+            if args.json:  # after every row: a run stopped halfway keeps its figures
+                args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
             tokens = (row.tokens_in or 0) + (row.tokens_out or 0)
             print(
                 f"{task.name:<18} {tool:<6} {'SOLVED' if row.solved else 'failed':<7}"
@@ -421,8 +423,6 @@ def main(argv: list[str] | None = None) -> int:
             f"(median {sorted(r.seconds for r in mine)[len(mine) // 2]:.0f}s)  "
             f"tokens {tin} in + {tout} out"
         )
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
     return 0
