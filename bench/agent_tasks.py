@@ -272,8 +272,9 @@ def model_lock() -> Any:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, *, aiw: bool) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
     for key in ("HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
         env.pop(key, None)
     env["HOME"] = str(home)
@@ -281,7 +282,8 @@ def _env(home: Path) -> dict[str, str]:
     env["XDG_DATA_HOME"] = str(home / ".local/share")
     env["XDG_CACHE_HOME"] = str(home / ".cache")
     env["XDG_STATE_HOME"] = str(home / ".local/state")
-    env["PYTHONPATH"] = str(REPO)
+    if aiw:  # this checkout's aiw; aider runs from its own venv with nothing of ours
+        env["PYTHONPATH"] = str(REPO)
     env["NO_COLOR"] = "1"
     env["OPENAI_API_KEY"] = "sk-local-bench"
     return env
@@ -297,7 +299,7 @@ def run_aiw(task: Task, root: Path, home: Path, args: argparse.Namespace) -> Row
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            command, cwd=root, env=_env(home), capture_output=True, text=True,
+            command, cwd=root, env=_env(home, aiw=True), capture_output=True, text=True,
             timeout=args.timeout + 60, check=False, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         out, code = proc.stdout, proc.returncode
@@ -339,7 +341,7 @@ def run_aider(task: Task, root: Path, home: Path, args: argparse.Namespace) -> R
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            command, cwd=root, env=_env(home), capture_output=True, text=True,
+            command, cwd=root, env=_env(home, aiw=False), capture_output=True, text=True,
             timeout=args.timeout, check=False, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         out, code = proc.stdout + proc.stderr, proc.returncode
@@ -399,6 +401,8 @@ def main(argv: list[str] | None = None) -> int:
             if not untouched:
                 row.note = (row.note + " · test file changed").strip(" ·")
             rows.append(row)
+            if args.json:  # after every row: a run stopped halfway keeps its figures
+                args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
             tokens = (row.tokens_in or 0) + (row.tokens_out or 0)
             print(
                 f"{task.name:<18} {tool:<6} {'SOLVED' if row.solved else 'failed':<7}"
@@ -419,8 +423,6 @@ def main(argv: list[str] | None = None) -> int:
             f"(median {sorted(r.seconds for r in mine)[len(mine) // 2]:.0f}s)  "
             f"tokens {tin} in + {tout} out"
         )
-    if args.json:
-        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
     return 0

@@ -59,9 +59,10 @@ def test_a_goal_runs_to_done_with_one_line_per_step(fake_llm, project) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert "agent run 1 · mode full-auto · openai/echo" in out
-    assert "▸ 1 read_file  calc.py  [auto]" in out
-    assert "▸ 2 write_file  calc.py  [auto] → changed calc.py" in out
-    assert "▸ 3 run_command  python -m pytest -q  [auto] → exit 0" in out
+    assert "▸ 1 read_file  calc.py  [auto]" in out  # the goal names it: read before the model
+    assert "▸ 2 read_file  calc.py  [auto]" in out
+    assert "▸ 3 write_file  calc.py  [auto] → changed calc.py" in out
+    assert "▸ 4 run_command  python -m pytest -q  [auto] → exit 0" in out
     assert "Fixed the sign in add" in out
     assert "files changed: 1 (+1 -1)" in out and "calc.py | +1 -1" in out
     assert "tests: 1 run(s), the last passed (1 passed)" in out
@@ -134,5 +135,5 @@ def test_ask_autonomous_is_the_agent(fake_llm, project) -> None:
     script_fix(fake_llm)
     result = aiw(fake_llm, "ask", "--autonomous", "fix add in calc.py")
     assert result.exit_code == 0, result.output
-    assert "▸ 3 run_command  python -m pytest -q" in result.output
+    assert "▸ 4 run_command  python -m pytest -q" in result.output
     assert "agent run 1" in result.output

@@ -18,12 +18,45 @@ from tests.agent_tools import SPECS
         '{"name": "read_file", "arguments": "{\\"path\\": \\"a.py\\"}"}',
         # a small model's broken JSON (a trailing comma, a missing brace) is repaired
         '```json\n{"tool": "read_file", "args": {"path": "a.py",}\n```',
+        # the arguments beside the name, as small models often write them
+        '```json\n{"tool": "read_file", "path": "a.py"}\n```',
+        '<tool_call>{"name": "read_file", "path": "a.py"}</tool_call>',
+        # LangChain's ReAct shape and other agents' names
+        '```json\n{"action": "read_file", "action_input": {"path": "a.py"}}\n```',
+        '```json\n{"tool_name": "read_file", "tool_input": {"path": "a.py"}}\n```',
     ],
 )
 def test_actions_in_the_forms_models_write_them(text: str) -> None:
     call = parse_action(text)
     assert call is not None and call.error is None
     assert (call.name, call.arguments) == ("read_file", {"path": "a.py"})
+
+
+def test_multi_line_code_in_python_quotes_or_raw_newlines_is_read() -> None:
+    text = (
+        '<tool_call>\n{"name": "edit_file", "arguments": {"path": "calc.py", '
+        '"old_text": """def add(a, b):\n    return a - b""", '
+        "\"new_text\": '''def add(a, b):\n    return a + b'''}}\n</tool_call>"
+    )
+    call = parse_action(text)
+    assert call is not None and call.error is None
+    assert call.arguments == {
+        "path": "calc.py",
+        "old_text": "def add(a, b):\n    return a - b",
+        "new_text": "def add(a, b):\n    return a + b",
+    }
+    raw = parse_action(
+        '```json\n{"tool": "write_file", "args": '
+        '{"path": "a.py", "content": "x = 1\ny = 2\n"}}\n```'
+    )
+    assert raw is not None and raw.arguments == {"path": "a.py", "content": "x = 1\ny = 2\n"}
+
+
+def test_a_tool_with_an_action_argument_keeps_it() -> None:
+    call = parse_action('```json\n{"tool": "git", "action": "status"}\n```')
+    assert call is not None and (call.name, call.arguments) == ("git", {"action": "status"})
+    bare = parse_action('```json\n{"tool": "list_dir"}\n```')
+    assert bare is not None and (bare.name, bare.arguments) == ("list_dir", {})
 
 
 def test_prose_and_code_blocks_are_not_actions() -> None:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from ai_workbench.agent import protocol as text_protocol
@@ -32,7 +33,7 @@ from ai_workbench.agent.events import (
     StepStarted,
     TextDelta,
 )
-from ai_workbench.agent.summary import RunSummary, StepInfo
+from ai_workbench.agent.summary import RunSummary, StepInfo, is_test_command
 from ai_workbench.core.errors import ProviderError
 from ai_workbench.core.llm.engines import StreamResult, refuses_tools, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider
@@ -74,6 +75,14 @@ ASK_USER_SPEC: dict[str, Any] = {
 MAX_REFUSALS_IN_A_ROW = 3
 #: The same call (tool and arguments) this many times in a row is not run again.
 MAX_REPEATS = 2
+#: Times a run asks the model to make a change it only showed (code in its answer, no edit).
+MAX_PUSHES = 2
+EDIT_TOOLS = ("edit_file", "write_file")
+# An answer that says what the model is about to do ("I'll fix it and run the tests") but
+# ends without doing it.
+_ANNOUNCES = re.compile(
+    r"\b(?:I'll|I will|I am going to|I'm going to|Let me|Let's|Next,? I|Now,? I)\b", re.I
+)
 _TARGET_KEYS = ("path", "command", "cmd", "pattern", "query", "question", "action", "args")
 # endpoint|model of servers that refused the tools field (in-process memory, like structured)
 _TEXT_ONLY: set[str] = set()
@@ -153,24 +162,32 @@ class AgentLoop:
         self.last_text = ""
         self._refusals_in_a_row = 0
         self._calls_made = 0
+        self._free_calls = 0  # reads the loop made itself (the files the goal names)
         self._keys: list[tuple[str, str]] = []
         self.error: ProviderError | None = None  # what ended the run, when a provider failed
 
     # -- the run -----------------------------------------------------------------------------
 
-    async def run(self, messages: Sequence[dict[str, Any]]) -> RunSummary:
-        """Run until the model finishes, asks headless, or a limit ends it."""
+    async def run(
+        self, messages: Sequence[dict[str, Any]], look_first: Sequence[str] = ()
+    ) -> RunSummary:
+        """Run until the model finishes, asks headless, or a limit ends it.
+
+        ``look_first``: project files to read before the model's first turn (the files the goal
+        names); they are steps like any other but do not count against the step limit."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.wall_clock_s
         history = list(messages)
+        history += await self._look_first(look_first)
         if self.protocol == "text":
             history = self._to_text(history)
         nudged = False
+        pushed = 0
         while True:
             over = self._over_budget()
             if over is not None:
                 return await self._stopped(over, history, wrap_up=False)
-            if self._calls_made >= self.limits.max_steps:
+            if self._calls_made - self._free_calls >= self.limits.max_steps:
                 why = f"the step limit of {self.limits.max_steps} tool calls is reached"
                 return await self._stopped(why, history, wrap_up=True, deadline=deadline)
             part = StreamResult()
@@ -179,16 +196,16 @@ class AgentLoop:
                 async with asyncio.timeout_at(deadline):
                     shown = await self._stream(history, part, offer)
             except TimeoutError:
-                self._count(part, history)  # what the cut answer cost
+                self._count(part, history, offer)  # what the cut answer cost
                 self.last_text = part.text or self.last_text
                 return await self._stopped(self._clock_reason(), history, wrap_up=False)
             except ProviderError as exc:
-                self._count(part, history)
+                self._count(part, history, offer)
                 if offer and self._tools_refused(exc, part):
                     history = self._to_text(history)
                     continue
                 return self._finish("error", str(exc), final_text=part.text, error=exc)
-            self._count(part, history)
+            self._count(part, history, offer)
             calls = list(part.tool_calls) if offer else []
             textual = False
             if not calls:
@@ -203,6 +220,17 @@ class AgentLoop:
                     nudged = True
                     history.append({"role": "assistant", "content": ""})
                     history.append(_user("Continue: take the next step, or summarize if done."))
+                    continue
+                if pushed < MAX_PUSHES and self._described_not_done(part.text):
+                    pushed += 1
+                    history.append({"role": "assistant", "content": part.text})
+                    history.append(_user(self._make_it_prompt()))
+                    self.emit(
+                        Notice(
+                            "the model showed a change without making it; asked it to make the "
+                            "change with the tools"
+                        )
+                    )
                     continue
                 return self._finish("done", "the model finished", final_text=part.text)
             self.last_text = part.text or self.last_text
@@ -262,9 +290,91 @@ class AgentLoop:
             await stream.aclose()
         return shown
 
-    async def _call(self, call: ToolCall) -> tuple[ToolOutcome, RunSummary | None]:
-        """Run one call (or refuse it); record the step; maybe end the run (a question)."""
+    async def _look_first(self, paths: Sequence[str]) -> list[dict[str, Any]]:
+        """Read ``paths`` as steps of the run, before the model's first turn; the messages that
+        show the reads and their results (as if the model had asked for them). A read that
+        fails is logged but not shown."""
+        if "read_file" not in self._names():
+            return []
+        messages: list[dict[str, Any]] = []
+        for path in paths:
+            args = {"path": path}
+            call = ToolCall(
+                index=0,
+                id=f"aiw_read_{self._calls_made + 1}",
+                name="read_file",
+                arguments=args,
+                arguments_text=json.dumps(args, ensure_ascii=False),
+            )
+            outcome, _ = await self._call(call, free=True)
+            if outcome.is_error:
+                continue
+            messages.append(assistant_message("", [call]))
+            messages.append(tool_message(call, outcome))
+        self._refusals_in_a_row = 0
+        return messages
+
+    def _names(self) -> set[str]:
+        return {str(s.get("function", {}).get("name")) for s in self._specs()}
+
+    def _described_not_done(self, text: str) -> bool:
+        """The model ends the run with nothing changed though it could change files, after
+        showing code in its answer or after an edit of its own failed: small models often
+        write the fix into their answer instead of making it, or give up on a failed edit."""
+        if any(s.changed_files for s in self.steps) or not self._names() & set(EDIT_TOOLS):
+            return False
+        return "```" in text or self._failed_edit() or bool(_ANNOUNCES.search(text))
+
+    def _failed_edit(self) -> bool:
+        return any(s.tool in EDIT_TOOLS and s.is_error and not s.refused for s in self.steps)
+
+    def _make_it_prompt(self) -> str:
+        if self.protocol == "text":
+            how = (
+                "answer with one JSON action, e.g.\n```json\n"
+                '{"tool": "edit_file", "args": {"path": "app.py", "old_text": "the exact old '
+                'lines", "new_text": "the new lines"}}\n```'
+            )
+        else:
+            how = "call the edit_file tool (path, old_text copied exactly from the file, new_text)"
+        why = (
+            "your edit failed (its result says why) and code in your answer is not applied"
+            if self._failed_edit()
+            else "saying what you will do, or showing code, does not change the project"
+        )
+        return (
+            f"You have not changed any file yet: {why}. Make the change now: {how}. Use "
+            "write_file only for a new file. Then run the tests with run_command to check it."
+        )
+
+    def _hint(self, step: StepInfo) -> str:
+        """A line after a result that tells a (small) model the usual next move."""
+        if step.is_error and step.tool not in ("run_command",):
+            return ""
+        if step.changed_files and "run_command" in self._names():
+            return "The change is made. Next: run the tests (run_command) to check it."
+        command = step.command
+        if command is None or not is_test_command(command) or step.exit_code is None:
+            return ""
+        if step.exit_code == 0:
+            if any(s.changed_files for s in self.steps):
+                return (
+                    "The tests pass. If that reaches the goal, stop calling tools and answer "
+                    "with a short summary of what you changed."
+                )
+            return ""
+        return (
+            "The tests fail: the output above says where and why. Fix the cause in the code "
+            "(read the file again if you need to), then run the tests again."
+        )
+
+    async def _call(
+        self, call: ToolCall, *, free: bool = False
+    ) -> tuple[ToolOutcome, RunSummary | None]:
+        """Run one call (or refuse it); record the step; maybe end the run (a question).
+        A ``free`` call (one the loop makes itself) does not count against the step limit."""
         self._calls_made += 1
+        self._free_calls += 1 if free else 0
         n = self._calls_made
         target = _target(call)
         self.emit(StepStarted(n, call.name or "?", target))
@@ -315,6 +425,9 @@ class AgentLoop:
         if self.on_step is not None:
             await self.on_step(step)
         self.emit(StepFinished(step))
+        hint = "" if free else self._hint(step)
+        if hint:
+            outcome = replace(outcome, text=f"{outcome.text}\n\n{hint}")
         return outcome, stop
 
     async def _ask_user(self, call: ToolCall) -> tuple[ToolOutcome, RunSummary | None]:
@@ -398,13 +511,22 @@ class AgentLoop:
 
     # -- limits and the end ------------------------------------------------------------------
 
-    def _count(self, part: StreamResult, history: list[dict[str, Any]]) -> None:
+    def _count(
+        self,
+        part: StreamResult,
+        history: list[dict[str, Any]],
+        offer: list[dict[str, Any]] | None = None,
+    ) -> None:
         from ai_workbench.core.context import estimate_tokens
 
         if part.tokens_in is not None:
             self.tokens_in += part.tokens_in
-        else:
-            self.tokens_in += sum(estimate_tokens(str(m.get("content") or "")) for m in history)
+        else:  # no usage from the server: estimate what was sent, the tools offered too
+            sent = [str(m.get("content") or "") for m in history]
+            sent += [json.dumps(m["tool_calls"]) for m in history if m.get("tool_calls")]
+            if offer:
+                sent.append(json.dumps(offer))
+            self.tokens_in += sum(estimate_tokens(text) for text in sent)
         if part.tokens_out is not None:
             self.tokens_out += part.tokens_out
         else:

@@ -31,6 +31,10 @@ FINISH_TOOLS = frozenset({"finish", "final_answer", "done", "answer", "task_comp
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
 _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.S)
 _MARKERS = ("```", "<tool_call>")
+# Where models put the tool's name and its arguments (ours first; then OpenAI/Hermes,
+# LangChain's ReAct and other agents' shapes).
+_NAME_KEYS = ("tool", "name", "function", "action", "tool_name")
+_ARGS_KEYS = ("args", "arguments", "parameters", "action_input", "tool_input", "input", "params")
 
 
 def protocol_prompt(specs: Sequence[dict[str, Any]]) -> str:
@@ -100,12 +104,21 @@ def _from_json(body: str, number: int, *, tagged: bool) -> ToolCall | None:
     value = _loads(body)
     call = ToolCall(index=number, id=f"text_{number}")
     if isinstance(value, dict):
-        name = value.get("tool") or value.get("name") or value.get("function")
+        name_key = next((k for k in _NAME_KEYS if value.get(k)), None)
+        name = value.get(name_key) if name_key else None
         if isinstance(name, dict):  # {"function": {"name": ..., "arguments": ...}}
-            value, name = name, name.get("name")
+            value, name_key = name, "name"
+            name = value.get("name")
         if not isinstance(name, str) or not name:
             return _broken(call, "the action has no tool name") if tagged else None
-        args: Any = value.get("args", value.get("arguments", value.get("parameters", {})))
+        args_key = next((k for k in _ARGS_KEYS if k in value), None)
+        args: Any
+        if args_key is not None:
+            args = value[args_key]
+        else:  # {"tool": "read_file", "path": "x"}: the arguments beside the name
+            args = {k: v for k, v in value.items() if k != name_key}
+        if args is None:
+            args = {}
         if isinstance(args, str):
             args = _loads(args) if args.strip() else {}
         call.name = name
@@ -130,9 +143,19 @@ def _broken(call: ToolCall, why: str) -> ToolCall:
     return call
 
 
+# Python's triple-quoted strings, which small models put in JSON for multi-line code
+_TRIPLE = re.compile(r'"""(.*?)"""|\'\'\'(.*?)\'\'\'', re.S)
+
+
 def _loads(body: str) -> Any:
     try:
         return json.loads(body)
+    except ValueError:
+        pass
+    if '"""' in body or "'''" in body:
+        body = _TRIPLE.sub(lambda m: json.dumps(m.group(1) or m.group(2) or ""), body)
+    try:  # raw newlines and tabs inside strings
+        return json.loads(body, strict=False)
     except ValueError:
         pass
     try:

@@ -306,6 +306,7 @@ class AgentService:
             return await self._open_run(
                 request, goal, mode, root, persona, provider, notices, redaction.text, limits,
                 approver, ask, holder, mcp_tools, hub if own_hub else None,
+                [f.path for f in files],
             )  # fmt: skip
         except BaseException:
             if own_hub and hub is not None:
@@ -328,6 +329,7 @@ class AgentService:
         holder: dict[str, AgentRun],
         mcp_tools: Any,
         own_hub: Any,
+        attached: Sequence[str] = (),
     ) -> AgentRun:
         from ai_workbench.core.llm.engines import connection_options
 
@@ -394,11 +396,16 @@ class AgentService:
             {"role": "system", "content": self._system_prompt(root, mode, persona)},
             {"role": "user", "content": content},
         ]
-        run._task = asyncio.create_task(self._drive(run, messages, session))
+        look_first = _readable_named_files(goal, root, toolbox, attached)
+        run._task = asyncio.create_task(self._drive(run, messages, session, look_first))
         return run
 
     async def _drive(
-        self, run: AgentRun, messages: list[dict[str, Any]], session: tuple[str, int] | None
+        self,
+        run: AgentRun,
+        messages: list[dict[str, Any]],
+        session: tuple[str, int] | None,
+        look_first: Sequence[str] = (),
     ) -> RunSummary:
         from ai_workbench.agent import worktree
 
@@ -406,7 +413,7 @@ class AgentService:
         try:
             if run.root is not None:
                 before = await asyncio.to_thread(worktree.snapshot, run.root)
-            summary = await run.loop.run(messages)
+            summary = await run.loop.run(messages, look_first)
         except asyncio.CancelledError:
             for fut in list(run._pending):
                 fut.cancel()
@@ -673,6 +680,30 @@ class AgentService:
         record = await self.runs.get_run(ref, owner=self.owner)
         await FeedbackService(self.store).rate(RATING_KIND, record.id, rating, comment)
         return await self.show(record.id)
+
+
+def _readable_named_files(
+    goal: str, root: Path, toolbox: Any, attached: Sequence[Any]
+) -> list[str]:
+    """The files the goal names that the agent reads before the model's first turn: inside the
+    project, not attached with ``-f`` already, and readable without asking (the policy)."""
+    from ai_workbench.agent.named import files_named_in
+
+    done = set()
+    for path in attached:
+        try:
+            done.add(Path(path).resolve())
+        except (OSError, ValueError):
+            continue
+    policy = getattr(toolbox, "policy", None)
+    out = []
+    for rel in files_named_in(goal, root):
+        if (root / rel).resolve() in done:
+            continue
+        if policy is not None and policy.check("read_file", {"path": rel}).action != "allow":
+            continue
+        out.append(rel)
+    return out
 
 
 def interactive_terminal() -> bool:

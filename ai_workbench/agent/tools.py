@@ -171,8 +171,9 @@ SPECS: dict[str, dict[str, Any]] = {
     "edit_file": _fn(
         "edit_file",
         "Change an existing file: replace old_text (quoted exactly, enough lines to be unique) "
-        "by new_text; or give a unified diff in diff instead. Answers the diff applied.",
-        {"path": _STR, "old_text": _STR, "new_text": _STR, "diff": _STR},
+        "by new_text; or give a unified diff in diff; or the file's whole new text in content. "
+        "Answers the diff applied.",
+        {"path": _STR, "old_text": _STR, "new_text": _STR, "diff": _STR, "content": _STR},
         [],
     ),
     "write_file": _fn(
@@ -208,6 +209,32 @@ SPECS: dict[str, dict[str, Any]] = {
     ),
 }
 READ_ONLY_TOOLS = ("read_file", "list_dir", "grep", "search_index")
+# Argument names models use for ours (small ones keep the names they were trained on):
+# renamed when the tool has the canonical name and the call does not use it.
+ARG_ALIASES: dict[str, tuple[str, ...]] = {
+    "path": ("file_path", "filepath", "filename", "file_name", "file"),
+    "old_text": ("old_str", "old_string", "old", "search", "original", "old_code"),
+    "new_text": ("new_str", "new_string", "new", "replace", "replacement", "new_code"),
+    "content": ("contents", "file_content", "text", "code"),
+    "command": ("cmd",),
+}
+# The file's text goes back with an edit that did not match, up to this size.
+SHOW_ON_MISS_CHARS = 6000
+
+
+def canonical_args(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """``args`` with alias names (``old_str``, ``file_path``, ``cmd``...) renamed to the tool's
+    own, when the tool has that argument and the call does not give it already."""
+    props = SPECS.get(name, {}).get("function", {}).get("parameters", {}).get("properties", {})
+    out = dict(args)
+    for canonical, aliases in ARG_ALIASES.items():
+        if canonical not in props or canonical in out:
+            continue
+        for alias in aliases:
+            if alias in out and alias not in props:
+                out[canonical] = out.pop(alias)
+                break
+    return out
 
 
 class ToolFailure(Exception):
@@ -290,13 +317,14 @@ class AgentToolbox:
     async def call(self, call: ToolCall) -> ToolOutcome:
         start = time.perf_counter()
         name = call.name
-        args = call.arguments if isinstance(call.arguments, dict) else {}
+        args = canonical_args(name, call.arguments if isinstance(call.arguments, dict) else {})
         known = name in SPECS or (name.startswith("mcp__") and self.mcp is not None)
         if call.error is not None or not known:
             why = call.error or f"there is no tool named {name}; the tools are: " + ", ".join(
                 spec["function"]["name"] for spec in self.specs()
             )
-            return self._finish(name, args, "refused", _Result(f"error: {why}", why, True), start)
+            # a malformed call or an unknown tool is the model's mistake, not a refusal
+            return self._finish(name, args, "error", _Result(f"error: {why}", why, True), start)
         if (
             self.mode == "plan"
             and name not in READ_ONLY_TOOLS
@@ -309,8 +337,9 @@ class AgentToolbox:
             return self._finish(name, args, "refused", _Result(f"error: {why}", why, True), start)
         try:
             prepared = await self._prepare(name, args)
-        except ToolFailure as exc:
-            return self._finish(name, args, "refused", _Result(f"error: {exc}", str(exc), True),
+        except ToolFailure as exc:  # "refused: ..." (outside the project, .git), else an error
+            decision = "refused" if str(exc).startswith("refused") else "error"
+            return self._finish(name, args, decision, _Result(f"error: {exc}", str(exc), True),
                                 start)  # fmt: skip
         decision = self.policy.check(name, args)
         label = decision.label()
@@ -463,16 +492,35 @@ class AgentToolbox:
         self._check_unchanged(rel, path)
         old = args.get("old_text")
         new = args.get("new_text")
-        if not isinstance(old, str) or not isinstance(new, str):
-            raise ToolFailure("give old_text and new_text (or a unified diff in diff)")
+        whole = args.get("content")
         before = self._read_text(path, rel)
-        try:
-            after = apply_edit(before, old, new, path=rel)
-        except EditError as exc:
-            raise ToolFailure(f"{exc}; read the file again and quote its text exactly") from None
+        if old is None and isinstance(whole, str):  # the file's whole new text
+            after = whole
+        elif not isinstance(old, str) or not isinstance(new, str):
+            raise ToolFailure(
+                "give old_text and new_text (or a unified diff in diff, or the whole new text "
+                "in content)"
+            )
+        else:
+            try:
+                after = apply_edit(before, old, new, path=rel)
+            except EditError as exc:
+                raise ToolFailure(self._missed(exc, rel, path, before)) from None
         if after == before:
             raise ToolFailure("old_text and new_text are the same: nothing would change")
         return _unified(rel, before, after), [rel], {rel: after}
+
+    def _missed(self, exc: Exception, rel: str, path: Path, text: str) -> str:
+        """Why an edit did not apply; with the file's text when it is small (a small model
+        quotes from memory: the real text lets it retry without another read)."""
+        if len(text) > SHOW_ON_MISS_CHARS:
+            return f"{exc}; read the file again and quote its text exactly"
+        self.read_digests[rel] = _file_digest(path)  # the model has seen this text now
+        body = redact_text(text, filename=rel)
+        return (
+            f"{exc}. Nothing was changed. Copy old_text exactly from the current text of {rel}:"
+            f"\n<file path={_attr(rel)}>\n{body}\n</file>"
+        )
 
     def _prepare_write(self, args: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]:
         path, rel = self._inside(args.get("path"))
@@ -480,7 +528,10 @@ class AgentToolbox:
         if not isinstance(content, str):
             raise ToolFailure("give the file's content as a string")
         if path.exists() or path.is_symlink():
-            raise ToolFailure(f"{rel} exists already; use edit_file to change it")
+            raise ToolFailure(
+                f"{rel} exists already; use edit_file to change it (old_text and new_text, or "
+                "the whole new text in content)"
+            )
         if confine.is_git_path(rel):
             raise ToolFailure(f"refused: {rel} is inside .git")
         return _unified(rel, None, content), [rel], {rel: content}

@@ -325,3 +325,43 @@ async def test_always_writes_to_the_user_config(repo: Path, isolated_env) -> Non
     _write_user_rule("Bash(make test:*)")  # once only
     allow = load_config(cwd=repo).settings.agent.permissions.allow
     assert allow == ["Bash(pytest:*)", "Bash(make test:*)"]
+
+
+async def test_edit_argument_names_small_models_use_are_understood(repo: Path) -> None:
+    tools = box(repo, "full-auto")
+    out = await tools.call(
+        call("edit_file", file_path="app.py", old_str="sum(items) + 1", new_str="sum(items)")
+    )
+    assert not out.is_error, out.text
+    assert (repo / "app.py").read_text() == "def total(items):\n    return sum(items)\n"
+    assert tools.steps[-1].args_redacted["path"] == "app.py"  # the log has the tool's names
+    out = await tools.call(call("run_command", cmd="echo hi"))
+    assert "exit code 0" in out.text and "hi" in out.text
+
+
+async def test_edit_file_takes_the_whole_new_text(repo: Path) -> None:
+    tools = box(repo, "full-auto")
+    await tools.call(call("read_file", path="app.py"))
+    out = await tools.call(
+        call("edit_file", path="app.py", content="def total(items):\n    return sum(items)\n")
+    )
+    assert not out.is_error and "-    return sum(items) + 1" in out.text
+    assert (repo / "app.py").read_text() == "def total(items):\n    return sum(items)\n"
+    out = await tools.call(call("write_file", path="app.py", content="x = 1\n"))
+    assert out.is_error and "the whole new text in content" in out.text
+
+
+async def test_an_edit_that_does_not_match_answers_the_files_text(repo: Path) -> None:
+    tools = box(repo, "full-auto")
+    out = await tools.call(
+        call("edit_file", path="app.py", old_text="return total + 1", new_text="return total")
+    )
+    assert out.is_error and "was not found" in out.text and "Nothing was changed" in out.text
+    assert "    return sum(items) + 1" in out.text  # the real text, to quote from
+    assert tools.steps[-1].decision == "error"  # the model's mistake, not a refusal
+    out = await tools.call(call("edit_file", path="../x.py", old_text="a", new_text="b"))
+    assert tools.steps[-1].decision == "refused"
+    out = await tools.call(
+        call("edit_file", path="app.py", old_text="sum(items) + 1", new_text="sum(items)")
+    )
+    assert not out.is_error

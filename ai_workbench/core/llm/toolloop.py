@@ -88,10 +88,12 @@ async def stream_with_tools(
 
 
 def assistant_message(text: str, calls: Sequence[ToolCall]) -> dict[str, Any]:
-    """The assistant turn that asked for ``calls`` (sent back with the next round)."""
+    """The assistant turn that asked for ``calls`` (sent back with the next round). Its
+    content is a string even when the model said nothing: llama-cpp-python's server answers
+    500 to ``"content": null`` (OpenAI and Ollama take either)."""
     return {
         "role": "assistant",
-        "content": text or None,
+        "content": text or "",
         "tool_calls": [call.as_message_part() for call in calls],
     }
 
