@@ -244,7 +244,8 @@ class AgentLoop:
                     args = call.arguments or {}
                     said = next((str(v) for v in args.values() if isinstance(v, str)), "")
                     return self._finish("done", "the model finished", final_text=said or shown)
-                if self._calls_made >= self.limits.max_steps:  # a batch larger than what is left
+                # a batch larger than what is left (the reads done first are free)
+                if self._calls_made - self._free_calls >= self.limits.max_steps:
                     history.append(tool_message(call, _NOT_RUN))
                     continue
                 try:
