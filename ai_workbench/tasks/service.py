@@ -154,6 +154,8 @@ def _owner_clause(column: str, owner: Owners) -> tuple[str, builtins.list[str]]:
     if not names:
         return " AND 0", []
     return f" AND {column} IN ({', '.join('?' * len(names))})", names
+
+
 _listeners: weakref.WeakKeyDictionary[Any, builtins.list[Listener]] = weakref.WeakKeyDictionary()
 
 
@@ -175,6 +177,20 @@ def _task(row: Any) -> Task:
         [Link(**item) for item in _json_list(links)] if links and links != "[]" else [],
         row[11], row[12], row[13], row[14] if len(row) > 14 else None,
     )  # fmt: skip
+
+
+def _reminder(row: Any) -> Reminder:
+    """A reminder from a row of ``reminders`` joined with its task (by column name)."""
+    return Reminder(
+        id=row["id"],
+        task_id=row["task_id"],
+        owner=row["owner"],
+        fire_at=row["fire_at"],
+        title=row["title"],
+        due_at=row["due_at"],
+        tz=row["tz"],
+        links=[Link(**item) for item in json.loads(row["links"] or "[]")],
+    )
 
 
 def make_links(urls: Iterable[str] = (), files: Iterable[str | Path] = ()) -> list[Link]:
@@ -477,19 +493,7 @@ class TaskService:
         )
         async with self.store._read() as db:
             rows = await self.store._all(db, sql, params)
-        return [
-            Reminder(
-                id=row["id"],
-                task_id=row["task_id"],
-                owner=row["owner"],
-                fire_at=row["fire_at"],
-                title=row["title"],
-                due_at=row["due_at"],
-                tz=row["tz"],
-                links=[Link(**item) for item in json.loads(row["links"] or "[]")],
-            )
-            for row in rows
-        ]
+        return [_reminder(row) for row in rows]
 
     async def claim(self, reminder_id: int, *, by: str, outcome: str = "delivered") -> bool:
         """Take a reminder for delivery (or mark it missed): True for exactly one caller, even
@@ -556,16 +560,7 @@ class TaskService:
             (
                 row["claimed_at"],
                 row["outcome"] or "delivered",
-                Reminder(
-                    id=row["id"],
-                    task_id=row["task_id"],
-                    owner=row["owner"],
-                    fire_at=row["fire_at"],
-                    title=row["title"],
-                    due_at=row["due_at"],
-                    tz=row["tz"],
-                    links=[Link(**item) for item in json.loads(row["links"] or "[]")],
-                ),
+                _reminder(row),
             )
             for row in rows
         ]
