@@ -284,6 +284,8 @@ def _env(home: Path, *, aiw: bool) -> dict[str, str]:
     env["XDG_STATE_HOME"] = str(home / ".local/state")
     if aiw:  # this checkout's aiw; aider runs from its own venv with nothing of ours
         env["PYTHONPATH"] = str(REPO)
+    # both tools see a Python with pytest first on PATH (a user's activated venv)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["NO_COLOR"] = "1"
     env["OPENAI_API_KEY"] = "sk-local-bench"
     return env

@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from ai_workbench.agent import protocol as text_protocol
+from ai_workbench.agent.check import MAX_CHECKS, could_not_check, wants_a_fix
 from ai_workbench.agent.events import (
     AgentEvent,
     Notice,
@@ -33,6 +34,7 @@ from ai_workbench.agent.events import (
     StepStarted,
     TextDelta,
 )
+from ai_workbench.agent.shown import shown_edits
 from ai_workbench.agent.summary import RunSummary, StepInfo, is_test_command
 from ai_workbench.core.errors import ProviderError
 from ai_workbench.core.llm.engines import StreamResult, refuses_tools, stream_chat
@@ -146,8 +148,12 @@ class AgentLoop:
         ask: AskUser | None = None,
         on_step: OnStep | None = None,
         stream_options: dict[str, Any] | None = None,
+        check: str | None = None,
+        goal: str = "",
     ) -> None:
         self.provider = provider
+        self.check = check  # the project's test command, run before "done" (agent/check.py)
+        self.goal = goal
         self.toolbox = toolbox
         self.limits = limits
         self.emit = emit
@@ -164,6 +170,7 @@ class AgentLoop:
         self._calls_made = 0
         self._free_calls = 0  # reads the loop made itself (the files the goal names)
         self._keys: list[tuple[str, str]] = []
+        self._checks = 0
         self.error: ProviderError | None = None  # what ended the run, when a provider failed
 
     # -- the run -----------------------------------------------------------------------------
@@ -221,6 +228,8 @@ class AgentLoop:
                     history.append({"role": "assistant", "content": ""})
                     history.append(_user("Continue: take the next step, or summarize if done."))
                     continue
+                if await self._apply_shown(part.text, history):
+                    continue
                 if pushed < MAX_PUSHES and self._described_not_done(part.text):
                     pushed += 1
                     history.append({"role": "assistant", "content": part.text})
@@ -231,6 +240,8 @@ class AgentLoop:
                             "change with the tools"
                         )
                     )
+                    continue
+                if await self._check_before_done(part.text, history):
                     continue
                 return self._finish("done", "the model finished", final_text=part.text)
             self.last_text = part.text or self.last_text
@@ -299,14 +310,7 @@ class AgentLoop:
             return []
         messages: list[dict[str, Any]] = []
         for path in paths:
-            args = {"path": path}
-            call = ToolCall(
-                index=0,
-                id=f"aiw_read_{self._calls_made + 1}",
-                name="read_file",
-                arguments=args,
-                arguments_text=json.dumps(args, ensure_ascii=False),
-            )
+            call = _loop_call(self._calls_made + 1, "read_file", {"path": path})
             outcome, _ = await self._call(call, free=True)
             if outcome.is_error:
                 continue
@@ -314,6 +318,73 @@ class AgentLoop:
             messages.append(tool_message(call, outcome))
         self._refusals_in_a_row = 0
         return messages
+
+    async def _apply_shown(self, text: str, history: list[dict[str, Any]]) -> bool:
+        """Code the answer shows for a project file, proposed as ``edit_file`` calls (they pass
+        the policy like the model's own); False when the answer shows no clear change."""
+        read = getattr(self.toolbox, "current_text", None)
+        if "```" not in text or read is None or "edit_file" not in self._names():
+            return False
+        seen = [str(s.args.get("path")) for s in self.steps if s.tool == "read_file"]
+        edits = shown_edits(text, read, seen)
+        left = self.limits.max_steps - (self._calls_made - self._free_calls)
+        if not edits or len(edits) > left:
+            return False
+        calls = [
+            _loop_call(self._calls_made + i, "edit_file", {"path": e.path, "content": e.content})
+            for i, e in enumerate(edits, 1)
+        ]
+        names = ", ".join(e.path for e in edits)
+        self.emit(Notice(f"the answer showed a change to {names} without making it: proposed "
+                         "it as an edit"))  # fmt: skip
+        textual = self.protocol == "text"
+        history.append(
+            {"role": "assistant", "content": text} if textual else assistant_message(text, calls)
+        )
+        for call in calls:
+            outcome, _ = await self._call(call)
+            if textual:
+                history.append(text_protocol.result_message(call, outcome.text))
+            else:
+                history.append(tool_message(call, outcome))
+        return True
+
+    async def _check_before_done(self, text: str, history: list[dict[str, Any]]) -> bool:
+        """Run the project's tests before a run that changed files (or was asked to fix a
+        test) ends; a failure goes back to the model. False: the run may end."""
+        if self.check is None or self._checks >= MAX_CHECKS or "run_command" not in self._names():
+            return False
+        changed = [i for i, s in enumerate(self.steps) if s.changed_files]
+        if not changed and not wants_a_fix(self.goal):
+            return False
+        after = self.steps[changed[-1] + 1 :] if changed else self.steps
+        if any(
+            s.command and is_test_command(s.command) and s.exit_code == 0 and not s.refused
+            for s in after
+        ):
+            return False  # the model ran the tests after its last change, and they passed
+        self._checks += 1
+        call = _loop_call(self._calls_made + 1, "run_command", {"command": self.check})
+        self.emit(Notice(f"before finishing, the project's tests: {self.check}"))
+        outcome, _ = await self._call(call, free=True)
+        step = self.steps[-1]
+        if step.refused or step.exit_code in (None, 0):
+            return False
+        if could_not_check(step.exit_code, outcome.text):
+            self.emit(Notice(f"{self.check} could not check anything (exit {step.exit_code})"))
+            return False
+        told = (
+            "You said you were done, but the project's tests fail (the output above says where "
+            "and why). Fix the cause in the code, not the tests; then finish."
+        )
+        if self.protocol == "text":
+            history.append({"role": "assistant", "content": text})
+            history.append(_user(f"The tests were run: {self.check}\n{outcome.text}\n\n{told}"))
+        else:
+            history.append(assistant_message(text, [call]))
+            history.append(tool_message(call, outcome))
+            history.append(_user(told))
+        return True
 
     def _names(self) -> set[str]:
         return {str(s.get("function", {}).get("name")) for s in self._specs()}
@@ -637,6 +708,17 @@ class AgentLoop:
 _NOT_RUN = ToolOutcome(
     "error: not run: the step limit of this run is reached", is_error=True, summary="not run"
 )
+
+
+def _loop_call(n: int, name: str, args: dict[str, Any]) -> ToolCall:
+    """A call the loop makes itself (a read first, a shown change, the check before done)."""
+    return ToolCall(
+        index=0,
+        id=f"aiw_{name}_{n}",
+        name=name,
+        arguments=args,
+        arguments_text=json.dumps(args, ensure_ascii=False),
+    )
 
 
 def _user(text: str) -> dict[str, str]:

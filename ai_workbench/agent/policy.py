@@ -649,7 +649,7 @@ def effective_sandbox(settings: Any, *, trusted: bool) -> str:
 def project_loosened(settings: Any, key: str, *, trusted: bool) -> Any:
     """The user's own ``[agent] key`` when an untrusted project's ``.aiw.toml`` set a looser
     one (a larger limit, MCP servers the user did not list); ``None``: the merged value stands.
-    For limits (numbers) and ``mcp_servers`` (a list)."""
+    For limits (numbers), ``mcp_servers`` (a list) and ``check_command`` (a command)."""
     layered = _project_layer(settings)
     if layered is None or trusted:
         return None
@@ -663,6 +663,8 @@ def project_loosened(settings: Any, key: str, *, trusted: bool) -> Any:
     theirs = getattr(settings.agent, key)
     if isinstance(theirs, list):
         looser = bool(set(theirs) - set(mine or []))
+    elif isinstance(theirs, str):  # a command the project chose (check_command)
+        looser = theirs != mine and theirs.strip().lower() not in ("off", "none", "")
     elif theirs is None:
         looser = mine is not None
     else:

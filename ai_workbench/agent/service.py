@@ -360,6 +360,8 @@ class AgentService:
             ask=ask if request.interactive else None,
             on_step=on_step,
             stream_options=options,
+            check=self._check_command(root, mode, notices),
+            goal=goal,
         )
         sandbox = getattr(toolbox, "sandbox", None)
         sandbox_kind = str(getattr(sandbox, "kind", "") or "")
@@ -524,6 +526,17 @@ class AgentService:
             return value
 
         return tight
+
+    def _check_command(self, root: Path, mode: str, notices: list[str]) -> str | None:
+        """The tests run before "done" (agent/check.py): the user's ``[agent] check_command``
+        when an untrusted project set another one."""
+        from ai_workbench.agent.check import check_command
+
+        if mode == "plan":
+            return None
+        mine = self._untrusted_project(root, notices)("check_command")
+        setting = getattr(getattr(self.settings, "agent", None), "check_command", "auto")
+        return check_command(root, mine if mine is not None else setting)
 
     def _mcp_names(
         self, request: AgentRequest, mode: str, notices: list[str], mine: list[str] | None = None

@@ -17,7 +17,8 @@ __all__ = ["FileChange", "RunSummary", "StepInfo", "TestRun", "diffstat", "is_te
 # Test runners, at the start of a command or of a part of a compound command.
 _TEST_RE = re.compile(
     r"(?:^|[;&|(]\s*|\s-c\s+['\"]?)(?:\S+=\S+\s+)*(?:"
-    r"(?:python3?|uv run|poetry run|pipenv run|hatch run)?\s*(?:-m\s+)?(?:pytest|py\.test|unittest)"
+    r"(?:(?:\S*/)?python[\d.]*|uv run|poetry run|pipenv run|hatch run)?\s*(?:-m\s+)?"
+    r"(?:\S*/)?(?:pytest|py\.test|unittest)"
     r"|tox|nox|(?:npm|pnpm|yarn|bun)\s+(?:run\s+)?test|npx\s+(?:jest|vitest|mocha)|jest|vitest|mocha"
     r"|go\s+test|cargo\s+(?:test|nextest)|make\s+(?:test|check)|ctest|mvn\s+\S*\s*test"
     r"|gradle\w*\s+test|\./gradlew\s+test|rspec|bundle\s+exec\s+rspec|phpunit|dotnet\s+test"

@@ -549,6 +549,17 @@ class AgentToolbox:
                 "changed: read it again, then edit"
             )
 
+    def current_text(self, name: str) -> str | None:
+        """A project file's text as it is now (for code an answer shows); None when it is
+        missing, outside the project, inside .git, binary or too large. Not a step."""
+        try:
+            path, rel = self._inside(name)
+            if not path.is_file() or confine.is_git_path(rel):
+                return None
+            return self._read_text(path, rel)
+        except (ToolFailure, OSError):
+            return None
+
     def _read_text(self, path: Path, rel: str) -> str:
         size = path.stat().st_size
         if size > self.agent.max_read_bytes:

@@ -462,6 +462,10 @@ class AgentSettings(BaseModel):
     max_read_bytes: int = Field(default=1_048_576, ge=1_024, description="largest file read")
     network: bool = Field(default=False, description="commands may use the network")
     sandbox: Literal["auto", "bwrap", "landlock", "none"] = "auto"
+    check_command: str = Field(
+        default="auto",
+        description="tests run before a run that changed files ends: auto | off | a command",
+    )
     mcp_servers: list[str] = Field(
         default_factory=list, description="MCP servers whose tools every run offers (aiw mcp list)"
     )

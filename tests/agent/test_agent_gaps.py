@@ -31,13 +31,15 @@ def _fresh() -> None:
     forget_tool_refusals()
 
 
-async def run_goal(env: Any, fake: FakeLLM, **request: Any) -> tuple[Any, list[Any]]:
+async def run_goal(
+    env: Any, fake: FakeLLM, goal: str = "do it", **request: Any
+) -> tuple[Any, list[Any]]:
     store = await Store.open(env.root / "agent.db")
     try:
         service = AgentService(load_config(cwd=env.work), store)
         run = await service.start(
             AgentRequest(
-                goal="do it",
+                goal=goal,
                 model="openai/echo",
                 api_base=fake.base_url,
                 cwd=env.work,

@@ -1,0 +1,221 @@
+"""Two things a small local model needs from the agent, on the real toolbox, policy and sandbox:
+
+* code it shows in its answer instead of calling ``edit_file`` becomes an ``edit_file`` proposal
+  (which the policy judges like any edit), merged into the file it names;
+* before a run that changed files (or was asked to fix failing tests) ends, the project's tests
+  run once more and a failure goes back to the model.
+
+Loopback model server, real SQLite, real files, real pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ai_workbench.agent.check import check_command, could_not_check, wants_a_fix
+from ai_workbench.agent.events import Notice
+from ai_workbench.agent.loop import forget_tool_refusals
+from ai_workbench.agent.shown import is_test_path, shown_edits
+from tests.agent.test_agent_gaps import run_goal
+from tests.fake_llm import FakeLLM, tool_results
+
+PYTEST = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider"
+CALC = (
+    "import math\n\n\ndef add(a, b):\n    return a - b\n\n\n"
+    "def area(r):\n    return math.pi * r * r\n"
+)
+TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
+SHOWN = "The bug is in `calc.py`:\n```python\ndef add(a, b):\n    return a + b\n```\nThat fixes it."
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    forget_tool_refusals()
+
+
+@pytest.fixture
+def project(isolated_env: Any) -> Path:
+    root = isolated_env.work
+    (root / "calc.py").write_text(CALC)
+    (root / "test_calc.py").write_text(TEST)
+    isolated_env.write_user_config(f"[agent]\ncheck_command = {json.dumps(PYTEST)}\n")
+    return root
+
+
+def reader(root: Path) -> Any:
+    def read(name: str) -> str | None:
+        path = root / name
+        return path.read_text() if path.is_file() else None
+
+    return read
+
+
+# -- shown code → the file's new text --------------------------------------------------------
+
+
+def test_a_shown_function_replaces_only_that_function(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text(CALC)
+    (edit,) = shown_edits(SHOWN, reader(tmp_path))
+    assert edit.path == "calc.py"
+    assert edit.content == CALC.replace("a - b", "a + b")  # area() and the import are kept
+
+
+def test_new_functions_and_imports_are_added_and_a_header_names_the_file(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "text.py").write_text('"""Text."""\n\n\ndef up(s):\n    return s\n')
+    answer = (
+        "Here you go:\n```python\n# pkg/text.py\nimport re\n\n\ndef up(s):\n    return s.upper()"
+        "\n\n\ndef words(s):\n    return re.findall(r'\\w+', s)\n```"
+    )
+    (edit,) = shown_edits(answer, reader(tmp_path))
+    assert edit.path == "pkg/text.py"
+    assert edit.content == (
+        '"""Text."""\nimport re\n\n\ndef up(s):\n    return s.upper()\n\n\n'
+        "def words(s):\n    return re.findall(r'\\w+', s)\n"
+    )
+
+
+def test_a_class_shown_in_part_changes_only_the_methods_shown(tmp_path: Path) -> None:
+    source = (
+        "class Cart:\n    def __init__(self):\n        self.items = []\n\n"
+        "    def add(self, item):\n        self.items.append(item)\n\n"
+        "    def total(self):\n        return 0\n"
+    )
+    (tmp_path / "cart.py").write_text(source)
+    answer = (
+        "In cart.py:\n```python\nclass Cart:\n    def total(self):\n"
+        "        return sum(i.price for i in self.items)\n```"
+    )
+    (edit,) = shown_edits(answer, reader(tmp_path))
+    assert edit.content == source.replace("return 0", "return sum(i.price for i in self.items)")
+
+
+def test_unclear_blocks_change_nothing(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text(CALC)
+    (tmp_path / "test_calc.py").write_text(TEST)
+    (tmp_path / "app.js").write_text("const a = 1;\nconst b = 2;\nexport { a, b };\n")
+    read = reader(tmp_path)
+    same = "calc.py:\n```python\ndef add(a, b):\n    return a - b\n```"
+    test = "test_calc.py should say:\n```python\ndef test_add():\n    assert add(2, 3) == 6\n```"
+    test_into_source = "For calc.py the test is:\n```python\ndef test_add():\n    assert 1\n```"
+    nameless = "```python\ndef add(a, b):\n    return a + b\n```"
+    broken = "calc.py:\n```python\ndef add(a, b)\n    return a + b\n```"
+    js_part = "In app.js:\n```js\nconst b = 3;\n```"
+    for answer in (same, test, test_into_source, nameless, broken, js_part):
+        assert shown_edits(answer, read) == [], answer
+    assert is_test_path("tests/unit/calc.py") and is_test_path("src/app.spec.ts")
+    assert not is_test_path("src/contest.py")
+    # a nameless block is clear when exactly one file read in this run defines its function
+    (edit,) = shown_edits(nameless, read, seen=["test_calc.py", "calc.py"])
+    assert edit.path == "calc.py" and "a + b" in edit.content
+    # a whole non-Python file, first and last lines included, replaces it
+    whole = "app.js:\n```js\nconst a = 1;\nconst b = 3;\nexport { a, b };\n```"
+    (edit,) = shown_edits(whole, read)
+    assert edit.content == "const a = 1;\nconst b = 3;\nexport { a, b };\n"
+
+
+async def test_code_shown_instead_of_made_becomes_an_edit_the_policy_judges(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    fake_llm.replies = [SHOWN, "Done: add adds."]
+    run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="fix add")
+    assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert any(isinstance(e, Notice) and "showed a change to calc.py" in e.text for e in events)
+    steps = [(s.tool, s.decision) for s in run.loop.steps]
+    assert steps[0] == ("edit_file", "auto")
+    assert run.summary.status == "done" and [f.path for f in run.summary.files] == ["calc.py"]
+    edited = tool_results(fake_llm.chat_requests[1]["json"])[0]
+    assert "edited calc.py" in edited or "calc.py" in edited
+
+    # in ask mode, with nobody to ask, the same answer changes nothing
+    (project / "calc.py").write_text(CALC)
+    fake_llm.reset()
+    fake_llm.replies = [SHOWN, "Done."]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="ask", goal="fix add")
+    assert (project / "calc.py").read_text() == CALC
+    assert next((s.tool, s.decision) for s in run.loop.steps) == ("edit_file", "refused")
+
+
+# -- the check before done -------------------------------------------------------------------
+
+
+async def test_a_run_that_says_done_with_the_tests_failing_is_sent_back(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    edit = {"path": "calc.py", "old_text": "return a - b", "new_text": "return a * b"}
+    fake_llm.tool_calls = [[{"name": "edit_file", "arguments": edit}]]
+    fake_llm.replies = ["Fixed.", SHOWN, "Fixed now."]  # "Fixed." — but 2 * 3 is not 5
+    goal = "test_calc.py fails: fix calc.py so that it passes"
+    run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+
+    told = fake_llm.chat_requests[2]["json"]["messages"]
+    assert told[-1]["role"] == "user" and "the project's tests fail" in told[-1]["content"]
+    assert "1 failed" in tool_results(fake_llm.chat_requests[2]["json"])[-1]
+    assert "return a + b" in (project / "calc.py").read_text()
+    checks = [s for s in run.loop.steps if s.tool == "run_command"]
+    assert [s.exit_code for s in checks] == [1, 0]  # failed, sent back; passed, done
+    assert run.summary.status == "done" and run.summary.final_text == "Fixed now."
+    assert run.summary.tests_passed is True
+    assert any(isinstance(e, Notice) and "before finishing" in e.text for e in events)
+
+
+async def test_a_model_that_calls_broken_code_correct_hears_the_tests(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    fake_llm.replies = ["The code in calc.py is correct.", SHOWN, "Fixed."]
+    goal = "test_calc.py fails: fix calc.py so that it passes"
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+    assert (
+        "the project's tests fail" in fake_llm.chat_requests[1]["json"]["messages"][-1]["content"]
+    )
+    assert "return a + b" in (project / "calc.py").read_text()
+    assert run.summary.tests_passed is True
+
+
+async def test_no_check_for_a_question_or_when_it_is_off(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    fake_llm.replies = ["add subtracts."]
+    run, _ = await run_goal(
+        isolated_env, fake_llm, mode="full-auto", goal="why does the test fail?"
+    )
+    assert len(fake_llm.chat_requests) == 1 and run.loop.steps == []
+
+    isolated_env.write_user_config('[agent]\ncheck_command = "off"\n')
+    fake_llm.reset()
+    fake_llm.replies = [SHOWN, "Done."]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="fix add")
+    assert [s.tool for s in run.loop.steps] == ["edit_file"]
+
+
+async def test_an_untrusted_projects_check_command_is_not_run(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    (project / ".aiw.toml").write_text('[agent]\ncheck_command = "touch checked-by-project"\n')
+    fake_llm.replies = [SHOWN, "Done."]
+    run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="fix add")
+    assert not (project / "checked-by-project").exists()
+    assert [s.command for s in run.loop.steps if s.tool == "run_command"] == [PYTEST]
+    notes = " ".join(e.text for e in events if isinstance(e, Notice))
+    assert "looser agent.check_command" in notes
+
+
+def test_the_check_command_is_found_from_the_project(tmp_path: Path) -> None:
+    assert check_command(tmp_path) is None
+    assert check_command(tmp_path, "make check") == "make check"
+    (tmp_path / "package.json").write_text(json.dumps({"scripts": {"test": "vitest run"}}))
+    assert check_command(tmp_path) == "npm test --silent"
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_x.py").write_text("def test_x():\n    pass\n")
+    assert check_command(tmp_path).endswith("-m pytest -q")
+    assert check_command(tmp_path, "off") is None
+    assert wants_a_fix("test_calc.py fails: fix calc.py") and wants_a_fix("make the tests pass")
+    assert not wants_a_fix("why does the test fail?") and not wants_a_fix("fix the typo in README")
+    assert could_not_check(5, "no tests ran") and could_not_check(1, "No module named pytest")
+    assert not could_not_check(1, "1 failed in 0.1s")
