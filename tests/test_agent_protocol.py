@@ -24,6 +24,11 @@ from tests.agent_tools import SPECS
         # LangChain's ReAct shape and other agents' names
         '```json\n{"action": "read_file", "action_input": {"path": "a.py"}}\n```',
         '```json\n{"tool_name": "read_file", "tool_input": {"path": "a.py"}}\n```',
+        # tags a small model made up after the <tool_output> wrappers it saw (Qwen 1.5B)
+        'I will read it.\n<tool_request>\n<request type="function" function="read_file">\n'
+        '{\n  "path": "a.py"\n}\n</request>\n</tool_request>',
+        '<invoke name="read_file" path="a.py"/>',
+        '<request type="function" function="read_file" path="a.py">\nand then',
     ],
 )
 def test_actions_in_the_forms_models_write_them(text: str) -> None:
@@ -63,6 +68,8 @@ def test_prose_and_code_blocks_are_not_actions() -> None:
     assert parse_action("All done: the tests pass.") is None
     assert parse_action("Here is the fix:\n```python\nprint('x')\n```") is None
     assert parse_action('```json\n{"version": 2}\n```') is None
+    assert parse_action('See <a name="intro">the intro</a>.') is None
+    assert parse_action('<tool_output tool="read_file" path="a.py">x</tool_output>') is None
 
 
 def test_a_meant_but_unreadable_action_is_an_error_for_the_model() -> None:
@@ -98,6 +105,8 @@ def test_the_prompt_lists_each_tool_with_its_arguments() -> None:
         "PYTHONPATH=. python3 -m unittest discover",
         "bash -c 'pytest -x'",
         "make test",
+        ".venv/bin/python -m pytest -q",
+        "/usr/bin/python3.11 -m pytest",
     ],
 )
 def test_test_runners_are_recognised(command: str) -> None:

@@ -254,6 +254,9 @@ class AgentLoop:
                 if textual and call.name in finish and call.error is None:
                     args = call.arguments or {}
                     said = next((str(v) for v in args.values() if isinstance(v, str)), "")
+                    history.pop()  # the check puts the answer back with what it found
+                    if await self._check_before_done(part.text, history):
+                        break
                     return self._finish("done", "the model finished", final_text=said or shown)
                 # a batch larger than what is left (the reads done first are free)
                 if self._calls_made - self._free_calls >= self.limits.max_steps:

@@ -9,8 +9,9 @@ turn::
 
 The result comes back as the next user message; an answer without an action is the final one.
 :func:`parse_action` also reads the forms small models fall into on their own even when offered
-real tools: Qwen/Hermes ``<tool_call>{"name": ..., "arguments": ...}</tool_call>`` and a bare JSON
-object. An action whose JSON is broken beyond repair becomes a call with an ``error``, which goes
+real tools: Qwen/Hermes ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``, a made-up tag
+naming the tool in an attribute (``<request function="edit_file">{...}</request>``, ``<invoke
+name="read_file" path="a.py"/>``) and a bare JSON object. An action whose JSON is broken beyond repair becomes a call with an ``error``, which goes
 back to the model as a tool error, like malformed OpenAI arguments.
 """
 
@@ -30,6 +31,17 @@ FINISH_TOOLS = frozenset({"finish", "final_answer", "done", "answer", "task_comp
 
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_-]*)[ \t]*\n(.*?)(?:```|\Z)", re.S)
 _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.S)
+# <request type="function" function="edit_file">{...}</request>, <invoke name="x" a="1"/>: the
+# tags small models make up (after the <tool_output> wrappers they see), name in an attribute,
+# arguments as a JSON body or as the other attributes
+_TAGGED_RE = re.compile(
+    r"<(?P<tag>request|tool_request|function_call|function|invoke|tool_use|tool|call|action)\b"
+    r"(?P<attrs>[^<>]*?\b(?:function|name|tool)\s*=\s*\"[\w.-]+\"[^<>]*?)/?>",
+    re.I,
+)
+_BODY_RE = re.compile(r"\s*(\{.*?\})\s*</", re.S)
+_ATTR_RE = re.compile(r"([A-Za-z_][\w-]*)\s*=\s*\"([^\"]*)\"")
+_NOT_ARGS = frozenset({"type", "function", "name", "tool", "id"})
 _MARKERS = ("```", "<tool_call>")
 # Where models put the tool's name and its arguments (ours first; then OpenAI/Hermes,
 # LangChain's ReAct and other agents' shapes).
@@ -87,6 +99,10 @@ def parse_action(text: str, number: int = 0) -> ToolCall | None:
         call = _from_json(match.group(1), number, tagged=True)
         if call is not None:
             return call
+    for match in _TAGGED_RE.finditer(text):
+        call = _from_tag(match, text[match.end() :], number)
+        if call is not None:
+            return call
     for match in _FENCE_RE.finditer(text):
         language, body = match.group(1).lower(), match.group(2)
         if language not in ("", "json", "json5", "tool", "tool_call", "action"):
@@ -132,6 +148,23 @@ def _from_json(body: str, number: int, *, tagged: bool) -> ToolCall | None:
     if tagged or '"tool"' in body or '"name"' in body:
         return _broken(call, "the action is not valid JSON")
     return None
+
+
+def _from_tag(match: re.Match[str], after: str, number: int) -> ToolCall | None:
+    attrs = dict(_ATTR_RE.findall(match.group("attrs")))
+    name = next((attrs[k] for k in ("function", "name", "tool") if attrs.get(k)), "")
+    if name == "function":  # type="function" name="..." in the other order
+        name = attrs.get("name", "")
+    body = _BODY_RE.match(after)
+    args: Any = (
+        _loads(body.group(1)) if body else {k: v for k, v in attrs.items() if k not in _NOT_ARGS}
+    )
+    call = ToolCall(index=number, id=f"text_{number}", name=name)
+    if not isinstance(args, dict):
+        return _broken(call, "the action's arguments are not a JSON object")
+    call.arguments = args
+    call.arguments_text = json.dumps(args, ensure_ascii=False)
+    return call
 
 
 def _broken(call: ToolCall, why: str) -> ToolCall:

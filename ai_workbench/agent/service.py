@@ -673,6 +673,12 @@ class AgentService:
             parts.append(
                 "Plan mode: you may only read. End with a numbered plan of the changes to make."
             )
+        else:
+            parts.append(
+                "Another way to change a file: name it (its path on its own line), then give "
+                "the complete new code of each function or class you change in a fenced code "
+                "block; aiw applies it to that file as an edit."
+            )
         return "\n\n".join(parts)
 
     # -- looking back ------------------------------------------------------------------------
