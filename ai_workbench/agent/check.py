@@ -21,7 +21,8 @@ __all__ = ["MAX_CHECKS", "check_command", "could_not_check", "wants_a_fix"]
 
 #: Failed checks sent back to the model in one run; after that the run ends with them failing.
 MAX_CHECKS = 3
-_ABOUT_TESTS = re.compile(r"\b(?:tests?|pytest|failing|fails?|specs?)\b", re.I)
+# "test", "tests", test_calc.py, calc_test.go, pytest ("latest" and "contest" are not tests)
+_ABOUT_TESTS = re.compile(r"(?<![a-z])(?:tests?|pytest|failing|fails?|specs?)(?![a-z])", re.I)
 _TO_CHANGE = re.compile(
     r"\b(?:fix|make|repair|implement|change|update|correct|resolve|pass|passes)\b", re.I
 )

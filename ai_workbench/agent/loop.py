@@ -462,7 +462,7 @@ class AgentLoop:
         elif call.name == ASK_USER:
             outcome, stop = await self._ask_user(call)
             decision = "auto"
-        elif self._repeats(key):
+        elif not free and self._repeats(key):  # the loop's own calls (the check) always run
             outcome = ToolOutcome(
                 f"error: you made this exact {call.name} call {MAX_REPEATS} times already and "
                 "its result will not change; do something else, or finish with a summary",

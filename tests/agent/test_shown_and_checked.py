@@ -178,6 +178,21 @@ async def test_a_model_that_calls_broken_code_correct_hears_the_tests(
     assert run.summary.tests_passed is True
 
 
+async def test_the_check_runs_even_after_the_model_repeated_the_same_command(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    test = [{"name": "run_command", "arguments": {"command": PYTEST}}]
+    fake_llm.tool_calls = [test, test]
+    fake_llm.replies = ["The code is correct.", "Still correct."]
+    goal = "test_calc.py fails: fix calc.py so that it passes"
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal, max_steps=3)
+    exits = [s.exit_code for s in run.loop.steps if s.tool == "run_command"]
+    assert exits[:3] == [1, 1, 1]  # the model's two runs, then the loop's check, really run
+    assert (
+        "the project's tests fail" in fake_llm.chat_requests[3]["json"]["messages"][-1]["content"]
+    )
+
+
 async def test_no_check_for_a_question_or_when_it_is_off(
     isolated_env: Any, fake_llm: FakeLLM, project: Path
 ) -> None:
@@ -217,5 +232,7 @@ def test_the_check_command_is_found_from_the_project(tmp_path: Path) -> None:
     assert check_command(tmp_path, "off") is None
     assert wants_a_fix("test_calc.py fails: fix calc.py") and wants_a_fix("make the tests pass")
     assert not wants_a_fix("why does the test fail?") and not wants_a_fix("fix the typo in README")
+    assert wants_a_fix("f_to_c gives wrong results; make test_temperature.py pass")
+    assert not wants_a_fix("make the latest contest entry")
     assert could_not_check(5, "no tests ran") and could_not_check(1, "No module named pytest")
     assert not could_not_check(1, "1 failed in 0.1s")
