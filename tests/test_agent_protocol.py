@@ -70,6 +70,15 @@ def test_prose_and_code_blocks_are_not_actions() -> None:
     assert parse_action('```json\n{"version": 2}\n```') is None
     assert parse_action('See <a name="intro">the intro</a>.') is None
     assert parse_action('<tool_output tool="read_file" path="a.py">x</tool_output>') is None
+    # ... but a change written up as if it were a result is the model's own action
+    imitated = (
+        '<tool_output tool="read_file" path="p.py">def f(): ...</tool_output>\n'
+        '<tool_output tool="write_file" path="p.py" '
+        'content="def f(n):\\n    return &quot;x&quot;"/>'
+    )
+    call = parse_action(imitated)
+    assert call is not None and call.name == "write_file"
+    assert call.arguments == {"path": "p.py", "content": 'def f(n):\n    return "x"'}
 
 
 def test_a_meant_but_unreadable_action_is_an_error_for_the_model() -> None:

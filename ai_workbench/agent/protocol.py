@@ -11,8 +11,10 @@ The result comes back as the next user message; an answer without an action is t
 :func:`parse_action` also reads the forms small models fall into on their own even when offered
 real tools: Qwen/Hermes ``<tool_call>{"name": ..., "arguments": ...}</tool_call>``, a made-up tag
 naming the tool in an attribute (``<request function="edit_file">{...}</request>``, ``<invoke
-name="read_file" path="a.py"/>``) and a bare JSON object. An action whose JSON is broken beyond repair becomes a call with an ``error``, which goes
-back to the model as a tool error, like malformed OpenAI arguments.
+name="read_file" path="a.py"/>``), a change written up as if it were a result (``<tool_output
+tool="write_file" path=".." content=".."/>``: the model meant to make it) and a bare JSON
+object. An action whose JSON is broken beyond repair becomes a call with an ``error``, which
+goes back to the model as a tool error, like malformed OpenAI arguments.
 """
 
 from __future__ import annotations
@@ -35,13 +37,17 @@ _TOOL_CALL_RE = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|\Z)", re.S)
 # tags small models make up (after the <tool_output> wrappers they see), name in an attribute,
 # arguments as a JSON body or as the other attributes
 _TAGGED_RE = re.compile(
-    r"<(?P<tag>request|tool_request|function_call|function|invoke|tool_use|tool|call|action)\b"
+    r"<(?P<tag>request|tool_request|function_call|function|invoke|tool_use|tool_output|tool|call"
+    r"|action)\b"
     r"(?P<attrs>[^<>]*?\b(?:function|name|tool)\s*=\s*\"[\w.-]+\"[^<>]*?)/?>",
     re.I,
 )
 _BODY_RE = re.compile(r"\s*(\{.*?\})\s*</", re.S)
 _ATTR_RE = re.compile(r"([A-Za-z_][\w-]*)\s*=\s*\"([^\"]*)\"")
-_NOT_ARGS = frozenset({"type", "function", "name", "tool", "id"})
+_NOT_ARGS = frozenset({"type", "function", "name", "tool", "id", "lines", "sandbox"})
+# A made-up <tool_output tool="write_file" path=".." content=".."/> is the model's own change
+# written as if it were done; a made-up read's output is only an imitation of what it saw.
+_IMITATED_READS = frozenset({"read_file", "list_dir", "grep", "search_index", "git"})
 _MARKERS = ("```", "<tool_call>")
 # Where models put the tool's name and its arguments (ours first; then OpenAI/Hermes,
 # LangChain's ReAct and other agents' shapes).
@@ -151,10 +157,12 @@ def _from_json(body: str, number: int, *, tagged: bool) -> ToolCall | None:
 
 
 def _from_tag(match: re.Match[str], after: str, number: int) -> ToolCall | None:
-    attrs = dict(_ATTR_RE.findall(match.group("attrs")))
+    attrs = {k: _unescape(v) for k, v in _ATTR_RE.findall(match.group("attrs"))}
     name = next((attrs[k] for k in ("function", "name", "tool") if attrs.get(k)), "")
     if name == "function":  # type="function" name="..." in the other order
         name = attrs.get("name", "")
+    if match.group("tag").lower() == "tool_output" and name in _IMITATED_READS:
+        return None
     body = _BODY_RE.match(after)
     args: Any = (
         _loads(body.group(1)) if body else {k: v for k, v in attrs.items() if k not in _NOT_ARGS}
@@ -165,6 +173,17 @@ def _from_tag(match: re.Match[str], after: str, number: int) -> ToolCall | None:
     call.arguments = args
     call.arguments_text = json.dumps(args, ensure_ascii=False)
     return call
+
+
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unescape(value: str) -> str:
+    """An attribute value as the model meant it: ``\\n`` a newline, ``&quot;`` a quote."""
+    value = re.sub(r"\\([nt\"\\])", lambda m: _ESCAPES[m.group(1)], value)
+    return (
+        value.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    )
 
 
 def _broken(call: ToolCall, why: str) -> ToolCall:

@@ -178,7 +178,9 @@ SPECS: dict[str, dict[str, Any]] = {
     ),
     "write_file": _fn(
         "write_file",
-        "Create a new file with the given content (refused if the file exists: use edit_file).",
+        "Create a new file with the given content, or replace the whole text of a file you "
+        "read in this run (any other existing file is refused: read it first, or use "
+        "edit_file).",
         {"path": _STR, "content": _STR},
         ["path", "content"],
     ),
@@ -527,14 +529,20 @@ class AgentToolbox:
         content = args.get("content")
         if not isinstance(content, str):
             raise ToolFailure("give the file's content as a string")
-        if path.exists() or path.is_symlink():
-            raise ToolFailure(
-                f"{rel} exists already; use edit_file to change it (old_text and new_text, or "
-                "the whole new text in content)"
-            )
         if confine.is_git_path(rel):
             raise ToolFailure(f"refused: {rel} is inside .git")
-        return _unified(rel, None, content), [rel], {rel: content}
+        before: str | None = None
+        if path.exists() or path.is_symlink():
+            if rel not in self.read_digests or not path.is_file():
+                raise ToolFailure(
+                    f"{rel} exists already and was not read in this run; read it first, or use "
+                    "edit_file to change it (old_text and new_text)"
+                )
+            self._check_unchanged(rel, path)  # what the model saw is what it replaces
+            before = self._read_text(path, rel)
+            if before == content:
+                raise ToolFailure(f"{rel} has this content already: nothing would change")
+        return _unified(rel, before, content), [rel], {rel: content}
 
     def _expect(self, diff: str) -> dict[str, str]:
         from ai_workbench.core.patches import patch_paths
@@ -730,6 +738,8 @@ class AgentToolbox:
                 path, rel2 = self._inside(rel)
                 if name == "edit_file":
                     self._check_unchanged(rel2, path)
+                elif path.exists() and rel2 in self.read_digests:
+                    self._check_unchanged(rel2, path)  # replacing a file this run read
                 elif path.exists():
                     raise ToolFailure(f"{rel} appeared meanwhile; nothing was written")
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -746,7 +756,7 @@ class AgentToolbox:
             for rel in paths:
                 if (self.root / rel).exists():
                     self.read_digests[rel] = _file_digest(self.root / rel)
-        verb = "created" if name == "write_file" else "changed"
+        verb = "created" if name == "write_file" and diff.startswith("--- /dev/null") else "changed"
         return _Result(diff, f"{verb} {', '.join(paths)}", diff=diff, changed=list(paths),
                        kind="edit", attrs={"path": ", ".join(paths)})  # fmt: skip
 

@@ -347,8 +347,17 @@ async def test_edit_file_takes_the_whole_new_text(repo: Path) -> None:
     )
     assert not out.is_error and "-    return sum(items) + 1" in out.text
     assert (repo / "app.py").read_text() == "def total(items):\n    return sum(items)\n"
+    # write_file replaces the whole text of a file this run read (or wrote) and nobody changed
     out = await tools.call(call("write_file", path="app.py", content="x = 1\n"))
-    assert out.is_error and "the whole new text in content" in out.text
+    assert not out.is_error and (repo / "app.py").read_text() == "x = 1\n"
+    assert tools.steps[-1].diff and "+x = 1" in tools.steps[-1].diff
+    # ... but not a file it has not read, nor one changed since it read it
+    out = await tools.call(call("write_file", path="tests/test_app.py", content="y = 2\n"))
+    assert out.is_error and "was not read in this run; read it first" in out.text
+    (repo / "app.py").write_text("z = 3\n")
+    out = await tools.call(call("write_file", path="app.py", content="x = 2\n"))
+    assert out.is_error and "changed since you read it" in out.text
+    assert (repo / "app.py").read_text() == "z = 3\n"
 
 
 async def test_an_edit_that_does_not_match_answers_the_files_text(repo: Path) -> None:
