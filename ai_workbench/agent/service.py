@@ -346,6 +346,8 @@ class AgentService:
         temperature = provider.temperature
         if temperature is None and persona is not None:
             temperature = persona.temperature
+        if temperature is None:  # [agent] temperature: 0 by default, steady edits
+            temperature = getattr(getattr(self.settings, "agent", None), "temperature", None)
         if temperature is not None:
             options["temperature"] = temperature
 

@@ -462,6 +462,12 @@ class AgentSettings(BaseModel):
     max_read_bytes: int = Field(default=1_048_576, ge=1_024, description="largest file read")
     network: bool = Field(default=False, description="commands may use the network")
     sandbox: Literal["auto", "bwrap", "landlock", "none"] = "auto"
+    temperature: float | None = Field(
+        default=0.0,
+        ge=0,
+        le=2,
+        description="sampling temperature of agent runs (a persona's or provider's wins)",
+    )
     check_command: str = Field(
         default="auto",
         description="tests run before a run that changed files ends: auto | off | a command",

@@ -127,6 +127,7 @@ async def test_code_shown_instead_of_made_becomes_an_edit_the_policy_judges(
     run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="fix add")
     assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     assert any(isinstance(e, Notice) and "showed a change to calc.py" in e.text for e in events)
+    assert fake_llm.chat_requests[0]["json"]["temperature"] == 0  # [agent] temperature
     steps = [(s.tool, s.decision) for s in run.loop.steps]
     assert steps[0] == ("edit_file", "auto")
     assert run.summary.status == "done" and [f.path for f in run.summary.files] == ["calc.py"]
