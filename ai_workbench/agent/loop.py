@@ -34,7 +34,7 @@ from ai_workbench.agent.events import (
     StepStarted,
     TextDelta,
 )
-from ai_workbench.agent.shown import shown_edits
+from ai_workbench.agent.shown import is_test_path, shown_edits
 from ai_workbench.agent.summary import RunSummary, StepInfo, is_test_command
 from ai_workbench.core.errors import ProviderError
 from ai_workbench.core.llm.engines import StreamResult, refuses_tools, stream_chat
@@ -79,12 +79,16 @@ MAX_REFUSALS_IN_A_ROW = 3
 MAX_REPEATS = 2
 #: Times a run asks the model to make a change it only showed (code in its answer, no edit).
 MAX_PUSHES = 2
+#: Turns without tools in which the model is asked for its change as code (small models write
+#: code far better than tool calls): after a push, a loop, failed edits or a second failed check.
+MAX_CODE_TURNS = 3
 EDIT_TOOLS = ("edit_file", "write_file")
 # An answer that says what the model is about to do ("I'll fix it and run the tests") but
 # ends without doing it.
 _ANNOUNCES = re.compile(
     r"\b(?:I'll|I will|I am going to|I'm going to|Let me|Let's|Next,? I|Now,? I)\b", re.I
 )
+_REPEATED = "repeated call, not run again"
 _TARGET_KEYS = ("path", "command", "cmd", "pattern", "query", "question", "action", "args")
 # endpoint|model of servers that refused the tools field (in-process memory, like structured)
 _TEXT_ONLY: set[str] = set()
@@ -171,6 +175,8 @@ class AgentLoop:
         self._free_calls = 0  # reads the loop made itself (the files the goal names)
         self._keys: list[tuple[str, str]] = []
         self._checks = 0
+        self._code_turns = 0
+        self._code_turn = False  # the next turn offers no tools: the change as code
         self.error: ProviderError | None = None  # what ended the run, when a provider failed
 
     # -- the run -----------------------------------------------------------------------------
@@ -198,7 +204,8 @@ class AgentLoop:
                 why = f"the step limit of {self.limits.max_steps} tool calls is reached"
                 return await self._stopped(why, history, wrap_up=True, deadline=deadline)
             part = StreamResult()
-            offer = self._specs() if self.protocol == "tools" else None
+            offer = self._specs() if self.protocol == "tools" and not self._code_turn else None
+            self._code_turn = False
             try:
                 async with asyncio.timeout_at(deadline):
                     shown = await self._stream(history, part, offer)
@@ -214,6 +221,8 @@ class AgentLoop:
                 return self._finish("error", str(exc), final_text=part.text, error=exc)
             self._count(part, history, offer)
             calls = list(part.tool_calls) if offer else []
+            if not offer and self.protocol == "tools" and part.tool_calls:
+                calls = list(part.tool_calls)  # a server that sends calls though none offered
             textual = False
             if not calls:
                 action = text_protocol.parse_action(part.text, self._calls_made)
@@ -233,6 +242,10 @@ class AgentLoop:
                 if pushed < MAX_PUSHES and self._described_not_done(part.text):
                     pushed += 1
                     history.append({"role": "assistant", "content": part.text})
+                    if self._ask_for_code(
+                        history, "the model described a change without making it"
+                    ):
+                        continue
                     history.append(_user(self._make_it_prompt()))
                     self.emit(
                         Notice(
@@ -273,6 +286,9 @@ class AgentLoop:
                     history.append(tool_message(call, outcome))
                 if stop is not None:
                     return stop
+            stuck = self._stuck()
+            if stuck:
+                self._ask_for_code(history, stuck)
             if self._refusals_in_a_row >= MAX_REFUSALS_IN_A_ROW:
                 return self._finish(
                     "refused",
@@ -380,6 +396,11 @@ class AgentLoop:
             "You said you were done, but the project's tests fail (the output above says where "
             "and why). Fix the cause in the code, not the tests; then finish."
         )
+        if self._checks >= 2 and self._can_ask_for_code():  # the second failure: the code
+            self._code_turns += 1
+            self._code_turn = True
+            told = f"{told}\n\n{self._code_prompt()}"
+            self.emit(Notice("the tests still fail: asked the model for the fix as code"))
         if self.protocol == "text":
             history.append({"role": "assistant", "content": text})
             history.append(_user(f"The tests were run: {self.check}\n{outcome.text}\n\n{told}"))
@@ -388,6 +409,64 @@ class AgentLoop:
             history.append(tool_message(call, outcome))
             history.append(_user(told))
         return True
+
+    def _can_ask_for_code(self) -> bool:
+        return (
+            self._code_turns < MAX_CODE_TURNS
+            and "edit_file" in self._names()
+            and getattr(self.toolbox, "current_text", None) is not None
+        )
+
+    def _ask_for_code(self, history: list[dict[str, Any]], why: str) -> bool:
+        """Ask for the change as code in a turn without tools (shown code is then proposed as
+        an edit, :meth:`_apply_shown`); False when that is not possible or used up."""
+        if not self._can_ask_for_code():
+            return False
+        self._code_turns += 1
+        self._code_turn = True
+        history.append(_user(self._code_prompt()))
+        self.emit(Notice(f"{why}: asked it for the change as code (no tools this turn)"))
+        return True
+
+    def _stuck(self) -> str:
+        """Why the model is going round in circles (its last calls change nothing), or ""."""
+        last = self.steps[-2:]
+        if not last or any(s.changed_files for s in last):
+            return ""
+        if last[-1].summary == _REPEATED:
+            return "the model repeated the same call"
+        if len(last) == 2 and all(s.tool in EDIT_TOOLS and s.is_error for s in last):
+            return "two edits in a row failed"
+        return ""
+
+    def _code_prompt(self) -> str:
+        """The code turn's request: the files in play as they are now, the failing tests."""
+        read = getattr(self.toolbox, "current_text", None)
+        paths: list[str] = []
+        for step in reversed(self.steps):
+            for path in [*step.changed_files, str(step.args.get("path") or "")]:
+                if path and path not in paths and not is_test_path(path):
+                    paths.append(path)
+        parts = [
+            "Answer WITHOUT calling tools this time: write the fix as code. For each file to "
+            "change, put its path on its own line, then one fenced code block with the "
+            "complete corrected code of each function or class you change. aiw applies it "
+            "to the file as an edit and runs the tests."
+        ]
+        failing = next(
+            (s for s in reversed(self.steps)
+             if s.command and is_test_command(s.command) and s.exit_code not in (None, 0)),
+            None,
+        )  # fmt: skip
+        if failing is not None and failing.output:
+            parts.append(f"The tests fail with:\n{failing.output[-1500:]}")
+        for path in paths[:3]:
+            text = read(path) if read is not None else None
+            if text is None or len(text) > 6000:
+                continue
+            body = redact_text(text, filename=path)
+            parts.append(f"{path} now reads:\n```{_fence_language(path)}\n{body}\n```")
+        return "\n\n".join(parts)
 
     def _names(self) -> set[str]:
         return {str(s.get("function", {}).get("name")) for s in self._specs()}
@@ -467,7 +546,7 @@ class AgentLoop:
                 f"error: you made this exact {call.name} call {MAX_REPEATS} times already and "
                 "its result will not change; do something else, or finish with a summary",
                 is_error=True,
-                summary="repeated call, not run again",
+                summary=_REPEATED,
             )
             decision = "error"
         else:
@@ -711,6 +790,14 @@ class AgentLoop:
 _NOT_RUN = ToolOutcome(
     "error: not run: the step limit of this run is reached", is_error=True, summary="not run"
 )
+
+
+_LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go",
+              ".rs": "rust", ".java": "java", ".rb": "ruby", ".sh": "bash"}  # fmt: skip
+
+
+def _fence_language(path: str) -> str:
+    return next((lang for ext, lang in _LANGUAGES.items() if path.endswith(ext)), "")
 
 
 def _loop_call(n: int, name: str, args: dict[str, Any]) -> ToolCall:
