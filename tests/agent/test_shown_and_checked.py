@@ -237,3 +237,26 @@ def test_the_check_command_is_found_from_the_project(tmp_path: Path) -> None:
     assert not wants_a_fix("make the latest contest entry")
     assert could_not_check(5, "no tests ran") and could_not_check(1, "No module named pytest")
     assert not could_not_check(1, "1 failed in 0.1s")
+
+
+# -- the code turn ---------------------------------------------------------------------------
+
+
+async def test_a_model_going_round_in_circles_is_asked_for_the_fix_as_code(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    test = [{"name": "run_command", "arguments": {"command": PYTEST}}]
+    fake_llm.tool_calls = [test, test, test]  # the third is not run again: it is going round
+    fake_llm.replies = ["calc.py\n```python\ndef add(a, b):\n    return a + b\n```", "Fixed."]
+    goal = "test_calc.py fails: fix calc.py so that it passes"
+    run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+
+    code_turn = fake_llm.chat_requests[3]["json"]
+    assert "tools" not in code_turn  # no tools offered in this turn
+    asked = code_turn["messages"][-1]["content"]
+    assert asked.startswith("Answer WITHOUT calling tools") and "1 failed" in asked
+    assert "calc.py now reads:\n```python\nimport math" in asked
+    assert "tools" in fake_llm.chat_requests[4]["json"]  # the turn after has them again
+    assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert run.summary.status == "done" and run.summary.tests_passed is True
+    assert any(isinstance(e, Notice) and "repeated the same call" in e.text for e in events)
