@@ -137,3 +137,11 @@ def test_ask_autonomous_is_the_agent(fake_llm, project) -> None:
     assert result.exit_code == 0, result.output
     assert "▸ 4 run_command  python -m pytest -q" in result.output
     assert "agent run 1" in result.output
+    # the agent's own options, as `ai --autonomous` users would pass them
+    fake_llm.reset()
+    fake_llm.tool_calls = [[{"name": "run_command", "arguments": {"command": "echo hi"}}]] * 3
+    limited = aiw(fake_llm, "ask", "--autonomous", "--mode", "plan", "--max-steps", "1", "look")
+    assert limited.exit_code == EXIT_LIMIT, limited.output
+    assert "[plan]" in limited.output or "mode plan" in limited.output
+    wrong = aiw(fake_llm, "ask", "--max-steps", "3", "hello")
+    assert wrong.exit_code == 2 and "go with --autonomous" in wrong.output

@@ -80,6 +80,17 @@ from ai_workbench.core.errors import EXIT_CODES_HELP, EXIT_INTERRUPTED
     help="Carry out PROMPT as a goal with tools: the same as aiw agent PROMPT (see aiw agent -h).",
 )
 @click.option(
+    "--mode",
+    "agent_mode",
+    type=click.Choice(["plan", "ask", "auto-edit", "full-auto"]),
+    help="With --autonomous: the agent's mode (default: config [agent] mode).",
+)
+@click.option(
+    "--max-steps",
+    type=click.IntRange(1, 1000),
+    help="With --autonomous: tool calls the run may make (default: [agent] max_steps).",
+)
+@click.option(
     "--mcp",
     "mcp_servers",
     multiple=True,
@@ -107,6 +118,8 @@ def ask(
     no_stdin: bool,
     kb: bool,
     autonomous: bool,
+    agent_mode: str | None,
+    max_steps: int | None,
     mcp_servers: tuple[str, ...],
 ) -> None:
     """Ask a model; the answer streams to the terminal and is saved in a session.
@@ -120,6 +133,8 @@ def ask(
         fail("use either --json or --code", 2)
     if api_base and not model and not provider:
         fail("--api-base needs --model (the model's name on that server)", 2)
+    if (agent_mode or max_steps) and not autonomous:
+        fail("--mode and --max-steps go with --autonomous (or use aiw agent)", 2)
     if autonomous:  # `ai --autonomous "GOAL"` users: the agent, with its policy and log
         from ai_workbench.cli.agent import run_agent
 
@@ -127,7 +142,7 @@ def ask(
             run_agent(
                 ctx, " ".join(prompt), model=model, api_base=api_base, provider=provider,
                 persona=persona, files=files, mcp_servers=mcp_servers, offline=offline,
-                as_json=as_json,
+                as_json=as_json, mode=agent_mode, max_steps=max_steps,
             )
         )  # fmt: skip
     loaded = load_settings(ctx, offline=offline or None, engine=engine)
