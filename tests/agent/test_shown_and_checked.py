@@ -260,3 +260,30 @@ async def test_a_model_going_round_in_circles_is_asked_for_the_fix_as_code(
     assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     assert run.summary.status == "done" and run.summary.tests_passed is True
     assert any(isinstance(e, Notice) and "repeated the same call" in e.text for e in events)
+
+
+async def test_a_second_failed_check_asks_for_the_fix_as_code(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    def edit(old: str, new: str) -> list[dict[str, Any]]:
+        args = {"path": "calc.py", "old_text": old, "new_text": new}
+        return [{"name": "edit_file", "arguments": args}]
+
+    fake_llm.tool_calls = [edit("a - b", "a * b"), edit("a * b", "a ** b")]  # both wrong
+    fake_llm.replies = [
+        "Fixed.",
+        "Fixed.",
+        "calc.py\n```python\ndef add(a, b):\n    return a + b\n```",
+        "Done.",
+    ]
+    goal = "test_calc.py fails: fix calc.py so that it passes"
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+
+    bodies = [r["json"] for r in fake_llm.chat_requests]
+    code_turns = [b for b in bodies if "tools" not in b]
+    assert len(code_turns) == 1
+    asked = code_turns[0]["messages"][-1]["content"]
+    assert "the project's tests fail" in asked and "Answer WITHOUT calling tools" in asked
+    assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    checks = [s.exit_code for s in run.loop.steps if s.tool == "run_command"]
+    assert checks == [1, 1, 0] and run.summary.tests_passed is True
