@@ -224,6 +224,10 @@ class AgentLoop:
             if not offer and self.protocol == "tools" and part.tool_calls:
                 calls = list(part.tool_calls)  # a server that sends calls though none offered
             textual = False
+            # code shown for a file comes first: a small model writes the fix, then "runs the
+            # tests" as made-up text (the check before done runs them for real)
+            if not calls and await self._apply_shown(part.text, history, shown):
+                continue
             if not calls:
                 action = text_protocol.parse_action(part.text, self._calls_made)
                 if action is not None:
@@ -236,8 +240,6 @@ class AgentLoop:
                     nudged = True
                     history.append({"role": "assistant", "content": ""})
                     history.append(_user("Continue: take the next step, or summarize if done."))
-                    continue
-                if await self._apply_shown(part.text, history):
                     continue
                 if pushed < MAX_PUSHES and self._described_not_done(part.text):
                     pushed += 1
@@ -338,7 +340,7 @@ class AgentLoop:
         self._refusals_in_a_row = 0
         return messages
 
-    async def _apply_shown(self, text: str, history: list[dict[str, Any]]) -> bool:
+    async def _apply_shown(self, text: str, history: list[dict[str, Any]], shown: str = "") -> bool:
         """Code the answer shows for a project file, proposed as ``edit_file`` calls (they pass
         the policy like the model's own); False when the answer shows no clear change."""
         read = getattr(self.toolbox, "current_text", None)
@@ -353,6 +355,9 @@ class AgentLoop:
             _loop_call(self._calls_made + i, "edit_file", {"path": e.path, "content": e.content})
             for i, e in enumerate(edits, 1)
         ]
+        rest = text[len(shown) :]
+        if rest:
+            self.emit(TextDelta(rest))
         names = ", ".join(e.path for e in edits)
         self.emit(Notice(f"the answer showed a change to {names} without making it: proposed "
                          "it as an edit"))  # fmt: skip

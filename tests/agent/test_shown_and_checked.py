@@ -287,3 +287,16 @@ async def test_a_second_failed_check_asks_for_the_fix_as_code(
     assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     checks = [s.exit_code for s in run.loop.steps if s.tool == "run_command"]
     assert checks == [1, 1, 0] and run.summary.tests_passed is True
+
+
+async def test_shown_code_comes_before_a_made_up_test_run_in_the_same_answer(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    made_up = '<tool_output tool="run_command" command="pytest">\n1 passed\n</tool_output>'
+    fake_llm.replies = [f"{SHOWN}\n\nNow the tests:\n{made_up}", "Done."]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="fix add")
+    assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert [(s.tool, s.exit_code) for s in run.loop.steps] == [
+        ("edit_file", None),
+        ("run_command", 0),
+    ]
