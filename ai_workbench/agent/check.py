@@ -17,7 +17,7 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["MAX_CHECKS", "check_command", "could_not_check", "wants_a_fix"]
+__all__ = ["MAX_CHECKS", "check_command", "could_not_check", "same_check", "wants_a_fix"]
 
 #: Failed checks sent back to the model in one run; after that the run ends with them failing.
 MAX_CHECKS = 3
@@ -32,6 +32,7 @@ _OFF = ("", "off", "none", "false", "no")
 # outputs that mean the command could not test anything (not that the tests failed)
 _CANNOT = re.compile(
     r"No module named pytest|command not found|not found: |no tests ran|collected 0 items"
+    r"|\bRan 0 tests\b"
     r"|npm ERR! Missing script",
     re.I,
 )
@@ -70,6 +71,19 @@ def check_command(root: Path, setting: str = "auto") -> str | None:
 def could_not_check(exit_code: int | None, output: str) -> bool:
     """The check did not test anything (no runner, no tests): not a failure to send back."""
     return exit_code in (5, 126, 127) or bool(_CANNOT.search(output[-4000:]))
+
+
+def same_check(command: str, check: str) -> bool:
+    """Whether ``command`` (one the model ran) is the check itself: ``pytest -q`` is
+    ``python -m pytest -q``; ``pytest test_a.py::one`` or ``python -m unittest`` is not."""
+    return _normal(command) == _normal(check)
+
+
+def _normal(command: str) -> str:
+    words = command.split()
+    while words and ("/" in words[0] or words[0].startswith("python")) and words[1:2] == ["-m"]:
+        words = words[2:]  # .venv/bin/python -m pytest → pytest
+    return " ".join(w for w in words if w not in ("-p", "no:cacheprovider"))
 
 
 def _python_tests(root: Path) -> bool:

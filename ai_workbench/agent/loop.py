@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from ai_workbench.agent import protocol as text_protocol
-from ai_workbench.agent.check import MAX_CHECKS, could_not_check, wants_a_fix
+from ai_workbench.agent.check import MAX_CHECKS, could_not_check, same_check, wants_a_fix
 from ai_workbench.agent.events import (
     AgentEvent,
     Notice,
@@ -383,10 +383,11 @@ class AgentLoop:
             return False
         after = self.steps[changed[-1] + 1 :] if changed else self.steps
         if any(
-            s.command and is_test_command(s.command) and s.exit_code == 0 and not s.refused
+            s.command and same_check(s.command, self.check) and s.exit_code == 0
+            and not s.refused and not could_not_check(s.exit_code, s.output)
             for s in after
-        ):
-            return False  # the model ran the tests after its last change, and they passed
+        ):  # fmt: skip
+            return False  # the model ran these tests after its last change, and they passed
         self._checks += 1
         call = _loop_call(self._calls_made + 1, "run_command", {"command": self.check})
         self.emit(Notice(f"before finishing, the project's tests: {self.check}"))
