@@ -15,6 +15,7 @@ A block is taken only when it is clear:
   (methods one by one when a class is shown in part), add the functions and imports that are
   new, and keep everything else; another language's block must be the whole file (it holds the
   file's first and last lines); the result must differ from the file (and parse, for Python);
+  a sketch (a ``...`` body, "# rest of the code") where the file has code is not taken;
 * the file is not a test: tests are how the change is checked, so they change only through
   ``edit_file``.
 """
@@ -40,6 +41,12 @@ _TEST_PATH = re.compile(
     r"(?:^|/)(?:tests?/|test_[^/]*$|[^/]*_test\.\w+$|[^/]*\.(?:test|spec)\.\w+$|conftest\.py$)"
 )
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+# "the rest stays as it is" written into the code: the block is not the code to put there
+_ELIDED = re.compile(
+    r"^\s*(?:#|//)\s*(?:\.\.\.|…|(?:the )?rest of|existing code|unchanged|same as (?:before|above)"
+    r"|other (?:methods|functions)|\(?(?:code|implementation) (?:omitted|unchanged))",
+    re.I | re.M,
+)
 
 Read = Callable[[str], "str | None"]
 
@@ -139,6 +146,8 @@ def _merge_python(old: str, block: str) -> str | None:
     new_tree, old_tree = _parse(block), _parse(old)
     if new_tree is None or old_tree is None:
         return None
+    if _ELIDED.search(block) and not _ELIDED.search(old):
+        return None  # "# ... rest of the code": a sketch, not the code
     new_lines, old_lines = block.splitlines(), old.splitlines()
     new_defs = [n for n in new_tree.body if isinstance(n, _DEFS)]
     if not new_defs:
@@ -148,6 +157,8 @@ def _merge_python(old: str, block: str) -> str | None:
     added: list[list[str]] = []
     for node in new_defs:
         target = old_defs.get(node.name)
+        if _elides(node) and (target is None or not _elides(target)):
+            return None  # a body of `...` where the file has code
         if target is None:
             if not node.name.startswith(("test_", "Test")):  # a test shown is not a fix
                 added.append(_source(new_lines, node))
@@ -169,6 +180,13 @@ def _merge_python(old: str, block: str) -> str | None:
         result += ["", "", *lines]
     merged = "\n".join(result) + "\n"
     return merged if _parse(merged) is not None else None
+
+
+def _elides(node: ast.AST) -> bool:
+    return any(
+        isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) and n.value.value is ...
+        for n in ast.walk(node)
+    )
 
 
 def _class_spans(

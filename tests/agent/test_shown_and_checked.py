@@ -107,7 +107,9 @@ def test_unclear_blocks_change_nothing(tmp_path: Path) -> None:
     nameless = "```python\ndef add(a, b):\n    return a + b\n```"
     broken = "calc.py:\n```python\ndef add(a, b)\n    return a + b\n```"
     js_part = "In app.js:\n```js\nconst b = 3;\n```"
-    for answer in (same, test, test_into_source, nameless, broken, js_part):
+    elided = "calc.py:\n```python\ndef add(a, b):\n    return a + b\n\n\ndef area(r):\n    ...\n```"
+    rest = "calc.py:\n```python\ndef add(a, b):\n    return a + b\n# ... rest of the file\n```"
+    for answer in (same, test, test_into_source, nameless, broken, js_part, elided, rest):
         assert shown_edits(answer, read) == [], answer
     assert is_test_path("tests/unit/calc.py") and is_test_path("src/app.spec.ts")
     assert not is_test_path("src/contest.py")
