@@ -87,6 +87,14 @@ def test_ambiguous_search_is_refused() -> None:
         apply_edit("  x = 1\ny\n    x = 1\n", "x = 1  ", "x = 3")
 
 
+def test_the_same_words_on_other_lines_are_matched_once() -> None:
+    text = "def add(a, b):\n    return a - b\n\n\ndef sub(a, b):\n    return a - b\n"
+    out = apply_edit(text, "def add(a, b): return a - b", "def add(a, b): return a + b")
+    assert out == "def add(a, b): return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
+    with pytest.raises(EditError, match="occurs 2 times"):
+        apply_edit(text, "return   a - b", "return a + b")
+
+
 def test_missing_search_is_refused_with_its_start() -> None:
     with pytest.raises(EditError, match=r"not found.*'return total"):
         apply_edit(SOURCE, "return total\n", "x\n", path="calc.py")

@@ -436,13 +436,16 @@ class AgentLoop:
 
     def _stuck(self) -> str:
         """Why the model is going round in circles (its last calls change nothing), or ""."""
-        last = self.steps[-2:]
-        if not last or any(s.changed_files for s in last):
+        if not self.steps or self.steps[-1].changed_files:
             return ""
-        if last[-1].summary == _REPEATED:
+        last = self.steps[-1]
+        if last.summary == _REPEATED:
             return "the model repeated the same call"
-        if len(last) == 2 and all(s.tool in EDIT_TOOLS and s.is_error for s in last):
-            return "two edits in a row failed"
+        since = self.steps[max((i for i, s in enumerate(self.steps) if s.changed_files),
+                               default=-1) + 1 :]  # fmt: skip
+        failed = [s for s in since if s.tool in EDIT_TOOLS and s.is_error and not s.refused]
+        if last in failed and len(failed) >= 2:
+            return "its edits did not apply"
         return ""
 
     def _code_prompt(self) -> str:

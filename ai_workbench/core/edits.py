@@ -20,7 +20,8 @@ fills an empty one). A fenced block without markers right after a path line is t
 whole new text (:attr:`EditBlock.whole`), which callers accept only for small files.
 
 :func:`apply_edit` finds the SEARCH text exactly, else line by line ignoring trailing
-whitespace, else ignoring indentation (re-indenting the replacement by the same amount). It
+whitespace, else ignoring indentation (re-indenting the replacement by the same amount), else
+as the same words with other whitespace between them (a small model quoting two lines as one). It
 refuses a SEARCH that is not found, and one that matches more than once at the first level
 that matches at all (which place was meant is then a guess). The watcher's ``AI!`` requests use
 this; the agent's edit tool will too.
@@ -165,8 +166,29 @@ def apply_edit(text: str, search: str, replace: str, *, path: str = "the file") 
             if out and text.endswith(("\n", "\r")):
                 result += eol
             return result
+    spans = _spans_ignoring_whitespace(text, search)
+    if len(spans) > 1:
+        raise EditError(f"{path}: the SEARCH text occurs {len(spans)} times; quote more lines")
+    if spans:  # the same words, other line breaks ("def f(a): return a" for two lines)
+        start, end = spans[0]
+        return text[:start] + replace.strip("\n") + text[end:]
     first = want[0].strip()
     raise EditError(f"{path}: the SEARCH text was not found (it starts with {first[:60]!r})")
+
+
+def _spans_ignoring_whitespace(text: str, search: str) -> list[tuple[int, int]]:
+    """Where ``search`` occurs in ``text`` when every run of whitespace may be any other run
+    (at least one space stays one); at most two spans are looked for."""
+    words = search.split()
+    if len(words) < 2:
+        return []
+    pattern = re.compile(r"\s+".join(re.escape(w) for w in words))
+    spans = []
+    for match in pattern.finditer(text):
+        spans.append(match.span())
+        if len(spans) > 1:
+            break
+    return spans
 
 
 def _reindent(new: list[str], want: list[str], found: list[str]) -> list[str]:

@@ -269,6 +269,21 @@ async def test_a_model_going_round_in_circles_is_asked_for_the_fix_as_code(
     assert any(isinstance(e, Notice) and "repeated the same call" in e.text for e in events)
 
 
+async def test_edits_that_keep_missing_lead_to_a_code_turn(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    miss = {"path": "calc.py", "old_text": "return a-b", "new_text": "return a+b"}
+    read = [{"name": "read_file", "arguments": {"path": "calc.py"}}]
+    fake_llm.tool_calls = [[{"name": "edit_file", "arguments": miss}], read,
+                           [{"name": "edit_file", "arguments": miss}]]  # fmt: skip
+    fake_llm.replies = ["calc.py\n```python\ndef add(a, b):\n    return a + b\n```", "Done."]
+    run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="fix add")
+    assert "tools" not in fake_llm.chat_requests[3]["json"]
+    assert any(isinstance(e, Notice) and "edits did not apply" in e.text for e in events)
+    assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert run.summary.status == "done" and run.summary.tests_passed is True
+
+
 async def test_a_second_failed_check_asks_for_the_fix_as_code(
     isolated_env: Any, fake_llm: FakeLLM, project: Path
 ) -> None:
