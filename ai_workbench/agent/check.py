@@ -1,10 +1,11 @@
 """The check before "done": the project's tests, run when a run says it is finished.
 
 A model that says "fixed" has not always run the tests, or has misread them. When a run that
-changed files ends, the loop runs the project's test command once more, through the policy like
-any command, and a failure goes back to the model with its output (at most :data:`MAX_CHECKS`
-times). A run that changed nothing is checked too when its goal asks to fix failing tests: a
-model that says "the code is correct" hears that the tests disagree.
+changed files (other than documentation) ends, the loop runs the project's test command once
+more, through the policy like any command, and a failure goes back to the model with its
+output (at most :data:`MAX_CHECKS` times). A run that changed nothing is checked too when its
+goal asks to fix failing tests: a model that says "the code is correct" hears that the tests
+disagree.
 
 ``[agent] check_command`` chooses the command: ``auto`` (found from the project: pytest, npm
 test, cargo test, go test), a command of your own, or ``off``.
@@ -17,7 +18,14 @@ import re
 import shutil
 from pathlib import Path
 
-__all__ = ["MAX_CHECKS", "check_command", "could_not_check", "same_check", "wants_a_fix"]
+__all__ = [
+    "MAX_CHECKS",
+    "check_command",
+    "could_not_check",
+    "is_prose",
+    "same_check",
+    "wants_a_fix",
+]
 
 #: Failed checks sent back to the model in one run; after that the run ends with them failing.
 MAX_CHECKS = 3
@@ -71,6 +79,14 @@ def check_command(root: Path, setting: str = "auto") -> str | None:
 def could_not_check(exit_code: int | None, output: str) -> bool:
     """The check did not test anything (no runner, no tests): not a failure to send back."""
     return exit_code in (5, 126, 127) or bool(_CANNOT.search(output[-4000:]))
+
+
+_PROSE = (".md", ".rst", ".txt", ".adoc", ".org")
+
+
+def is_prose(path: str) -> bool:
+    """A documentation file: changing only these does not call for the tests."""
+    return path.lower().endswith(_PROSE) or path.startswith("docs/")
 
 
 def same_check(command: str, check: str) -> bool:

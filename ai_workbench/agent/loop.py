@@ -25,7 +25,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal, Protocol
 
 from ai_workbench.agent import protocol as text_protocol
-from ai_workbench.agent.check import MAX_CHECKS, could_not_check, same_check, wants_a_fix
+from ai_workbench.agent.check import (
+    MAX_CHECKS,
+    could_not_check,
+    is_prose,
+    same_check,
+    wants_a_fix,
+)
 from ai_workbench.agent.events import (
     AgentEvent,
     Notice,
@@ -379,8 +385,9 @@ class AgentLoop:
         if self.check is None or self._checks >= MAX_CHECKS or "run_command" not in self._names():
             return False
         changed = [i for i, s in enumerate(self.steps) if s.changed_files]
-        if not changed and not wants_a_fix(self.goal):
-            return False
+        code = [f for i in changed for f in self.steps[i].changed_files if not is_prose(f)]
+        if not code and not wants_a_fix(self.goal):
+            return False  # nothing but docs changed (a README is not checked by the tests)
         after = self.steps[changed[-1] + 1 :] if changed else self.steps
         if any(
             s.command and same_check(s.command, self.check) and s.exit_code == 0

@@ -18,7 +18,13 @@ from typing import Any
 
 import pytest
 
-from ai_workbench.agent.check import check_command, could_not_check, same_check, wants_a_fix
+from ai_workbench.agent.check import (
+    check_command,
+    could_not_check,
+    is_prose,
+    same_check,
+    wants_a_fix,
+)
 from ai_workbench.agent.events import Notice
 from ai_workbench.agent.loop import forget_tool_refusals
 from ai_workbench.agent.shown import is_test_path, shown_edits
@@ -240,6 +246,7 @@ def test_the_check_command_is_found_from_the_project(tmp_path: Path) -> None:
     assert could_not_check(5, "no tests ran") and could_not_check(1, "No module named pytest")
     assert not could_not_check(1, "1 failed in 0.1s")
     assert could_not_check(0, "----\nRan 0 tests in 0.000s\n\nOK")
+    assert is_prose("README.md") and is_prose("docs/api.yaml") and not is_prose("calc.py")
     assert same_check("pytest -q", ".venv/bin/python -m pytest -q")
     assert same_check("python3 -m pytest -q", "python -m pytest -q")
     assert not same_check("python -m unittest discover", "python -m pytest -q")
