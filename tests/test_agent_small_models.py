@@ -172,7 +172,7 @@ async def test_results_say_what_comes_next_after_an_edit_and_a_test_run(
         await h.run("fix add", mode="full-auto")
     failed, edited, passed = tool_results(fake_llm.chat_requests[-1]["json"])
     assert "1 failed" in failed and "The tests fail" in failed and "Fix the cause" in failed
-    assert edited.endswith("Next: run the tests (run_command) to check it.")
+    assert "The change is made. Next: run the tests (" in edited and "pytest -q) to" in edited
     assert "1 passed" in passed and "The tests pass. If that reaches the goal, stop" in passed
 
 

@@ -521,11 +521,14 @@ class AgentLoop:
         """A line after a result that tells a (small) model the usual next move."""
         if step.is_error and step.tool not in ("run_command",):
             return ""
+        how = f" ({self.check})" if self.check else ""
         if step.changed_files and "run_command" in self._names():
-            return "The change is made. Next: run the tests (run_command) to check it."
+            return f"The change is made. Next: run the tests{how} to check it."
         command = step.command
         if command is None or not is_test_command(command) or step.exit_code is None:
             return ""
+        if could_not_check(step.exit_code, step.output):
+            return f"That ran no tests at all, so it proves nothing. Run the project's tests{how}."
         if step.exit_code == 0:
             if any(s.changed_files for s in self.steps):
                 return (

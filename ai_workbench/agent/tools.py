@@ -540,8 +540,11 @@ class AgentToolbox:
                 )
             self._check_unchanged(rel, path)  # what the model saw is what it replaces
             before = self._read_text(path, rel)
-            if before == content:
-                raise ToolFailure(f"{rel} has this content already: nothing would change")
+            if _lines(before) == _lines(content):
+                raise ToolFailure(
+                    f"{rel} has this content already (blank lines and trailing spaces aside): "
+                    "nothing was written"
+                )
         return _unified(rel, before, content), [rel], {rel: content}
 
     def _expect(self, diff: str) -> dict[str, str]:
@@ -822,6 +825,11 @@ class AgentToolbox:
             kind="mcp",
             attrs={"server": name.split("__")[1] if "__" in name else ""},
         )
+
+
+def _lines(text: str) -> list[str]:
+    """A text's lines without trailing spaces and blank lines: what a rewrite must change."""
+    return [line.rstrip() for line in text.splitlines() if line.strip()]
 
 
 def _unified(rel: str, before: str | None, after: str) -> str:

@@ -329,3 +329,16 @@ async def test_shown_code_comes_before_a_made_up_test_run_in_the_same_answer(
         ("edit_file", None),
         ("run_command", 0),
     ]
+
+
+async def test_a_test_command_that_ran_no_tests_is_not_taken_for_a_pass(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    unittest = f"{shlex.quote(sys.executable)} -m unittest test_calc.py"  # pytest-style: 0 run
+    fake_llm.tool_calls = [[{"name": "run_command", "arguments": {"command": unittest}}]]
+    fake_llm.replies = [SHOWN, "Done."]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="fix add")
+    result = tool_results(fake_llm.chat_requests[1]["json"])[-1]
+    assert "Ran 0 tests" in result and "That ran no tests at all" in result
+    assert f"Run the project's tests ({PYTEST})" in result
+    assert run.summary.tests_passed is True  # the check ran the real ones

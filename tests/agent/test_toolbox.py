@@ -351,6 +351,10 @@ async def test_edit_file_takes_the_whole_new_text(repo: Path) -> None:
     out = await tools.call(call("write_file", path="app.py", content="x = 1\n"))
     assert not out.is_error and (repo / "app.py").read_text() == "x = 1\n"
     assert tools.steps[-1].diff and "+x = 1" in tools.steps[-1].diff
+    # a rewrite that changes only blank lines or trailing spaces writes nothing
+    out = await tools.call(call("write_file", path="app.py", content="\nx = 1   \n\n"))
+    assert out.is_error and "has this content already" in out.text
+    assert (repo / "app.py").read_text() == "x = 1\n"
     # ... but not a file it has not read, nor one changed since it read it
     out = await tools.call(call("write_file", path="tests/test_app.py", content="y = 2\n"))
     assert out.is_error and "was not read in this run; read it first" in out.text
