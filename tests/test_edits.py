@@ -93,6 +93,8 @@ def test_the_same_words_on_other_lines_are_matched_once() -> None:
     assert out == "def add(a, b): return a + b\n\n\ndef sub(a, b):\n    return a - b\n"
     with pytest.raises(EditError, match="occurs 2 times"):
         apply_edit(text, "return   a - b", "return a + b")
+    with pytest.raises(EditError, match="differs only in whitespace"):
+        apply_edit(text, "def add(a, b): return a - b", "def add(a, b):  return a - b")
 
 
 def test_missing_search_is_refused_with_its_start() -> None:

@@ -342,6 +342,10 @@ class AgentService:
             search=self._search(root),
             **extra,
         )
+        if hasattr(toolbox, "protect_tests"):  # a test changes only when you approve it
+            from ai_workbench.agent.check import wants_a_fix
+
+            toolbox.protect_tests = wants_a_fix(goal)
         options = connection_options(self.settings, provider)
         temperature = provider.temperature
         if temperature is None and persona is not None:

@@ -293,6 +293,7 @@ class AgentToolbox:
         self.persist_rule = persist_rule if persist_rule is not None else _write_user_rule
         self.steps: list[StepRecord] = []
         self.read_digests: dict[str, str] = {}
+        self.protect_tests = False  # set for a goal that asks to make failing tests pass
         self.sandbox_notice: str | None = (
             f"commands run without an OS sandbox: {self.sandbox.reason}"
             if self.sandbox.kind == "none"
@@ -343,7 +344,7 @@ class AgentToolbox:
             decision = "refused" if str(exc).startswith("refused") else "error"
             return self._finish(name, args, decision, _Result(f"error: {exc}", str(exc), True),
                                 start)  # fmt: skip
-        decision = self.policy.check(name, args)
+        decision = self._protect_tests(name, self.policy.check(name, args), prepared)
         label = decision.label()
         if decision.action == "deny":
             why = f"refused by the policy: {decision.reason}"
@@ -358,6 +359,24 @@ class AgentToolbox:
         except ToolFailure as exc:
             result = _Result(f"error: {exc}", str(exc), True)
         return self._finish(name, args, label, result, start)
+
+    def _protect_tests(self, name: str, decision: Decision, prepared: Any) -> Decision:
+        """A run asked to make failing tests pass changes a test only when you say so: an edit
+        of a test file asks (headless: refused), unless a rule of yours allows it."""
+        if not self.protect_tests or name not in EDIT_TOOLS or decision.action != "allow":
+            return decision
+        if decision.rule is not None:
+            return decision  # your own allow rule names it
+        from ai_workbench.agent.shown import is_test_path
+
+        tests = [p for p in (prepared[1] if prepared else []) if is_test_path(p)]
+        if not tests:
+            return decision
+        return Decision(
+            "ask",
+            f"{', '.join(tests)} is a test and the goal is to make the tests pass: fix the code, "
+            "not the test (a test changes only when you approve it)",
+        )
 
     # --- asking ----------------------------------------------------------------------------
 
@@ -503,6 +522,8 @@ class AgentToolbox:
                 "give old_text and new_text (or a unified diff in diff, or the whole new text "
                 "in content)"
             )
+        elif old == new:
+            raise ToolFailure("old_text and new_text are the same: nothing would change")
         else:
             try:
                 after = apply_edit(before, old, new, path=rel)

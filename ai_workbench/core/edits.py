@@ -171,6 +171,8 @@ def apply_edit(text: str, search: str, replace: str, *, path: str = "the file") 
         raise EditError(f"{path}: the SEARCH text occurs {len(spans)} times; quote more lines")
     if spans:  # the same words, other line breaks ("def f(a): return a" for two lines)
         start, end = spans[0]
+        if replace.split() == search.split():
+            raise EditError(f"{path}: the replacement differs only in whitespace; nothing changes")
         return text[:start] + replace.strip("\n") + text[end:]
     first = want[0].strip()
     raise EditError(f"{path}: the SEARCH text was not found (it starts with {first[:60]!r})")

@@ -342,3 +342,43 @@ async def test_a_test_command_that_ran_no_tests_is_not_taken_for_a_pass(
     assert "Ran 0 tests" in result and "That ran no tests at all" in result
     assert f"Run the project's tests ({PYTEST})" in result
     assert run.summary.tests_passed is True  # the check ran the real ones
+
+
+async def test_a_run_asked_to_make_tests_pass_does_not_change_them_by_itself(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    weaker = {"path": "test_calc.py", "old_text": "== 5", "new_text": "== -1"}
+    fake_llm.tool_calls = [[{"name": "edit_file", "arguments": weaker}]]
+    fake_llm.replies = [SHOWN, "Done."]
+    goal = "test_calc.py fails: fix calc.py so that it passes"
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+    assert (project / "test_calc.py").read_text() == TEST
+    first = run.loop.steps[2]  # after the two files the goal names
+    assert (first.tool, first.decision) == ("edit_file", "refused")
+    assert (
+        "is a test and the goal is to make the tests pass"
+        in tool_results(fake_llm.chat_requests[1]["json"])[-1]
+    )
+    assert run.summary.tests_passed is True  # and the code was fixed instead
+
+    # a goal about writing tests edits them as usual
+    fake_llm.reset()
+    new_test = {
+        "path": "test_calc.py",
+        "old_text": "== 5\n",
+        "new_text": "== 5\n    assert add(0, 0) == 0\n",
+    }
+    fake_llm.tool_calls = [[{"name": "edit_file", "arguments": new_test}]]
+    fake_llm.replies = ["Added."]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="add a case to test_add")
+    assert "add(0, 0)" in (project / "test_calc.py").read_text()
+
+
+async def test_each_failed_check_samples_a_little_hotter(
+    isolated_env: Any, fake_llm: FakeLLM, project: Path
+) -> None:
+    fake_llm.replies = ["It is correct.", "Still correct.", "Correct.", "Yes."]
+    goal = "test_calc.py fails: fix calc.py so that it passes"
+    await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+    temperatures = [r["json"]["temperature"] for r in fake_llm.chat_requests]
+    assert temperatures == [0, 0.3, 0.6, 0.9]
