@@ -8,9 +8,9 @@ the "changed since read" check and, where the mode asks, the user, like any edit
 
 A block is taken only when it is clear:
 
-* its file is named: a first-line comment (``# calc.py``), or the last existing project path
-  named in the prose just before the block, or (Python) the one file read in this run that
-  defines the functions the block defines;
+* its file is named: a comment line (``# calc.py``; several split one block among files), or
+  the last existing project path named in the prose just before the block, or (Python) the one
+  file read in this run that defines the functions the block defines;
 * the new text is sure: Python blocks replace the top-level functions and classes they define
   (methods one by one when a class is shown in part), add the functions and imports that are
   new, and keep everything else; another language's block must be the whole file (it holds the
@@ -74,37 +74,51 @@ def shown_edits(text: str, read: Read, seen: Sequence[str] = ()) -> list[ShownEd
         before, start = text[start : match.start()], match.end()
         if lang in ("json", "bash", "sh", "shell", "console", "text", "diff"):
             continue
-        path, body = _which_file(before, body, read, seen)
-        if path is None or is_test_path(path):
-            continue
-        old = current.get(path)
-        if old is None:
-            old = read(path)
-            if old is None:
+        for number, (header, part) in enumerate(_sections(body)):
+            if header is not None:  # "# slug.py" on its own line starts that file's code
+                path = header if read(header) is not None else None
+            elif number == 0:
+                path = _which_file(before, part, read, seen)
+            else:
+                path = None
+            if path is None or is_test_path(path) or not part.strip():
                 continue
-            current[path] = old
-        new = _merged(path, out.get(path, old), body)
-        if new is not None and new != old:
-            out[path] = new
+            old = current.get(path)
+            if old is None:
+                old = read(path)
+                if old is None:
+                    continue
+                current[path] = old
+            new = _merged(path, out.get(path, old), part)
+            if new is not None and new != old:
+                out[path] = new
     return [ShownEdit(path, content) for path, content in out.items()]
 
 
-def _which_file(before: str, body: str, read: Read, seen: Sequence[str]) -> tuple[str | None, str]:
-    first, _, rest = body.partition("\n")
-    header = _HEADER.match(first)
-    if header and read(header.group(1)) is not None:
-        return header.group(1), rest
+def _sections(body: str) -> list[tuple[str | None, str]]:
+    """A block split at its file-name comment lines: (the file named or None, its code)."""
+    sections: list[tuple[str | None, list[str]]] = [(None, [])]
+    for line in body.splitlines():
+        header = _HEADER.match(line)
+        if header:
+            sections.append((header.group(1).removeprefix("./"), []))
+        else:
+            sections[-1][1].append(line)
+    return [(name, "\n".join(lines)) for name, lines in sections if name or any(lines)]
+
+
+def _which_file(before: str, body: str, read: Read, seen: Sequence[str]) -> str | None:
     near = before.strip().splitlines()[-3:]  # the lines just before the block
     for name in reversed(_PATH.findall("\n".join(near))):
         name = name.removeprefix("./")
         if read(name) is not None:
-            return name, body
+            return name
     defined = _python_names(body)
     if defined:
         owners = [p for p in dict.fromkeys(seen) if _owns(p, defined, read)]
         if len(owners) == 1:
-            return owners[0], body
-    return None, body
+            return owners[0]
+    return None
 
 
 def _owns(path: str, names: set[str], read: Read) -> bool:
@@ -128,7 +142,8 @@ def _parse(source: str) -> ast.Module | None:
 
 def _merged(path: str, old: str, block: str) -> str | None:
     if path.endswith((".py", ".pyi")):
-        return _merge_python(old, block)
+        module = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        return _merge_python(old, block, module)
     return _whole_file(old, block)
 
 
@@ -141,7 +156,7 @@ def _whole_file(old: str, block: str) -> str | None:
     return block if block.endswith("\n") else block + "\n"
 
 
-def _merge_python(old: str, block: str) -> str | None:
+def _merge_python(old: str, block: str, module: str = "") -> str | None:
     block = textwrap.dedent(block)
     new_tree, old_tree = _parse(block), _parse(old)
     if new_tree is None or old_tree is None:
@@ -169,7 +184,7 @@ def _merge_python(old: str, block: str) -> str | None:
     result = list(old_lines)
     for first, last, lines in sorted(spans, key=lambda s: s[0], reverse=True):
         result[first - 1 : last] = lines
-    imports = _new_imports(old_tree, new_tree, new_lines)
+    imports = _new_imports(old_tree, new_tree, new_lines, module)
     if imports:
         at = max((_last(n) for n in old_tree.body if isinstance(n, ast.Import | ast.ImportFrom)),
                  default=_after_docstring(old_tree))  # fmt: skip
@@ -210,12 +225,23 @@ def _class_spans(
     return spans
 
 
-def _new_imports(old: ast.Module, new: ast.Module, new_lines: list[str]) -> list[str]:
+def _new_imports(
+    old: ast.Module, new: ast.Module, new_lines: list[str], module: str = ""
+) -> list[str]:
+    """The block's imports the file lacks (never the file importing itself)."""
     have = {ast.unparse(n) for n in old.body if isinstance(n, ast.Import | ast.ImportFrom)}
     out: list[str] = []
     for node in new.body:
-        if isinstance(node, ast.Import | ast.ImportFrom) and ast.unparse(node) not in have:
-            out += _source(new_lines, node)
+        if not isinstance(node, ast.Import | ast.ImportFrom) or ast.unparse(node) in have:
+            continue
+        names = (
+            [node.module or ""]
+            if isinstance(node, ast.ImportFrom)
+            else [alias.name for alias in node.names]
+        )
+        if module and any(n == module or n.endswith(f".{module}") for n in names):
+            continue
+        out += _source(new_lines, node)
     return out
 
 

@@ -87,6 +87,25 @@ def test_new_functions_and_imports_are_added_and_a_header_names_the_file(tmp_pat
     )
 
 
+def test_one_block_for_two_files_is_split_and_a_file_never_imports_itself(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "slug.py").write_text('"""Helpers for URLs."""\n')
+    (tmp_path / "test_slug.py").write_text(TEST.replace("calc", "slug"))
+    answer = (
+        "```python\n# slug.py\nimport re\nfrom slug import helper\n\n\ndef slugify(text):\n"
+        "    return re.sub(r'\\W+', '-', text.strip().lower())\n"
+        "# test_slug.py\nfrom slug import slugify\n\n\ndef test_slugify():\n"
+        "    assert slugify('A b') == 'a-b'\n```"
+    )
+    (edit,) = shown_edits(answer, reader(tmp_path))  # test_slug.py's part is left alone
+    assert edit.path == "slug.py"
+    assert edit.content == (
+        '"""Helpers for URLs."""\nimport re\n\n\ndef slugify(text):\n'
+        "    return re.sub(r'\\W+', '-', text.strip().lower())\n"
+    )
+
+
 def test_a_class_shown_in_part_changes_only_the_methods_shown(tmp_path: Path) -> None:
     source = (
         "class Cart:\n    def __init__(self):\n        self.items = []\n\n"
