@@ -23,6 +23,7 @@ __all__ = [
     "check_command",
     "could_not_check",
     "is_prose",
+    "keeps_tests",
     "same_check",
     "wants_a_fix",
 ]
@@ -32,7 +33,8 @@ MAX_CHECKS = 3
 # "test", "tests", test_calc.py, calc_test.go, pytest ("latest" and "contest" are not tests)
 _ABOUT_TESTS = re.compile(r"(?<![a-z])(?:tests?|pytest|failing|fails?|specs?)(?![a-z])", re.I)
 _TO_CHANGE = re.compile(
-    r"\b(?:fix|make|repair|implement|change|update|correct|resolve|pass|passes)\b", re.I
+    r"\b(?:fix|make|repair|implement|add|write|create|change|update|correct|resolve|pass|passes)\b",
+    re.I,
 )
 _QUESTION = re.compile(r"^\s*(?:why|what|how|where|when|which|who|explain|describe|tell)\b", re.I)
 _PY_TESTS = ("test_*.py", "*_test.py", "tests/test_*.py", "tests/*_test.py", "conftest.py")
@@ -44,6 +46,15 @@ _CANNOT = re.compile(
     r"|npm ERR! Missing script",
     re.I,
 )
+
+
+_FAIL_OR_PASS = re.compile(r"\b(?:fail|fails|failing|failed|pass|passes|passing|broken)\b", re.I)
+
+
+def keeps_tests(goal: str) -> bool:
+    """Whether the goal asks to make failing tests pass (then the tests are the judge and a
+    test file changes only with your approval), not to write tests ("add a case to test_x")."""
+    return wants_a_fix(goal) and bool(_FAIL_OR_PASS.search(goal))
 
 
 def wants_a_fix(goal: str) -> bool:

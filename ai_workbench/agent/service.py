@@ -343,9 +343,9 @@ class AgentService:
             **extra,
         )
         if hasattr(toolbox, "protect_tests"):  # a test changes only when you approve it
-            from ai_workbench.agent.check import wants_a_fix
+            from ai_workbench.agent.check import keeps_tests
 
-            toolbox.protect_tests = wants_a_fix(goal)
+            toolbox.protect_tests = keeps_tests(goal)
         options = connection_options(self.settings, provider)
         temperature = provider.temperature
         if temperature is None and persona is not None:

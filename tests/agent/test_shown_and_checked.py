@@ -22,6 +22,7 @@ from ai_workbench.agent.check import (
     check_command,
     could_not_check,
     is_prose,
+    keeps_tests,
     same_check,
     wants_a_fix,
 )
@@ -262,6 +263,9 @@ def test_the_check_command_is_found_from_the_project(tmp_path: Path) -> None:
     assert not wants_a_fix("why does the test fail?") and not wants_a_fix("fix the typo in README")
     assert wants_a_fix("f_to_c gives wrong results; make test_temperature.py pass")
     assert not wants_a_fix("make the latest contest entry")
+    assert wants_a_fix("test_slug.py imports slugify from slug.py, which lacks it: add it")
+    assert not wants_a_fix("why does add fail in test_calc.py?")
+    assert keeps_tests("test_calc.py fails: fix calc.py") and not keeps_tests("add a test_x case")
     assert could_not_check(5, "no tests ran") and could_not_check(1, "No module named pytest")
     assert not could_not_check(1, "1 failed in 0.1s")
     assert could_not_check(0, "----\nRan 0 tests in 0.000s\n\nOK")
