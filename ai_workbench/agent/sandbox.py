@@ -206,6 +206,8 @@ def _bwrap_args(root: Path, cwd: Path, *, network: bool, home: Path | None = Non
         "--dir", "/tmp/home",
         "--bind", str(root), str(root),
     ]  # fmt: skip
+    for path in _tools_under_tmp(root):  # your venv under /tmp stays usable, read-only
+        args += ["--ro-bind", str(path), str(path)]
     for name in (".git", ".aiw.toml", ".aiw"):
         path = root / name
         if path.exists() and not path.is_symlink():
@@ -217,6 +219,33 @@ def _bwrap_args(root: Path, cwd: Path, *, network: bool, home: Path | None = Non
         args.append("--unshare-net")
     args += ["--die-with-parent", "--new-session", "--chdir", str(cwd), "--"]
     return args
+
+
+def _tools_under_tmp(root: Path) -> list[Path]:
+    """Directories on PATH (and the active venv, and aiw's own) under /tmp, which the sandbox's private /tmp
+    would hide: a venv's whole directory when PATH holds its bin/. Not the project itself."""
+    found: list[Path] = []
+    names = [
+        *os.environ.get("PATH", "").split(os.pathsep),
+        os.environ.get("VIRTUAL_ENV", ""),
+        sys.prefix,  # the Python aiw runs in
+    ]
+    for name in names:
+        if not name or not name.startswith("/tmp/"):
+            continue
+        path = Path(name)
+        if path.name == "bin" and (path.parent / "pyvenv.cfg").is_file():
+            path = path.parent
+        try:
+            path = path.resolve()
+        except OSError:
+            continue
+        if not path.is_dir() or not str(path).startswith("/tmp/") or path == root:
+            continue
+        if root in path.parents or path in root.parents or path in found:
+            continue
+        found.append(path)
+    return found
 
 
 # A read-only mount does not stop connect() on a Unix socket: hide the ones that hand out power
