@@ -222,8 +222,9 @@ def _bwrap_args(root: Path, cwd: Path, *, network: bool, home: Path | None = Non
 
 
 def _tools_under_tmp(root: Path) -> list[Path]:
-    """Directories on PATH (and the active venv, and aiw's own) under /tmp, which the sandbox's private /tmp
-    would hide: a venv's whole directory when PATH holds its bin/. Not the project itself."""
+    """Directories on PATH, the active venv and aiw's own under /tmp, which the sandbox's
+    private /tmp would hide: a venv's whole directory when PATH holds its bin/. Not the
+    project itself (bound read-write already)."""
     found: list[Path] = []
     names = [
         *os.environ.get("PATH", "").split(os.pathsep),
