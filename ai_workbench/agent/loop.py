@@ -42,6 +42,7 @@ from ai_workbench.agent.events import (
 )
 from ai_workbench.agent.shown import is_test_path, shown_edits
 from ai_workbench.agent.summary import RunSummary, StepInfo, is_test_command
+from ai_workbench.core.context import fence_language
 from ai_workbench.core.errors import ProviderError
 from ai_workbench.core.llm.engines import StreamResult, refuses_tools, stream_chat
 from ai_workbench.core.llm.profiles import ResolvedProvider
@@ -387,15 +388,13 @@ class AgentLoop:
         test) ends; a failure goes back to the model. False: the run may end."""
         if self.check is None or self._checks >= MAX_CHECKS or "run_command" not in self._names():
             return False
-        changed = [i for i, s in enumerate(self.steps) if s.changed_files]
-        code = [f for i in changed for f in self.steps[i].changed_files if not is_prose(f)]
+        code = [f for s in self.steps for f in s.changed_files if not is_prose(f)]
         if not code and not wants_a_fix(self.goal):
             return False  # nothing but docs changed (a README is not checked by the tests)
-        after = self.steps[changed[-1] + 1 :] if changed else self.steps
         if any(
             s.command and same_check(s.command, self.check) and s.exit_code == 0
             and not s.refused and not could_not_check(s.exit_code, s.output)
-            for s in after
+            for s in self._since_last_change()
         ):  # fmt: skip
             return False  # the model ran these tests after its last change, and they passed
         self._checks += 1
@@ -413,9 +412,7 @@ class AgentLoop:
             "and why). Fix the cause in the code, not the tests; then finish."
         )
         self._warm_up()
-        if self._checks >= 2 and self._can_ask_for_code():  # the second failure: the code
-            self._code_turns += 1
-            self._code_turn = True
+        if self._checks >= 2 and self._start_code_turn():  # the second failure: the code
             told = f"{told}\n\n{self._code_prompt()}"
             self.emit(Notice("the tests still fail: asked the model for the fix as code"))
         if self.protocol == "text":
@@ -427,6 +424,11 @@ class AgentLoop:
             history.append(_user(told))
         return True
 
+    def _since_last_change(self) -> list[StepInfo]:
+        """The steps after the last one that changed a file (all of them when none did)."""
+        last = max((i for i, s in enumerate(self.steps) if s.changed_files), default=-1)
+        return self.steps[last + 1 :]
+
     def _warm_up(self) -> None:
         """After a failed check, sample a little hotter (+0.3, at most 0.9): at temperature 0 a
         model gives the same wrong fix word for word every time it is asked."""
@@ -434,20 +436,23 @@ class AgentLoop:
         if isinstance(current, int | float) and current < WARMEST:
             self.options["temperature"] = round(min(WARMEST, float(current) + WARM_STEP), 2)
 
-    def _can_ask_for_code(self) -> bool:
-        return (
-            self._code_turns < MAX_CODE_TURNS
-            and "edit_file" in self._names()
-            and getattr(self.toolbox, "current_text", None) is not None
-        )
+    def _start_code_turn(self) -> bool:
+        """Make the next turn one without tools (counted), if any are left; False if not."""
+        if (
+            self._code_turns >= MAX_CODE_TURNS
+            or "edit_file" not in self._names()
+            or getattr(self.toolbox, "current_text", None) is None
+        ):
+            return False
+        self._code_turns += 1
+        self._code_turn = True
+        return True
 
     def _ask_for_code(self, history: list[dict[str, Any]], why: str) -> bool:
         """Ask for the change as code in a turn without tools (shown code is then proposed as
         an edit, :meth:`_apply_shown`); False when that is not possible or used up."""
-        if not self._can_ask_for_code():
+        if not self._start_code_turn():
             return False
-        self._code_turns += 1
-        self._code_turn = True
         history.append(_user(self._code_prompt()))
         self.emit(Notice(f"{why}: asked it for the change as code (no tools this turn)"))
         return True
@@ -459,9 +464,11 @@ class AgentLoop:
         last = self.steps[-1]
         if last.summary == _REPEATED:
             return "the model repeated the same call"
-        since = self.steps[max((i for i, s in enumerate(self.steps) if s.changed_files),
-                               default=-1) + 1 :]  # fmt: skip
-        failed = [s for s in since if s.tool in EDIT_TOOLS and s.is_error and not s.refused]
+        failed = [
+            s
+            for s in self._since_last_change()
+            if s.tool in EDIT_TOOLS and s.is_error and not s.refused
+        ]
         if last in failed and len(failed) >= 2:
             return "its edits did not apply"
         return ""
@@ -492,7 +499,7 @@ class AgentLoop:
             if text is None or len(text) > 6000:
                 continue
             body = redact_text(text, filename=path)
-            parts.append(f"{path} now reads:\n```{_fence_language(path)}\n{body}\n```")
+            parts.append(f"{path} now reads:\n```{fence_language(path)}\n{body}\n```")
         return "\n\n".join(parts)
 
     def _names(self) -> set[str]:
@@ -820,14 +827,6 @@ class AgentLoop:
 _NOT_RUN = ToolOutcome(
     "error: not run: the step limit of this run is reached", is_error=True, summary="not run"
 )
-
-
-_LANGUAGES = {".py": "python", ".js": "javascript", ".ts": "typescript", ".go": "go",
-              ".rs": "rust", ".java": "java", ".rb": "ruby", ".sh": "bash"}  # fmt: skip
-
-
-def _fence_language(path: str) -> str:
-    return next((lang for ext, lang in _LANGUAGES.items() if path.endswith(ext)), "")
 
 
 def _key_of(call: ToolCall) -> str:
