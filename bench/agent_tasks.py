@@ -298,10 +298,12 @@ def run_aiw(task: Task, root: Path, home: Path, args: argparse.Namespace) -> Row
         "--model", f"openai/{args.model}", "--api-base", args.api_base,
         "--max-steps", str(args.max_steps), "--max-seconds", str(args.timeout),
     ]  # fmt: skip
+    env = _env(home, aiw=True)
+    env["AIW_AGENT_TRACE"] = str(home / f"{task.name}.trace.jsonl")  # what the model saw
     started = time.perf_counter()
     try:
         proc = subprocess.run(
-            command, cwd=root, env=_env(home, aiw=True), capture_output=True, text=True,
+            command, cwd=root, env=env, capture_output=True, text=True,
             timeout=args.timeout + 60, check=False, stdin=subprocess.DEVNULL,
         )  # fmt: skip
         out, code = proc.stdout, proc.returncode

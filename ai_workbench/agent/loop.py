@@ -29,6 +29,7 @@ from ai_workbench.agent.check import (
     MAX_CHECKS,
     could_not_check,
     is_prose,
+    keeps_tests,
     same_check,
     wants_a_fix,
 )
@@ -42,6 +43,7 @@ from ai_workbench.agent.events import (
 )
 from ai_workbench.agent.shown import is_test_path, shown_edits
 from ai_workbench.agent.summary import RunSummary, StepInfo, is_test_command
+from ai_workbench.agent.trace import trace_turn
 from ai_workbench.core.context import fence_language
 from ai_workbench.core.errors import ProviderError
 from ai_workbench.core.llm.engines import StreamResult, refuses_tools, stream_chat
@@ -164,8 +166,10 @@ class AgentLoop:
         stream_options: dict[str, Any] | None = None,
         check: str | None = None,
         goal: str = "",
+        code_first: bool = False,
     ) -> None:
         self.provider = provider
+        self.code_first = code_first  # a fix of failing tests in named files: code first
         self.check = check  # the project's test command, run before "done" (agent/check.py)
         self.goal = goal
         self.toolbox = toolbox
@@ -187,6 +191,7 @@ class AgentLoop:
         self._checks = 0
         self._code_turns = 0
         self._code_turn = False  # the next turn offers no tools: the change as code
+        self._fixing = False  # started with the tests and a code turn (code_first)
         self.error: ProviderError | None = None  # what ended the run, when a provider failed
 
     # -- the run -----------------------------------------------------------------------------
@@ -202,6 +207,8 @@ class AgentLoop:
         deadline = loop.time() + self.limits.wall_clock_s
         history = list(messages)
         history += await self._look_first(look_first)
+        if self._fix_first(look_first):
+            await self._test_first(history)
         if self.protocol == "text":
             history = self._to_text(history)
         nudged = False
@@ -215,7 +222,7 @@ class AgentLoop:
                 return await self._stopped(why, history, wrap_up=True, deadline=deadline)
             part = StreamResult()
             offer = self._specs() if self.protocol == "tools" and not self._code_turn else None
-            self._code_turn = False
+            code_turn, self._code_turn = self._code_turn, False
             try:
                 async with asyncio.timeout_at(deadline):
                     shown = await self._stream(history, part, offer)
@@ -237,6 +244,10 @@ class AgentLoop:
             # code shown for a file comes first: a small model writes the fix, then "runs the
             # tests" as made-up text (the check before done runs them for real)
             if not calls and await self._apply_shown(part.text, history, shown):
+                if code_turn and self._fixing:
+                    ended = await self._check_the_fix(part.text, history)
+                    if ended is not None:
+                        return ended
                 continue
             if not calls:
                 action = text_protocol.parse_action(part.text, self._calls_made)
@@ -331,6 +342,7 @@ class AgentLoop:
                 self.emit(TextDelta(tail))
         finally:
             await stream.aclose()
+            trace_turn(history, offer, part.text, list(part.tool_calls))
         return shown
 
     async def _look_first(self, paths: Sequence[str]) -> list[dict[str, Any]]:
@@ -424,6 +436,74 @@ class AgentLoop:
             history.append(_user(told))
         return True
 
+    def _fix_first(self, look_first: Sequence[str]) -> bool:
+        """Whether the run starts with the tests and a turn for the fix as code: the goal asks
+        to make failing tests pass, names the files (read first, one of them not a test) and
+        the project has a test command. A small model fixes a bug it is shown far more often
+        than it finds it through tools; a larger one loses nothing (one turn, then the tools)."""
+        return (
+            self.code_first
+            and self.check is not None
+            and keeps_tests(self.goal)
+            and any(not is_test_path(p) for p in look_first)
+            and {"run_command", "edit_file"} <= self._names()
+            and getattr(self.toolbox, "current_text", None) is not None
+        )
+
+    async def _test_first(self, history: list[dict[str, Any]]) -> None:
+        """Run the project's tests before the first turn (the failure the goal speaks of, in
+        the model's context); when they fail, the first turn asks for the fix as code."""
+        assert self.check is not None
+        call = _loop_call(self._calls_made + 1, "run_command", {"command": self.check})
+        self.emit(Notice(f"first, the project's tests: {self.check}"))
+        outcome, _ = await self._call(call, free=True)
+        step = self.steps[-1]
+        history.append(assistant_message("", [call]))
+        history.append(tool_message(call, outcome))
+        if (
+            step.refused
+            or step.exit_code in (None, 0)
+            or could_not_check(step.exit_code, step.output)
+        ):
+            return  # passing already, not run, or nothing to learn: the tools from the start
+        if not self._start_code_turn():
+            return
+        self._fixing = True
+        history.append(_user(f"{self._code_prompt(first=True)}"))
+        self.emit(Notice("the tests fail as the goal says: asked the model for the fix as code"))
+
+    async def _check_the_fix(self, text: str, history: list[dict[str, Any]]) -> RunSummary | None:
+        """After a code turn's fix is applied: the tests, at once. They pass: the run is done.
+        They fail: another code turn (a little hotter) while there are any, else the tools."""
+        assert self.check is not None
+        call = _loop_call(self._calls_made + 1, "run_command", {"command": self.check})
+        self.emit(Notice(f"the fix is applied; the project's tests: {self.check}"))
+        outcome, _ = await self._call(call, free=True)
+        step = self.steps[-1]
+        if step.refused or step.exit_code is None or could_not_check(step.exit_code, outcome.text):
+            self._fixing = False
+            return None  # the usual loop: the model checks its own work
+        if step.exit_code == 0:
+            return self._finish(
+                "done", "the fix is made and the project's tests pass", final_text=text
+            )
+        self._checks += 1
+        self._warm_up()
+        told = "The tests still fail (the output above says where and why)."
+        if self._start_code_turn():
+            told = f"{told} Your change was applied.\n\n{self._code_prompt()}"
+            self.emit(Notice("the tests still fail: asked the model for another fix as code"))
+        else:
+            self._fixing = False
+            told = f"{told} Fix the cause in the code, not the tests, with the tools."
+        if self.protocol == "text":
+            history.append(_user(f"The tests were run: {self.check}\n{outcome.text}\n\n{told}"))
+        else:
+            history.append(assistant_message("", [call]))
+            history.append(tool_message(call, outcome))
+            history.append(_user(told))
+        return None
+
     def _since_last_change(self) -> list[StepInfo]:
         """The steps after the last one that changed a file (all of them when none did)."""
         last = max((i for i, s in enumerate(self.steps) if s.changed_files), default=-1)
@@ -473,7 +553,7 @@ class AgentLoop:
             return "its edits did not apply"
         return ""
 
-    def _code_prompt(self) -> str:
+    def _code_prompt(self, *, first: bool = False) -> str:
         """The code turn's request: the files in play as they are now, the failing tests."""
         read = getattr(self.toolbox, "current_text", None)
         paths: list[str] = []
@@ -487,6 +567,11 @@ class AgentLoop:
             "complete corrected code of each function or class you change. aiw applies it "
             "to the file as an edit and runs the tests."
         ]
+        if first:
+            parts.append(
+                "Fix the code, not the tests. If what you see here is not enough to find the "
+                "fix, say in one line what you need to look at (no code), and you get the tools."
+            )
         failing = next(
             (s for s in reversed(self.steps)
              if s.command and is_test_command(s.command) and s.exit_code not in (None, 0)),
@@ -694,6 +779,9 @@ class AgentLoop:
             elif role == "tool":
                 call = ToolCall(0, name=str(message.get("name") or "the tool"))
                 out.append(text_protocol.result_message(call, str(message.get("content") or "")))
+            elif role == "user" and out and out[-1].get("role") == "user":
+                joined = f"{out[-1].get('content') or ''}\n\n{message.get('content') or ''}"
+                out[-1] = {"role": "user", "content": joined}  # one turn, not two in a row
             else:
                 out.append(message)
         if not out or out[0].get("role") != "system":

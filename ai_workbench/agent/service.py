@@ -368,6 +368,7 @@ class AgentService:
             stream_options=options,
             check=self._check_command(root, mode, notices),
             goal=goal,
+            code_first=getattr(getattr(self.settings, "agent", None), "first_turn", "") == "auto",
         )
         sandbox = getattr(toolbox, "sandbox", None)
         sandbox_kind = str(getattr(sandbox, "kind", "") or "")

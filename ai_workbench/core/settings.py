@@ -472,6 +472,13 @@ class AgentSettings(BaseModel):
         default="auto",
         description="tests run before a run that changed files ends: auto | off | a command",
     )
+    first_turn: Literal["auto", "tools"] = Field(
+        default="auto",
+        description=(
+            "auto: a goal to make failing tests pass in files it names starts with the tests "
+            "and the fix as code; tools: the model always starts with the tools"
+        ),
+    )
     mcp_servers: list[str] = Field(
         default_factory=list, description="MCP servers whose tools every run offers (aiw mcp list)"
     )

@@ -51,8 +51,16 @@ def project(isolated_env: Any) -> Path:
     root = isolated_env.work
     (root / "calc.py").write_text(CALC)
     (root / "test_calc.py").write_text(TEST)
-    isolated_env.write_user_config(f"[agent]\ncheck_command = {json.dumps(PYTEST)}\n")
+    # these tests drive the tool loop; the fix-first start has its own tests below
+    config = f'[agent]\ncheck_command = {json.dumps(PYTEST)}\nfirst_turn = "tools"\n'
+    isolated_env.write_user_config(config)
     return root
+
+
+@pytest.fixture
+def fix_first(isolated_env: Any, project: Path) -> Path:
+    isolated_env.write_user_config(f"[agent]\ncheck_command = {json.dumps(PYTEST)}\n")
+    return project
 
 
 def reader(root: Path) -> Any:
@@ -405,3 +413,74 @@ async def test_each_failed_check_samples_a_little_hotter(
     await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
     temperatures = [r["json"]["temperature"] for r in fake_llm.chat_requests]
     assert temperatures == [0, 0.3, 0.6, 0.9]
+
+
+# -- a fix goal starts with the tests and the fix as code -----------------------------------
+
+FIX_GOAL = "test_calc.py fails: fix calc.py so that it passes"
+
+
+async def test_a_fix_goal_starts_with_the_failing_tests_and_a_turn_for_the_code(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    fake_llm.replies = [SHOWN]
+    run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=FIX_GOAL)
+
+    first = fake_llm.chat_requests[0]["json"]
+    assert "tools" not in first  # the first turn is for the code
+    asked = first["messages"][-1]
+    assert asked["role"] == "user" and "WITHOUT calling tools" in asked["content"]
+    assert "assert -1 == 5" in tool_results(first)[-1]  # the failure, seen before any answer
+    steps = [(s.tool, s.exit_code) for s in run.loop.steps]
+    assert steps == [
+        ("read_file", None), ("read_file", None), ("run_command", 1),
+        ("edit_file", None), ("run_command", 0),
+    ]  # fmt: skip
+    assert (fix_first / "calc.py").read_text() == CALC.replace("a - b", "a + b")
+    assert len(fake_llm.chat_requests) == 1  # the tests pass: nothing more to ask
+    assert run.summary.status == "done" and run.summary.tests_passed is True
+    assert (fix_first / "test_calc.py").read_text() == TEST
+    assert any(isinstance(e, Notice) and "first, the project's tests" in e.text for e in events)
+
+
+async def test_a_wrong_fix_gets_another_code_turn_a_little_hotter(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    wrong = SHOWN.replace("a + b", "a * b")
+    fake_llm.replies = [wrong, SHOWN]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=FIX_GOAL)
+
+    second = fake_llm.chat_requests[1]["json"]
+    assert "tools" not in second and second["temperature"] == 0.3
+    assert "assert 6 == 5" in tool_results(second)[-1]  # what the wrong fix did
+    assert "return a * b" in second["messages"][-1]["content"]  # the file as it is now
+    assert "return a + b" in (fix_first / "calc.py").read_text()
+    assert run.summary.status == "done" and len(fake_llm.chat_requests) == 2
+
+
+async def test_no_code_in_the_first_answer_gives_the_tools_back(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    edit = {"path": "calc.py", "old_text": "return a - b", "new_text": "return a + b"}
+    fake_llm.replies = ["I need to see how add is used first.", "Fixed."]
+    fake_llm.tool_calls = [[], [{"name": "edit_file", "arguments": edit}]]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=FIX_GOAL)
+    assert "tools" not in fake_llm.chat_requests[0]["json"]
+    assert "tools" in fake_llm.chat_requests[1]["json"]
+    assert "return a + b" in (fix_first / "calc.py").read_text()
+    assert run.summary.status == "done" and run.summary.tests_passed is True
+
+
+async def test_passing_tests_or_a_goal_that_is_not_a_fix_start_with_the_tools(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    fake_llm.replies = ["Nothing to fix: the tests pass."]
+    (fix_first / "calc.py").write_text(CALC.replace("a - b", "a + b"))
+    await run_goal(isolated_env, fake_llm, mode="full-auto", goal=FIX_GOAL)
+    assert "tools" in fake_llm.chat_requests[0]["json"]
+
+    fake_llm.reset()
+    fake_llm.replies = ["area uses pi."]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="explain calc.py")
+    assert "tools" in fake_llm.chat_requests[0]["json"]
+    assert not any(s.tool == "run_command" for s in run.loop.steps)
