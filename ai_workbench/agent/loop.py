@@ -29,7 +29,6 @@ from ai_workbench.agent.check import (
     MAX_CHECKS,
     could_not_check,
     is_prose,
-    keeps_tests,
     same_check,
     wants_a_fix,
 )
@@ -438,14 +437,15 @@ class AgentLoop:
 
     def _fix_first(self, look_first: Sequence[str]) -> bool:
         """Whether the run starts with the tests and a turn for the fix as code: the goal asks
-        to make failing tests pass, names the files (read first, one of them not a test) and
-        the project has a test command. A small model fixes a bug it is shown far more often
-        than it finds it through tools; a larger one loses nothing (one turn, then the tools)."""
+        to change code about failing tests and names the code (a file read first that is not a
+        test or a document), and the project has a test command. A small model fixes a bug it
+        is shown far more often than it finds it through tools; a larger one loses nothing
+        (one turn, then the tools)."""
         return (
             self.code_first
             and self.check is not None
-            and keeps_tests(self.goal)
-            and any(not is_test_path(p) for p in look_first)
+            and wants_a_fix(self.goal)
+            and any(not is_test_path(p) and not is_prose(p) for p in look_first)
             and {"run_command", "edit_file"} <= self._names()
             and getattr(self.toolbox, "current_text", None) is not None
         )

@@ -484,3 +484,26 @@ async def test_passing_tests_or_a_goal_that_is_not_a_fix_start_with_the_tools(
     run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal="explain calc.py")
     assert "tools" in fake_llm.chat_requests[0]["json"]
     assert not any(s.tool == "run_command" for s in run.loop.steps)
+
+    # a goal about the tests themselves names no code to fix: the tools from the start
+    (fix_first / "calc.py").write_text(CALC)
+    fake_llm.reset()
+    fake_llm.replies = ["Added."]
+    goal = "add a case for add(0, 0) to test_calc.py"
+    await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+    assert "tools" in fake_llm.chat_requests[0]["json"]
+
+
+async def test_a_missing_function_the_tests_import_is_asked_for_as_code(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    (fix_first / "test_calc.py").write_text(
+        "from calc import double\n\n\ndef test_double():\n    assert double(4) == 8\n"
+    )
+    fake_llm.replies = ["calc.py:\n```python\ndef double(x):\n    return 2 * x\n```"]
+    goal = "test_calc.py imports double from calc.py, which does not have it yet: add it."
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+    assert "tools" not in fake_llm.chat_requests[0]["json"]
+    assert "cannot import name 'double'" in tool_results(fake_llm.chat_requests[0]["json"])[-1]
+    assert "def area(r)" in (fix_first / "calc.py").read_text()  # added, nothing lost
+    assert run.summary.status == "done" and run.summary.tests_passed is True
