@@ -278,7 +278,7 @@ class AgentLoop:
                     continue
                 if await self._check_before_done(part.text, history):
                     continue
-                return self._finish("done", "the model finished", final_text=part.text)
+                return self._done(part.text)
             self.last_text = part.text or self.last_text
             if textual:
                 history.append({"role": "assistant", "content": part.text})
@@ -292,7 +292,7 @@ class AgentLoop:
                     history.pop()  # the check puts the answer back with what it found
                     if await self._check_before_done(part.text, history):
                         break
-                    return self._finish("done", "the model finished", final_text=said or shown)
+                    return self._done(said or shown)
                 # a batch larger than what is left (the reads done first are free)
                 if self._calls_made - self._free_calls >= self.limits.max_steps:
                     history.append(tool_message(call, _NOT_RUN))
@@ -503,6 +503,23 @@ class AgentLoop:
             history.append(tool_message(call, outcome))
             history.append(_user(told))
         return None
+
+    def _done(self, final_text: str) -> RunSummary:
+        """The model finished: done, unless the checks are used up and the tests still fail
+        after its last change (then the run ends at a limit, and says so)."""
+        failing = self.check is not None and any(
+            s.command and same_check(s.command, self.check) and s.exit_code not in (None, 0)
+            and not could_not_check(s.exit_code, s.output)
+            for s in self._since_last_change()
+        )  # fmt: skip
+        if self._checks >= MAX_CHECKS and failing:
+            return self._finish(
+                "limit",
+                f"the project's tests still fail after {self._checks} checks",
+                final_text=final_text,
+                left=f"make the tests pass ({self.check}); the last output is in the log",
+            )
+        return self._finish("done", "the model finished", final_text=final_text)
 
     def _since_last_change(self) -> list[StepInfo]:
         """The steps after the last one that changed a file (all of them when none did)."""

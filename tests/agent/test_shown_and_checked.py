@@ -410,9 +410,11 @@ async def test_each_failed_check_samples_a_little_hotter(
 ) -> None:
     fake_llm.replies = ["It is correct.", "Still correct.", "Correct.", "Yes."]
     goal = "test_calc.py fails: fix calc.py so that it passes"
-    await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
     temperatures = [r["json"]["temperature"] for r in fake_llm.chat_requests]
     assert temperatures == [0, 0.3, 0.6, 0.9]
+    # the checks used up with the tests failing: not "done", a limit that says so
+    assert run.summary.status == "limit" and "tests still fail after 3" in run.summary.reason
 
 
 # -- a fix goal starts with the tests and the fix as code -----------------------------------
