@@ -298,9 +298,13 @@ async def test_a_model_going_round_in_circles_is_asked_for_the_fix_as_code(
 
     code_turn = fake_llm.chat_requests[3]["json"]
     assert "tools" not in code_turn  # no tools offered in this turn
+    # the turn is a short conversation of its own: the request holds all it needs
+    assert [m["role"] for m in code_turn["messages"]] == ["system", "user"]
     asked = code_turn["messages"][-1]["content"]
-    assert asked.startswith("Answer WITHOUT calling tools") and "1 failed" in asked
+    assert asked.startswith(f"The goal: {goal}") and "Answer WITHOUT calling tools" in asked
+    assert "1 failed" in asked and "<tool_output" not in asked
     assert "calc.py now reads:\n```python\nimport math" in asked
+    assert "test_calc.py (a test: leave it as it is):\n```python\nfrom calc import add" in asked
     assert "tools" in fake_llm.chat_requests[4]["json"]  # the turn after has them again
     assert (project / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     assert run.summary.status == "done" and run.summary.tests_passed is True
@@ -432,7 +436,7 @@ async def test_a_fix_goal_starts_with_the_failing_tests_and_a_turn_for_the_code(
     assert "tools" not in first  # the first turn is for the code
     asked = first["messages"][-1]
     assert asked["role"] == "user" and "WITHOUT calling tools" in asked["content"]
-    assert "assert -1 == 5" in tool_results(first)[-1]  # the failure, seen before any answer
+    assert "assert -1 == 5" in asked["content"]  # the failure, seen before any answer
     steps = [(s.tool, s.exit_code) for s in run.loop.steps]
     assert steps == [
         ("read_file", None), ("read_file", None), ("run_command", 1),
@@ -454,8 +458,9 @@ async def test_a_wrong_fix_gets_another_code_turn_a_little_hotter(
 
     second = fake_llm.chat_requests[1]["json"]
     assert "tools" not in second and second["temperature"] == 0.3
-    assert "assert 6 == 5" in tool_results(second)[-1]  # what the wrong fix did
-    assert "return a * b" in second["messages"][-1]["content"]  # the file as it is now
+    asked = second["messages"][-1]["content"]
+    assert "assert 6 == 5" in asked  # what the wrong fix did
+    assert "return a * b" in asked and "find a different fix" in asked  # the file as it is
     assert "return a + b" in (fix_first / "calc.py").read_text()
     assert run.summary.status == "done" and len(fake_llm.chat_requests) == 2
 
@@ -506,6 +511,9 @@ async def test_a_missing_function_the_tests_import_is_asked_for_as_code(
     goal = "test_calc.py imports double from calc.py, which does not have it yet: add it."
     run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
     assert "tools" not in fake_llm.chat_requests[0]["json"]
-    assert "cannot import name 'double'" in tool_results(fake_llm.chat_requests[0]["json"])[-1]
+    assert (
+        "cannot import name 'double'"
+        in fake_llm.chat_requests[0]["json"]["messages"][-1]["content"]
+    )
     assert "def area(r)" in (fix_first / "calc.py").read_text()  # added, nothing lost
     assert run.summary.status == "done" and run.summary.tests_passed is True
