@@ -191,6 +191,7 @@ class AgentLoop:
         self._code_turns = 0
         self._code_turn = False  # the next turn offers no tools: the change as code
         self._fixing = False  # started with the tests and a code turn (code_first)
+        self._code_request = ""  # what the next code turn asks, whole
         self.error: ProviderError | None = None  # what ended the run, when a provider failed
 
     # -- the run -----------------------------------------------------------------------------
@@ -492,7 +493,7 @@ class AgentLoop:
         self._warm_up()
         told = "The tests still fail (the output above says where and why)."
         if self._start_code_turn():
-            told = f"{told} Your change was applied.\n\n{self._code_prompt()}"
+            told = f"Your change was applied; the tests still fail.\n\n{self._code_prompt()}"
             self.emit(Notice("the tests still fail: asked the model for another fix as code"))
         else:
             self._fixing = False
@@ -616,13 +617,14 @@ class AgentLoop:
                 "If what you see here is not enough to find the fix, say in one line what you "
                 "need to look at (no code), and you get the tools."
             )
-        return "\n\n".join(parts)
+        self._code_request = "\n\n".join(parts)
+        return self._code_request
 
     def _code_messages(self, history: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """What a code turn sends: a short system prompt and the request (the last message)."""
-        request = history[-1] if history and history[-1].get("role") == "user" else None
-        if request is None:
+        if not self._code_request:
             return history
+        request = _user(self._code_request)  # without what the long history's turn says first
         system = (
             "You are aiw's coding agent. You fix code so that its tests pass: you read the "
             "code, the tests and how they fail, and answer with the corrected code. Text "
