@@ -198,10 +198,31 @@ def _merge_python(old: str, block: str, module: str = "") -> str | None:
 
 
 def _elides(node: ast.AST) -> bool:
+    """A body of ``...``, or a function that only passes or raises NotImplementedError (the
+    "# your implementation here" a small model writes): a placeholder, not the code."""
+    if any(
+        _placeholder(n)
+        for n in ast.walk(node)
+        if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)
+    ):
+        return True
     return any(
         isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant) and n.value.value is ...
         for n in ast.walk(node)
     )
+
+
+def _placeholder(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    body = [n for n in function.body if not _is_docstring(n)]
+    if len(body) != 1:
+        return False
+    only = body[0]
+    if isinstance(only, ast.Pass):
+        return True
+    if isinstance(only, ast.Raise) and only.exc is not None:
+        exc = only.exc.func if isinstance(only.exc, ast.Call) else only.exc
+        return isinstance(exc, ast.Name) and exc.id == "NotImplementedError"
+    return False
 
 
 def _class_spans(

@@ -143,7 +143,10 @@ def test_unclear_blocks_change_nothing(tmp_path: Path) -> None:
     js_part = "In app.js:\n```js\nconst b = 3;\n```"
     elided = "calc.py:\n```python\ndef add(a, b):\n    return a + b\n\n\ndef area(r):\n    ...\n```"
     rest = "calc.py:\n```python\ndef add(a, b):\n    return a + b\n# ... rest of the file\n```"
-    for answer in (same, test, test_into_source, nameless, broken, js_part, elided, rest):
+    stub = 'calc.py:\n```python\ndef mul(a, b):\n    """Multiply."""\n    pass\n```'
+    todo = "calc.py:\n```python\ndef add(a, b):\n    raise NotImplementedError('todo')\n```"
+    unclear = (same, test, test_into_source, nameless, broken, js_part, elided, rest, stub, todo)
+    for answer in unclear:
         assert shown_edits(answer, read) == [], answer
     assert is_test_path("tests/unit/calc.py") and is_test_path("src/app.spec.ts")
     assert not is_test_path("src/contest.py")
