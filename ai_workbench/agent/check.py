@@ -24,6 +24,7 @@ __all__ = [
     "could_not_check",
     "is_prose",
     "keeps_tests",
+    "narrowed",
     "same_check",
     "wants_a_fix",
 ]
@@ -104,6 +105,19 @@ def same_check(command: str, check: str) -> bool:
     """Whether ``command`` (one the model ran) is the check itself: ``pytest -q`` is
     ``python -m pytest -q``; ``pytest test_a.py::one`` or ``python -m unittest`` is not."""
     return _normal(command) == _normal(check)
+
+
+def narrowed(check: str, tests: list[str]) -> str:
+    """``check`` run on ``tests`` only (the test files a goal names), when it is pytest: in a
+    large project the whole suite can take minutes, and the goal is about these. Any other
+    runner, or no Python test files: ``check`` as it is."""
+    files = [t for t in tests if t.endswith(".py") and _SAFE_PATH.fullmatch(t)]
+    if not files or not _normal(check).startswith("pytest"):
+        return check
+    return " ".join([check, *files])
+
+
+_SAFE_PATH = re.compile(r"[\w./-]+")
 
 
 def _normal(command: str) -> str:

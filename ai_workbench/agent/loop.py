@@ -29,6 +29,7 @@ from ai_workbench.agent.check import (
     MAX_CHECKS,
     could_not_check,
     is_prose,
+    narrowed,
     same_check,
     wants_a_fix,
 )
@@ -192,6 +193,7 @@ class AgentLoop:
         self._code_turn = False  # the next turn offers no tools: the change as code
         self._fixing = False  # started with the tests and a code turn (code_first)
         self._code_request = ""  # what the next code turn asks, whole
+        self._fix_check = ""  # the check narrowed to the tests the goal names (fixing)
         self.error: ProviderError | None = None  # what ended the run, when a provider failed
 
     # -- the run -----------------------------------------------------------------------------
@@ -208,6 +210,8 @@ class AgentLoop:
         history = list(messages)
         history += await self._look_first(look_first)
         if self._fix_first(look_first):
+            assert self.check is not None
+            self._fix_check = narrowed(self.check, [p for p in look_first if is_test_path(p)])
             await self._test_first(history)
         if self.protocol == "text":
             history = self._to_text(history)
@@ -455,9 +459,9 @@ class AgentLoop:
     async def _test_first(self, history: list[dict[str, Any]]) -> None:
         """Run the project's tests before the first turn (the failure the goal speaks of, in
         the model's context); when they fail, the first turn asks for the fix as code."""
-        assert self.check is not None
-        call = _loop_call(self._calls_made + 1, "run_command", {"command": self.check})
-        self.emit(Notice(f"first, the project's tests: {self.check}"))
+        command = self._fix_check
+        call = _loop_call(self._calls_made + 1, "run_command", {"command": command})
+        self.emit(Notice(f"first, the tests: {command}"))
         outcome, _ = await self._call(call, free=True)
         step = self.steps[-1]
         history.append(assistant_message("", [call]))
@@ -477,15 +481,17 @@ class AgentLoop:
     async def _check_the_fix(self, text: str, history: list[dict[str, Any]]) -> RunSummary | None:
         """After a code turn's fix is applied: the tests, at once. They pass: the run is done.
         They fail: another code turn (a little hotter) while there are any, else the tools."""
-        assert self.check is not None
-        call = _loop_call(self._calls_made + 1, "run_command", {"command": self.check})
-        self.emit(Notice(f"the fix is applied; the project's tests: {self.check}"))
+        command = self._fix_check
+        call = _loop_call(self._calls_made + 1, "run_command", {"command": command})
+        self.emit(Notice(f"the fix is applied; the tests: {command}"))
         outcome, _ = await self._call(call, free=True)
         step = self.steps[-1]
         if step.refused or step.exit_code is None or could_not_check(step.exit_code, outcome.text):
             self._fixing = False
             return None  # the usual loop: the model checks its own work
         if step.exit_code == 0:
+            if command != self.check and await self._check_before_done(text, history):
+                return None  # the named tests pass, the whole suite does not: back to work
             return self._finish(
                 "done", "the fix is made and the project's tests pass", final_text=text
             )
@@ -499,7 +505,7 @@ class AgentLoop:
             self._fixing = False
             told = f"{told} Fix the cause in the code, not the tests, with the tools."
         if self.protocol == "text":
-            history.append(_user(f"The tests were run: {self.check}\n{outcome.text}\n\n{told}"))
+            history.append(_user(f"The tests were run: {command}\n{outcome.text}\n\n{told}"))
         else:
             history.append(assistant_message("", [call]))
             history.append(tool_message(call, outcome))

@@ -23,6 +23,7 @@ from ai_workbench.agent.check import (
     could_not_check,
     is_prose,
     keeps_tests,
+    narrowed,
     same_check,
     wants_a_fix,
 )
@@ -444,13 +445,16 @@ async def test_a_fix_goal_starts_with_the_failing_tests_and_a_turn_for_the_code(
     steps = [(s.tool, s.exit_code) for s in run.loop.steps]
     assert steps == [
         ("read_file", None), ("read_file", None), ("run_command", 1),
-        ("edit_file", None), ("run_command", 0),
+        ("edit_file", None), ("run_command", 0), ("run_command", 0),
     ]  # fmt: skip
+    # the tests the goal names first (a large suite takes minutes), the whole suite last
+    commands = [s.command for s in run.loop.steps if s.command]
+    assert commands == [f"{PYTEST} test_calc.py", f"{PYTEST} test_calc.py", PYTEST]
     assert (fix_first / "calc.py").read_text() == CALC.replace("a - b", "a + b")
     assert len(fake_llm.chat_requests) == 1  # the tests pass: nothing more to ask
     assert run.summary.status == "done" and run.summary.tests_passed is True
     assert (fix_first / "test_calc.py").read_text() == TEST
-    assert any(isinstance(e, Notice) and "first, the project's tests" in e.text for e in events)
+    assert any(isinstance(e, Notice) and "first, the tests" in e.text for e in events)
 
 
 async def test_a_wrong_fix_gets_another_code_turn_a_little_hotter(
@@ -521,3 +525,28 @@ async def test_a_missing_function_the_tests_import_is_asked_for_as_code(
     )
     assert "def area(r)" in (fix_first / "calc.py").read_text()  # added, nothing lost
     assert run.summary.status == "done" and run.summary.tests_passed is True
+
+
+def test_the_check_is_narrowed_to_the_python_tests_a_goal_names() -> None:
+    assert narrowed("python -m pytest -q", ["test_calc.py"]) == "python -m pytest -q test_calc.py"
+    assert narrowed(".venv/bin/python -m pytest -q", ["tests/test_a.py", "README.md"]) == (
+        ".venv/bin/python -m pytest -q tests/test_a.py"
+    )
+    assert narrowed("npm test --silent", ["app.test.js"]) == "npm test --silent"
+    assert narrowed("python -m pytest -q", []) == "python -m pytest -q"
+    assert narrowed("python -m pytest -q", ["test_$(x).py"]) == "python -m pytest -q"
+
+
+async def test_named_tests_passing_with_the_suite_failing_is_not_done(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    (fix_first / "test_area.py").write_text(
+        "from calc import area\n\n\ndef test_area():\n    assert area(1) == 3\n"
+    )
+    fake_llm.replies = [SHOWN, "I fixed add; area is another matter."]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=FIX_GOAL)
+    assert "return a + b" in (fix_first / "calc.py").read_text()
+    second = fake_llm.chat_requests[1]["json"]
+    assert "tools" in second  # back to the tools, with the whole suite's failure
+    assert "test_area" in tool_results(second)[-1]
+    assert run.summary.tests_passed is False  # the last run of the suite failed
