@@ -194,24 +194,30 @@ class AgentLoop:
         self._fixing = False  # started with the tests and a code turn (code_first)
         self._code_request = ""  # what the next code turn asks, whole
         self._fix_check = ""  # the check narrowed to the tests the goal names (fixing)
+        self._given: list[str] = []  # the files the goal names and those attached
         self.error: ProviderError | None = None  # what ended the run, when a provider failed
 
     # -- the run -----------------------------------------------------------------------------
 
     async def run(
-        self, messages: Sequence[dict[str, Any]], look_first: Sequence[str] = ()
+        self,
+        messages: Sequence[dict[str, Any]],
+        look_first: Sequence[str] = (),
+        attached: Sequence[str] = (),
     ) -> RunSummary:
         """Run until the model finishes, asks headless, or a limit ends it.
 
         ``look_first``: project files to read before the model's first turn (the files the goal
-        names); they are steps like any other but do not count against the step limit."""
+        names); they are steps like any other but do not count against the step limit.
+        ``attached``: project files the user attached (``-f``, already in ``messages``)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.limits.wall_clock_s
         history = list(messages)
         history += await self._look_first(look_first)
-        if self._fix_first(look_first):
+        self._given = list(dict.fromkeys([*look_first, *attached]))
+        if self._fix_first(self._given):
             assert self.check is not None
-            self._fix_check = narrowed(self.check, [p for p in look_first if is_test_path(p)])
+            self._fix_check = narrowed(self.check, [p for p in self._given if is_test_path(p)])
             await self._test_first(history)
         if self.protocol == "text":
             history = self._to_text(history)
@@ -374,6 +380,7 @@ class AgentLoop:
         if "```" not in text or read is None or "edit_file" not in self._names():
             return False
         seen = [str(s.args.get("path")) for s in self.steps if s.tool == "read_file"]
+        seen += self._given  # attached with -f: read too
         edits = shown_edits(text, read, seen)
         left = self.limits.max_steps - (self._calls_made - self._free_calls)
         if not edits or len(edits) > left:
@@ -441,17 +448,17 @@ class AgentLoop:
             history.append(_user(told))
         return True
 
-    def _fix_first(self, look_first: Sequence[str]) -> bool:
+    def _fix_first(self, given: Sequence[str]) -> bool:
         """Whether the run starts with the tests and a turn for the fix as code: the goal asks
-        to change code about failing tests and names the code (a file read first that is not a
-        test or a document), and the project has a test command. A small model fixes a bug it
-        is shown far more often than it finds it through tools; a larger one loses nothing
-        (one turn, then the tools)."""
+        to change code about failing tests and names the code or it is attached (a file that
+        is not a test or a document), and the project has a test command. A small model fixes
+        a bug it is shown far more often than it finds it through tools; a larger one loses
+        nothing (one turn, then the tools)."""
         return (
             self.code_first
             and self.check is not None
             and wants_a_fix(self.goal)
-            and any(not is_test_path(p) and not is_prose(p) for p in look_first)
+            and any(not is_test_path(p) and not is_prose(p) for p in given)
             and {"run_command", "edit_file"} <= self._names()
             and getattr(self.toolbox, "current_text", None) is not None
         )
@@ -586,10 +593,10 @@ class AgentLoop:
         read = getattr(self.toolbox, "current_text", None)
         code: list[str] = []
         tests: list[str] = []
-        for step in reversed(self.steps):
-            for path in [*step.changed_files, str(step.args.get("path") or "")]:
-                if path and path not in code and path not in tests:
-                    (tests if is_test_path(path) else code).append(path)
+        seen = [p for s in reversed(self.steps) for p in [*s.changed_files, s.args.get("path")]]
+        for path in [*seen, *self._given]:
+            if path and isinstance(path, str) and path not in code and path not in tests:
+                (tests if is_test_path(path) else code).append(path)
         parts = [f"The goal: {self.goal}"] if self.goal else []
         for path, note in [*((p, "now reads") for p in code[:3]),
                            *((p, "(a test: leave it as it is)") for p in tests[:2])]:  # fmt: skip

@@ -406,7 +406,8 @@ class AgentService:
             {"role": "user", "content": content},
         ]
         look_first = _readable_named_files(goal, root, toolbox, attached)
-        run._task = asyncio.create_task(self._drive(run, messages, session, look_first))
+        given = _inside(root, attached)
+        run._task = asyncio.create_task(self._drive(run, messages, session, look_first, given))
         return run
 
     async def _drive(
@@ -415,6 +416,7 @@ class AgentService:
         messages: list[dict[str, Any]],
         session: tuple[str, int] | None,
         look_first: Sequence[str] = (),
+        attached: Sequence[str] = (),
     ) -> RunSummary:
         from ai_workbench.agent import worktree
 
@@ -422,7 +424,7 @@ class AgentService:
         try:
             if run.root is not None:
                 before = await asyncio.to_thread(worktree.snapshot, run.root)
-            summary = await run.loop.run(messages, look_first)
+            summary = await run.loop.run(messages, look_first, attached)
         except asyncio.CancelledError:
             for fut in list(run._pending):
                 fut.cancel()
@@ -729,6 +731,17 @@ def _readable_named_files(
         if policy is not None and policy.check("read_file", {"path": rel}).action != "allow":
             continue
         out.append(rel)
+    return out
+
+
+def _inside(root: Path, paths: Sequence[Any]) -> list[str]:
+    """``paths`` (files attached with ``-f``) that are inside the project, relative to it."""
+    out = []
+    for path in paths:
+        try:
+            out.append(Path(path).resolve().relative_to(root).as_posix())
+        except (OSError, ValueError):
+            continue
     return out
 
 

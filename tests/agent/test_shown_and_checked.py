@@ -550,3 +550,18 @@ async def test_named_tests_passing_with_the_suite_failing_is_not_done(
     assert "tools" in second  # back to the tools, with the whole suite's failure
     assert "test_area" in tool_results(second)[-1]
     assert run.summary.tests_passed is False  # the last run of the suite failed
+
+
+async def test_code_attached_with_f_counts_as_named(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    fake_llm.replies = ["```python\ndef add(a, b):\n    return a + b\n```"]  # no path: calc.py
+    goal = "the tests in test_calc.py fail: fix it"
+    run, _ = await run_goal(
+        isolated_env, fake_llm, mode="full-auto", goal=goal, files=[str(fix_first / "calc.py")]
+    )
+    asked = fake_llm.chat_requests[0]["json"]["messages"][-1]["content"]
+    assert "tools" not in fake_llm.chat_requests[0]["json"]
+    assert "calc.py now reads:" in asked and "assert -1 == 5" in asked
+    assert "return a + b" in (fix_first / "calc.py").read_text()
+    assert run.summary.status == "done" and run.summary.tests_passed is True
