@@ -482,7 +482,7 @@ class AgentLoop:
         if not self._start_code_turn():
             return
         self._fixing = True
-        history.append(_user(f"{self._code_prompt(first=True)}"))
+        history.append(_user(self._code_prompt(first=True)))
         self.emit(Notice("the tests fail as the goal says: asked the model for the fix as code"))
 
     async def _check_the_fix(self, text: str, history: list[dict[str, Any]]) -> RunSummary | None:
@@ -522,9 +522,10 @@ class AgentLoop:
     def _done(self, final_text: str) -> RunSummary:
         """The model finished: done, unless the checks are used up and the tests still fail
         after its last change (then the run ends at a limit, and says so)."""
+        checks = (self.check, self._fix_check)
         failing = self.check is not None and any(
-            s.command and same_check(s.command, self.check) and s.exit_code not in (None, 0)
-            and not could_not_check(s.exit_code, s.output)
+            s.command and any(c and same_check(s.command, c) for c in checks)
+            and s.exit_code not in (None, 0) and not could_not_check(s.exit_code, s.output)
             for s in self._since_last_change()
         )  # fmt: skip
         if self._checks >= MAX_CHECKS and failing:

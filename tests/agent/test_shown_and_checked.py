@@ -565,3 +565,15 @@ async def test_code_attached_with_f_counts_as_named(
     assert "calc.py now reads:" in asked and "assert -1 == 5" in asked
     assert "return a + b" in (fix_first / "calc.py").read_text()
     assert run.summary.status == "done" and run.summary.tests_passed is True
+
+
+async def test_three_wrong_fixes_end_at_a_limit_that_says_the_tests_fail(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    wrong = [SHOWN.replace("a + b", f"a * b + {n}") for n in range(3)]
+    fake_llm.replies = [*wrong, "Done, it works now."]
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=FIX_GOAL)
+    offered = ["tools" in r["json"] for r in fake_llm.chat_requests]
+    assert offered == [False, False, False, True]  # three code turns, then the tools
+    assert run.summary.status == "limit" and "tests still fail after 3" in run.summary.reason
+    assert run.summary.tests_passed is False
