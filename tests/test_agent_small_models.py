@@ -14,7 +14,7 @@ import pytest
 
 from ai_workbench.agent.events import Notice, StepFinished
 from ai_workbench.agent.loop import forget_tool_refusals
-from ai_workbench.agent.named import files_named_in
+from ai_workbench.agent.named import files_named_in, modules_tested_by
 from ai_workbench.agent.service import _readable_named_files
 from ai_workbench.agent.tools import AgentToolbox
 from ai_workbench.core.settings import Settings
@@ -53,6 +53,33 @@ def test_files_named_in_a_goal_are_the_projects_existing_files(tmp_path: Path) -
     assert files_named_in(goal, tmp_path, max_bytes=50) == ["src/app.py", "calc.py"]
     assert files_named_in("read ./calc.py.", tmp_path) == ["calc.py"]
     assert files_named_in("make the tests pass", tmp_path) == []
+
+
+def test_the_code_a_named_test_imports_is_found(tmp_path: Path) -> None:
+    (tmp_path / "src" / "shop").mkdir(parents=True)
+    (tmp_path / "src" / "shop" / "__init__.py").write_text("")
+    (tmp_path / "src" / "shop" / "cart.py").write_text("def total(x):\n    return 0\n")
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "helpers.py").write_text("X = 1\n")
+    (tmp_path / "tests" / "test_all.py").write_text(
+        "import os\nimport pytest\nfrom calc import add\nfrom shop.cart import total\n"
+        "from . import helpers\nimport shop\n"
+    )
+    found = modules_tested_by("tests/test_all.py", tmp_path)
+    assert found == ["calc.py", "src/shop/cart.py", "tests/helpers.py", "src/shop/__init__.py"]
+    assert modules_tested_by("calc.py", tmp_path) == []  # no imports of the project's own
+    assert modules_tested_by("missing_test.py", tmp_path) == []
+    (tmp_path / "test_broken.py").write_text("from calc import (\n")
+    assert modules_tested_by("test_broken.py", tmp_path) == []
+
+
+def test_a_goal_naming_only_the_test_reads_the_code_it_imports(tmp_path: Path) -> None:
+    (tmp_path / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    (tmp_path / "test_calc.py").write_text("from calc import add\n")
+    box = AgentToolbox(tmp_path, Settings(), mode="full-auto", approver=None)
+    goal = "test_calc.py fails: make it pass"
+    assert _readable_named_files(goal, tmp_path, box, []) == ["test_calc.py", "calc.py"]
 
 
 def test_a_read_rule_keeps_a_named_file_from_being_read_first(tmp_path: Path) -> None:

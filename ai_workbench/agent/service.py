@@ -713,9 +713,13 @@ class AgentService:
 def _readable_named_files(
     goal: str, root: Path, toolbox: Any, attached: Sequence[Any]
 ) -> list[str]:
-    """The files the goal names that the agent reads before the model's first turn: inside the
-    project, not attached with ``-f`` already, and readable without asking (the policy)."""
-    from ai_workbench.agent.named import files_named_in
+    """The files the goal names that the agent reads before the model's first turn, and, when
+    it asks to make tests pass, the project modules the named test files import (the code
+    under test): inside the project,
+    not attached with ``-f`` already, and readable without asking (the policy)."""
+    from ai_workbench.agent.check import keeps_tests
+    from ai_workbench.agent.named import files_named_in, modules_tested_by
+    from ai_workbench.agent.shown import is_test_path
 
     done = set()
     for path in attached:
@@ -725,7 +729,13 @@ def _readable_named_files(
             continue
     policy = getattr(toolbox, "policy", None)
     out = []
-    for rel in files_named_in(goal, root):
+    named = files_named_in(goal, root)
+    tested = (
+        [m for t in named if is_test_path(t) for m in modules_tested_by(t, root)]
+        if keeps_tests(goal)  # "make test_x.py pass", not "add a case to test_x.py"
+        else []
+    )
+    for rel in list(dict.fromkeys([*named, *tested[:2]])):
         if (root / rel).resolve() in done:
             continue
         if policy is not None and policy.check("read_file", {"path": rel}).action != "allow":

@@ -577,3 +577,17 @@ async def test_three_wrong_fixes_end_at_a_limit_that_says_the_tests_fail(
     assert offered == [False, False, False, True]  # three code turns, then the tools
     assert run.summary.status == "limit" and "tests still fail after 3" in run.summary.reason
     assert run.summary.tests_passed is False
+
+
+async def test_a_goal_naming_only_the_test_is_fixed_in_the_code_it_imports(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    fake_llm.replies = [SHOWN]
+    run, _ = await run_goal(
+        isolated_env, fake_llm, mode="full-auto", goal="test_calc.py fails: make it pass"
+    )
+    reads = [s.args.get("path") for s in run.loop.steps if s.tool == "read_file"]
+    assert reads == ["test_calc.py", "calc.py"]  # the code under test, read first
+    assert "tools" not in fake_llm.chat_requests[0]["json"]
+    assert "return a + b" in (fix_first / "calc.py").read_text()
+    assert run.summary.status == "done" and run.summary.tests_passed is True
