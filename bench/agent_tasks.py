@@ -206,6 +206,46 @@ TASKS: list[Task] = [
         },
     ),
     Task(
+        "stack_pop",
+        "Stack.pop in stack.py returns the wrong item; fix it so test_stack.py passes.",
+        {
+            "stack.py": "class Stack:\n"
+            "    def __init__(self):\n        self.items = []\n\n"
+            "    def push(self, item):\n        self.items.append(item)\n\n"
+            "    def pop(self):\n        return self.items[0]\n"
+        },
+        {
+            "test_stack.py": "from stack import Stack\n\n\ndef test_last_in_first_out():\n"
+            "    s = Stack()\n    s.push(1)\n    s.push(2)\n"
+            "    assert s.pop() == 2\n    assert s.pop() == 1\n"
+        },
+    ),
+    Task(
+        "money_format",
+        "Make test_money.py pass.",  # names only the test: the code is what it imports
+        {"money.py": 'def to_dollars(cents):\n    return f"${cents / 100}"\n'},
+        {
+            "test_money.py": _test(
+                "money",
+                "def test_two_decimals():\n"
+                "    assert to_dollars(150) == '$1.50'\n"
+                "    assert to_dollars(5) == '$0.05'",
+            )
+        },
+    ),
+    Task(
+        "rect_two_bugs",
+        "test_rect.py fails: fix area and perimeter in rect.py.",
+        {
+            "rect.py": "def area(w, h):\n    return w + h\n\n\n"
+            "def perimeter(w, h):\n    return w * h\n"
+        },
+        {
+            "test_rect.py": "from rect import area, perimeter\n\n\ndef test_rect():\n"
+            "    assert area(2, 3) == 6\n    assert perimeter(2, 3) == 10\n"
+        },
+    ),
+    Task(
         "word_count",
         "Add word_count(text) to words.py (the number of words) so test_words.py passes.",
         {"words.py": "def first_word(text):\n    return text.split()[0]\n"},
