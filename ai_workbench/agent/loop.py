@@ -260,6 +260,13 @@ class AgentLoop:
                     if ended is not None:
                         return ended
                 continue
+            if (
+                not calls
+                and code_turn
+                and self._fixing
+                and self._same_code_again(part.text, history)
+            ):
+                continue
             if not calls:
                 action = text_protocol.parse_action(part.text, self._calls_made)
                 if action is not None:
@@ -519,6 +526,17 @@ class AgentLoop:
             history.append(_user(told))
         return None
 
+    def _same_code_again(self, text: str, history: list[dict[str, Any]]) -> bool:
+        """A code turn answered with code that changes nothing (the failing code, word for
+        word): say so and ask once more, a little hotter, while code turns are left."""
+        if "```" not in text or not self._start_code_turn():
+            return False
+        self._warm_up()
+        history.append({"role": "assistant", "content": text})
+        history.append(_user(self._code_prompt(same=True)))
+        self.emit(Notice("the answer repeated the code as it is: asked for a change"))
+        return True
+
     def _done(self, final_text: str) -> RunSummary:
         """The model finished: done, unless the checks are used up and the tests still fail
         after its last change (then the run ends at a limit, and says so)."""
@@ -586,7 +604,7 @@ class AgentLoop:
             return "its edits did not apply"
         return ""
 
-    def _code_prompt(self, *, first: bool = False) -> str:
+    def _code_prompt(self, *, first: bool = False, same: bool = False) -> str:
         """The code turn's request, whole in one message: the goal, the files in play as they
         are now (the tests read too, to be left alone), the failing output, what to write.
         The turn is sent as a short conversation of its own (:meth:`_code_messages`): a small
@@ -614,7 +632,12 @@ class AgentLoop:
         if failing is not None and failing.output:
             shown = _unwrapped(failing.output)[-1500:]
             parts.append(f"The tests ({failing.command}) fail with:\n```\n{shown}\n```")
-        if self._code_turns > 1:
+        if same:
+            parts.append(
+                "Your last answer gave the code exactly as it is now, and that code is what "
+                "fails. Change it: look at the failing line and the values it shows."
+            )
+        elif self._code_turns > 1:
             parts.append(
                 "The fixes tried so far did not make the tests pass (the code above is as it "
                 "is now). Look again at the failing line and the values it shows, and find a "

@@ -591,3 +591,17 @@ async def test_a_goal_naming_only_the_test_is_fixed_in_the_code_it_imports(
     assert "tools" not in fake_llm.chat_requests[0]["json"]
     assert "return a + b" in (fix_first / "calc.py").read_text()
     assert run.summary.status == "done" and run.summary.tests_passed is True
+
+
+async def test_the_failing_code_given_back_unchanged_is_asked_to_change(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    same = "calc.py:\n```python\ndef add(a, b):\n    return a - b\n```"  # as it is: fails
+    fake_llm.replies = [same, SHOWN]
+    run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=FIX_GOAL)
+    second = fake_llm.chat_requests[1]["json"]
+    assert "tools" not in second and second["temperature"] == 0.3
+    assert "exactly as it is now" in second["messages"][-1]["content"]
+    assert "return a + b" in (fix_first / "calc.py").read_text()
+    assert run.summary.status == "done" and len(fake_llm.chat_requests) == 2
+    assert any(isinstance(e, Notice) and "repeated the code" in e.text for e in events)
