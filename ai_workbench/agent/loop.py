@@ -645,9 +645,15 @@ class AgentLoop:
             )
         parts.append(
             "Answer WITHOUT calling tools this time: write the fix as code. For each file to "
-            "change, put its path on its own line, then one fenced code block with the "
-            "complete corrected code of each function or class you change. aiw applies it "
-            "to the file as an edit and runs the tests. Fix the code, not the tests."
+            "change, put its path on its own line, then one fenced code block with "
+            + (
+                "the complete corrected code of each function or class you change"
+                if all(p.endswith(".py") for p in code[:3])
+                else "the complete corrected code (for a Python file, each function or class "
+                "you change; for any other file, the whole file)"
+            )
+            + ". aiw applies it to the file as an edit and runs the tests. Fix the code, not "
+            "the tests."
         )
         if first:
             parts.append(

@@ -605,3 +605,22 @@ async def test_the_failing_code_given_back_unchanged_is_asked_to_change(
     assert "return a + b" in (fix_first / "calc.py").read_text()
     assert run.summary.status == "done" and len(fake_llm.chat_requests) == 2
     assert any(isinstance(e, Notice) and "repeated the code" in e.text for e in events)
+
+
+async def test_a_fix_in_a_file_other_than_python_is_asked_for_whole(
+    isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
+) -> None:
+    (fix_first / "server.toml").write_text('[server]\nport = 80\nhost = "localhost"\n')
+    (fix_first / "test_server.py").write_text(
+        "import tomllib\n\n\ndef test_port():\n"
+        "    with open('server.toml', 'rb') as f:\n"
+        "        assert tomllib.load(f)['server']['port'] == 8080\n"
+    )
+    fake_llm.replies = ['server.toml:\n```toml\n[server]\nport = 8080\nhost = "localhost"\n```']
+    goal = "test_server.py fails: fix server.toml"
+    run, _ = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=goal)
+    asked = fake_llm.chat_requests[0]["json"]["messages"][-1]["content"]
+    assert "for any other file, the whole file" in asked
+    assert (fix_first / "server.toml").read_text() == '[server]\nport = 8080\nhost = "localhost"\n'
+    narrowed_runs = [s.exit_code for s in run.loop.steps if (s.command or "").endswith("r.py")]
+    assert narrowed_runs == [1, 0]  # test_server.py: failed, then passed (test_calc.py fails)
