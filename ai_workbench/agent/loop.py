@@ -41,7 +41,7 @@ from ai_workbench.agent.events import (
     StepStarted,
     TextDelta,
 )
-from ai_workbench.agent.shown import is_test_path, shown_edits
+from ai_workbench.agent.shown import changes_code, is_test_path, shown_edits
 from ai_workbench.agent.summary import RunSummary, StepInfo, is_test_command
 from ai_workbench.agent.trace import trace_turn
 from ai_workbench.core.context import fence_language
@@ -254,7 +254,8 @@ class AgentLoop:
             textual = False
             # code shown for a file comes first: a small model writes the fix, then "runs the
             # tests" as made-up text (the check before done runs them for real)
-            if not calls and await self._apply_shown(part.text, history, shown):
+            fix = code_turn and self._fixing
+            if not calls and await self._apply_shown(part.text, history, shown, fix=fix):
                 if code_turn and self._fixing:
                     ended = await self._check_the_fix(part.text, history)
                     if ended is not None:
@@ -380,15 +381,20 @@ class AgentLoop:
         self._refusals_in_a_row = 0
         return messages
 
-    async def _apply_shown(self, text: str, history: list[dict[str, Any]], shown: str = "") -> bool:
+    async def _apply_shown(
+        self, text: str, history: list[dict[str, Any]], shown: str = "", *, fix: bool = False
+    ) -> bool:
         """Code the answer shows for a project file, proposed as ``edit_file`` calls (they pass
-        the policy like the model's own); False when the answer shows no clear change."""
+        the policy like the model's own); False when the answer shows no clear change. A
+        ``fix`` (a code turn for failing tests) must change code, not only its comments."""
         read = getattr(self.toolbox, "current_text", None)
         if "```" not in text or read is None or "edit_file" not in self._names():
             return False
         seen = [str(s.args.get("path")) for s in self.steps if s.tool == "read_file"]
         seen += self._given  # attached with -f: read too
         edits = shown_edits(text, read, seen)
+        if fix:
+            edits = [e for e in edits if changes_code(e.path, read(e.path), e.content)]
         left = self.limits.max_steps - (self._calls_made - self._free_calls)
         if not edits or len(edits) > left:
             return False

@@ -28,7 +28,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-__all__ = ["ShownEdit", "is_test_path", "shown_edits"]
+__all__ = ["ShownEdit", "changes_code", "is_test_path", "shown_edits"]
 
 _BLOCK = re.compile(r"```[ \t]*([\w.+#-]*)[^\n]*\n(.*?)```", re.S)
 _PATH = re.compile(r"(?<![\w/.-])((?:[\w.-]+/)*[\w.-]+\.[A-Za-z0-9]{1,8})(?![\w/-])")
@@ -93,6 +93,19 @@ def shown_edits(text: str, read: Read, seen: Sequence[str] = ()) -> list[ShownEd
             if new is not None and new != old:
                 out[path] = new
     return [ShownEdit(path, content) for path, content in out.items()]
+
+
+def changes_code(path: str, old: str | None, new: str) -> bool:
+    """Whether ``new`` differs from ``old`` in more than comments and spacing (Python: the
+    syntax trees differ; other files: the words differ). A "fix" that only adds a comment to
+    the failing code is the failing code again."""
+    if old is None:
+        return True
+    if path.endswith((".py", ".pyi")):
+        before, after = _parse(old), _parse(new)
+        if before is not None and after is not None:
+            return ast.dump(before) != ast.dump(after)
+    return old.split() != new.split()
 
 
 def _sections(body: str) -> list[tuple[str | None, str]]:

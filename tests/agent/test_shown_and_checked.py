@@ -29,7 +29,7 @@ from ai_workbench.agent.check import (
 )
 from ai_workbench.agent.events import Notice
 from ai_workbench.agent.loop import forget_tool_refusals
-from ai_workbench.agent.shown import is_test_path, shown_edits
+from ai_workbench.agent.shown import changes_code, is_test_path, shown_edits
 from tests.agent.test_agent_gaps import run_goal
 from tests.fake_llm import FakeLLM, tool_results
 
@@ -596,7 +596,7 @@ async def test_a_goal_naming_only_the_test_is_fixed_in_the_code_it_imports(
 async def test_the_failing_code_given_back_unchanged_is_asked_to_change(
     isolated_env: Any, fake_llm: FakeLLM, fix_first: Path
 ) -> None:
-    same = "calc.py:\n```python\ndef add(a, b):\n    return a - b\n```"  # as it is: fails
+    same = "calc.py:\n```python\ndef add(a, b):\n    return a - b  # adds\n```"  # as it is
     fake_llm.replies = [same, SHOWN]
     run, events = await run_goal(isolated_env, fake_llm, mode="full-auto", goal=FIX_GOAL)
     second = fake_llm.chat_requests[1]["json"]
@@ -624,3 +624,13 @@ async def test_a_fix_in_a_file_other_than_python_is_asked_for_whole(
     assert (fix_first / "server.toml").read_text() == '[server]\nport = 8080\nhost = "localhost"\n'
     narrowed_runs = [s.exit_code for s in run.loop.steps if (s.command or "").endswith("r.py")]
     assert narrowed_runs == [1, 0]  # test_server.py: failed, then passed (test_calc.py fails)
+
+
+def test_a_comment_is_not_a_change_of_code() -> None:
+    old = "def add(a, b):\n    return a - b\n"
+    assert not changes_code("calc.py", old, "def add(a, b):\n    # b wins\n    return a - b\n")
+    assert changes_code("calc.py", old, "def add(a, b):\n    return a + b\n")
+    assert changes_code("calc.py", old, "def add(a, b):\n    return a - b\n\nX = 1\n")
+    assert not changes_code("app.js", "let a = 1;\n", "let a  =  1;\n")
+    assert changes_code("app.js", "let a = 1;\n", "let a = 2;\n")
+    assert changes_code("new.py", None, "x = 1\n")
