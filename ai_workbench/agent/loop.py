@@ -254,19 +254,14 @@ class AgentLoop:
             textual = False
             # code shown for a file comes first: a small model writes the fix, then "runs the
             # tests" as made-up text (the check before done runs them for real)
-            fix = code_turn and self._fixing
+            fix = code_turn and self._fixing  # a fix-first code turn: the tests judge it now
             if not calls and await self._apply_shown(part.text, history, shown, fix=fix):
-                if code_turn and self._fixing:
+                if fix:
                     ended = await self._check_the_fix(part.text, history)
                     if ended is not None:
                         return ended
                 continue
-            if (
-                not calls
-                and code_turn
-                and self._fixing
-                and self._same_code_again(part.text, history)
-            ):
+            if not calls and fix and self._same_code_again(part.text, history):
                 continue
             if not calls:
                 action = text_protocol.parse_action(part.text, self._calls_made)
@@ -435,10 +430,9 @@ class AgentLoop:
         ):  # fmt: skip
             return False  # the model ran these tests after its last change, and they passed
         self._checks += 1
-        call = _loop_call(self._calls_made + 1, "run_command", {"command": self.check})
-        self.emit(Notice(f"before finishing, the project's tests: {self.check}"))
-        outcome, _ = await self._call(call, free=True)
-        step = self.steps[-1]
+        call, outcome, step = await self._run_check(
+            self.check, f"before finishing, the project's tests: {self.check}"
+        )
         if step.refused or step.exit_code in (None, 0):
             return False
         if could_not_check(step.exit_code, outcome.text):
@@ -452,14 +446,37 @@ class AgentLoop:
         if self._checks >= 2 and self._start_code_turn():  # the second failure: the code
             told = f"{told}\n\n{self._code_prompt()}"
             self.emit(Notice("the tests still fail: asked the model for the fix as code"))
+        self._send_back(history, call, outcome, told, said=text)
+        return True
+
+    async def _run_check(self, command: str, notice: str) -> tuple[ToolCall, ToolOutcome, StepInfo]:
+        """Run a test command as the loop's own step (through the policy and the sandbox, not
+        counted against the step limit): the call, its outcome and the step recorded."""
+        call = _loop_call(self._calls_made + 1, "run_command", {"command": command})
+        self.emit(Notice(notice))
+        outcome, _ = await self._call(call, free=True)
+        return call, outcome, self.steps[-1]
+
+    def _send_back(
+        self,
+        history: list[dict[str, Any]],
+        call: ToolCall,
+        outcome: ToolOutcome,
+        told: str,
+        *,
+        said: str | None = None,
+    ) -> None:
+        """Put a check the loop ran into the history, with what the model is told: ``said``,
+        the model's answer that led to it (None when it is in the history already)."""
         if self.protocol == "text":
-            history.append({"role": "assistant", "content": text})
-            history.append(_user(f"The tests were run: {self.check}\n{outcome.text}\n\n{told}"))
+            if said is not None:
+                history.append({"role": "assistant", "content": said})
+            command = (call.arguments or {}).get("command", "")
+            history.append(_user(f"The tests were run: {command}\n{outcome.text}\n\n{told}"))
         else:
-            history.append(assistant_message(text, [call]))
+            history.append(assistant_message(said or "", [call]))
             history.append(tool_message(call, outcome))
             history.append(_user(told))
-        return True
 
     def _fix_first(self, given: Sequence[str]) -> bool:
         """Whether the run starts with the tests and a turn for the fix as code: the goal asks
@@ -479,11 +496,9 @@ class AgentLoop:
     async def _test_first(self, history: list[dict[str, Any]]) -> None:
         """Run the project's tests before the first turn (the failure the goal speaks of, in
         the model's context); when they fail, the first turn asks for the fix as code."""
-        command = self._fix_check
-        call = _loop_call(self._calls_made + 1, "run_command", {"command": command})
-        self.emit(Notice(f"first, the tests: {command}"))
-        outcome, _ = await self._call(call, free=True)
-        step = self.steps[-1]
+        call, outcome, step = await self._run_check(
+            self._fix_check, f"first, the tests: {self._fix_check}"
+        )
         history.append(assistant_message("", [call]))
         history.append(tool_message(call, outcome))
         if (
@@ -502,11 +517,10 @@ class AgentLoop:
         """After a code turn's fix is applied: the tests, at once. They pass: the run is done.
         They fail: another code turn (a little hotter) while there are any, else the tools."""
         command = self._fix_check
-        call = _loop_call(self._calls_made + 1, "run_command", {"command": command})
-        self.emit(Notice(f"the fix is applied; the tests: {command}"))
-        outcome, _ = await self._call(call, free=True)
-        step = self.steps[-1]
-        if step.refused or step.exit_code is None or could_not_check(step.exit_code, outcome.text):
+        call, outcome, step = await self._run_check(
+            command, f"the fix is applied; the tests: {command}"
+        )
+        if step.refused or step.exit_code is None or could_not_check(step.exit_code, step.output):
             self._fixing = False
             return None  # the usual loop: the model checks its own work
         if step.exit_code == 0:
@@ -524,12 +538,7 @@ class AgentLoop:
         else:
             self._fixing = False
             told = f"{told} Fix the cause in the code, not the tests, with the tools."
-        if self.protocol == "text":
-            history.append(_user(f"The tests were run: {command}\n{outcome.text}\n\n{told}"))
-        else:
-            history.append(assistant_message("", [call]))
-            history.append(tool_message(call, outcome))
-            history.append(_user(told))
+        self._send_back(history, call, outcome, told)  # the answer is in the history already
         return None
 
     def _same_code_again(self, text: str, history: list[dict[str, Any]]) -> bool:

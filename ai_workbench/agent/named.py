@@ -63,12 +63,13 @@ def modules_tested_by(test: str, root: Path, *, max_bytes: int = 64_000) -> list
     found: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.ImportFrom):
-            base = here if node.level else None
-            for _ in range(max(node.level - 1, 0)):
-                base = base.parent if base is not None else None
-            names = [node.module or ""]
-            if not node.module:  # from . import calc
-                names = [alias.name for alias in node.names]
+            base = None
+            if node.level:  # from .calc import add: from the test's package (.. its parent)
+                base = here
+                for _ in range(node.level - 1):
+                    base = base.parent
+            # from . import calc: the names are the modules
+            names = [node.module] if node.module else [alias.name for alias in node.names]
         elif isinstance(node, ast.Import):
             base, names = None, [alias.name for alias in node.names]
         else:

@@ -715,18 +715,13 @@ def _readable_named_files(
 ) -> list[str]:
     """The files the goal names that the agent reads before the model's first turn, and, when
     it asks to make tests pass, the project modules the named test files import (the code
-    under test): inside the project,
-    not attached with ``-f`` already, and readable without asking (the policy)."""
+    under test): inside the project, not attached with ``-f`` already, and readable without
+    asking (the policy)."""
     from ai_workbench.agent.check import keeps_tests
     from ai_workbench.agent.named import files_named_in, modules_tested_by
     from ai_workbench.agent.shown import is_test_path
 
-    done = set()
-    for path in attached:
-        try:
-            done.add(Path(path).resolve())
-        except (OSError, ValueError):
-            continue
+    done = set(_inside(root, attached))
     policy = getattr(toolbox, "policy", None)
     out = []
     named = files_named_in(goal, root)
@@ -736,7 +731,7 @@ def _readable_named_files(
         else []
     )
     for rel in list(dict.fromkeys([*named, *tested[:2]])):
-        if (root / rel).resolve() in done:
+        if rel in done:
             continue
         if policy is not None and policy.check("read_file", {"path": rel}).action != "allow":
             continue
