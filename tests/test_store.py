@@ -135,6 +135,32 @@ async def test_locked_database_on_open(db_path: Path) -> None:
         await s.create_session()
 
 
+def test_switching_a_new_file_to_wal_waits_for_the_process_creating_it(db_path: Path) -> None:
+    """SQLite can refuse the journal-mode switch at once ("database is locked") while another
+    process creates the same file, whatever the busy timeout: the switch is retried."""
+    import threading
+
+    from ai_workbench.core.db import enable_wal
+
+    db_path.parent.mkdir(parents=True)
+    # a fresh rollback-journal db, being written (released from a timer thread below)
+    holder = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE x (y)")
+    mine = sqlite3.connect(db_path, timeout=0, check_same_thread=False)
+    try:
+        started = time.monotonic()
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            enable_wal(mine, 0.5)  # held throughout: gives up at its timeout
+        assert time.monotonic() - started >= 0.45
+        threading.Timer(0.3, lambda: holder.execute("COMMIT")).start()
+        enable_wal(mine, 10)  # released meanwhile: switched
+        assert mine.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        mine.close()
+        holder.close()
+
+
 async def test_locked_database_on_write(db_path: Path) -> None:
     s = await Store.open(db_path, timeout=0.3)
     holder = raw(db_path)

@@ -64,6 +64,7 @@ __all__ = [
     "Database",
     "StoreError",
     "default_db_path",
+    "enable_wal",
     "from_row",
 ]
 
@@ -101,6 +102,25 @@ class StoreError(AiwError):
     ) -> None:
         super().__init__(message, exit_code)
         self.path = path
+
+
+def enable_wal(db: sqlite3.Connection, timeout: float) -> None:
+    """Switch ``db`` to WAL. Changing the journal mode can report SQLITE_BUSY at once, without
+    the busy handler, while another process opens or creates the same new file: retried
+    until ``timeout`` seconds have passed."""
+    deadline = time.monotonic() + max(timeout, 0.5)
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def default_db_path() -> Path:
@@ -212,17 +232,14 @@ class Database:
         self._db = db
 
     async def _enable_wal(self, db: aiosqlite.Connection) -> None:
-        """Switch to WAL. Changing the journal mode can report SQLITE_BUSY at once, without
-        the busy handler, while another process opens the same new file: retry it."""
+        """Switch to WAL, retried while busy (see :func:`enable_wal`)."""
         deadline = time.monotonic() + max(self.timeout, 0.5)
         while True:
             try:
                 await db.execute("PRAGMA journal_mode = WAL")
                 return
             except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                if time.monotonic() >= deadline:
+                if not _busy(exc) or time.monotonic() >= deadline:
                     raise
                 await asyncio.sleep(0.02)
 

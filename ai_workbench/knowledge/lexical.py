@@ -168,19 +168,26 @@ class ManifestEntry:
     chunks: int
 
 
+#: Seconds a writer waits for another one (the watcher, `aiw index` in another terminal).
+LOCK_TIMEOUT = 300.0
+
+
 class LexicalIndex:
     """Synchronous access to one project's index file (one connection, one thread at a time)."""
 
     def __init__(self, path: Path) -> None:
+        from ai_workbench.core.db import enable_wal
         from ai_workbench.core.paths import private_file
 
         private_file(path)  # 0600 in a 0700 dir: it holds the project's text
         self.path = path
-        self.db = sqlite3.connect(path, timeout=300, check_same_thread=False)
+        self.db = sqlite3.connect(path, timeout=LOCK_TIMEOUT, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
         # Deleted chunks (a file re-indexed once its secret is redacted) are overwritten.
         self.db.execute("PRAGMA secure_delete=ON")
-        self.db.execute("PRAGMA journal_mode=WAL")
+        # another process creating the same index (watcher, `aiw index`, a sync) can make the
+        # journal-mode switch fail at once, without waiting: retried
+        enable_wal(self.db, LOCK_TIMEOUT)
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
 
